@@ -1,0 +1,42 @@
+"""The connector contract.
+
+A connector is one module in ``connectors/`` registered in :data:`connectors.registry.KINDS`.
+It provides:
+
+* ``parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict]`` (a pure
+  function, no network) that turns one saved response into ``posts`` rows built with
+  :func:`connectors.schema.make_post`. ``claimwatch parse KIND FILE`` calls it. It raises
+  :class:`connectors.errors.ParseError` for content it cannot read; one bad item inside a good
+  response is skipped and counted, never fatal.
+* ``class Source(BaseSource)``: built from a source's configuration (``name``, ``kind`` and its
+  options) and the shared :class:`connectors.http.HttpClient`; ``fetch(cursor)`` returns a
+  :class:`FetchResult`. The cursor is a plain JSON-able dict the connector defines (since id,
+  ETag, page token...); the flow stores ``result.cursor`` only after ``result.posts`` are written,
+  so a failed run re-fetches what it missed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass
+class FetchResult:
+    posts: list[dict[str, Any]]
+    cursor: dict[str, Any]
+    skipped: int = 0  # items in good responses that could not be parsed
+    warnings: list[str] = field(default_factory=list)
+    requests: int = 0
+
+
+class BaseSource:
+    kind: ClassVar[str] = ""
+
+    def __init__(self, name: str, options: dict[str, Any], client: Any):
+        self.name = name
+        self.options = dict(options)
+        self.client = client
+
+    def fetch(self, cursor: dict[str, Any] | None) -> FetchResult:  # pragma: no cover
+        raise NotImplementedError

@@ -1,0 +1,88 @@
+"""The ``posts`` row: what every connector yields.
+
+A connector's parser returns plain ``dict`` rows with the keys of :data:`POST_COLUMNS`;
+:func:`make_post` fills defaults, derives ``post_id`` and ``content_hash`` and checks types, and
+:func:`posts_frame` turns rows into a polars frame with exactly :data:`POSTS_SCHEMA`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+import polars as pl
+
+POSTS_SCHEMA: dict[str, pl.DataType] = {
+    "post_id": pl.String,  # "platform:native_id", stable across runs
+    "platform": pl.String,  # rss, article, mastodon, bluesky, reddit, youtube, telegram
+    "source": pl.String,  # name of the configured source that produced it
+    "url": pl.String,
+    "canonical_url": pl.String,
+    "author": pl.String,
+    "published_at": pl.Datetime("us", "UTC"),
+    "fetched_at": pl.Datetime("us", "UTC"),
+    "lang": pl.String,
+    "title": pl.String,
+    "text": pl.String,  # plain text, HTML removed
+    "links": pl.List(pl.String),  # links found in the content (cards, embeds, anchors)
+    "media_urls": pl.List(pl.String),
+    "video_ids": pl.List(pl.String),  # e.g. "youtube:dQw4w9WgXcQ"
+    "transcript": pl.String,  # captions text, when the post is a video with captions
+    "likes": pl.Int64,
+    "reposts": pl.Int64,
+    "replies": pl.Int64,
+    "views": pl.Int64,
+    "content_hash": pl.String,
+    "run_id": pl.String,
+}
+POST_COLUMNS = tuple(POSTS_SCHEMA)
+
+_LIST_COLUMNS = ("links", "media_urls", "video_ids")
+_INT_COLUMNS = ("likes", "reposts", "replies", "views")
+_TIME_COLUMNS = ("published_at", "fetched_at")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def content_hash(title: str | None, text: str | None, transcript: str | None) -> str:
+    h = hashlib.sha256()
+    for part in (title, text, transcript):
+        h.update((part or "").encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()[:32]
+
+
+def make_post(platform: str, native_id: str, **fields: Any) -> dict[str, Any]:
+    """Build one ``posts`` row. Unknown keys raise ``TypeError`` (a bug in the connector)."""
+    unknown = set(fields) - set(POST_COLUMNS)
+    if unknown:
+        raise TypeError(f"unknown post fields: {sorted(unknown)}")
+    if not native_id:
+        raise ValueError(f"{platform} post without an id")
+    row: dict[str, Any] = {c: None for c in POST_COLUMNS}
+    row.update(fields)
+    row["platform"] = platform
+    row["post_id"] = f"{platform}:{native_id}"
+    for c in _LIST_COLUMNS:
+        row[c] = [str(v) for v in (row[c] or []) if v]
+    for c in _INT_COLUMNS:
+        v = row[c]
+        row[c] = int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    for c in _TIME_COLUMNS:
+        v = row[c]
+        if v is not None:
+            if not isinstance(v, datetime):
+                raise TypeError(f"{c} must be a datetime, got {type(v).__name__}")
+            row[c] = v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v.astimezone(timezone.utc)
+    if row["fetched_at"] is None:
+        row["fetched_at"] = utcnow()
+    row["content_hash"] = content_hash(row["title"], row["text"], row["transcript"])
+    return row
+
+
+def posts_frame(rows: Iterable[dict[str, Any]]) -> pl.DataFrame:
+    """Rows (from :func:`make_post`) as a frame with exactly :data:`POSTS_SCHEMA`."""
+    return pl.DataFrame(list(rows), schema=POSTS_SCHEMA)

@@ -1,0 +1,1 @@
+"""Prefect flows, the Parquet store, reporting and the ``claimwatch`` command line."""

@@ -1,0 +1,1 @@
+"""One module per ``claimwatch`` sub-command group; each exposes ``register(app)``."""
