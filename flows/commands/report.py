@@ -1,0 +1,156 @@
+"""``claimwatch report``: latest flagged posts and per-claim daily counts from the Parquet dataset."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class View(str, Enum):
+    both = "both"
+    flags = "flags"
+    daily = "daily"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Dataset written by `claimwatch run`."),
+    since: Optional[str] = typer.Option(None, help="Only posts published since: 2024-11-20, 2024-11-20T08:00, or 7d / 24h / 30m / 2w ago."),
+    claim: Optional[List[str]] = typer.Option(None, help="Only this claim id (repeat or comma-separate for several)."),
+    platform: Optional[List[str]] = typer.Option(None, help="Only this platform: news, mastodon, bluesky, reddit, youtube, telegram."),
+    label: Optional[List[str]] = typer.Option(
+        None,
+        help="Labels to include (repeatable, comma-separated, or 'all'). Default: likely_misinformation, needs_review, debunk.",
+    ),
+    fmt: Format = typer.Option(Format.table, "--format", help="table (for reading), csv or json (for tools)."),
+    view: Optional[View] = typer.Option(None, help="flags, daily or both. Default: both; flags for csv."),
+    limit: int = typer.Option(50, min=0, help="Show at most this many latest flags (0 = all)."),
+    tz: str = typer.Option("UTC", help="Time zone for times and days, e.g. Asia/Karachi."),
+    plot: Optional[Path] = typer.Option(None, help="Also draw flagged posts per claim per day into this PNG file."),
+) -> None:
+    """Show the latest flagged posts and how many posts spread or debunk each claim per day."""
+    from flows import report as rep
+
+    try:
+        filters = rep.Filters(
+            since=rep.parse_since(since) if since else None,
+            labels=rep.parse_labels(label),
+            tz=rep.check_tz(tz),
+            claims=rep.check_choices(data_dir, "--claim", "claim_id", claim or ()),
+            platforms=rep.check_choices(data_dir, "--platform", "platform", platform or ()),
+        )
+        if view is None:
+            view_ = View.flags if fmt is Format.csv else View.both
+        else:
+            view_ = view
+        if fmt is Format.csv and view_ is View.both:
+            raise rep.ReportError("--format csv writes one table: add --view flags or --view daily")
+        if plot is not None and plot.suffix.lower() != ".png":
+            raise rep.ReportError(f"--plot {plot}: give a file name ending in .png")
+        flags = rep.flagged_posts(data_dir, filters).collect().lazy()
+        latest = rep.latest_flags(flags, limit or None, tz=filters.tz) if view_ in (View.both, View.flags) else None
+        daily = rep.daily_counts(flags) if view_ in (View.both, View.daily) else None
+        if plot is not None:
+            from flows.plot import plot_daily
+
+            plot_daily(rep.daily_counts(flags), plot, title_suffix=_describe(filters), tz=filters.tz)
+    except rep.ReportError as exc:
+        typer.echo(f"claimwatch report: {exc}", err=True)
+        raise typer.Exit(1)
+    except OSError as exc:
+        typer.echo(f"claimwatch report: cannot write {exc.filename or plot}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1)
+
+    out = sys.stdout
+    if fmt is Format.json:
+        payload = {}
+        if latest is not None:
+            payload["flags"] = _records(latest)
+        if daily is not None:
+            payload["daily"] = _records(daily)
+        json.dump(payload, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    elif fmt is Format.csv:
+        _write_csv(latest if latest is not None else daily, out)
+    else:
+        if latest is not None:
+            shown = f"latest {latest.height}" if limit else f"all {latest.height}"
+            out.write(f"Flagged posts ({shown}; labels: {', '.join(filters.labels)}; times {filters.tz})\n")
+            out.write(_table(latest) if latest.height else "  none match these filters\n")
+        if daily is not None:
+            if latest is not None:
+                out.write("\n")
+            out.write(f"Per claim per day (day in {filters.tz}, by publication time)\n")
+            out.write(_table(daily) if daily.height else "  none match these filters\n")
+    if plot is not None:
+        typer.echo(f"wrote {plot}", err=True)
+
+
+def _describe(filters) -> str:
+    parts = []
+    if filters.since:
+        parts.append(f"since {filters.since:%Y-%m-%d %H:%M} UTC")
+    if filters.platforms:
+        parts.append(", ".join(filters.platforms))
+    return "; ".join(parts)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _json_value(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def _records(df) -> list[dict]:
+    return [{k: _json_value(v) for k, v in row.items()} for row in df.iter_rows(named=True)]
+
+
+def _write_csv(df, out) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(df.columns)
+    for row in df.iter_rows():
+        writer.writerow([_json_value(v) if v is not None else "" for v in row])
+    out.write(buf.getvalue())
+
+
+def _table(df) -> str:
+    rows = [[_cell(v) for v in row] for row in df.iter_rows()]
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(df.columns)]
+    numeric = [dtype.is_numeric() for dtype in df.dtypes]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
+
+    out = [line(df.columns), line(["-" * w for w in widths])]
+    out.extend(line(r) for r in rows)
+    return "\n".join(out) + "\n"

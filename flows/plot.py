@@ -1,0 +1,98 @@
+"""Draw flagged posts per claim per day (spreading, debunking and other side by side) into a PNG.
+
+matplotlib is imported inside :func:`plot_daily` with the Agg backend, so importing this module
+costs nothing and no display is needed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import polars as pl
+
+SPREADING = "#D55E00"  # Okabe-Ito vermillion: readable for colour-blind viewers
+DEBUNKING = "#0072B2"  # Okabe-Ito blue
+OTHER = "#BBBBBB"
+MAX_PANELS = 8
+
+
+def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz: str = "UTC") -> Path:
+    """Write ``daily`` (from :func:`flows.report.daily_counts`) as one panel per claim.
+
+    Claims with the most flags come first; beyond eight claims the rest are left out and the
+    title says so. An empty frame gives a figure that says nothing matched.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    totals = (
+        daily.group_by("claim_id")
+        .agg(pl.col("spreading").sum(), pl.col("debunking").sum(), pl.col("other").sum(), pl.col("total").sum())
+        .sort(["total", "claim_id"], descending=[True, False])
+    )
+    claims = totals["claim_id"].to_list()[:MAX_PANELS]
+    title = "Flagged posts per claim per day"
+    subtitle = "spreading and debunking posts side by side" + (f"; {title_suffix}" if title_suffix else "")
+    if len(totals) > MAX_PANELS:
+        subtitle += f"; top {MAX_PANELS} of {len(totals)} claims"
+
+    with plt.rc_context({"font.size": 10, "axes.spines.top": False, "axes.spines.right": False}):
+        if not claims:
+            fig, ax = plt.subplots(figsize=(9, 2.5))
+            ax.axis("off")
+            ax.text(0.5, 0.5, "No flagged posts match these filters", ha="center", va="center", fontsize=13)
+            fig.suptitle(title, fontsize=14, fontweight="bold")
+            fig.savefig(path, dpi=120)
+            plt.close(fig)
+            return path
+
+        first, last = daily["day"].min(), daily["day"].max()
+        height = 1.3 + 2.0 * len(claims)
+        fig, axes = plt.subplots(len(claims), 1, figsize=(10, height), sharex=True, squeeze=False)
+        fig.subplots_adjust(left=0.07, right=0.98, top=1 - 1.05 / height, bottom=0.75 / height, hspace=0.42)
+        width = 0.27
+        series = (("spreading", SPREADING, -width), ("debunking", DEBUNKING, 0.0), ("other", OTHER, width))
+        for ax, claim in zip(axes[:, 0], claims):
+            rows = daily.filter(pl.col("claim_id") == claim).sort("day")
+            days = [datetime.combine(d, time(0)) for d in rows["day"].to_list()]
+            for name, colour, shift in series:
+                label = "other (mentions, unclear)" if name == "other" else name
+                ax.bar([t + timedelta(days=shift) for t in days], rows[name].to_list(), width=width, color=colour, label=label)
+            t = totals.filter(pl.col("claim_id") == claim).row(0, named=True)
+            ax.set_title(
+                f"{claim}   {t['spreading']} spreading, {t['debunking']} debunking"
+                + (f", {t['other']} other" if t["other"] else ""),
+                loc="left",
+                fontsize=10.5,
+                fontweight="bold",
+            )
+            ax.set_ylabel("posts")
+            ax.yaxis.get_major_locator().set_params(integer=True)
+            top = max(rows["spreading"].to_list() + rows["debunking"].to_list() + rows["other"].to_list() + [1])
+            ax.set_ylim(0, top * 1.15)
+            ax.grid(axis="y", color="#dddddd", linewidth=0.8)
+            ax.set_axisbelow(True)
+
+        ax = axes[-1, 0]
+        ax.set_xlim(datetime.combine(first, time(0)) - timedelta(hours=16), datetime.combine(last, time(0)) + timedelta(hours=16))
+        span = (last - first).days + 1
+        if span <= 31:
+            ax.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, round(span / 10))))
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%Y" if first.year != last.year else "%d %b"))
+        else:
+            locator = mdates.AutoDateLocator(minticks=3, maxticks=10)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.set_xlabel(f"day of publication ({tz})")
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper right", ncols=3, frameon=False, bbox_to_anchor=(0.98, 1 - 0.1 / height))
+        fig.text(0.02, 1 - 0.38 / height, title, ha="left", va="baseline", fontsize=14, fontweight="bold")
+        fig.text(0.02, 1 - 0.66 / height, subtitle, ha="left", va="baseline", fontsize=9.5, color="#555555")
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return path

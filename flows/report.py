@@ -1,0 +1,247 @@
+"""Read the Parquet dataset back for analysts: the latest flagged posts and per-claim daily counts.
+
+Everything here is a polars lazy scan of the hive-partitioned dataset
+(``<data-dir>/<table>/date=YYYY-MM-DD/part-<run_id>.parquet``); ``claimwatch report`` and
+``flows.plot`` are thin layers over :func:`flagged_posts`, :func:`latest_flags` and
+:func:`daily_counts`.
+
+A *flagged post* is one row per (post, claim) pair from the ``matches`` table, the most recent
+match winning when a post was matched again in a later run, joined with its ``posts`` row. Its
+``time`` is when the post was published (``published_at``), falling back to when it was fetched
+and then to when it was flagged, so day counts follow the spread of a claim rather than the
+pipeline's schedule. ``kind`` sorts each flag into ``spreading`` (stance ``spreads``),
+``debunking`` (label ``debunk`` or stance ``debunks``) or ``other`` (mentions, unclear).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+
+TABLES = ("posts", "matches", "claims", "runs", "source_health")
+ALL_LABELS = ("likely_misinformation", "needs_review", "debunk", "no_flag")
+# Every label that ties a post to a claim: the posts to act on, and the debunks that answer them.
+DEFAULT_LABELS = ("likely_misinformation", "needs_review", "debunk")
+KINDS = ("spreading", "debunking", "other")
+
+FLAG_COLUMNS = ("time", "platform", "claim_id", "label", "stance", "score", "url")
+
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class ReportError(Exception):
+    """A problem with the report's input (data dir, option value); the message is one line."""
+
+
+class NoData(ReportError):
+    """The data dir is missing or holds no Parquet files yet."""
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``7d``, ``24h``, ``30m``, ``2w`` (relative to now) or an ISO date/datetime -> aware UTC."""
+    now = now or datetime.now(timezone.utc)
+    m = _RELATIVE.match(text)
+    if m:
+        return now - timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})
+    try:
+        if len(text.strip()) == 10:
+            d = date.fromisoformat(text.strip())
+            return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ReportError(
+            f"--since {text!r} is neither a date (2024-11-20), a datetime (2024-11-20T08:00) "
+            "nor a span like 7d, 24h, 30m, 2w"
+        ) from None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def check_tz(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ReportError(f"--tz {name!r} is not a known time zone; use e.g. UTC or Asia/Karachi") from None
+    return name
+
+
+def parse_labels(values: Iterable[str] | None) -> tuple[str, ...]:
+    """Label options (repeatable, comma-separated, ``all``) -> labels; none given -> defaults."""
+    out: list[str] = []
+    for value in values or ():
+        for part in value.split(","):
+            part = part.strip().lower()
+            if not part:
+                continue
+            if part == "all":
+                out.extend(ALL_LABELS)
+            elif part in ALL_LABELS:
+                out.append(part)
+            else:
+                raise ReportError(f"--label {part!r} is not a label; use one of {', '.join(ALL_LABELS)} or all")
+    return tuple(dict.fromkeys(out)) or DEFAULT_LABELS
+
+
+def table_files(data_dir: Path | str, table: str) -> list[Path]:
+    root = Path(data_dir) / table
+    return sorted(root.glob("**/*.parquet")) if root.is_dir() else []
+
+
+def scan(data_dir: Path | str, table: str) -> pl.LazyFrame | None:
+    """Lazy scan of one table across all its date partitions, or ``None`` when it has no files."""
+    if not table_files(data_dir, table):
+        return None
+    return pl.scan_parquet(
+        f"{Path(data_dir)}/{table}/**/*.parquet",
+        hive_partitioning=True,
+        missing_columns="insert",
+        extra_columns="ignore",
+    )
+
+
+def require_data(data_dir: Path | str) -> Path:
+    path = Path(data_dir)
+    if not path.is_dir():
+        raise NoData(f"no claimwatch data in {path} (directory missing): run `claimwatch run --data-dir {path}` first")
+    if not any(table_files(path, t) for t in TABLES):
+        raise NoData(f"no claimwatch data in {path} (no Parquet files): run `claimwatch run --data-dir {path}` first")
+    return path
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: datetime | None = None
+    claims: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    labels: tuple[str, ...] = DEFAULT_LABELS
+    tz: str = "UTC"
+
+
+def _latest_posts(posts: pl.LazyFrame) -> pl.LazyFrame:
+    names = posts.collect_schema().names()
+    keep = [c for c in ("post_id", "platform", "source", "url", "author", "published_at", "fetched_at") if c in names]
+    order = "fetched_at" if "fetched_at" in names else "post_id"
+    return posts.select(keep).sort(order, nulls_last=False).unique("post_id", keep="last")
+
+
+def flagged_posts(data_dir: Path | str, filters: Filters = Filters()) -> pl.LazyFrame:
+    """One row per (post, claim) with its latest match, joined with the post, filtered.
+
+    Columns: ``time`` (UTC), ``day`` (date in ``filters.tz``), ``platform``, ``claim_id``,
+    ``label``, ``stance``, ``kind``, ``score``, ``url``, ``post_id``, ``source``, ``author``,
+    ``flagged_at``, ``catalogue_version``, ``run_id``.
+    """
+    path = require_data(data_dir)
+    matches = scan(path, "matches")
+    if matches is None:
+        return _empty_flags()
+    latest = matches.sort("flagged_at").unique(["post_id", "claim_id"], keep="last")
+    posts = scan(path, "posts")
+    if posts is not None:
+        latest = latest.join(_latest_posts(posts), on="post_id", how="left", suffix="_post")
+    names = latest.collect_schema().names()
+
+    def col(name: str, dtype: pl.DataType = pl.String) -> pl.Expr:
+        return pl.col(name) if name in names else pl.lit(None, dtype=dtype)
+
+    when = pl.Datetime("us", "UTC")
+    time = pl.coalesce(col("published_at", when), col("fetched_at", when), col("flagged_at", when))
+    platform = pl.coalesce(col("platform"), pl.col("post_id").str.extract(r"^([^:]+):", 1))
+    kind = (
+        pl.when((pl.col("label") == "debunk") | (pl.col("stance") == "debunks"))
+        .then(pl.lit("debunking"))
+        .when(pl.col("stance") == "spreads")
+        .then(pl.lit("spreading"))
+        .otherwise(pl.lit("other"))
+    )
+    lf = latest.select(
+        time.alias("time"),
+        platform.alias("platform"),
+        pl.col("claim_id"),
+        pl.col("label"),
+        pl.col("stance"),
+        kind.alias("kind"),
+        pl.col("score").cast(pl.Float64),
+        pl.coalesce(col("url"), col("canonical_url")).alias("url"),
+        pl.col("post_id"),
+        col("source"),
+        col("author"),
+        col("flagged_at", when).alias("flagged_at"),
+        col("catalogue_version"),
+        col("run_id"),
+    ).with_columns(pl.col("time").dt.convert_time_zone(filters.tz).dt.date().alias("day"))
+
+    if filters.labels:
+        lf = lf.filter(pl.col("label").is_in(list(filters.labels)))
+    if filters.since is not None:
+        lf = lf.filter(pl.col("time") >= pl.lit(filters.since).cast(when))
+    if filters.claims:
+        lf = lf.filter(pl.col("claim_id").is_in(list(filters.claims)))
+    if filters.platforms:
+        lf = lf.filter(pl.col("platform").is_in(list(filters.platforms)))
+    return lf
+
+
+def _empty_flags() -> pl.LazyFrame:
+    when = pl.Datetime("us", "UTC")
+    schema = {
+        "time": when, "platform": pl.String, "claim_id": pl.String, "label": pl.String,
+        "stance": pl.String, "kind": pl.String, "score": pl.Float64, "url": pl.String,
+        "post_id": pl.String, "source": pl.String, "author": pl.String, "flagged_at": when,
+        "catalogue_version": pl.String, "run_id": pl.String, "day": pl.Date,
+    }
+    return pl.LazyFrame(schema=schema)
+
+
+def known_values(data_dir: Path | str, column: str) -> list[str]:
+    """Distinct values of ``claim_id`` or ``platform`` across matches, claims and posts."""
+    path = require_data(data_dir)
+    tables = {"claim_id": ("matches", "claims"), "platform": ("posts",)}[column]
+    found: set[str] = set()
+    for table in tables:
+        lf = scan(path, table)
+        if lf is not None and column in lf.collect_schema().names():
+            found.update(v for v in lf.select(pl.col(column).unique()).collect().to_series() if v)
+    return sorted(found)
+
+
+def check_choices(data_dir: Path | str, option: str, column: str, values: Sequence[str]) -> tuple[str, ...]:
+    """Reject a ``--claim``/``--platform`` value that never occurs in the data, listing what does."""
+    values = tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+    if not values:
+        return ()
+    known = known_values(data_dir, column)
+    unknown = [v for v in values if v not in known]
+    if unknown and known:
+        shown = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
+        raise ReportError(f"{option} {unknown[0]!r} does not occur in {data_dir}; known: {shown}")
+    return values
+
+
+def latest_flags(flags: pl.LazyFrame, limit: int | None = 50, tz: str = "UTC") -> pl.DataFrame:
+    """The most recent flags first, with the report's columns (``time`` shown in ``tz``)."""
+    lf = flags.sort(["time", "score"], descending=True, nulls_last=True)
+    if limit:
+        lf = lf.head(limit)
+    return lf.select(
+        pl.col("time").dt.convert_time_zone(tz),
+        *FLAG_COLUMNS[1:5],
+        pl.col("score").round(1),
+        "url",
+    ).collect()
+
+
+def daily_counts(flags: pl.LazyFrame) -> pl.DataFrame:
+    """Flags per claim per day: ``claim_id``, ``day``, ``spreading``, ``debunking``, ``other``, ``total``."""
+    return (
+        flags.group_by("claim_id", "day")
+        .agg(*[(pl.col("kind") == k).sum().cast(pl.Int64).alias(k) for k in KINDS], pl.len().cast(pl.Int64).alias("total"))
+        .sort("claim_id", "day")
+        .collect()
+    )

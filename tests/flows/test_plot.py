@@ -1,0 +1,93 @@
+"""``claimwatch report --plot``: a PNG with spreading and debunking bars per claim per day."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from flows import plot
+from flows import report as rep
+from flows.commands import report as report_command
+from tests.flows.test_report import write_sample_dataset
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _pixels_near(image: np.ndarray, hex_colour: str, tol: float = 0.03) -> int:
+    rgb = np.array([int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int((np.abs(image[..., :3] - rgb).max(axis=-1) < tol).sum())
+
+
+def _read_png(path):
+    import matplotlib.image
+
+    return matplotlib.image.imread(path)
+
+
+def test_importing_plot_does_not_load_matplotlib():
+    code = "import flows.plot, flows.report, flows.commands.report, sys; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_plot_draws_spreading_and_debunking_in_their_own_colours(tmp_path):
+    data = write_sample_dataset(tmp_path / "data")
+    daily = rep.daily_counts(rep.flagged_posts(data))
+    out = plot.plot_daily(daily, tmp_path / "daily.png")
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    image = _read_png(out)
+    height, width = image.shape[:2]
+    assert width == 1200 and height > 500  # 10 in wide at 120 dpi, one panel per claim
+    assert _pixels_near(image, plot.SPREADING) > 2000
+    assert _pixels_near(image, plot.DEBUNKING) > 1000
+    assert _pixels_near(image, plot.OTHER) > 500
+
+
+def test_plot_only_debunks_shows_no_spreading_colour(tmp_path):
+    data = write_sample_dataset(tmp_path / "data")
+    daily = rep.daily_counts(rep.flagged_posts(data, rep.Filters(labels=("debunk",))))
+    image = _read_png(plot.plot_daily(daily, tmp_path / "debunks.png"))
+    assert _pixels_near(image, plot.DEBUNKING) > 1000
+    assert _pixels_near(image, plot.SPREADING) < 600  # the legend swatch only
+
+
+def test_plot_of_nothing_still_writes_a_png_that_says_so(tmp_path):
+    empty = pl.DataFrame(
+        schema={"claim_id": pl.String, "day": pl.Date, "spreading": pl.Int64, "debunking": pl.Int64,
+                "other": pl.Int64, "total": pl.Int64}
+    )
+    out = plot.plot_daily(empty, tmp_path / "empty.png")
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    assert _pixels_near(_read_png(out), plot.SPREADING) == 0
+
+
+def test_many_claims_keep_the_busiest_panels(tmp_path):
+    rows = [
+        {"claim_id": f"claim-{i:02d}", "day": date(2024, 11, 20), "spreading": i, "debunking": 1, "other": 0, "total": i + 1}
+        for i in range(12)
+    ]
+    out = plot.plot_daily(pl.DataFrame(rows), tmp_path / "many.png")
+    height = _read_png(out).shape[0]
+    assert height == round(120 * (1.3 + 2.0 * plot.MAX_PANELS))
+
+
+def test_report_plot_option_writes_the_file(tmp_path):
+    data = write_sample_dataset(tmp_path / "data")
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    report_command.register(app)
+    target = tmp_path / "out.png"
+    result = CliRunner().invoke(app, ["report", "--data-dir", str(data), "--plot", str(target), "--view", "daily"])
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes()[:8] == PNG_MAGIC
+    assert f"wrote {target}" in result.stderr
+
+    bad = CliRunner().invoke(app, ["report", "--data-dir", str(data), "--plot", str(tmp_path / "no" / "dir" / "x.png")])
+    assert bad.exit_code == 1 and "cannot write" in bad.stderr and "Traceback" not in bad.output
