@@ -4,13 +4,19 @@
 
     ConnectorError                 base; never escapes a run, it becomes a source_health row
     ├── FetchError                 the source could not be fetched (raised by connectors.http)
+    │   ├── FetchTimeout           no answer (or no complete answer) within the time limits
     │   ├── HTTPStatusError        a final 4xx/5xx after retries; .status_code
     │   ├── TooLargeError          body or decompressed body over the configured cap
-    │   └── BlockedURLError        a private, loopback or non-HTTP URL the config does not allow
-    ├── ParseError                 a response (or saved file) is not what the parser expects
+    │   └── BlockedURLError        a private, loopback, link-local or non-HTTP URL the config
+    │                              does not allow
+    ├── ParseError                 a response (or saved file) is not what the parser expects:
+    │                              invalid JSON/XML, JSON nested too deep, XML declaring entities
     └── ConfigError                a source's options are missing or wrong; names the source/option
 
-Every message says what went wrong and what to do next; no message carries a secret.
+``connectors.http`` translates every ``httpx`` exception into a ``FetchError``; parsers translate
+``json``/``xml``/``feedparser`` failures into ``ParseError``. Nothing else leaves a connector.
+Every message says what went wrong and what to do next; no message carries a secret (the HTTP
+client masks configured secrets and secret-looking query parameters).
 """
 
 
@@ -22,6 +28,11 @@ class FetchError(ConnectorError):
     """Raised by connectors.http when a URL cannot be fetched after retries."""
 
 
+class FetchTimeout(FetchError):
+    """Raised by connectors.http when connect/read timed out on every attempt, or the whole
+    response took longer than the total time limit. The source is retried next run."""
+
+
 class HTTPStatusError(FetchError):
     """Raised by connectors.http for a final error status; the source is skipped this run."""
 
@@ -31,15 +42,18 @@ class HTTPStatusError(FetchError):
 
 
 class TooLargeError(FetchError):
-    """Raised by connectors.http when a response passes the byte or decompression cap."""
+    """Raised by connectors.http when a response passes the byte or decompression cap; raise
+    ``max_bytes`` in the settings if the source is known to be that large."""
 
 
 class BlockedURLError(FetchError):
-    """Raised by connectors.http for URLs to private/loopback/non-HTTP addresses when not allowed."""
+    """Raised by connectors.http for URLs to private/loopback/link-local/non-HTTP addresses when
+    ``allow_private`` is off; the link is skipped, the rest of the batch goes on."""
 
 
 class ParseError(ConnectorError):
-    """Raised by a parser for content it cannot read; the message names the problem."""
+    """Raised by a parser (and by connectors.safe) for content it cannot read; the message names
+    the problem."""
 
 
 class ConfigError(ConnectorError):
