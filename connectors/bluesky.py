@@ -1,0 +1,262 @@
+"""Bluesky post search (``app.bsky.feed.searchPosts``).
+
+Source options (``kind = "bluesky"``):
+
+``query``             search text, e.g. ``"Imran Khan Trump"`` (required; Lucene syntax allowed)
+``service``           AppView for unauthenticated reads (default ``https://public.api.bsky.app``)
+``limit``             posts per page, 1-100 (default 50)
+``max_pages``         pages per run (default 3)
+``sort``              ``"latest"`` (default) or ``"top"``
+``lang``              only posts in this language (optional, e.g. ``"ur"``)
+``handle_env``        env var holding an account handle, and
+``app_password_env``  env var holding an app password: with both set, a session is opened with
+                      ``com.atproto.server.createSession`` on ``auth_service`` (default
+                      ``https://bsky.social``) and searches go there with ``Bearer accessJwt``.
+                      Neither value is ever logged.
+
+The cursor ``{"since": <newest indexedAt>, "seen": [uris at that instant]}`` makes the next run
+ask only for posts indexed since then (``since`` is inclusive, so the posts seen at that instant
+are dropped).
+
+Rows: ``post_id`` is ``bluesky:<at:// uri>``; ``url`` is
+``https://bsky.app/profile/<handle>/post/<rkey>`` (the DID when the handle is invalid); links come
+from link facets and external embeds; images, videos (HLS playlist) and the media of
+record-with-media embeds go to ``media_urls``; YouTube links and Bluesky videos to ``video_ids``.
+``parse`` also reads ``getPosts`` and ``getAuthorFeed`` responses (reposts are unwrapped).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+from connectors.base import BaseSource, FetchResult
+from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
+from connectors.safe import load_json
+from connectors.schema import make_post
+from connectors.urls import canonical_url, video_ref
+
+_BAD_ITEM = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+SEARCH = "/xrpc/app.bsky.feed.searchPosts"
+CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _unique(values):
+    seen, out = set(), []
+    for v in values:
+        if v and v not in seen:
+            seen.add(v)
+            out.append(v)
+    return out
+
+
+def post_url(uri: str, author: dict | None) -> str | None:
+    if not uri.startswith("at://"):
+        return None
+    parts = uri[5:].split("/")
+    if len(parts) != 3 or parts[1] != "app.bsky.feed.post":
+        return None
+    handle = (author or {}).get("handle")
+    who = handle if handle and handle != "handle.invalid" else parts[0]
+    return f"https://bsky.app/profile/{who}/post/{parts[2]}"
+
+
+def _embed_media(embed: dict | None, links: list, media: list, videos: list) -> None:
+    if not isinstance(embed, dict):
+        return
+    kind = (embed.get("$type") or "").split("#")[0]
+    if kind == "app.bsky.embed.images":
+        for img in embed.get("images") or []:
+            if isinstance(img, dict) and isinstance(img.get("fullsize"), str):
+                media.append(img["fullsize"])
+    elif kind == "app.bsky.embed.external":
+        ext = embed.get("external") or {}
+        if ext.get("uri"):
+            links.append(ext["uri"])
+    elif kind == "app.bsky.embed.video":
+        playlist = embed.get("playlist")
+        if isinstance(playlist, str):
+            media.append(playlist)
+            videos.append(canonical_url(playlist))
+    elif kind == "app.bsky.embed.recordWithMedia":
+        _embed_media(embed.get("media"), links, media, videos)
+
+
+def post_row(post: dict, *, source: str = "") -> dict:
+    """One ``posts`` row for a Bluesky PostView."""
+    uri = post["uri"]
+    record = post.get("record") or {}
+    author = post.get("author") or {}
+    links, media, videos = [], [], []
+    for facet in record.get("facets") or []:
+        for feature in (facet or {}).get("features") or []:
+            if (feature or {}).get("$type") == "app.bsky.richtext.facet#link" and feature.get("uri"):
+                links.append(feature["uri"])
+    view = post.get("embed")
+    if view:
+        _embed_media(view, links, media, videos)
+    else:  # no hydrated view: read what the record itself says
+        embed = record.get("embed") or {}
+        if (embed.get("$type") or "").startswith("app.bsky.embed.external"):
+            _embed_media(embed, links, media, videos)
+    videos = [video_ref(u) for u in links] + videos
+    url = post_url(uri, author)
+    langs = record.get("langs") or []
+    handle = author.get("handle")
+    return make_post(
+        "bluesky", uri, source=source, url=url, canonical_url=canonical_url(url),
+        author=handle if handle and handle != "handle.invalid" else author.get("did"),
+        published_at=_time(record.get("createdAt") or post.get("indexedAt")),
+        lang=langs[0] if langs else None, text=record.get("text") or "",
+        links=_unique(canonical_url(u) for u in links), media_urls=_unique(media),
+        video_ids=_unique(videos), likes=post.get("likeCount"), reposts=post.get("repostCount"),
+        replies=post.get("replyCount"),
+    )
+
+
+def _post_views(payload: Any, where: str) -> list:
+    if not isinstance(payload, dict):
+        raise ParseError(f"{where}: expected a JSON object with 'posts', got {type(payload).__name__}")
+    if "error" in payload and "posts" not in payload:
+        raise ParseError(f"{where}: server answered with an error: {payload.get('error')}: "
+                         f"{payload.get('message', '')}".rstrip(": "))
+    if isinstance(payload.get("posts"), list):
+        return payload["posts"]
+    if isinstance(payload.get("feed"), list):
+        return [item.get("post") if isinstance(item, dict) else None for item in payload["feed"]]
+    raise ParseError(f"{where}: no 'posts' list in the response (is this a searchPosts answer?)")
+
+
+def parse_counted(data: bytes, *, url: str | None = None, source: str = "") -> tuple[list[dict], int]:
+    where = url or "bluesky response"
+    views = _post_views(load_json(data, what=where), where)
+    rows, skipped, seen = [], 0, set()
+    for view in views:
+        try:
+            row = post_row(view, source=source)
+        except _BAD_ITEM:
+            skipped += 1
+            continue
+        if row["post_id"] not in seen:
+            seen.add(row["post_id"])
+            rows.append(row)
+    return rows, skipped
+
+
+def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict]:
+    """A searchPosts (or getPosts / getAuthorFeed) response -> ``posts`` rows."""
+    return parse_counted(data, url=url, source=source)[0]
+
+
+def post_json(client: Any, url: str, body: dict) -> Any:
+    """POST a JSON body through the shared client (``client.post`` when it has one)."""
+    post = getattr(client, "post", None)
+    if callable(post):
+        return post(url, json=body).json()
+    import httpx
+
+    masked = url
+    try:
+        r = client._client.post(url, json=body)
+    except httpx.HTTPError as exc:
+        raise FetchError(f"{masked}: {type(exc).__name__}; try again later") from None
+    if r.status_code >= 400:
+        raise HTTPStatusError(f"{masked}: HTTP {r.status_code}; check the credentials", r.status_code)
+    return load_json(r.content, what=masked)
+
+
+class Source(BaseSource):
+    kind = "bluesky"
+
+    def __init__(self, name, options, client):
+        super().__init__(name, options, client)
+        self.query = (self.options.get("query") or "").strip()
+        if not self.query:
+            raise ConfigError(f"source {name!r}: option 'query' is required, e.g. query = \"Imran Khan\"")
+        self.service = (self.options.get("service") or "https://public.api.bsky.app").rstrip("/")
+        self.auth_service = (self.options.get("auth_service") or "https://bsky.social").rstrip("/")
+        self.limit = min(100, max(1, int(self.options.get("limit", 50))))
+        self.max_pages = max(1, int(self.options.get("max_pages", 3)))
+        self.sort = self.options.get("sort", "latest")
+        if self.sort not in ("latest", "top"):
+            raise ConfigError(f"source {name!r}: sort must be \"latest\" or \"top\"")
+
+    def _session(self, warnings: list[str]) -> tuple[str, dict[str, str]]:
+        h_env, p_env = self.options.get("handle_env"), self.options.get("app_password_env")
+        if not (h_env and p_env):
+            return self.service, {}
+        handle, password = os.environ.get(h_env), os.environ.get(p_env)
+        if not (handle and password):
+            warnings.append(f"{self.name}: {h_env} or {p_env} is not set; searching without a session")
+            return self.service, {}
+        add_secret = getattr(self.client, "add_secret", None)
+        if add_secret:
+            add_secret(password)
+        session = post_json(self.client, self.auth_service + CREATE_SESSION,
+                            {"identifier": handle, "password": password})
+        token = session.get("accessJwt") if isinstance(session, dict) else None
+        if not token:
+            raise ParseError(f"{self.name}: createSession answered without an accessJwt; "
+                             "check the handle and app password")
+        if add_secret:
+            add_secret(token)
+        return self.auth_service, {"Authorization": f"Bearer {token}"}
+
+    def fetch(self, cursor: dict | None) -> FetchResult:
+        cursor = dict(cursor or {})
+        warnings: list[str] = []
+        base, headers = self._session(warnings)
+        since = cursor.get("since")
+        seen_at_since = set(cursor.get("seen") or [])
+        params: dict[str, Any] = {"q": self.query, "limit": self.limit, "sort": self.sort}
+        if self.options.get("lang"):
+            params["lang"] = self.options["lang"]
+        if since:
+            params["since"] = since
+        posts, skipped, requests, ids = [], 0, 0, set()
+        newest_t, newest = _time(since), set(seen_at_since)
+        page_cursor = None
+        while requests < self.max_pages:
+            page = {**params, **({"cursor": page_cursor} if page_cursor else {})}
+            resp = self.client.get(base + SEARCH, params=page, headers=headers)
+            requests += 1
+            payload = load_json(resp.content, what=resp.url)
+            views = _post_views(payload, resp.url)
+            rows, bad = parse_counted(resp.content, url=resp.url, source=self.name)
+            skipped += bad
+            by_uri = {v.get("uri"): v for v in views if isinstance(v, dict)}
+            for row in rows:
+                uri = row["post_id"].split(":", 1)[1]
+                if uri in ids or uri in seen_at_since:
+                    continue
+                ids.add(uri)
+                posts.append(row)
+                v = by_uri.get(uri) or {}
+                t_raw = v.get("indexedAt") or (v.get("record") or {}).get("createdAt")
+                try:
+                    t = _time(t_raw)
+                except ValueError:
+                    t = None
+                if t is None:
+                    continue
+                if newest_t is None or t > newest_t:
+                    newest_t, newest = t, {uri}
+                elif t == newest_t:
+                    newest.add(uri)
+            page_cursor = payload.get("cursor")
+            if not views or not page_cursor:
+                break
+        if page_cursor and requests >= self.max_pages:
+            warnings.append(f"{self.name}: stopped after max_pages={self.max_pages}; older matching "
+                            "posts of this window were not read (raise limit or max_pages)")
+        if newest_t is not None:
+            cursor = {"since": newest_t.isoformat().replace("+00:00", "Z"), "seen": sorted(newest)}
+        return FetchResult(posts=posts, cursor=cursor, skipped=skipped, warnings=warnings,
+                           requests=requests)
