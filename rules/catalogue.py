@@ -1,0 +1,427 @@
+"""The claim catalogue: loading, validation, bulk import, version hash and status changes.
+
+Format of one claim (``rules/claims/<claim_id>.yaml``, one claim per file; files under
+``rules/claims/imported/`` are read too)::
+
+    claim_id: trump-khan-release-clip     # [a-z0-9-]+, unique across the catalogue
+    status: active                        # active | imported (awaits approval) | retired
+    title: ...                            # headline, may be null
+    text: ...                             # the claim as fact-checkers state it
+    variants: [...]                       # paraphrases, Urdu script, Roman Urdu
+    verdict: altered                      # lower case
+    media_category: EditedOrCroppedContent
+    required_entities: [[trump, ٹرمپ], [imran khan, khan]]   # every group must appear
+    known_media: [youtube:<id>, https://...]                  # canonicalised on load
+    fact_checks: [{publisher, url, date, rating}]             # >= 1 for an active claim
+    debunk_note: ...
+    region: [PK]
+
+Large catalogues are imported from JSONL (:func:`load_jsonl`): one object per line with
+``claim_id``, ``text``, ``title`` and optionally any of the fields above.
+
+Every problem raises :class:`CatalogueError` with one line naming the file (and line), the claim
+and the field, e.g. ``rules/claims/x.yaml: claim 'abc': field 'required_entities': must be a list
+of lists of strings``. Who raises it: the loaders here. What happens next: the CLI prints it and
+exits 2; a flow run fails before fetching anything.
+
+Status rules used by the matcher: ``retired`` claims are never matched; ``imported`` claims are
+matched but never labelled ``likely_misinformation`` (at most ``needs_review``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import polars as pl
+import yaml
+
+from rules.normalise import canonical_media
+from rules.schema import CLAIMS_SCHEMA
+
+STATUSES = ("active", "imported", "retired")
+CLAIM_ID_RE = re.compile(r"^[a-z0-9-]+$")
+JSONL_CLAIM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+KNOWN_FIELDS = {
+    "claim_id", "status", "title", "text", "variants", "verdict", "media_category",
+    "required_entities", "known_media", "fact_checks", "debunk_note", "region",
+    "fact_check_urls", "notes", "tags", "language", "lang", "first_seen", "source",
+}
+
+
+class CatalogueError(ValueError):
+    """A claim file or catalogue is malformed (raised by the loaders; the message is one line)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One validated claim."""
+
+    claim_id: str
+    text: str
+    title: str | None = None
+    status: str = "active"
+    variants: tuple[str, ...] = ()
+    verdict: str | None = None
+    media_category: str | None = None
+    required_entities: tuple[tuple[str, ...], ...] = ()
+    known_media: tuple[str, ...] = ()
+    fact_checks: tuple[dict[str, Any], ...] = ()
+    debunk_note: str | None = None
+    region: tuple[str, ...] = ()
+    origin: str = ""
+
+    @property
+    def fact_check_urls(self) -> list[str]:
+        return [fc["url"] for fc in self.fact_checks if fc.get("url")]
+
+    def content(self) -> dict[str, Any]:
+        return {
+            "claim_id": self.claim_id, "text": self.text, "title": self.title, "status": self.status,
+            "variants": list(self.variants), "verdict": self.verdict, "media_category": self.media_category,
+            "required_entities": [list(g) for g in self.required_entities], "known_media": list(self.known_media),
+            "fact_checks": [dict(fc) for fc in self.fact_checks], "debunk_note": self.debunk_note,
+            "region": list(self.region),
+        }
+
+
+@dataclass
+class Catalogue:
+    """A validated set of claims with a stable content hash (:attr:`version`)."""
+
+    claims: list[Claim]
+    version: str = field(default="")
+    sources: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.version:
+            self.version = catalogue_version(self.claims)
+        self._by_id = {c.claim_id: c for c in self.claims}
+
+    def __len__(self) -> int:
+        return len(self.claims)
+
+    def __iter__(self):
+        return iter(self.claims)
+
+    def __contains__(self, claim_id: object) -> bool:
+        return claim_id in self._by_id
+
+    def get(self, claim_id: str) -> Claim:
+        try:
+            return self._by_id[claim_id]
+        except KeyError:
+            raise CatalogueError(f"no claim '{claim_id}' in the catalogue ({len(self.claims)} claims)") from None
+
+    def frame(self) -> pl.DataFrame:
+        """The claims as rows of :data:`rules.schema.CLAIMS_SCHEMA`."""
+        rows = {
+            "claim_id": [c.claim_id for c in self.claims],
+            "text": [c.text for c in self.claims],
+            "title": [c.title for c in self.claims],
+            "variants": [list(c.variants) for c in self.claims],
+            "verdict": [c.verdict for c in self.claims],
+            "media_category": [c.media_category for c in self.claims],
+            "required_entities": [[list(g) for g in c.required_entities] for c in self.claims],
+            "known_media": [list(c.known_media) for c in self.claims],
+            "fact_check_urls": [c.fact_check_urls for c in self.claims],
+            "status": [c.status for c in self.claims],
+            "catalogue_version": [self.version] * len(self.claims),
+        }
+        return pl.DataFrame(rows, schema=CLAIMS_SCHEMA)
+
+
+def catalogue_version(claims: Iterable[Claim]) -> str:
+    """A stable hash of the catalogue's content (order of files does not matter)."""
+    h = hashlib.sha256()
+    for c in sorted(claims, key=lambda c: c.claim_id):
+        h.update(json.dumps(c.content(), sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields: bool, default_status: str) -> Claim:
+    if not isinstance(raw, dict):
+        raise CatalogueError(f"{where}: a claim must be a mapping with claim_id, text, ... (got {type(raw).__name__})")
+    cid = raw.get("claim_id")
+    if isinstance(cid, int) and not isinstance(cid, bool) and not strict_id:
+        cid = str(cid)
+    if not isinstance(cid, str) or not cid.strip():
+        raise CatalogueError(f"{where}: field 'claim_id': missing or not a string")
+    cid = cid.strip()
+    if strict_id and not CLAIM_ID_RE.match(cid):
+        raise CatalogueError(f"{where}: claim '{cid}': field 'claim_id': must match [a-z0-9-]+")
+    if not strict_id and not JSONL_CLAIM_ID_RE.match(cid):
+        raise CatalogueError(f"{where}: claim '{cid}': field 'claim_id': letters, digits, '.', '_', ':', '/', '-' only")
+
+    def bad(fname: str, what: str) -> CatalogueError:
+        return CatalogueError(f"{where}: claim '{cid}': field '{fname}': {what}")
+
+    if strict_fields:
+        unknown = sorted(set(raw) - KNOWN_FIELDS)
+        if unknown:
+            raise bad(unknown[0], f"unknown field (known: {', '.join(sorted(KNOWN_FIELDS - {'notes', 'tags', 'language', 'lang', 'first_seen', 'source'}))})")
+
+    def opt_str(fname: str) -> str | None:
+        v = raw.get(fname)
+        if v is None:
+            return None
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = str(v)
+        if not isinstance(v, str):
+            raise bad(fname, "must be a string or null")
+        v = v.strip()
+        return v or None
+
+    def str_list(fname: str) -> tuple[str, ...]:
+        v = raw.get(fname)
+        if v is None:
+            return ()
+        if isinstance(v, str) and fname == "region":
+            v = [v]
+        if not _is_str_list(v):
+            raise bad(fname, "must be a list of strings")
+        return tuple(x.strip() for x in v if x.strip())
+
+    text = opt_str("text")
+    title = opt_str("title")
+    if text is None and title is None:
+        raise bad("text", "missing or empty (a claim needs a text or a title)")
+    status = opt_str("status") or default_status
+    if status not in STATUSES:
+        raise bad("status", f"must be one of {', '.join(STATUSES)} (got '{status}')")
+    verdict = opt_str("verdict")
+    groups_raw = raw.get("required_entities")
+    groups: list[tuple[str, ...]] = []
+    if groups_raw is not None:
+        if not isinstance(groups_raw, list) or not all(_is_str_list(g) and g for g in groups_raw):
+            raise bad("required_entities", "must be a list of lists of strings")
+        for g in groups_raw:
+            aliases = tuple(a.strip() for a in g if a.strip())
+            if not aliases:
+                raise bad("required_entities", "must be a list of lists of strings")
+            groups.append(aliases)
+    media = []
+    for m in str_list("known_media"):
+        key = canonical_media(m)
+        if key is None:
+            raise bad("known_media", f"'{m}' is not a URL or youtube:<11-char id>")
+        media.append(key)
+    fcs_raw = raw.get("fact_checks")
+    fcs: list[dict[str, Any]] = []
+    if fcs_raw is not None:
+        if not isinstance(fcs_raw, list):
+            raise bad("fact_checks", "must be a list of mappings with publisher, url, date, rating")
+        for i, fc in enumerate(fcs_raw):
+            if not isinstance(fc, dict) or not isinstance(fc.get("url"), str) or not fc["url"].strip():
+                raise bad("fact_checks", f"item {i + 1} must be a mapping with a 'url' string")
+            fcs.append({k: (str(v) if v is not None and not isinstance(v, str) else v) for k, v in fc.items()})
+    extra_urls = raw.get("fact_check_urls")
+    if extra_urls is not None:
+        if not _is_str_list(extra_urls):
+            raise bad("fact_check_urls", "must be a list of strings")
+        known = {fc["url"] for fc in fcs}
+        fcs.extend({"url": u} for u in extra_urls if u not in known)
+    if strict_fields and status == "active" and not fcs:
+        raise bad("fact_checks", "an active claim needs at least one fact check with a url")
+    return Claim(
+        claim_id=cid, text=text or title or "", title=title, status=status, variants=str_list("variants"),
+        verdict=verdict.lower() if verdict else None, media_category=opt_str("media_category"),
+        required_entities=tuple(groups), known_media=tuple(dict.fromkeys(media)), fact_checks=tuple(fcs),
+        debunk_note=opt_str("debunk_note"), region=str_list("region"), origin=where,
+    )
+
+
+# ---------------------------------------------------------------- loaders
+
+
+def _add(claims: dict[str, Claim], claim: Claim) -> None:
+    prior = claims.get(claim.claim_id)
+    if prior is not None:
+        raise CatalogueError(
+            f"duplicate claim id '{claim.claim_id}' in {prior.origin} and {claim.origin}; claim ids must be unique"
+        )
+    claims[claim.claim_id] = claim
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _read_yaml_file(path: Path, claims: dict[str, Claim]) -> None:
+    where = _display(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogueError(f"{where}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise CatalogueError(f"{where}: not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+    items = data if isinstance(data, list) else [data]
+    if data is None:
+        raise CatalogueError(f"{where}: empty file; a claim file holds one claim mapping")
+    for raw in items:
+        claim = _claim_from_mapping(raw, where, strict_id=True, strict_fields=True, default_status="active")
+        _add(claims, claim)
+
+
+def _read_jsonl_file(path: Path, claims: dict[str, Claim], default_status: str) -> None:
+    where = _display(path)
+    try:
+        fh = path.open("r", encoding="utf-8")
+    except OSError as exc:
+        raise CatalogueError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    with fh:
+        try:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    raw = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise CatalogueError(f"{where}:{n}: not valid JSON ({exc.msg}); one claim object per line") from None
+                claim = _claim_from_mapping(raw, f"{where}:{n}", strict_id=False, strict_fields=False,
+                                            default_status=default_status)
+                _add(claims, claim)
+        except UnicodeDecodeError:
+            raise CatalogueError(f"{where}: not UTF-8 text") from None
+
+
+def load_jsonl(path: str | os.PathLike, default_status: str = "active") -> Catalogue:
+    """Load a JSONL catalogue (``claim_id``, ``text``, ``title``, optional extra fields per line).
+
+    ``default_status`` applies to lines without a ``status`` field.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise CatalogueError(f"{path}: no such catalogue file")
+    claims: dict[str, Claim] = {}
+    _read_jsonl_file(p, claims, default_status)
+    if not claims:
+        raise CatalogueError(f"{path}: no claims in the file")
+    return Catalogue(list(claims.values()), sources=[str(p)])
+
+
+def load_catalogue(path_or_dir: str | os.PathLike) -> Catalogue:
+    """Load a catalogue from a directory of claim YAML files (and any ``*.jsonl`` in it,
+    subfolders such as ``imported/`` included), a single ``.yaml`` file or a ``.jsonl`` file."""
+    p = Path(path_or_dir)
+    claims: dict[str, Claim] = {}
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in {".yaml", ".yml", ".jsonl"})
+        for f in files:
+            if f.suffix.lower() == ".jsonl":
+                _read_jsonl_file(f, claims, "imported")
+            else:
+                _read_yaml_file(f, claims)
+        if not claims:
+            raise CatalogueError(f"{path_or_dir}: no claim files (*.yaml or *.jsonl) in this folder")
+        return Catalogue(list(claims.values()), sources=[str(f) for f in files])
+    if p.is_file():
+        if p.suffix.lower() == ".jsonl":
+            return load_jsonl(p)
+        if p.suffix.lower() in {".yaml", ".yml"}:
+            _read_yaml_file(p, claims)
+            return Catalogue(list(claims.values()), sources=[str(p)])
+        raise CatalogueError(f"{path_or_dir}: a catalogue is a folder of .yaml files, a .yaml file or a .jsonl file")
+    raise CatalogueError(f"{path_or_dir}: no such catalogue file or folder")
+
+
+def catalogue_from_records(records: Iterable[dict[str, Any]], where: str = "<records>") -> Catalogue:
+    """Build a catalogue from in-memory mappings (JSONL rules: lenient ids, extra fields allowed)."""
+    claims: dict[str, Claim] = {}
+    for i, raw in enumerate(records, 1):
+        _add(claims, _claim_from_mapping(raw, f"{where}:{i}", strict_id=False, strict_fields=False,
+                                         default_status="active"))
+    return Catalogue(list(claims.values()))
+
+
+# ---------------------------------------------------------------- claim files (claims command)
+
+
+def find_claim_file(claims_dir: str | os.PathLike, claim_id: str) -> Path:
+    """The YAML file that holds ``claim_id`` under ``claims_dir`` (``<id>.yaml`` first, then a scan)."""
+    d = Path(claims_dir)
+    if not d.is_dir():
+        raise CatalogueError(f"{claims_dir}: no such claims folder")
+    for sub in ("", "imported"):
+        for ext in (".yaml", ".yml"):
+            f = d / sub / f"{claim_id}{ext}"
+            if f.is_file():
+                return f
+    for f in sorted(d.rglob("*.y*ml")):
+        try:
+            data = yaml.safe_load(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        items = data if isinstance(data, list) else [data]
+        if any(isinstance(x, dict) and str(x.get("claim_id")) == claim_id for x in items):
+            return f
+    raise CatalogueError(f"no claim file for '{claim_id}' under {claims_dir}; `claimwatch claims list` shows the ids")
+
+
+_STATUS_LINE = re.compile(r"^status:[^\n]*$", re.MULTILINE)
+_ID_LINE = re.compile(r"^claim_id:[^\n]*$", re.MULTILINE)
+
+
+def set_status(path: str | os.PathLike, status: str, claim_id: str | None = None) -> Path:
+    """Set a claim's ``status`` in its YAML file (``path`` is the file, or the claims folder with
+    ``claim_id``). Only the ``status:`` line changes; the write is atomic (temp file + rename).
+    Returns the file written."""
+    if status not in STATUSES:
+        raise CatalogueError(f"status must be one of {', '.join(STATUSES)} (got '{status}')")
+    p = Path(path)
+    if p.is_dir():
+        if not claim_id:
+            raise CatalogueError(f"{path}: give the claim id to change a status in a claims folder")
+        p = find_claim_file(p, claim_id)
+    try:
+        original = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogueError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    data = yaml.safe_load(original)
+    if not isinstance(data, dict):
+        raise CatalogueError(f"{p}: status can be set only in a one-claim file")
+    if claim_id and str(data.get("claim_id")) != claim_id:
+        raise CatalogueError(f"{p}: holds claim '{data.get('claim_id')}', not '{claim_id}'")
+    if _STATUS_LINE.search(original):
+        updated = _STATUS_LINE.sub(f"status: {status}", original, count=1)
+    elif _ID_LINE.search(original):
+        m = _ID_LINE.search(original)
+        updated = original[: m.end()] + f"\nstatus: {status}" + original[m.end():]
+    else:
+        updated = f"status: {status}\n" + original
+    check = yaml.safe_load(updated)
+    if not isinstance(check, dict) or check.get("status") != status:
+        raise CatalogueError(f"{p}: could not set the status line safely; edit the file by hand")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(updated)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return p
