@@ -1,0 +1,260 @@
+"""Reddit subreddit listings and search.
+
+Source options (``kind = "reddit"``):
+
+``subreddit``     e.g. ``"pakistan"`` -> ``/r/pakistan/new.json``
+``search``        query; with ``subreddit`` -> ``/r/<sub>/search.json?q=&restrict_sr=1&sort=new``,
+                  without -> ``/search.json?q=&sort=new`` (one of the two is required)
+``limit``         posts per page, up to 100 (default 100)
+``max_pages``     pages per run (default 3), following ``after``
+``base_url``      default ``https://www.reddit.com``
+``client_id_env`` / ``client_secret_env``  env vars with an app's credentials (optional): a token
+                  is fetched from ``token_url`` (default
+                  ``https://www.reddit.com/api/v1/access_token``, client-credentials grant) and
+                  requests go to ``oauth_base_url`` (default ``https://oauth.reddit.com``).
+                  Credentials and tokens are never logged.
+
+Reddit asks for a descriptive ``User-Agent``; it comes from ``[settings] user_agent``.
+
+The cursor ``{"newest": <fullname>, "newest_utc": <created_utc>, "seen": [...]}`` makes the next
+run stop paging once it reaches posts it has seen.
+
+Rows: ``post_id`` is ``reddit:<fullname>`` (``t3_...``); ``text`` is the selftext (or a
+comment's body); the linked URL and URLs in the selftext go to ``links``; YouTube links (also
+from ``secure_media`` oEmbed iframes) become ``youtube:<id>``, Reddit-hosted videos
+(``is_video``) their canonical ``v.redd.it`` URL in ``video_ids`` and their playable URL in
+``media_urls``; ``score`` -> likes, ``num_comments`` -> replies.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+from bs4 import BeautifulSoup
+
+from connectors.base import BaseSource, FetchResult
+from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
+from connectors.safe import load_json
+from connectors.schema import make_post
+from connectors.urls import canonical_url, video_ref
+
+_BAD_ITEM = (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError)
+_URL = re.compile(r"https?://[^\s<>\"')\]]+")
+_GONE = {"[deleted]", "[removed]"}
+
+
+def _unique(values):
+    seen, out = set(), []
+    for v in values:
+        if v and v not in seen:
+            seen.add(v)
+            out.append(v)
+    return out
+
+
+def _oembed_links(media: Any) -> list[str]:
+    if not isinstance(media, dict):
+        return []
+    oembed = media.get("oembed") or {}
+    out = []
+    if oembed.get("url"):
+        out.append(oembed["url"])
+    html = oembed.get("html")
+    if html:
+        iframe = BeautifulSoup(html, "html.parser").find("iframe")
+        if iframe and iframe.get("src") and video_ref(iframe["src"]):
+            out.append(iframe["src"])
+    return out
+
+
+def _reddit_video(media: Any) -> str | None:
+    if isinstance(media, dict) and isinstance(media.get("reddit_video"), dict):
+        rv = media["reddit_video"]
+        return rv.get("fallback_url") or rv.get("hls_url") or rv.get("dash_url")
+    return None
+
+
+def thing_row(thing: dict, *, source: str = "", base_url: str = "https://www.reddit.com") -> dict:
+    """One ``posts`` row for a listing child (``t3`` link or ``t1`` comment)."""
+    d = thing["data"]
+    name = d.get("name") or f"{thing.get('kind', 't3')}_{d['id']}"
+    permalink = d.get("permalink")
+    url = base_url.rstrip("/") + permalink if permalink else None
+    text = d.get("selftext") if "selftext" in d else d.get("body")
+    text = None if text in _GONE else text
+    links = []
+    target = d.get("url_overridden_by_dest") or d.get("url")
+    if target and not d.get("is_self") and canonical_url(target) != canonical_url(url):
+        links.append(target)
+    links += _URL.findall(text or "")
+    parents = d.get("crosspost_parent_list") or []
+    medias = [d.get("secure_media"), d.get("media")] + [
+        p.get(k) for p in parents if isinstance(p, dict) for k in ("secure_media", "media")]
+    for m in medias:
+        links += _oembed_links(m)
+    media_urls, videos = [], [video_ref(u) for u in links]
+    for m in medias:
+        playable = _reddit_video(m)
+        if playable:
+            media_urls.append(playable)
+            break
+    if d.get("is_video") or "v.redd.it" in (target or ""):
+        ref = target if target and "v.redd.it" in target else (media_urls[0] if media_urls else None)
+        videos.append(canonical_url(ref))
+    if d.get("post_hint") == "image" and target:
+        media_urls.append(target)
+    created = d.get("created_utc")
+    author = d.get("author")
+    return make_post(
+        "reddit", name, source=source, url=url, canonical_url=canonical_url(url),
+        author=None if author in _GONE else author,
+        published_at=datetime.fromtimestamp(float(created), timezone.utc) if created is not None else None,
+        title=d.get("title"), text=text,
+        links=_unique(canonical_url(u) for u in links), media_urls=_unique(media_urls),
+        video_ids=_unique(videos), likes=d.get("score"), replies=d.get("num_comments"),
+    )
+
+
+def _children(payload: Any, where: str) -> tuple[list, str | None]:
+    if isinstance(payload, list) and payload and isinstance(payload[0], dict):
+        payload = payload[0]  # a comments page: [post listing, comment listing]
+    if not isinstance(payload, dict):
+        raise ParseError(f"{where}: expected a Reddit Listing object, got {type(payload).__name__}")
+    if "error" in payload and "data" not in payload:
+        raise ParseError(f"{where}: Reddit answered with an error: {payload.get('error')} "
+                         f"{payload.get('message', '')}".rstrip())
+    data = payload.get("data")
+    if payload.get("kind") != "Listing" or not isinstance(data, dict) or not isinstance(data.get("children"), list):
+        raise ParseError(f"{where}: not a Reddit Listing (no data.children); is this a .json listing URL?")
+    return data["children"], data.get("after")
+
+
+def parse_counted(data: bytes, *, url: str | None = None, source: str = "",
+                  base_url: str = "https://www.reddit.com") -> tuple[list[dict], int, str | None]:
+    where = url or "reddit response"
+    children, after = _children(load_json(data, what=where), where)
+    rows, skipped = [], 0
+    for child in children:
+        if isinstance(child, dict) and child.get("kind") == "more":
+            continue
+        try:
+            rows.append(thing_row(child, source=source, base_url=base_url))
+        except _BAD_ITEM:
+            skipped += 1
+    return rows, skipped, after
+
+
+def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict]:
+    """A Reddit Listing (``/new.json``, ``/search.json``) -> ``posts`` rows."""
+    return parse_counted(data, url=url, source=source)[0]
+
+
+def _post_token(client: Any, url: str, client_id: str, secret: str) -> str:
+    post = getattr(client, "post", None)
+    form = {"grant_type": "client_credentials"}
+    if callable(post):
+        payload = post(url, data=form, auth=(client_id, secret)).json()
+    else:
+        import httpx
+
+        try:
+            r = client._client.post(url, data=form, auth=(client_id, secret))
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{url}: {type(exc).__name__}; try again later") from None
+        if r.status_code >= 400:
+            raise HTTPStatusError(f"{url}: HTTP {r.status_code}; check the Reddit app's client id "
+                                  "and secret", r.status_code)
+        payload = load_json(r.content, what=url)
+    token = payload.get("access_token") if isinstance(payload, dict) else None
+    if not token:
+        raise ParseError(f"{url}: no access_token in the answer ({(payload or {}).get('error', 'unknown error')}); "
+                         "check the Reddit app's client id and secret")
+    return token
+
+
+class Source(BaseSource):
+    kind = "reddit"
+
+    def __init__(self, name, options, client):
+        super().__init__(name, options, client)
+        self.subreddit = (self.options.get("subreddit") or "").strip().removeprefix("r/").strip("/")
+        self.search = (self.options.get("search") or "").strip()
+        if not (self.subreddit or self.search):
+            raise ConfigError(f"source {name!r}: set 'subreddit' (e.g. \"pakistan\") and/or 'search'")
+        self.base_url = (self.options.get("base_url") or "https://www.reddit.com").rstrip("/")
+        self.limit = min(100, max(1, int(self.options.get("limit", 100))))
+        self.max_pages = max(1, int(self.options.get("max_pages", 3)))
+
+    def _endpoint(self, base: str) -> tuple[str, dict[str, Any]]:
+        params: dict[str, Any] = {"limit": self.limit, "raw_json": 1}
+        if self.subreddit and self.search:
+            return (f"{base}/r/{quote(self.subreddit)}/search.json",
+                    {**params, "q": self.search, "restrict_sr": 1, "sort": "new"})
+        if self.search:
+            return f"{base}/search.json", {**params, "q": self.search, "sort": "new"}
+        return f"{base}/r/{quote(self.subreddit)}/new.json", params
+
+    def _auth(self, warnings: list[str]) -> tuple[str, dict[str, str]]:
+        id_env, secret_env = self.options.get("client_id_env"), self.options.get("client_secret_env")
+        if not (id_env and secret_env):
+            return self.base_url, {}
+        cid, secret = os.environ.get(id_env), os.environ.get(secret_env)
+        if not (cid and secret):
+            warnings.append(f"{self.name}: {id_env} or {secret_env} is not set; reading without OAuth")
+            return self.base_url, {}
+        add_secret = getattr(self.client, "add_secret", None)
+        if add_secret:
+            add_secret(secret)
+        token = _post_token(self.client, self.options.get("token_url") or
+                            "https://www.reddit.com/api/v1/access_token", cid, secret)
+        if add_secret:
+            add_secret(token)
+        base = (self.options.get("oauth_base_url") or "https://oauth.reddit.com").rstrip("/")
+        return base, {"Authorization": f"Bearer {token}"}
+
+    def fetch(self, cursor: dict | None) -> FetchResult:
+        cursor = dict(cursor or {})
+        warnings: list[str] = []
+        base, headers = self._auth(warnings)
+        url, params = self._endpoint(base)
+        stop_utc = cursor.get("newest_utc")
+        seen = set(cursor.get("seen") or []) | ({cursor["newest"]} if cursor.get("newest") else set())
+        posts, skipped, requests, ids = [], 0, 0, set()
+        newest_utc, newest_names = stop_utc, set(cursor.get("seen") or [])
+        after, reached_seen = None, False
+        while requests < self.max_pages:
+            resp = self.client.get(url, params={**params, **({"after": after} if after else {})},
+                                   headers=headers)
+            requests += 1
+            rows, bad, after = parse_counted(resp.content, url=resp.url, source=self.name,
+                                             base_url="https://www.reddit.com")
+            skipped += bad
+            for row in rows:
+                name = row["post_id"].split(":", 1)[1]
+                t = row["published_at"].timestamp() if row["published_at"] else None
+                if name in seen or (stop_utc is not None and t is not None and t < stop_utc):
+                    reached_seen = True
+                    continue
+                if name in ids:
+                    continue
+                ids.add(name)
+                posts.append(row)
+                if t is not None:
+                    if newest_utc is None or t > newest_utc:
+                        newest_utc, newest_names = t, {name}
+                    elif t == newest_utc:
+                        newest_names.add(name)
+            if reached_seen or not after or not rows:
+                break
+        if after and not reached_seen and requests >= self.max_pages and stop_utc is not None:
+            warnings.append(f"{self.name}: stopped after max_pages={self.max_pages} before reaching "
+                            "posts seen last run; some posts in between were not read")
+        if newest_utc is not None:
+            newest_name = sorted(newest_names)[-1] if newest_names else cursor.get("newest")
+            cursor = {"newest": newest_name, "newest_utc": newest_utc, "seen": sorted(newest_names)}
+        return FetchResult(posts=posts, cursor=cursor, skipped=skipped, warnings=warnings,
+                           requests=requests)
