@@ -1,0 +1,301 @@
+"""YouTube: channel Atom feeds (no key) and Data API v3 search.
+
+Source options (``kind = "youtube"``), one of:
+
+``channel_id``    ``"UC..."``: the channel's feed ``{feed_url}?channel_id=<id>`` (the newest 15
+                  videos; ``feed_url`` defaults to ``https://www.youtube.com/feeds/videos.xml``).
+                  The feed is fetched with ``If-None-Match``/``If-Modified-Since``; videos seen
+                  in the previous run are not repeated.
+``query``         search text -> ``{base_url}/search`` (``part=snippet, type=video, order=date,
+                  publishedAfter`` from the cursor, ``pageToken``), then ``{base_url}/videos``
+                  (``part=snippet,statistics``) for full descriptions and counts.
+                  ``api_key_env`` names the env var holding the API key (required for ``query``;
+                  never logged). ``base_url`` defaults to
+                  ``https://www.googleapis.com/youtube/v3``; ``limit`` is ``maxResults`` (default
+                  50), ``max_pages`` search pages per run (default 1: each costs 100 quota units).
+``captions_url``  optional template with ``{video_id}``, e.g.
+                  ``"https://captions.example.org/{video_id}.vtt"``: fetched for every new video
+                  and parsed by :mod:`connectors.captions` into ``transcript``. A 404 means the
+                  video has no captions; other failures become warnings.
+
+``parse_feed`` reads a channel feed, ``parse_api`` a ``videos.list`` or ``search.list`` answer.
+Rows: ``post_id`` ``youtube:<video id>``, ``video_ids`` starts with ``youtube:<video id>`` (YouTube
+links in the description follow), ``text`` is the description, views/likes/comments counts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from connectors import captions as captions_mod
+from connectors.base import BaseSource, FetchResult
+from connectors.errors import ConfigError, ConnectorError, HTTPStatusError, ParseError
+from connectors.safe import load_json, parse_xml
+from connectors.schema import content_hash, make_post
+from connectors.urls import canonical_url, video_ref
+
+NS = {
+    "atom": "http://www.w3.org/2005/Atom",
+    "yt": "http://www.youtube.com/xml/schemas/2015",
+    "media": "http://search.yahoo.com/mrss/",
+}
+_BAD_ITEM = (KeyError, TypeError, ValueError, AttributeError)
+_URL = re.compile(r"https?://[^\s<>\"')\]]+")
+_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+API_ERRORS = {
+    "quotaExceeded": "the API key's daily quota is used up; wait for the reset (midnight Pacific) "
+                     "or lower max_pages",
+    "keyInvalid": "the API key is not valid; check the env var named by api_key_env",
+    "keyExpired": "the API key has expired; create a new one",
+    "accessNotConfigured": "YouTube Data API v3 is not enabled for the key's project",
+    "forbidden": "the key may not make this request",
+    "invalidParameter": "a request parameter is wrong",
+}
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _unique(values):
+    seen, out = set(), []
+    for v in values:
+        if v and v not in seen:
+            seen.add(v)
+            out.append(v)
+    return out
+
+
+def _video_row(vid: str, *, source: str, title, description, author, published, lang=None,
+               views=None, likes=None, comments=None) -> dict:
+    if not vid or not _ID.match(vid):
+        raise ValueError(f"not a YouTube video id: {vid!r}")
+    url = f"https://www.youtube.com/watch?v={vid}"
+    links = _URL.findall(description or "")
+    return make_post(
+        "youtube", vid, source=source, url=url, canonical_url=canonical_url(url), author=author,
+        published_at=_time(published), lang=lang, title=title, text=description or "",
+        links=_unique(canonical_url(u) for u in links),
+        video_ids=_unique([f"youtube:{vid}"] + [video_ref(u) for u in links]),
+        views=views, likes=likes, replies=comments,
+    )
+
+
+def parse_feed_counted(data: bytes, *, url: str | None = None, source: str = "") -> tuple[list[dict], int]:
+    where = url or "youtube feed"
+    root = parse_xml(data.lstrip(), what=where)  # some saved feeds start with a blank line
+    if root.tag != f"{{{NS['atom']}}}feed":
+        raise ParseError(f"{where}: not an Atom feed (root element {root.tag!r}); "
+                         "use https://www.youtube.com/feeds/videos.xml?channel_id=UC...")
+    rows, skipped = [], 0
+    for entry in root.findall("atom:entry", NS):
+        try:
+            vid = entry.findtext("yt:videoId", namespaces=NS) or ""
+            group = entry.find("media:group", NS)
+            description = group.findtext("media:description", namespaces=NS) if group is not None else None
+            stats = entry.find(".//media:statistics", NS)
+            rows.append(_video_row(
+                vid.strip(), source=source, title=entry.findtext("atom:title", namespaces=NS),
+                description=description,
+                author=entry.findtext("atom:author/atom:name", namespaces=NS),
+                published=entry.findtext("atom:published", namespaces=NS),
+                views=_int(stats.get("views")) if stats is not None else None,
+            ))
+        except _BAD_ITEM:
+            skipped += 1
+    return rows, skipped
+
+
+def parse_feed(data: bytes, *, url: str | None = None, source: str = "") -> list[dict]:
+    """A channel's Atom feed (``/feeds/videos.xml?channel_id=``) -> ``posts`` rows."""
+    return parse_feed_counted(data, url=url, source=source)[0]
+
+
+def api_error_message(payload: dict) -> str:
+    err = payload.get("error") or {}
+    if not isinstance(err, dict):
+        return str(err)
+    reasons = [e.get("reason") for e in err.get("errors") or [] if isinstance(e, dict)]
+    hint = next((API_ERRORS[r] for r in reasons if r in API_ERRORS), "")
+    head = f"YouTube API error {err.get('code', '')} {', '.join(r for r in reasons if r)}".strip()
+    return f"{head}: {hint or err.get('message', 'no message')}"
+
+
+def parse_api_counted(data: bytes, *, url: str | None = None, source: str = "") -> tuple[list[dict], int]:
+    where = url or "youtube API response"
+    payload = load_json(data, what=where)
+    if not isinstance(payload, dict):
+        raise ParseError(f"{where}: expected a JSON object, got {type(payload).__name__}")
+    if "error" in payload:
+        raise ParseError(f"{where}: {api_error_message(payload)}")
+    if not isinstance(payload.get("items"), list):
+        raise ParseError(f"{where}: no 'items' list; expected a videos.list or search.list answer")
+    rows, skipped = [], 0
+    for item in payload["items"]:
+        try:
+            ident = item["id"]
+            if isinstance(ident, dict):
+                if ident.get("kind") not in (None, "youtube#video"):
+                    continue  # channels and playlists in search results
+                vid = ident["videoId"]
+            else:
+                vid = ident
+            sn = item.get("snippet") or {}
+            st = item.get("statistics") or {}
+            rows.append(_video_row(
+                vid, source=source, title=sn.get("title"), description=sn.get("description"),
+                author=sn.get("channelTitle"), published=sn.get("publishedAt"),
+                lang=sn.get("defaultAudioLanguage") or sn.get("defaultLanguage"),
+                views=_int(st.get("viewCount")), likes=_int(st.get("likeCount")),
+                comments=_int(st.get("commentCount")),
+            ))
+        except _BAD_ITEM:
+            skipped += 1
+    return rows, skipped
+
+
+def parse_api(data: bytes, *, url: str | None = None, source: str = "") -> list[dict]:
+    """A Data API v3 ``videos.list`` (or ``search.list``) answer -> ``posts`` rows."""
+    return parse_api_counted(data, url=url, source=source)[0]
+
+
+parse = parse_api
+
+
+class Source(BaseSource):
+    kind = "youtube"
+
+    def __init__(self, name, options, client):
+        super().__init__(name, options, client)
+        self.channel_id = (self.options.get("channel_id") or "").strip()
+        self.query = (self.options.get("query") or "").strip()
+        if bool(self.channel_id) == bool(self.query):
+            raise ConfigError(f"source {name!r}: set exactly one of 'channel_id' (feed, no key) "
+                              "or 'query' (Data API, needs api_key_env)")
+        self.base_url = (self.options.get("base_url") or "https://www.googleapis.com/youtube/v3").rstrip("/")
+        self.feed_url = self.options.get("feed_url") or "https://www.youtube.com/feeds/videos.xml"
+        self.limit = min(50, max(1, int(self.options.get("limit", 50))))
+        self.max_pages = max(1, int(self.options.get("max_pages", 1)))
+        self.captions_url = self.options.get("captions_url")
+        if self.captions_url and "{video_id}" not in self.captions_url:
+            raise ConfigError(f"source {name!r}: captions_url must contain {{video_id}}")
+
+    def _key(self) -> str:
+        env = self.options.get("api_key_env")
+        key = os.environ.get(env) if env else None
+        if not key:
+            raise ConfigError(f"source {self.name!r}: a query needs a YouTube Data API key; set "
+                              f"api_key_env and the environment variable it names"
+                              + (f" ({env} is not set)" if env else ""))
+        add_secret = getattr(self.client, "add_secret", None)
+        if add_secret:
+            add_secret(key)
+        return key
+
+    def _get_api(self, path: str, params: dict) -> tuple[list[dict], int, dict]:
+        try:
+            resp = self.client.get(f"{self.base_url}/{path}", params=params)
+        except HTTPStatusError as exc:
+            if exc.status_code in (400, 403):
+                raise HTTPStatusError(f"{exc} (YouTube answers 403 for quotaExceeded, keyInvalid and "
+                                      "API-not-enabled; check the key and the quota)", exc.status_code) from None
+            raise
+        rows, bad = parse_api_counted(resp.content, url=resp.url, source=self.name)
+        return rows, bad, load_json(resp.content, what=resp.url)
+
+    def _fetch_feed(self, cursor: dict) -> FetchResult:
+        headers = {}
+        if cursor.get("etag"):
+            headers["If-None-Match"] = cursor["etag"]
+        if cursor.get("last_modified"):
+            headers["If-Modified-Since"] = cursor["last_modified"]
+        resp = self.client.get(self.feed_url, params={"channel_id": self.channel_id}, headers=headers)
+        if resp.not_modified:
+            return FetchResult(posts=[], cursor=cursor, requests=1)
+        rows, skipped = parse_feed_counted(resp.content, url=resp.url, source=self.name)
+        seen = set(cursor.get("seen") or [])
+        new = [r for r in rows if r["post_id"] not in seen]
+        out = {"seen": sorted(r["post_id"] for r in rows)}
+        for name, key in (("etag", "etag"), ("last-modified", "last_modified")):
+            value = resp.header(name) if hasattr(resp, "header") else None
+            if value:
+                out[key] = value
+        return FetchResult(posts=new, cursor=out, skipped=skipped, requests=1)
+
+    def _fetch_search(self, cursor: dict) -> FetchResult:
+        key = self._key()
+        seen = set(cursor.get("seen") or [])
+        params = {"part": "snippet", "type": "video", "q": self.query, "order": "date",
+                  "maxResults": self.limit, "key": key}
+        if cursor.get("published_after"):
+            params["publishedAfter"] = cursor["published_after"]
+        found, skipped, requests, token, warnings = [], 0, 0, None, []
+        while requests < self.max_pages:
+            rows, bad, payload = self._get_api("search", {**params, **({"pageToken": token} if token else {})})
+            requests += 1
+            skipped += bad
+            found += [r for r in rows if r["post_id"] not in seen
+                      and r["post_id"] not in {f["post_id"] for f in found}]
+            token = payload.get("nextPageToken")
+            if not token or not rows:
+                break
+        if token:
+            warnings.append(f"{self.name}: more results than max_pages={self.max_pages} pages")
+        by_id = {r["post_id"]: r for r in found}
+        ids = [pid.split(":", 1)[1] for pid in by_id]
+        for i in range(0, len(ids), 50):
+            rows, bad, _ = self._get_api("videos", {"part": "snippet,statistics",
+                                                    "id": ",".join(ids[i:i + 50]), "key": key})
+            requests += 1
+            skipped += bad
+            for r in rows:
+                if r["post_id"] in by_id:
+                    by_id[r["post_id"]] = r
+        posts = list(by_id.values())
+        stamps = [r["published_at"] for r in posts if r["published_at"]]
+        new_cursor = dict(cursor)
+        if stamps:
+            newest = max(stamps)
+            new_cursor = {"published_after": newest.isoformat().replace("+00:00", "Z"),
+                          "seen": sorted(r["post_id"] for r in posts if r["published_at"] == newest)}
+        return FetchResult(posts=posts, cursor=new_cursor, skipped=skipped, warnings=warnings,
+                           requests=requests)
+
+    def _add_captions(self, result: FetchResult) -> None:
+        for row in result.posts:
+            vid = row["post_id"].split(":", 1)[1]
+            url = self.captions_url.format(video_id=quote(vid, safe=""))
+            try:
+                resp = self.client.get(url)
+                result.requests += 1
+                cues = captions_mod.parse_cues(resp.content, name=url)
+            except HTTPStatusError as exc:
+                result.requests += 1
+                if exc.status_code != 404:
+                    result.warnings.append(f"{self.name}: captions for {vid}: {exc}")
+                continue
+            except ConnectorError as exc:
+                result.warnings.append(f"{self.name}: captions for {vid}: {exc}")
+                continue
+            row["transcript"] = captions_mod.transcript(cues)
+            row["content_hash"] = content_hash(row["title"], row["text"], row["transcript"])
+
+    def fetch(self, cursor: dict | None) -> FetchResult:
+        cursor = dict(cursor or {})
+        result = self._fetch_feed(cursor) if self.channel_id else self._fetch_search(cursor)
+        if self.captions_url and result.posts:
+            self._add_captions(result)
+        return result
