@@ -1,0 +1,68 @@
+"""``claimwatch serve``: run every scheduled deployment from one process (one machine, no work pool)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    sources: Optional[Path] = typer.Option(None, help="Sources file (TOML) the pipeline reads. Default: the flows' own default."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where the Parquet dataset lives. Default: the flows' own default (./claimwatch-data)."),
+    demo: bool = typer.Option(False, help="Serve the pipeline on the bundled demo sources and recorded responses (no network)."),
+    only: Optional[List[str]] = typer.Option(None, help="Serve only this deployment (repeatable): ingest-and-detect, import-factchecks, compact-dataset."),
+    paused: bool = typer.Option(False, help="Register the schedules paused: runs start only when triggered (UI, `prefect deployment run`)."),
+    limit: Optional[int] = typer.Option(None, min=1, help="At most this many flow runs at once in this process."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own INFO logs."),
+) -> None:
+    """Serve the ingest-and-detect (every 15 min), import-factchecks (daily) and compact-dataset (nightly) deployments.
+
+    Schedules are in Asia/Karachi time. Point PREFECT_API_URL at a running `prefect server start`
+    (or Prefect Cloud) to watch the runs in the UI; stop with Ctrl-C (the schedules pause).
+    """
+    from flows import prefect_env
+
+    prefect_env.configure(verbose=verbose)
+    if sources is not None and not sources.is_file():
+        _fail(f"--sources {sources}: no such file; pass an existing sources file (see deploy/sources.example.toml)")
+    if demo and sources is not None:
+        _fail("--demo uses the bundled demo sources; drop --sources or --demo")
+
+    from flows import deployments as dep
+
+    try:
+        specs = dep.by_name(only)
+    except KeyError as exc:
+        _fail(f"--only: {exc.args[0]}")
+    try:
+        runners = dep.runner_deployments(
+            specs,
+            sources=sources.resolve() if sources else None,
+            data_dir=data_dir.resolve() if data_dir else None,
+            demo=demo or None,
+            paused=paused,
+        )
+    except ImportError as exc:
+        _fail(f"cannot load the flows ({exc}); check the installation")
+
+    if "PREFECT_API_URL" not in os.environ:
+        typer.echo(
+            "claimwatch serve: PREFECT_API_URL is not set, so runs go to a temporary local API with no UI; "
+            "start `prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api to keep them",
+            err=True,
+        )
+    from prefect import serve as prefect_serve
+
+    prefect_serve(*runners, limit=limit, print_starting_message=True)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"claimwatch serve: {message}", err=True)
+    raise typer.Exit(1)

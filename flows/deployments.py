@@ -1,0 +1,150 @@
+"""The scheduled deployments of claimwatch, defined once for ``deploy/prefect.yaml`` and ``claimwatch serve``.
+
+``deploy/prefect.yaml`` (for ``prefect deploy`` onto a work pool) spells out the same names,
+entrypoints, schedules, time zone, concurrency limits and tags as :data:`DEPLOYMENTS`; a test
+keeps the two in step. ``claimwatch serve`` builds the deployments from :data:`DEPLOYMENTS` with
+:func:`runner_deployments` and serves them all from one process.
+
+Schedules run in :data:`TIMEZONE` (Asia/Karachi, the desk's local time) so "daily at 07:00"
+means 07:00 in Pakistan all year (Pakistan keeps no daylight saving time).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+TIMEZONE = "Asia/Karachi"
+WORK_POOL = "claimwatch"
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """One scheduled deployment: which flow, when, and how many runs may overlap.
+
+    ``flow`` is ``module:function`` for importing, ``entrypoint`` the file path form that
+    ``prefect deploy`` wants. ``collision_strategy`` ``CANCEL_NEW`` drops a scheduled run while
+    the previous one still runs (a late ingest is better skipped than queued behind itself);
+    ``ENQUEUE`` waits for the slot.
+    """
+
+    name: str
+    flow: str
+    cron: str
+    description: str
+    tags: tuple[str, ...] = ()
+    concurrency_limit: int = 1
+    collision_strategy: str = "CANCEL_NEW"
+    timezone: str = TIMEZONE
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def entrypoint(self) -> str:
+        module, func = self.flow.split(":")
+        return f"{module.replace('.', '/')}.py:{func}"
+
+    def load_flow(self):
+        module, func = self.flow.split(":")
+        return getattr(importlib.import_module(module), func)
+
+
+DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
+    DeploymentSpec(
+        name="ingest-and-detect",
+        flow="flows.pipeline:run_pipeline",
+        cron="*/15 * * * *",
+        description="Fetch every enabled source, match new posts against the claim catalogue, write flags.",
+        tags=("claimwatch", "ingest", "detect"),
+        concurrency_limit=1,
+        collision_strategy="CANCEL_NEW",
+    ),
+    DeploymentSpec(
+        name="import-factchecks",
+        flow="flows.pipeline:import_factchecks",
+        cron="0 7 * * *",
+        description="Import new fact-checks (ClaimReview feeds) as claims awaiting approval, before the morning desk.",
+        tags=("claimwatch", "catalogue"),
+        concurrency_limit=1,
+        collision_strategy="ENQUEUE",
+    ),
+    DeploymentSpec(
+        name="compact-dataset",
+        flow="flows.pipeline:compact_dataset",
+        cron="30 2 * * *",
+        description="Merge the day's small Parquet parts into one file per table and day, at night.",
+        tags=("claimwatch", "maintenance"),
+        concurrency_limit=1,
+        collision_strategy="ENQUEUE",
+    ),
+)
+
+# Parameters ``claimwatch serve`` can set on every deployment whose flow accepts them.
+SHARED_PARAMETERS = ("sources", "data_dir", "demo")
+
+
+def by_name(names: Iterable[str] | None = None) -> list[DeploymentSpec]:
+    """The specs named (all when ``names`` is empty); an unknown name raises ``KeyError`` naming the choices."""
+    if not names:
+        return list(DEPLOYMENTS)
+    known = {d.name: d for d in DEPLOYMENTS}
+    out = []
+    for name in names:
+        if name not in known:
+            raise KeyError(f"no deployment named {name!r}; choose from {', '.join(known)}")
+        out.append(known[name])
+    return out
+
+
+def flow_parameters(spec: DeploymentSpec, flow: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``spec.parameters`` plus the overrides the flow's signature accepts (``None`` values dropped)."""
+    accepted = set(inspect.signature(getattr(flow, "fn", flow)).parameters)
+    params = dict(spec.parameters)
+    params.update({k: v for k, v in overrides.items() if v is not None and k in accepted})
+    return params
+
+
+def runner_deployments(
+    specs: Iterable[DeploymentSpec] | None = None,
+    *,
+    sources: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    demo: bool | None = None,
+    paused: bool = False,
+) -> list[Any]:
+    """Prefect ``RunnerDeployment`` objects for ``prefect.serve``, schedules and limits as declared.
+
+    ``paused`` registers the schedules inactive: the deployments then run only when triggered
+    (UI, ``prefect deployment run``, an automation).
+    """
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.schedules import Cron
+
+    overrides = {
+        "sources": str(sources) if sources is not None else None,
+        "data_dir": str(data_dir) if data_dir is not None else None,
+        "demo": demo,
+    }
+    out = []
+    for spec in specs if specs is not None else DEPLOYMENTS:
+        flow = spec.load_flow()
+        out.append(
+            flow.to_deployment(
+                name=spec.name,
+                schedules=[Cron(spec.cron, timezone=spec.timezone, active=not paused)],
+                concurrency_limit=ConcurrencyLimitConfig(
+                    limit=spec.concurrency_limit,
+                    collision_strategy=ConcurrencyLimitStrategy(spec.collision_strategy),
+                ),
+                parameters=flow_parameters(spec, flow, overrides),
+                description=spec.description,
+                tags=list(spec.tags),
+            )
+        )
+    return out
+
+
+def prefect_yaml_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "deploy" / "prefect.yaml"
