@@ -1,0 +1,206 @@
+"""Telegram public channels through their web preview ``https://t.me/s/<channel>``.
+
+Source options (``kind = "telegram"``):
+
+``channel``    the channel's public username, e.g. ``"somechannel"`` (required; ``@`` and a
+               ``t.me/`` prefix are accepted)
+``base_url``   default ``https://t.me``
+``max_pages``  pages per run (default 3; a page holds about 20 messages)
+
+Only public channels with the web preview enabled can be read. The first page holds the newest
+messages; older pages are read with ``?before=<smallest message number>``. The cursor
+``{"newest": <message number>}`` stops paging at messages already read.
+
+Rows: ``post_id`` ``telegram:<channel>/<number>``; ``text`` from the message (line breaks kept);
+``published_at`` from the ``<time datetime>``; ``views`` ("1.2K" -> 1200); the signed author or
+the channel's name as ``author``; ``title`` is ``"Forwarded from <name>"`` for forwarded
+messages (the origin's URL goes to ``links``); links in the text and the link preview go to
+``links``; photos and video files to ``media_urls``; a message with a video (or a link preview
+with one) gets the message's canonical ``t.me`` URL in ``video_ids``, YouTube links their
+``youtube:<id>``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from bs4 import BeautifulSoup
+
+from connectors.base import BaseSource, FetchResult
+from connectors.errors import ConfigError, ParseError
+from connectors.safe import decode_text
+from connectors.schema import make_post
+from connectors.urls import canonical_url, video_ref
+
+_BAD_ITEM = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+_BG_URL = re.compile(r"background-image:\s*url\(['\"]?([^'\")]+)")
+_MULT = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
+
+
+def parse_count(text: str | None) -> int | None:
+    """``"33.4K"`` -> 33400, ``"1.2M"`` -> 1200000, ``"987"`` -> 987; ``None`` if unreadable."""
+    m = re.fullmatch(r"\s*([\d.,]+)\s*([KMB]?)\s*", (text or "").upper())
+    if not m:
+        return None
+    try:
+        return int(round(float(m.group(1).replace(",", "")) * _MULT[m.group(2)]))
+    except ValueError:
+        return None
+
+
+def _unique(values):
+    seen, out = set(), []
+    for v in values:
+        if v and v not in seen:
+            seen.add(v)
+            out.append(v)
+    return out
+
+
+def _text(node) -> str:
+    if node is None:
+        return ""
+    node = BeautifulSoup(str(node), "html.parser")  # a copy: the page itself is not changed
+    for br in node.find_all("br"):
+        br.replace_with("\x00")
+    lines = [" ".join(line.split()) for line in node.get_text().split("\x00")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _not_inside(tag, *classes) -> bool:
+    return not any(p.get("class") and set(classes) & set(p.get("class")) for p in tag.parents)
+
+
+def message_row(msg, *, source: str = "", base_url: str = "https://t.me") -> dict:
+    """One ``posts`` row for a ``div.tgme_widget_message`` element."""
+    post = msg["data-post"].strip("/")
+    channel, number = post.rsplit("/", 1)
+    if not number.isdigit():
+        raise ValueError(f"bad message id {post!r}")
+    texts = [t for t in msg.select(".tgme_widget_message_text")
+             if _not_inside(t, "tgme_widget_message_reply", "tgme_widget_message_link_preview")]
+    text_node = texts[0] if texts else None
+    links = []
+    if text_node is not None:
+        for a in text_node.find_all("a", href=True):
+            href = a["href"]
+            if href.startswith(("http://", "https://")):
+                links.append(href)
+    preview = msg.select_one("a.tgme_widget_message_link_preview")
+    if preview is not None and preview.get("href"):
+        links.append(preview["href"])
+    title = None
+    fwd = msg.select_one(".tgme_widget_message_forwarded_from")
+    if fwd is not None:
+        name_node = fwd.select_one(".tgme_widget_message_forwarded_from_name") or fwd
+        name = " ".join(name_node.get_text().split())
+        title = f"Forwarded from {name}" if name else "Forwarded"
+        if name_node.get("href"):
+            links.append(name_node["href"])
+    media, videos = [], []
+    for v in msg.find_all("video", src=True):
+        media.append(v["src"])
+    for photo in msg.select(".tgme_widget_message_photo_wrap"):
+        m = _BG_URL.search(photo.get("style") or "")
+        if m:
+            media.append(m.group(1))
+    msg_url = f"{base_url.rstrip('/')}/{channel}/{number}"
+    players = msg.select(".tgme_widget_message_video_player, .tgme_widget_message_roundvideo_player")
+    if players or (msg.find("video") is not None and preview is None):
+        videos.append(canonical_url(msg_url))
+    if preview is not None and preview.select_one(".link_preview_video_player, video"):
+        videos.append(canonical_url(preview.get("href")))
+    videos += [video_ref(u) for u in links]
+    time_node = msg.select_one("a.tgme_widget_message_date time[datetime]") or msg.select_one("time[datetime]")
+    published = datetime.fromisoformat(time_node["datetime"]) if time_node is not None else None
+    views = msg.select_one(".tgme_widget_message_views")
+    author = msg.select_one(".tgme_widget_message_from_author") or msg.select_one(".tgme_widget_message_owner_name")
+    return make_post(
+        "telegram", f"{channel}/{number}", source=source, url=msg_url,
+        canonical_url=canonical_url(msg_url),
+        author=" ".join(author.get_text().split()) if author is not None else channel,
+        published_at=published, title=title, text=_text(text_node),
+        links=_unique(canonical_url(u) for u in links), media_urls=_unique(media),
+        video_ids=_unique(videos), views=parse_count(views.get_text()) if views is not None else None,
+    )
+
+
+def parse_page(data: bytes, *, url: str | None = None, source: str = "",
+               base_url: str = "https://t.me") -> tuple[list[dict], int, list[int]]:
+    """Rows, items skipped, and every message number on the page (for paging)."""
+    where = url or "telegram page"
+    head = data[:512].lstrip()
+    if head[:1] in (b"{", b"["):
+        raise ParseError(f"{where}: got JSON, not a t.me/s/<channel> HTML page")
+    soup = BeautifulSoup(decode_text(data), "lxml")
+    messages = soup.select("div.tgme_widget_message[data-post]")
+    if not messages and soup.select_one(".tgme_channel_history") is None:
+        raise ParseError(f"{where}: not a Telegram channel preview page (no messages); check that "
+                         "the channel is public and its name is right")
+    rows, skipped, numbers = [], 0, []
+    for msg in messages:
+        tail = (msg.get("data-post") or "").rsplit("/", 1)[-1]
+        if tail.isdigit():
+            numbers.append(int(tail))
+        try:
+            rows.append(message_row(msg, source=source, base_url=base_url))
+        except _BAD_ITEM:
+            skipped += 1
+    return rows, skipped, numbers
+
+
+def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict]:
+    """A ``t.me/s/<channel>`` page (or saved message fragments) -> ``posts`` rows."""
+    return parse_page(data, url=url, source=source)[0]
+
+
+class Source(BaseSource):
+    kind = "telegram"
+
+    def __init__(self, name, options, client):
+        super().__init__(name, options, client)
+        channel = str(self.options.get("channel") or "").strip()
+        channel = re.sub(r"^(https?://)?(t\.me/)?(s/)?@?", "", channel).strip("/")
+        if not re.fullmatch(r"[A-Za-z0-9_]{3,64}", channel):
+            raise ConfigError(f"source {name!r}: option 'channel' must be a public channel's "
+                              "username, e.g. channel = \"somechannel\"")
+        self.channel = channel
+        self.base_url = (self.options.get("base_url") or "https://t.me").rstrip("/")
+        self.max_pages = max(1, int(self.options.get("max_pages", 3)))
+
+    def fetch(self, cursor: dict | None) -> FetchResult:
+        cursor = dict(cursor or {})
+        stop_at = int(cursor.get("newest") or 0)
+        url = f"{self.base_url}/s/{self.channel}"
+        posts, skipped, requests, ids, warnings = [], 0, 0, set(), []
+        newest, before = stop_at, None
+        while requests < self.max_pages:
+            resp = self.client.get(url, params={"before": before} if before else None)
+            requests += 1
+            rows, bad, numbers = parse_page(resp.content, url=resp.url, source=self.name)
+            skipped += bad
+            if urlsplit(resp.url).path.rstrip("/") != f"/s/{self.channel}" and not numbers:
+                warnings.append(f"{self.name}: t.me sent {resp.url} instead of the preview; "
+                                "the channel may be private or have its preview disabled")
+            for row in rows:
+                n = int(row["post_id"].rsplit("/", 1)[1])
+                if n <= stop_at or row["post_id"] in ids:
+                    continue
+                ids.add(row["post_id"])
+                posts.append(row)
+                newest = max(newest, n)
+            if not numbers:
+                break
+            smallest = min(numbers)
+            if smallest <= stop_at + 1 or (before is not None and smallest >= before):
+                break
+            before = smallest
+        else:
+            if stop_at and before and before > stop_at + 1:
+                warnings.append(f"{self.name}: stopped after max_pages={self.max_pages} before reaching "
+                                "the messages read last run")
+        new_cursor = {**cursor, "newest": newest} if newest else cursor
+        return FetchResult(posts=posts, cursor=new_cursor, skipped=skipped, warnings=warnings,
+                           requests=requests)
