@@ -85,6 +85,21 @@ def write_sample_dataset(data_dir: Path, now: datetime | None = None) -> Path:
         schema=CLAIMS_SCHEMA,
     ).with_columns(pl.lit(now.date()).alias("_day"))
     _write(data_dir, "claims", claims, "r2")
+
+    runs, health = [], []
+    for i, run in enumerate(("r1", "r2")):
+        started = d0 + timedelta(days=i, hours=12)
+        runs.append({"run_id": run, "started_at": started, "status": "ok" if i else "partial", "catalogue_version": f"v{i + 1}"})
+        for platform in ("mastodon", "youtube", "reddit", "news"):
+            failed = run == "r1" and platform == "reddit"
+            health.append({
+                "run_id": run, "source": f"{platform}-demo", "kind": platform, "status": "error" if failed else "ok",
+                "items_fetched": 0 if failed else 3, "new": 0 if failed else 2,
+                "error": "HTTP 503 from https://www.reddit.com/r/pakistan/new.json; retry later" if failed else None,
+                "checked_at": started,
+            })
+    _write(data_dir, "runs", pl.DataFrame(runs).with_columns(pl.col("started_at").dt.date().alias("_day")), "r2")
+    _write(data_dir, "source_health", pl.DataFrame(health).with_columns(pl.col("checked_at").dt.date().alias("_day")), "r2")
     return data_dir
 
 
