@@ -33,6 +33,8 @@ def _split(u: str):
     if not u:
         return None
     if "://" not in u and not u.startswith("//"):
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!\d)", u):
+            return None  # mailto:, javascript:, tel: ...
         u = "https://" + u
     try:
         parts = urlsplit(u)
