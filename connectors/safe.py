@@ -250,3 +250,45 @@ def clip(text: str | None, max_chars: int = MAX_TEXT_CHARS) -> str | None:
     if text is None or len(text) <= max_chars:
         return text
     return text[:max_chars]
+
+
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+_WRAPPERS = re.compile(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$|^\s*<!--|-->\s*$")
+
+
+def load_json_lenient(text: str, *, max_depth: int = MAX_JSON_DEPTH, what: str = "JSON") -> list[Any]:
+    """Every JSON value in ``text``, tolerating what pages put in ``<script>`` blocks: CDATA and
+    comment wrappers, HTML entities, trailing commas, raw control characters in strings and
+    several values one after another. Raises :class:`ParseError` if nothing can be read or the
+    nesting is deeper than ``max_depth``."""
+    import html as _html
+
+    text = _WRAPPERS.sub("", text.strip()).strip()
+    if json_depth_exceeds(text, max_depth):
+        raise ParseError(f"{what}: nested deeper than {max_depth} levels; refused")
+    attempts = [text, _TRAILING_COMMA.sub(r"\1", text)]
+    if "&" in text:
+        unescaped = _html.unescape(text)
+        attempts += [unescaped, _TRAILING_COMMA.sub(r"\1", unescaped)]
+    decoder = json.JSONDecoder(strict=False)
+    last = None
+    for candidate in attempts:
+        values, pos, n = [], 0, len(candidate)
+        try:
+            while pos < n:
+                while pos < n and candidate[pos] in " \t\r\n;,":
+                    pos += 1
+                if pos >= n:
+                    break
+                value, pos = decoder.raw_decode(candidate, pos)
+                values.append(value)
+        except RecursionError:
+            raise ParseError(f"{what}: nested too deep to read; refused") from None
+        except ValueError as exc:
+            last = exc
+            if values:
+                return values
+            continue
+        if values:
+            return values
+    raise ParseError(f"{what}: not valid JSON ({last or 'empty'})")
