@@ -268,9 +268,9 @@ class Source(BaseSource):
                 nxt = None
             url, params = nxt, None
         if url and requests >= self.max_pages:
-            warnings.append(f"{self.name}: stopped after max_pages={self.max_pages}; "
-                            "the rest is read on the next run" if since else
-                            f"{self.name}: read the newest {self.max_pages} pages only")
+            rest = ("newer statuses are read on the next run" if since else
+                    "older statuses of this first run are not read")
+            warnings.append(f"{self.name}: stopped after max_pages={self.max_pages}; {rest}")
         new_cursor = {**cursor, "min_id": newest} if newest else cursor
         return FetchResult(posts=posts, cursor=new_cursor, skipped=skipped, warnings=warnings,
                            requests=requests)
