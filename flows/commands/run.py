@@ -1,0 +1,163 @@
+"""``claimwatch run``: one pipeline run (fetch, store, match, report) as a Prefect flow.
+
+Without ``--sources`` it runs the bundled demo: the real connectors read recorded responses
+(``flows/demo/responses``) through a replay transport, so no network is used. Without
+``PREFECT_API_URL`` Prefect runs in ephemeral mode with its state in ``./.prefect``.
+
+Exit codes: 0 the run completed (some sources may have failed: one line each), 1 every source
+failed or the run crashed, 2 a bad input (sources file, catalogue, replay manifest, data dir);
+nothing is written for a bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.echo(f"claimwatch run: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, demo: bool) -> tuple[Any, Optional[Path]]:
+    """Validate every input before anything is fetched or written; exit 2 with one line if bad."""
+    from connectors.errors import ConfigError
+    from flows.config import CLAIMS_DIR, DEMO_MANIFEST, DEMO_SOURCES, check_sources, load_config
+    from flows.replay import ReplayError, ReplayTransport
+    from rules.catalogue import CatalogueError, load_catalogue
+
+    cfg_path = sources or DEMO_SOURCES
+    manifest = DEMO_MANIFEST if (demo or sources is None) else None
+    try:
+        cfg = load_config(cfg_path)
+        check_sources(cfg)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if manifest is not None:
+        try:
+            ReplayTransport.from_manifest(manifest)
+        except ReplayError as exc:
+            _fail(str(exc))
+    try:
+        load_catalogue(claims or CLAIMS_DIR)
+    except CatalogueError as exc:
+        _fail(str(exc))
+    if data_dir.exists() and not data_dir.is_dir():
+        _fail(f"{data_dir}: exists and is not a folder; pass another --data-dir")
+    probe = data_dir if data_dir.exists() else next((p for p in data_dir.resolve().parents if p.exists()), Path("/"))
+    if not os.access(probe, os.W_OK):
+        _fail(f"{data_dir}: not writable; pass a writable --data-dir")
+    return cfg, manifest
+
+
+class _ConsoleFilter(logging.Filter):
+    """Prefect's console output in the CLI: one line per record, no tracebacks; run and task
+    records are left to the progress lines unless ``--verbose`` (they still reach the API)."""
+
+    def __init__(self, verbose: bool):
+        super().__init__()
+        self.verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.verbose and record.name.startswith(("prefect.flow_runs", "prefect.task_runs")):
+            return False
+        if not self.verbose:
+            record.exc_info = record.exc_text = record.stack_info = None
+            msg = record.getMessage()
+            if "\n" in msg:
+                record.msg, record.args = msg.splitlines()[0], ()
+        return True
+
+
+def _filter_prefect_console(verbose: bool) -> None:
+    for h in logging.getLogger().handlers:
+        if type(h).__name__ == "PrefectConsoleHandler" and not any(isinstance(f, _ConsoleFilter) for f in h.filters):
+            h.addFilter(_ConsoleFilter(verbose))
+
+
+def _progress_to_stderr(verbose: bool) -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    log = logging.getLogger("claimwatch.progress")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = verbose
+    return handler
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The short text ``claimwatch run`` prints: posts per source, flags per claim, errors, files."""
+    lines = [f"claimwatch run {summary['run_id']}: {summary['status']} "
+             f"(catalogue {summary['catalogue_version']}, {summary['duration_s']:.1f} s)", "",
+             "posts per source:"]
+    width = max((len(s["source"]) for s in summary["sources"]), default=6)
+    for s in summary["sources"]:
+        if s["status"] == "ok":
+            lines.append(f"  {s['source']:<{width}}  {s['items_fetched']:>5} fetched  {s['new']:>5} new")
+        else:
+            lines.append(f"  {s['source']:<{width}}  error")
+    lines.append(f"  {'total':<{width}}  {summary['posts_fetched']:>5} fetched  {summary['posts_new']:>5} new")
+    lines += ["", "new flags per claim and label:"]
+    if summary["flags"]:
+        per_claim: dict[str, list[str]] = {}
+        for f in summary["flags"]:
+            per_claim.setdefault(f["claim_id"], []).append(f"{f['label']} {f['n']}")
+        cw = max(len(c) for c in per_claim)
+        lines += [f"  {c:<{cw}}  {', '.join(v)}" for c, v in per_claim.items()]
+    else:
+        lines.append("  none (posts and matches already in the dataset are not counted again)")
+    for a in summary.get("alerts", []):
+        lines.append(f"  alert: {a['claim_id']} is spreading ({a['new_spreading']} new spreading posts)")
+    errors = [s for s in summary["sources"] if s["status"] != "ok"]
+    lines += ["", "errors per source:" if errors else "errors per source: none"]
+    lines += [f"  {s['source']}: {s['error']}" for s in errors]
+    lines += ["", f"files: {summary['data_dir']}/{{posts,matches,claims,runs,source_health}}/date=*/part-*.parquet"]
+    return "\n".join(lines)
+
+
+def run(
+    sources: Optional[Path] = typer.Option(None, "--sources", help="Sources file (TOML). Fetches over the network. Default: the bundled demo, replayed offline."),
+    claims: Optional[Path] = typer.Option(None, "--claims", help="Claim catalogue folder (default: rules/claims)."),
+    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Where the Parquet dataset is written."),
+    demo: bool = typer.Option(False, "--demo", help="Replay recorded responses instead of using the network (implied without --sources)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs."),
+) -> None:
+    """Fetch every source, store new posts, match them against the claim catalogue, and print a summary."""
+    from flows import prefect_env
+
+    prefect_env.configure(verbose=verbose)
+    cfg, manifest = preflight(sources, claims, data_dir, demo)
+    typer.echo(f"claimwatch run: {len(cfg.enabled_sources)} sources from {cfg.path}"
+               + (" (replayed, no network)" if manifest else ""), err=True)
+
+    from flows.pipeline import run_pipeline
+
+    _filter_prefect_console(verbose)
+    handler = _progress_to_stderr(verbose)
+    try:
+        state = run_pipeline(config=str(sources) if sources else None, data_dir=str(data_dir),
+                             claims_dir=str(claims) if claims else None,
+                             replay=str(manifest) if manifest else None, demo=demo or sources is None,
+                             return_state=True)
+    finally:
+        logging.getLogger("claimwatch.progress").removeHandler(handler)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, dict) and "run_id" in result:
+        typer.echo(format_summary(result))
+        if state.is_failed():
+            _fail(state.message or "every source failed", 1)
+        return
+    if isinstance(result, BaseException):
+        msg = str(result).strip().splitlines()[0] if str(result).strip() else type(result).__name__
+        _fail(f"the run failed: {msg}", 1)
+    _fail(f"the run ended {state.name}: {state.message or ''}".strip(), 1)

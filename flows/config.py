@@ -1,0 +1,210 @@
+"""Loading and validating a sources file (TOML; format in ``deploy/sources.example.toml``).
+
+Every problem raises :class:`connectors.errors.ConfigError` with a one-line message that names
+the file, the source and the option, and says what to change. Nothing is fetched or written
+before the whole file is valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connectors.errors import ConfigError, ConnectorError
+from connectors.http import HttpSettings
+from connectors.registry import KINDS
+
+CLAIMS_DIR = Path(__file__).resolve().parent.parent / "rules" / "claims"
+DEMO_DIR = Path(__file__).resolve().parent / "demo"
+DEMO_SOURCES = DEMO_DIR / "sources.toml"
+DEMO_MANIFEST = DEMO_DIR / "responses" / "manifest.toml"
+
+TABLES = ("settings", "matching", "runner", "alerts", "sources")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SETTING_ALIASES = {"allow_private_links": "allow_private"}
+_HTTP_FIELDS = {f.name: f for f in dataclasses.fields(HttpSettings)}
+RUNNER_KEYS = {
+    "kind": str, "address": str, "n_workers": int, "threads_per_worker": int, "max_workers": int,
+    "batch_size": int, "fetch_retries": int, "fetch_retry_delay": (int, float),
+}
+ALERT_KEYS = {"spreading_threshold": int}
+
+
+@dataclass
+class SourceConfig:
+    name: str
+    kind: str
+    options: dict[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+
+
+@dataclass
+class PipelineConfig:
+    path: Path
+    settings: dict[str, Any] = field(default_factory=dict)
+    matching: dict[str, Any] = field(default_factory=dict)
+    runner: dict[str, Any] = field(default_factory=dict)
+    alerts: dict[str, Any] = field(default_factory=dict)
+    sources: list[SourceConfig] = field(default_factory=list)
+
+    @property
+    def enabled_sources(self) -> list[SourceConfig]:
+        return [s for s in self.sources if s.enabled]
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.runner.get("batch_size", 250))
+
+    @property
+    def spreading_threshold(self) -> int:
+        return int(self.alerts.get("spreading_threshold", 3))
+
+    def http_settings(self, secrets: list[str] | None = None) -> HttpSettings:
+        kw = {_SETTING_ALIASES.get(k, k): v for k, v in self.settings.items()}
+        if secrets:
+            kw["secrets"] = list(secrets)
+        return HttpSettings(**kw)
+
+
+def _fail(path: Path, where: str, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: {where}: {problem}" if where else f"{path}: {problem}")
+
+
+def _type_name(t: Any) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(x.__name__ for x in t)
+    return {"str": "a string", "int": "an integer", "bool": "true or false",
+            "float": "a number"}.get(t.__name__, t.__name__)
+
+
+def _check_type(path: Path, where: str, key: str, value: Any, want: Any) -> None:
+    ok = isinstance(value, want) and not (isinstance(value, bool) and want in (int, (int, float)))
+    if not ok:
+        raise _fail(path, where, f"option {key!r} must be {_type_name(want)}, got {value!r}")
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a sources file. Raises ConfigError (one line) on any problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: sources file not found; pass an existing file to --sources") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read sources file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the sources file as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    return config_from_mapping(data, path)
+
+
+def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> PipelineConfig:
+    path = Path(path)
+    unknown = sorted(set(data) - set(TABLES))
+    if unknown:
+        raise _fail(path, "", f"unknown table {unknown[0]!r}; use only: {', '.join(TABLES)}")
+    for t in ("settings", "matching", "runner", "alerts"):
+        if not isinstance(data.get(t, {}), dict):
+            raise _fail(path, "", f"[{t}] must be a table")
+
+    settings = dict(data.get("settings", {}))
+    for key, value in settings.items():
+        name = _SETTING_ALIASES.get(key, key)
+        if name not in _HTTP_FIELDS or name == "secrets":
+            valid = sorted({k for k in _HTTP_FIELDS if k not in ("secrets", "allow_private")} | set(_SETTING_ALIASES))
+            raise _fail(path, "[settings]", f"unknown option {key!r}; use one of: {', '.join(valid)}")
+        default = _HTTP_FIELDS[name].default
+        want = {bool: bool, int: int, float: (int, float), str: str}.get(type(default))
+        if want is not None:
+            _check_type(path, "[settings]", key, value, want)
+        if want in (int, (int, float)) and value <= 0:
+            raise _fail(path, "[settings]", f"option {key!r} must be positive, got {value!r}")
+
+    runner = dict(data.get("runner", {}))
+    for key, value in runner.items():
+        if key not in RUNNER_KEYS:
+            raise _fail(path, "[runner]", f"unknown option {key!r}; use one of: {', '.join(RUNNER_KEYS)}")
+        _check_type(path, "[runner]", key, value, RUNNER_KEYS[key])
+    if runner.get("kind", "thread") not in ("thread", "dask"):
+        raise _fail(path, "[runner]", f"option 'kind' must be \"thread\" or \"dask\", got {runner['kind']!r}")
+    for key in ("n_workers", "threads_per_worker", "max_workers", "batch_size"):
+        if key in runner and runner[key] < 1:
+            raise _fail(path, "[runner]", f"option {key!r} must be at least 1, got {runner[key]!r}")
+    for key in ("fetch_retries", "fetch_retry_delay"):
+        if key in runner and runner[key] < 0:
+            raise _fail(path, "[runner]", f"option {key!r} must not be negative, got {runner[key]!r}")
+
+    alerts = dict(data.get("alerts", {}))
+    for key, value in alerts.items():
+        if key not in ALERT_KEYS:
+            raise _fail(path, "[alerts]", f"unknown option {key!r}; use one of: {', '.join(ALERT_KEYS)}")
+        _check_type(path, "[alerts]", key, value, ALERT_KEYS[key])
+        if value < 1:
+            raise _fail(path, "[alerts]", f"option {key!r} must be at least 1, got {value!r}")
+
+    raw_sources = data.get("sources", [])
+    if not isinstance(raw_sources, list) or not all(isinstance(s, dict) for s in raw_sources):
+        raise _fail(path, "", "sources must be written as [[sources]] tables")
+    if not raw_sources:
+        raise _fail(path, "", "no [[sources]] configured; add at least one")
+    sources: list[SourceConfig] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw_sources, 1):
+        name = entry.get("name")
+        where = f"source #{i}" if not isinstance(name, str) else f"source {name!r}"
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise _fail(path, where, "option 'name' is missing or invalid; use letters, digits, '.', '_' or '-'")
+        if name in seen:
+            raise _fail(path, where, "option 'name' is used twice; give every source its own name")
+        seen.add(name)
+        kind = entry.get("kind")
+        if kind not in KINDS:
+            raise _fail(path, where, f"option 'kind' is {kind!r}; use one of: {', '.join(sorted(KINDS))}")
+        enabled = entry.get("enabled", True)
+        _check_type(path, where, "enabled", enabled, bool)
+        options = {k: v for k, v in entry.items() if k not in ("name", "kind", "enabled")}
+        sources.append(SourceConfig(name, kind, options, enabled))
+    if not any(s.enabled for s in sources):
+        raise _fail(path, "", "every source has enabled = false; enable at least one")
+
+    return PipelineConfig(path, settings, dict(data.get("matching", {})), runner, alerts, sources)
+
+
+def build_source(cfg: PipelineConfig, src: SourceConfig, client: Any) -> Any:
+    """The connector's ``Source`` for ``src``; connector option errors are prefixed with the file."""
+    from connectors.registry import module_for
+
+    try:
+        module = module_for(src.kind)
+    except ModuleNotFoundError as exc:
+        raise _fail(cfg.path, f"source {src.name!r}",
+                    f"the {src.kind!r} connector cannot be loaded ({exc}); check the installation") from None
+    except ImportError as exc:
+        raise _fail(cfg.path, f"source {src.name!r}", f"the {src.kind!r} connector failed to load ({exc})") from None
+    try:
+        return module.Source(src.name, src.options, client)
+    except ConfigError as exc:
+        msg = str(exc)
+        if str(cfg.path) in msg:
+            raise
+        if msg.startswith(f"source {src.name!r}") or msg.startswith(f"{src.name}:"):
+            raise ConfigError(f"{cfg.path}: {msg}") from None
+        raise _fail(cfg.path, f"source {src.name!r}", msg) from None
+    except (TypeError, ValueError, ConnectorError) as exc:
+        raise _fail(cfg.path, f"source {src.name!r}", f"invalid options ({exc})") from None
+
+
+def check_sources(cfg: PipelineConfig) -> None:
+    """Build every enabled source once (no request is made) so option errors surface up front."""
+    from connectors.http import HttpClient
+
+    with HttpClient(cfg.http_settings()) as client:
+        for src in cfg.enabled_sources:
+            build_source(cfg, src, client)
