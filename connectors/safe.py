@@ -239,6 +239,14 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
 
         best = from_bytes(data[:200_000]).best()
         if best is not None and best.encoding:
+            guess = codecs.lookup(best.encoding).name
+            if guess.startswith(("cp125", "iso8859", "latin", "mac-")):
+                # single-byte Latin guesses are unreliable on short text; windows-1252 is the
+                # usual truth (as browsers assume)
+                try:
+                    return data.decode("cp1252")
+                except UnicodeDecodeError:
+                    pass
             return data.decode(best.encoding, "replace")
     except Exception:  # detection is a best effort; replacement below always works
         pass
