@@ -1,0 +1,197 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from connectors import bluesky
+from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
+from connectors.http import HttpClient, HttpSettings
+from tests.loopback import LoopbackServer, Reply
+
+FIX = Path(__file__).parent / "fixtures" / "bluesky"
+SEARCH = "/xrpc/app.bsky.feed.searchPosts"
+JSON = {"Content-Type": "application/json; charset=utf-8"}
+
+
+def body(name):
+    return (FIX / name).read_bytes()
+
+
+def client(**kw):
+    sleeps = []
+    settings = HttpSettings(allow_private=True, retries=kw.pop("retries", 2), backoff=0.01,
+                            timeout=kw.pop("timeout", 5), **kw)
+    return HttpClient(settings, sleep=sleeps.append), sleeps
+
+
+def source(srv, c, **opts):
+    return bluesky.Source("bsky", {"service": srv.url(""), "query": "Imran Khan Trump", "limit": 3, **opts}, c)
+
+
+def accept_posts(srv):
+    """The loopback server answers GET only; let it answer POST from the same routes."""
+    posted = []
+    handler = srv.httpd.RequestHandlerClass
+
+    def do_POST(self):
+        posted.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        handler.do_GET(self)
+
+    handler.do_POST = do_POST
+    return posted
+
+
+def ok(data):
+    return Reply(200, data if isinstance(data, bytes) else json.dumps(data).encode(), JSON)
+
+
+# -- parse -------------------------------------------------------------------------------------
+
+def test_get_posts_answer_facets_images_and_counts():
+    [row] = bluesky.parse(body("getPosts.json"), source="s")
+    assert row["post_id"] == "bluesky:at://did:plc:ic6zqvuw5ulmfpjiwnhsr2ns/app.bsky.feed.post/3k7qmjev5lr2s"
+    assert row["url"] == "https://bsky.app/profile/soubhikbarari.bsky.social/post/3k7qmjev5lr2s"
+    assert row["links"] == ["https://localview.net/", "https://rstats.ai/gov.html"]
+    assert row["media_urls"][0].startswith("https://cdn.bsky.app/img/feed_fullsize/")
+    assert (row["likes"], row["reposts"], row["replies"]) == (4, 0, 0)
+    assert row["lang"] == "en" and row["author"] == "soubhikbarari.bsky.social"
+    assert row["published_at"].isoformat() == "2023-09-19T11:32:54.574000+00:00"
+
+
+def test_external_embed_becomes_a_link():
+    rows = bluesky.parse(body("search_page2.json"))
+    ext = [r for r in rows if "https://github.com/christopherkenny/harvard-diss" in r["links"]]
+    assert ext and ext[0]["author"] == "chriskenny.bsky.social"
+
+
+def test_video_embed_and_youtube_link_and_record_with_media():
+    post = json.loads(body("getPosts.json"))["posts"][0]
+    post["embed"] = {"$type": "app.bsky.embed.recordWithMedia#view",
+                     "media": {"$type": "app.bsky.embed.video#view", "cid": "bafy",
+                               "playlist": "https://video.bsky.app/watch/did%3Aplc%3Aabc/bafy/playlist.m3u8",
+                               "thumbnail": "https://video.bsky.app/watch/did%3Aplc%3Aabc/bafy/thumbnail.jpg"},
+                     "record": {"record": {}}}
+    post["record"]["facets"].append({"features": [{"$type": "app.bsky.richtext.facet#link",
+                                                   "uri": "https://youtu.be/dQw4w9WgXcQ?si=x"}],
+                                     "index": {"byteStart": 0, "byteEnd": 5}})
+    [row] = bluesky.parse(json.dumps({"posts": [post]}).encode())
+    assert row["media_urls"] == ["https://video.bsky.app/watch/did%3Aplc%3Aabc/bafy/playlist.m3u8"]
+    assert row["video_ids"] == ["youtube:dQw4w9WgXcQ",
+                                "https://video.bsky.app/watch/did%3Aplc%3Aabc/bafy/playlist.m3u8"]
+
+
+def test_invalid_handle_null_fields_and_a_broken_item():
+    posts = json.loads(body("search_page1.json"))["posts"]
+    posts[0]["author"]["handle"] = "handle.invalid"
+    posts[1]["record"]["langs"] = None
+    posts[1]["record"]["facets"] = None
+    posts[1]["embed"] = None
+    posts[1].pop("likeCount")
+    posts.append({"cid": "no uri"})
+    posts.append(None)
+    rows, skipped = bluesky.parse_counted(json.dumps({"posts": posts}).encode())
+    assert skipped == 2 and len(rows) == 3
+    did = posts[0]["author"]["did"]
+    assert rows[0]["url"].startswith(f"https://bsky.app/profile/{did}/post/") and rows[0]["author"] == did
+    assert rows[1]["lang"] is None and rows[1]["likes"] is None
+
+
+def test_author_feed_shape_is_read_too():
+    feed = {"feed": [{"post": p} for p in json.loads(body("search_page2.json"))["posts"]]}
+    assert len(bluesky.parse(json.dumps(feed).encode())) == 3
+
+
+def test_error_and_wrong_shapes():
+    with pytest.raises(ParseError, match="BadQueryString"):
+        bluesky.parse(b'{"error":"BadQueryString","message":"Error: q is required"}')
+    with pytest.raises(ParseError, match="no 'posts'"):
+        bluesky.parse(b'{"cursor":"x"}')
+    with pytest.raises(ParseError, match="not valid JSON"):
+        bluesky.parse(b"<html>")
+
+
+# -- fetch -------------------------------------------------------------------------------------
+
+def test_pages_follow_the_cursor_and_the_next_run_asks_since_newest():
+    with LoopbackServer() as srv:
+        srv.route(SEARCH, [ok(body("search_page1.json")), ok(body("search_page2.json"))])
+        result = source(srv, client()[0]).fetch(None)
+        assert result.requests == 2 and len(result.posts) == 6
+        assert "cursor=3" in srv.requests[1][1] and "q=Imran+Khan+Trump" in srv.requests[0][1]
+        assert "sort=latest" in srv.requests[0][1]
+        newest = max(p["indexedAt"] for p in json.loads(body("search_page1.json"))["posts"]
+                     + json.loads(body("search_page2.json"))["posts"])
+        assert result.cursor["since"].replace("Z", "") .startswith(newest[:19])
+        cursor = result.cursor
+
+        srv.route(SEARCH, ok(body("search_page1.json")))  # the same posts again: since is inclusive
+        again = source(srv, client()[0]).fetch(cursor)
+        assert "since=" in srv.requests[-1][1]
+        assert len(again.posts) == 3 - len(set(cursor["seen"]) & {p["uri"] for p in json.loads(body("search_page1.json"))["posts"]})
+        assert again.cursor == cursor
+
+
+def test_max_pages_bounds_the_run():
+    with LoopbackServer() as srv:
+        srv.route(SEARCH, ok(body("search_page1.json")))
+        result = source(srv, client()[0], max_pages=1).fetch(None)
+        assert result.requests == 1 and any("max_pages" in w for w in result.warnings)
+
+
+def test_app_password_session(monkeypatch):
+    monkeypatch.setenv("CW_BSKY_HANDLE", "desk.example.org")
+    monkeypatch.setenv("CW_BSKY_PASSWORD", "abcd-efgh-ijkl-mnop")
+    with LoopbackServer() as srv:
+        srv.route(bluesky.CREATE_SESSION, ok({"accessJwt": "jwt-123", "refreshJwt": "r", "did": "did:plc:x"}))
+        srv.route(SEARCH, ok(body("search_page2.json")))
+        posted = accept_posts(srv)
+        c, _ = client()
+        src = source(srv, c, handle_env="CW_BSKY_HANDLE", app_password_env="CW_BSKY_PASSWORD",
+                     auth_service=srv.url(""), service="http://unused.invalid")
+        result = src.fetch(None)
+        assert len(result.posts) == 3
+        assert json.loads(posted[0]) == {"identifier": "desk.example.org", "password": "abcd-efgh-ijkl-mnop"}
+        search_req = [r for r in srv.requests if r[1].startswith(SEARCH)][0]
+        assert search_req[2].get("Authorization") == "Bearer jwt-123"
+        assert c.mask("x jwt-123 abcd-efgh-ijkl-mnop") == "x *** ***"  # never in a message
+
+
+def test_429_with_retry_after_then_success():
+    with LoopbackServer() as srv:
+        srv.route(SEARCH, [Reply(429, b"", {"Retry-After": "2"}), ok(body("search_page2.json"))])
+        c, sleeps = client()
+        assert len(source(srv, c).fetch(None).posts) == 3 and sleeps == [2.0]
+
+
+def test_500_then_success():
+    with LoopbackServer() as srv:
+        srv.route(SEARCH, [Reply(502, b"bad gateway"), ok(body("search_page2.json"))])
+        assert len(source(srv, client()[0]).fetch(None).posts) == 3
+
+
+def test_403_is_a_status_error():
+    with LoopbackServer() as srv:
+        srv.route(SEARCH, Reply(403, b'{"error":"Forbidden"}', JSON))
+        with pytest.raises(HTTPStatusError, match="403"):
+            source(srv, client()[0]).fetch(None)
+
+
+def test_timeout_truncated_html_and_invalid_json():
+    with LoopbackServer() as srv:
+        srv.route(SEARCH, Reply(200, body("search_page2.json"), JSON, delay=1.0))
+        with pytest.raises(FetchError):
+            source(srv, client(timeout=0.2, retries=0)[0]).fetch(None)
+        srv.route(SEARCH, Reply(200, body("search_page2.json"), JSON, truncate_to=300))
+        with pytest.raises(FetchError):
+            source(srv, client(retries=0)[0]).fetch(None)
+        srv.route(SEARCH, Reply(200, b"<!doctype html><title>Bluesky</title>", {"Content-Type": "text/html"}))
+        with pytest.raises(ParseError):
+            source(srv, client()[0]).fetch(None)
+        srv.route(SEARCH, Reply(200, b'{"posts": [', JSON))
+        with pytest.raises(ParseError):
+            source(srv, client()[0]).fetch(None)
+
+
+def test_query_is_required():
+    with pytest.raises(ConfigError, match="query"):
+        bluesky.Source("b", {}, None)
