@@ -31,7 +31,7 @@ _URL_RE = re.compile(URL_PATTERN, re.IGNORECASE)
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # "— Name (@handle) January 6, 2020" at the end of an embedded tweet.
-TWEET_TAIL_PATTERN = r"(?i)\s*[—–-]{1,2}\s*[^—–\n]{0,100}?\(@\w{1,30}\)\s*(?:" + _MONTH + r"\s+\d{1,2},?\s+\d{4})?\s*$"
+TWEET_TAIL_PATTERN = r"(?i)\s*[—–-]{1,2}\s*([^—–\n]{0,100}?)\(@\w{1,30}\)\s*(?:" + _MONTH + r"\s+\d{1,2},?\s+\d{4})?\s*$"
 
 EMOJI_PATTERN = (
     r"[\x{1F000}-\x{1FAFF}\x{2600}-\x{27BF}\x{2B00}-\x{2BFF}\x{2300}-\x{23FF}"
@@ -134,9 +134,9 @@ def _fold_variants(expr: pl.Expr) -> pl.Expr:
 def normalise_expr(expr: pl.Expr) -> pl.Expr:
     """The normalisation as a polars expression over a string column (nulls become "")."""
     e = expr.fill_null("").str.normalize("NFKC")
-    e = e.str.replace(TWEET_TAIL_PATTERN, " ")
+    e = e.str.replace(TWEET_TAIL_PATTERN, " ${1}")
     e = e.str.replace_all(r"(?i)" + URL_PATTERN, " ")
-    e = e.str.replace_all(r"@\w+", " ")
+    e = e.str.replace_all(r"@(\w+)", " ${1}")
     e = e.str.replace_all(r"([\p{Ll}\d])(\p{Lu})", "${1} ${2}")
     e = e.str.replace_all(r"(\p{Lu})(\p{Lu}\p{Ll})", "${1} ${2}")
     e = e.str.replace_all(EMOJI_PATTERN, " ")

@@ -1,0 +1,74 @@
+"""Matching thresholds and knobs (the ``[matching]`` table of the sources file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """Thresholds of :class:`rules.match.Matcher`; every key of ``[matching]`` is a field here.
+
+    Scores are calibrated 0-100 (a fitted probability that the post is about the claim, x100;
+    a link to a known video of the claim scores 100).
+
+    - ``flag_threshold``: at or above, a post that spreads an active claim whose required
+      entities all appear is ``likely_misinformation``.
+    - ``review_threshold``: at or above, a match is reported as ``needs_review`` (or ``debunk``
+      when the post debunks the claim).
+    - ``report_floor``: below this score a pair is not written at all, except a known-media
+      match; no_flag rows at or above it are kept for analysts (signal below review).
+    - ``max_claims_per_post``: matches written per post (best first).
+    - ``candidates``: claims taken from the BM25 index per post before fuzzy scoring.
+    - ``max_fuzzy_chars``: longest post text (normalised) given to the fuzzy scorers; longer
+      posts and transcripts are cut into windows and the best window counts.
+    - ``workers``: threads for rapidfuzz (``-1`` = all cores).
+    - ``mentions_label``: label of a post that reports on the claim neutrally above the review
+      threshold (``needs_review`` or ``no_flag``).
+    """
+
+    flag_threshold: float = 60.0
+    review_threshold: float = 35.0
+    report_floor: float = 20.0
+    max_claims_per_post: int = 3
+    candidates: int = 40
+    max_fuzzy_chars: int = 1500
+    workers: int = 1
+    mentions_label: str = "needs_review"
+
+    def __post_init__(self) -> None:
+        for name in ("flag_threshold", "review_threshold", "report_floor"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 100:
+                raise ValueError(f"[matching] {name} must be a number from 0 to 100 (got {v!r})")
+        if not self.report_floor <= self.review_threshold <= self.flag_threshold:
+            raise ValueError(
+                "[matching] needs report_floor <= review_threshold <= flag_threshold "
+                f"(got {self.report_floor}, {self.review_threshold}, {self.flag_threshold})"
+            )
+        for name, lo in (("max_claims_per_post", 1), ("candidates", 1), ("max_fuzzy_chars", 50)):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                raise ValueError(f"[matching] {name} must be an integer >= {lo} (got {v!r})")
+        if not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers == 0 or self.workers < -1:
+            raise ValueError(f"[matching] workers must be a positive integer or -1 for all cores (got {self.workers!r})")
+        if self.mentions_label not in ("needs_review", "no_flag"):
+            raise ValueError(f"[matching] mentions_label must be needs_review or no_flag (got {self.mentions_label!r})")
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any] | None) -> "MatchConfig":
+        """Build from the ``[matching]`` table; unknown keys raise ``ValueError`` naming them."""
+        if mapping is None:
+            return cls()
+        if not isinstance(mapping, Mapping):
+            raise ValueError(f"[matching] must be a table of settings (got {type(mapping).__name__})")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(mapping) - known)
+        if unknown:
+            raise ValueError(f"[matching] unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
+        values = dict(mapping)
+        for name in ("flag_threshold", "review_threshold", "report_floor"):
+            if isinstance(values.get(name), int) and not isinstance(values.get(name), bool):
+                values[name] = float(values[name])
+        return cls(**values)

@@ -1,0 +1,91 @@
+"""Ranking measures of the CheckThat! 2020 lab (MAP@k, Recall@k, MRR) and a qrels reader.
+
+Definitions (the lab's): claims ranked by score, ties broken by the higher claim id compared as
+integers; AP@k = (1/|R|) * sum over ranks i <= k holding a relevant claim of P@i; MAP@k is the
+mean over posts that have gold (a post missing from the ranking counts 0); MRR uses the first
+relevant claim within the top 1000; Recall@k = relevant claims in the top k / |R|.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import polars as pl
+
+
+
+class QrelsError(ValueError):
+    """A qrels file is missing or malformed (raised by :func:`load_qrels`)."""
+
+
+def load_qrels(path: str | os.PathLike) -> dict[str, set[str]]:
+    """``post_id<TAB>claim_id`` lines (a ``post_id claim_id`` header is skipped) -> gold sets.
+    Four-column TREC qrels (``post 0 claim 1``) are read too."""
+    p = Path(path)
+    if not p.is_file():
+        raise QrelsError(f"{path}: no such qrels file")
+    gold: dict[str, set[str]] = {}
+    try:
+        with p.open(encoding="utf-8", newline="") as fh:
+            for n, row in enumerate(csv.reader(fh, delimiter="\t"), 1):
+                if not row or not "".join(row).strip():
+                    continue
+                if len(row) == 1:
+                    row = row[0].split()
+                if n == 1 and row[0].strip().lower() in {"post_id", "tweet_id", "query_id", "qid"}:
+                    continue
+                if len(row) == 2:
+                    post, claim = row
+                elif len(row) == 4:
+                    post, _, claim, rel = row
+                    if rel.strip() in {"0", ""}:
+                        continue
+                else:
+                    raise QrelsError(f"{path}:{n}: expected post_id<TAB>claim_id, got {len(row)} fields")
+                gold.setdefault(post.strip(), set()).add(claim.strip())
+    except UnicodeDecodeError:
+        raise QrelsError(f"{path}: not UTF-8 text") from None
+    if not gold:
+        raise QrelsError(f"{path}: no relevance pairs")
+    return gold
+
+
+def rankings(ranked: pl.DataFrame) -> dict[str, list[str]]:
+    """Ranked claim ids per post from a ``post_id, claim_id, score`` frame (lab tie-break)."""
+    out: dict[str, list[tuple[float, str]]] = {}
+    for pid, cid, score in ranked.select("post_id", "claim_id", "score").iter_rows():
+        out.setdefault(pid, []).append((score, cid))
+    return {pid: _sort(items) for pid, items in out.items()}
+
+
+def _sort(items: list[tuple[float, str]]) -> list[str]:
+    numeric = all(c.isdigit() for _, c in items)
+    if numeric:
+        return [c for _, c in sorted(items, key=lambda sc: (-sc[0], -int(sc[1])))]
+    by_id = sorted(items, key=lambda sc: sc[1], reverse=True)
+    return [c for _, c in sorted(by_id, key=lambda sc: -sc[0])]
+
+
+def evaluate(ranked: pl.DataFrame, gold: dict[str, set[str]]) -> dict[str, float]:
+    """MAP@1/3/5, Recall@1/5/10 and MRR of ``ranked`` against ``gold`` (see module docstring)."""
+    runs = rankings(ranked)
+    res = {k: 0.0 for k in ("MAP@1", "MAP@3", "MAP@5", "Recall@1", "Recall@5", "Recall@10", "MRR")}
+    for pid, rel in gold.items():
+        ranking = runs.get(pid, [])
+        for k in (1, 3, 5):
+            hits, total = 0, 0.0
+            for i, c in enumerate(ranking[:k], 1):
+                if c in rel:
+                    hits += 1
+                    total += hits / i
+            res[f"MAP@{k}"] += total / len(rel)
+        for k in (1, 5, 10):
+            res[f"Recall@{k}"] += len(set(ranking[:k]) & rel) / len(rel)
+        for i, c in enumerate(ranking[:1000], 1):
+            if c in rel:
+                res["MRR"] += 1 / i
+                break
+    n = len(gold)
+    return {k: v / n for k, v in res.items()}

@@ -1,0 +1,558 @@
+"""Match posts against the claim catalogue: index -> fuzzy scores -> guards -> stance -> label.
+
+For a batch of posts (a polars frame with ``post_id`` and ``text``; ``title``, ``transcript``,
+``links`` and ``video_ids`` are used when present):
+
+1. every post and claim field (text, title, each variant) goes through one normalisation
+   (:mod:`rules.normalise`);
+2. a BM25 index (``bm25s`` weights, applied to the whole batch as one sparse product) gives
+   each post its ``candidates`` best claims;
+3. rapidfuzz scores only those pairs (``process.cpdist``, several scorers over every field of
+   the claim, best field kept), plus IDF-weighted word overlap;
+4. a logistic model fitted on labelled pairs (``bench/fit_weights.py``) turns the parts into
+   one calibrated 0-100 ``score``; a link to or embed of a known video of the claim scores 100
+   on that evidence alone;
+5. entity guards, stance (:mod:`rules.stance`) and the thresholds of
+   :class:`~rules.config.MatchConfig` give the label.
+
+What :meth:`Matcher.match` writes: for each post, its best ``max_claims_per_post`` claims whose
+score is at least ``report_floor`` (or that it links by known media or fact-check URL). Rows
+between ``report_floor`` and ``review_threshold`` carry label ``no_flag``: weak signal kept for
+analysts; posts with nothing above the floor get no row.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import time
+from typing import Any, Callable
+
+import bm25s
+import numpy as np
+import polars as pl
+import snowballstemmer
+from bm25s.tokenization import Tokenized
+from rapidfuzz import fuzz, process
+from scipy import sparse
+
+from rules.catalogue import Catalogue
+from rules.config import MatchConfig
+from rules.normalise import canonical_media, normalise_series, URL_PATTERN
+from rules.schema import MATCHES_SCHEMA
+from rules.stance import is_fact_check_url, post_stance_expr
+
+__all__ = ["Matcher", "MatchConfig"]
+
+_STOP_RAW = (
+    "a an the and or but if then else of to in on at by for with from as into onto about over under "
+    "after before between through during is are was were be been being am do does did doing have has had "
+    "having i me my we our you your he him his she her it its they them their this that these those there "
+    "here what which who whom whose when where why how all any both each few more most other some such no "
+    "nor only own same so than too very s t can will just don should now would could also via rt amp "
+    "ka ki ke ko se ne hai hain mein par pe aur yeh woh wo bhi tha thi thay the ho hota hoti kar kiya "
+    "liye lye jo ab to ki tou na "
+    "کا کی کے کو سے نے ہے ہیں میں پر اور یہ وہ بھی تھا تھی تھے ہو کر کیا لیے جو اب تو نہ"
+)
+STOPWORDS = frozenset(normalise_series(_STOP_RAW.split()).to_list()) - {""}
+
+# feature order of the fitted model (see bench/fit_weights.py)
+FEATURES = (
+    "bm25_norm", "bm25_rel", "bm25_log", "tsr", "tsort", "ratio", "partial", "cov_claim", "cov_post",
+    "tsr_text", "tsr_title",
+)
+# fitted on the CheckThat 2020 train split (bench/fit_weights.py); see docs/matching.md
+DEFAULT_MODEL: dict[str, Any] = {
+    "mean": [0.0] * len(FEATURES),
+    "scale": [1.0] * len(FEATURES),
+    "coef": [0.0, 0.0, 0.0, 0.03, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0],
+    "intercept": -6.0,
+}
+
+
+_ENGLISH = snowballstemmer.stemmer("english")
+
+
+def _stem(tok: str) -> str:
+    if tok.isascii() and tok.isalpha():
+        return _ENGLISH.stemWord(tok)
+    return tok
+
+
+class _Tokens:
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._stem: dict[str, str | None] = {}
+
+    def terms(self, norm: str) -> list[str]:
+        out = []
+        cache = self._stem
+        for w in norm.split():
+            s = cache.get(w, "\0")
+            if s == "\0":
+                s = None if (w in STOPWORDS or (len(w) < 2 and not w.isdigit())) else _stem(w)
+                if len(cache) < 2_000_000:
+                    cache[w] = s
+            if s is not None:
+                out.append(s)
+        return out
+
+    def ids(self, norm: str, grow: bool) -> list[int]:
+        v = self.vocab
+        if grow:
+            return [v.setdefault(t, len(v)) for t in self.terms(norm)]
+        return [i for i in (v.get(t) for t in self.terms(norm)) if i is not None]
+
+
+def _column(posts: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Series:
+    if name in posts.columns:
+        return posts.get_column(name)
+    return pl.Series(name, [None] * posts.height, dtype=dtype)
+
+
+class Matcher:
+    """Ranks and labels posts against a :class:`~rules.catalogue.Catalogue`.
+
+    Build once, reuse over many batches; the object pickles (for Dask workers). ``retired``
+    claims are left out; ``imported`` claims are matched but never flagged
+    ``likely_misinformation``.
+    """
+
+    def __init__(self, catalogue: Catalogue, config: MatchConfig | None = None,
+                 model: dict[str, Any] | None = None) -> None:
+        self.config = config or MatchConfig()
+        self.catalogue_version = catalogue.version
+        m = model or DEFAULT_MODEL
+        self._mean = np.asarray(m["mean"], dtype=np.float64)
+        self._scale = np.asarray(m["scale"], dtype=np.float64)
+        self._coef = np.asarray(m["coef"], dtype=np.float64)
+        self._intercept = float(m["intercept"])
+        claims = [c for c in catalogue if c.status != "retired"]
+        self.claim_ids = [c.claim_id for c in claims]
+        self._numeric_ids = all(cid.isdigit() for cid in self.claim_ids)
+        self._active = np.array([c.status == "active" for c in claims], dtype=bool)
+        n = len(claims)
+
+        raw_fields: list[str] = []
+        kinds: list[int] = []
+        owner: list[int] = []
+        for i, c in enumerate(claims):
+            for kind, f in [(0, c.text), (1, c.title)] + [(2, v) for v in c.variants]:
+                if f:
+                    raw_fields.append(f)
+                    kinds.append(kind)
+                    owner.append(i)
+        norm = normalise_series(raw_fields).to_list() if raw_fields else []
+        keep: list[int] = []
+        seen: set[tuple[int, str]] = set()
+        for j, t in enumerate(norm):
+            if t and (owner[j], t) not in seen:
+                seen.add((owner[j], t))
+                keep.append(j)
+        self._field_text = [norm[j] for j in keep]
+        self._field_kind = np.array([kinds[j] for j in keep], dtype=np.int8)
+        field_owner = np.array([owner[j] for j in keep], dtype=np.int64)
+        self._field_start = np.searchsorted(field_owner, np.arange(n + 1)).astype(np.int64)
+
+        self._tok = _Tokens()
+        field_ids = [self._tok.ids(t, grow=True) for t in self._field_text]
+        vocab_size = max(len(self._tok.vocab), 1)
+        docs: list[list[int]] = [[] for _ in range(n)]
+        for j, ids in enumerate(field_ids):
+            docs[field_owner[j]].extend(ids)
+        self._W = self._bm25_weights(docs, vocab_size, n)
+        self._self_score = np.asarray(self._W.sum(axis=0)).ravel() + 1e-9
+        df = np.zeros(vocab_size, dtype=np.float64)
+        for d in docs:
+            if d:
+                df[np.unique(d)] += 1
+        self._idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        self._unknown_idf = math.log(1.0 + (n + 0.5) / 0.5)
+        self._F = self._binary(field_ids, vocab_size).multiply(self._idf[None, :]).tocsr()
+        self._F_total = np.asarray(self._F.sum(axis=1)).ravel() + 1e-9
+
+        self._media: dict[str, list[int]] = {}
+        self._fact_checks: dict[str, list[int]] = {}
+        for i, c in enumerate(claims):
+            for key in c.known_media:
+                self._media.setdefault(key, []).append(i)
+            for u in c.fact_check_urls:
+                key = canonical_media(u)
+                if key:
+                    self._fact_checks.setdefault(key, []).append(i)
+        self._entities: list[list[re.Pattern[str]] | None] = []
+        for c in claims:
+            groups = []
+            for g in c.required_entities:
+                aliases = sorted({a for a in normalise_series(list(g)).to_list() if a}, key=len, reverse=True)
+                if aliases:
+                    groups.append(re.compile(r"(?<!\S)(?:" + "|".join(map(re.escape, aliases)) + r")(?!\S)"))
+            self._entities.append(groups or None)
+
+    # ------------------------------------------------------------ index
+
+    @staticmethod
+    def _binary(rows: list[list[int]], width: int) -> sparse.csr_matrix:
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        cols = []
+        for r, ids in enumerate(rows):
+            u = np.unique(np.asarray(ids, dtype=np.int64)) if ids else np.empty(0, dtype=np.int64)
+            cols.append(u)
+            indptr[r + 1] = indptr[r] + len(u)
+        indices = np.concatenate(cols) if cols else np.empty(0, dtype=np.int64)
+        return sparse.csr_matrix((np.ones(len(indices), dtype=np.float64), indices, indptr), shape=(len(rows), width))
+
+    @staticmethod
+    def _bm25_weights(docs: list[list[int]], vocab_size: int, n: int) -> sparse.csr_matrix:
+        if n == 0:
+            return sparse.csr_matrix((vocab_size, 0))
+        vocab = {str(i): i for i in range(vocab_size)}
+        retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+        retriever.index(Tokenized(ids=[d or [] for d in docs], vocab=vocab), show_progress=False,
+                        create_empty_token=False)
+        s = retriever.scores
+        indptr = np.asarray(s["indptr"], dtype=np.int64)
+        rows = len(indptr) - 1
+        w = sparse.csr_matrix((np.asarray(s["data"], dtype=np.float64), np.asarray(s["indices"]), indptr),
+                              shape=(rows, n))
+        if rows < vocab_size:
+            w = sparse.vstack([w, sparse.csr_matrix((vocab_size - rows, n))]).tocsr()
+        return w[:vocab_size]
+
+    # ------------------------------------------------------------ posts
+
+    def _prepare(self, posts: pl.DataFrame) -> dict[str, Any]:
+        if "post_id" not in posts.columns or "text" not in posts.columns:
+            raise ValueError(f"posts need columns post_id and text (got {', '.join(posts.columns) or 'none'})")
+        text = _column(posts, "text", pl.String).cast(pl.String)
+        title = _column(posts, "title", pl.String).cast(pl.String)
+        transcript = _column(posts, "transcript", pl.String).cast(pl.String)
+        frame = pl.DataFrame({"title": title, "text": text, "transcript": transcript})
+        full = frame.select(
+            pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null(""),
+                           pl.col("transcript").fill_null("")], separator="\n").alias("full")
+        ).to_series()
+        norm = normalise_series(full)
+        raw_for_stance = frame.select(
+            pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null("")], separator="\n")
+        ).to_series()
+        stance = pl.DataFrame({"n": normalise_series(raw_for_stance), "r": text.fill_null("")}).select(
+            post_stance_expr(pl.col("n"), pl.col("r"))
+        ).to_series().to_list()
+        urls = pl.DataFrame({"f": full}).select(pl.col("f").str.extract_all(r"(?i)" + URL_PATTERN)).to_series().to_list()
+        links = _column(posts, "links", pl.List(pl.String)).to_list()
+        videos = _column(posts, "video_ids", pl.List(pl.String)).to_list()
+        keys: list[set[str]] = []
+        for u, l, v in zip(urls, links, videos):
+            ks = set()
+            for x in (u or []) + (l or []) + (v or []):
+                if isinstance(x, str):
+                    k = canonical_media(x.rstrip(".,;:!?…"))
+                    if k:
+                        ks.add(k)
+            keys.append(ks)
+        return {
+            "post_id": posts.get_column("post_id").cast(pl.String).to_list(),
+            "norm": norm.to_list(),
+            "stance": stance,
+            "keys": keys,
+        }
+
+    def _candidates(self, norm: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[int]]]:
+        q_ids = [self._tok.ids(t, grow=False) for t in norm]
+        n_claims = len(self.claim_ids)
+        if n_claims == 0:
+            e = np.empty(0, dtype=np.int64)
+            return e, e, np.empty(0), q_ids
+        q = self._binary(q_ids, self._W.shape[0])
+        s = (q @ self._W).tocsr()
+        k = self.config.candidates
+        pp, cc, bb = [], [], []
+        for r in range(s.shape[0]):
+            a, b = s.indptr[r], s.indptr[r + 1]
+            if a == b:
+                continue
+            data = s.data[a:b]
+            idx = s.indices[a:b]
+            if b - a > k:
+                top = np.argpartition(-data, k - 1)[:k]
+                data, idx = data[top], idx[top]
+            pp.append(np.full(len(idx), r, dtype=np.int64))
+            cc.append(idx.astype(np.int64))
+            bb.append(data)
+        if not pp:
+            e = np.empty(0, dtype=np.int64)
+            return e, e, np.empty(0), q_ids
+        return np.concatenate(pp), np.concatenate(cc), np.concatenate(bb), q_ids
+
+    def _fuzzy_text(self, norm: str, claim: int) -> str:
+        limit = self.config.max_fuzzy_chars
+        if len(norm) <= limit:
+            return norm
+        a, b = self._field_start[claim], self._field_start[claim + 1]
+        vocab = set(" ".join(self._field_text[a:b]).split()) - STOPWORDS
+        words = norm.split()
+        width = max(8, min(len(words), limit // 6))
+        hits = np.fromiter((w in vocab for w in words), dtype=np.int32, count=len(words))
+        csum = np.concatenate([[0], np.cumsum(hits)])
+        window = csum[width:] - csum[:-width] if len(words) > width else csum[-1:]
+        start = int(np.argmax(window)) if len(window) else 0
+        return " ".join(words[start:start + width])[:limit]
+
+    def _pairs(self, prep: dict[str, Any]) -> dict[str, np.ndarray]:
+        norm = prep["norm"]
+        pp, cc, bm, q_ids = self._candidates(norm)
+        media = np.zeros(len(pp), dtype=bool)
+        media_key: dict[tuple[int, int], str] = {}
+        extra_p, extra_c = [], []
+        existing = set(zip(pp.tolist(), cc.tolist()))
+        for r, ks in enumerate(prep["keys"]):
+            for key in ks:
+                for c in self._media.get(key, ()):
+                    media_key.setdefault((r, c), key)
+                    if (r, c) not in existing:
+                        existing.add((r, c))
+                        extra_p.append(r)
+                        extra_c.append(c)
+        if extra_p:
+            pp = np.concatenate([pp, np.asarray(extra_p, dtype=np.int64)])
+            cc = np.concatenate([cc, np.asarray(extra_c, dtype=np.int64)])
+            bm = np.concatenate([bm, np.zeros(len(extra_p))])
+        if media_key:
+            media = np.fromiter(((int(p), int(c)) in media_key for p, c in zip(pp, cc)), dtype=bool, count=len(pp))
+        else:
+            media = np.zeros(len(pp), dtype=bool)
+        feats = self._features(norm, q_ids, pp, cc, bm)
+        feats.update(post=pp, claim=cc, bm25=bm, media=media)
+        feats["media_key"] = media_key
+        return feats
+
+    def _features(self, norm: list[str], q_ids: list[list[int]], pp: np.ndarray, cc: np.ndarray,
+                  bm: np.ndarray) -> dict[str, np.ndarray]:
+        n_pairs = len(pp)
+        out: dict[str, np.ndarray] = {}
+        if n_pairs == 0:
+            for f in FEATURES:
+                out[f] = np.empty(0)
+            out["best_field"] = np.empty(0, dtype=np.int64)
+            return out
+        best_bm = np.zeros(len(norm))
+        np.maximum.at(best_bm, pp, bm)
+        out["bm25_norm"] = np.minimum(bm / self._self_score[cc], 1.0)
+        out["bm25_rel"] = bm / np.maximum(best_bm[pp], 1e-9)
+        out["bm25_log"] = np.log1p(bm)
+
+        starts = self._field_start[cc]
+        counts = self._field_start[cc + 1] - starts
+        fp = np.repeat(pp, counts)
+        pair_of_field = np.repeat(np.arange(n_pairs), counts)
+        offs = np.arange(len(fp)) - np.repeat(np.cumsum(counts) - counts, counts)
+        ff = np.repeat(starts, counts) + offs
+        long_posts = {i for i, t in enumerate(norm) if len(t) > self.config.max_fuzzy_chars}
+        if long_posts:
+            post_texts = [self._fuzzy_text(norm[p], c) if p in long_posts else norm[p]
+                          for p, c in zip(fp.tolist(), np.repeat(cc, counts).tolist())]
+        else:
+            post_texts = [norm[p] for p in fp.tolist()]
+        field_texts = [self._field_text[f] for f in ff.tolist()]
+        w = self.config.workers
+
+        def run(scorer: Callable[..., float], a: list[str], b: list[str]) -> np.ndarray:
+            return np.asarray(process.cpdist(a, b, scorer=scorer, workers=w, dtype=np.float32), dtype=np.float64)
+
+        seg = np.cumsum(counts) - counts
+        has = counts > 0
+
+        def per_pair_max(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+            res = np.zeros(n_pairs)
+            v = values if mask is None else np.where(mask, values, 0.0)
+            if len(v):
+                red = np.maximum.reduceat(v, np.minimum(seg, len(v) - 1))
+                res[has] = red[has]
+            return res
+
+        tsr = run(fuzz.token_set_ratio, post_texts, field_texts) / 100
+        out["tsr"] = per_pair_max(tsr)
+        out["tsort"] = per_pair_max(run(fuzz.token_sort_ratio, post_texts, field_texts) / 100)
+        out["ratio"] = per_pair_max(run(fuzz.ratio, post_texts, field_texts) / 100)
+        out["partial"] = per_pair_max(run(fuzz.partial_ratio, field_texts, post_texts) / 100)
+        kinds = self._field_kind[ff]
+        out["tsr_text"] = per_pair_max(tsr, kinds == 0)
+        out["tsr_title"] = per_pair_max(tsr, kinds == 1)
+
+        qb = self._binary(q_ids, self._F.shape[1])
+        known_idf = np.asarray(qb @ self._idf).ravel()
+        n_unknown = np.array([max(0, len(set(self._tok.terms(t))) - len(set(q))) for t, q in zip(norm, q_ids)])
+        post_total = known_idf + n_unknown * self._unknown_idf + 1e-9
+        overlap = np.asarray(qb[fp].multiply(self._F[ff]).sum(axis=1)).ravel()
+        cov_claim_f = overlap / self._F_total[ff]
+        cov_post_f = overlap / post_total[fp]
+        out["cov_claim"] = per_pair_max(cov_claim_f)
+        out["cov_post"] = per_pair_max(cov_post_f)
+        # best field: highest claim coverage, then token set ratio
+        key = cov_claim_f + tsr * 1e-3
+        best = np.full(n_pairs, -1, dtype=np.int64)
+        order = np.lexsort((-key, pair_of_field))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = pair_of_field[order][1:] != pair_of_field[order][:-1]
+        best[pair_of_field[order][first]] = ff[order][first]
+        out["best_field"] = best
+        return out
+
+    def _score(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        if len(feats["post"]) == 0:
+            return np.empty(0)
+        x = np.column_stack([feats[f] for f in FEATURES])
+        z = ((x - self._mean) / self._scale) @ self._coef + self._intercept
+        return 100.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+    def _batches(self, posts: pl.DataFrame, size: int, progress: Callable[[int, int], None] | None):
+        total = posts.height
+        for start in range(0, total, size):
+            yield start, posts.slice(start, size)
+            if progress:
+                progress(min(start + size, total), total)
+
+    def _tiebreak_key(self, cc: np.ndarray) -> np.ndarray:
+        if self._numeric_ids:
+            ids = np.array([int(x) for x in self.claim_ids], dtype=np.int64)
+            return ids[cc]
+        order = np.argsort(np.array(self.claim_ids, dtype=object), kind="stable")
+        pos = np.empty(len(order), dtype=np.int64)
+        pos[order] = np.arange(len(order))
+        return pos[cc]
+
+    # ------------------------------------------------------------ public API
+
+    def rank(self, posts: pl.DataFrame, top_k: int = 10, batch_size: int = 2000,
+             progress: Callable[[int, int], None] | None = None) -> pl.DataFrame:
+        """Up to ``top_k`` claims per post: columns ``post_id, claim_id, score, rank`` (1 = best;
+        ties broken by the higher claim id, as integers when every id is a number)."""
+        if not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be a positive integer (got {top_k!r})")
+        parts = []
+        for _, batch in self._batches(posts, batch_size, progress):
+            prep = self._prepare(batch)
+            feats = self._pairs(prep)
+            score = self._score(feats)
+            score = np.where(feats["media"], 100.0, score)
+            parts.append(self._ranked(prep["post_id"], feats["post"], feats["claim"], score, top_k))
+        if not parts:
+            return pl.DataFrame(schema={"post_id": pl.String, "claim_id": pl.String, "score": pl.Float64,
+                                        "rank": pl.Int32})
+        return pl.concat(parts)
+
+    def _order(self, pp: np.ndarray, cc: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        order = np.lexsort((-self._tiebreak_key(cc), -score, pp))
+        ps = pp[order]
+        start = np.r_[0, np.flatnonzero(ps[1:] != ps[:-1]) + 1]
+        first_of = np.repeat(start, np.diff(np.r_[start, len(ps)]))
+        rank = np.arange(len(ps)) - first_of + 1
+        return order, rank
+
+    def _ranked(self, post_ids: list[str], pp: np.ndarray, cc: np.ndarray, score: np.ndarray, top_k: int) -> pl.DataFrame:
+        order, rank = self._order(pp, cc, score)
+        keep = rank <= top_k
+        o = order[keep]
+        return pl.DataFrame({
+            "post_id": [post_ids[i] for i in pp[o].tolist()],
+            "claim_id": [self.claim_ids[i] for i in cc[o].tolist()],
+            "score": np.round(score[o], 4),
+            "rank": rank[keep].astype(np.int32),
+        }, schema={"post_id": pl.String, "claim_id": pl.String, "score": pl.Float64, "rank": pl.Int32})
+
+    def match(self, posts: pl.DataFrame, batch_size: int = 2000,
+              progress: Callable[[int, int], None] | None = None) -> pl.DataFrame:
+        """Scored, guarded and labelled matches with exactly :data:`rules.schema.MATCHES_SCHEMA`
+        (``run_id`` and ``flagged_at`` null; see the module docstring for which rows appear)."""
+        parts = [self._match_batch(b) for _, b in self._batches(posts, batch_size, progress)]
+        parts = [p for p in parts if p.height]
+        if not parts:
+            return pl.DataFrame(schema=MATCHES_SCHEMA)
+        return pl.concat(parts)
+
+    def _match_batch(self, posts: pl.DataFrame) -> pl.DataFrame:
+        cfg = self.config
+        prep = self._prepare(posts)
+        feats = self._pairs(prep)
+        pp, cc = feats["post"], feats["claim"]
+        if len(pp) == 0:
+            return pl.DataFrame(schema=MATCHES_SCHEMA)
+        score = self._score(feats)
+        media = feats["media"]
+        score = np.where(media, 100.0, score)
+        fc_link = np.zeros(len(pp), dtype=bool)
+        fc_key: dict[int, str] = {}
+        if self._fact_checks:
+            for i, (p, c) in enumerate(zip(pp.tolist(), cc.tolist())):
+                for k in prep["keys"][p]:
+                    if c in self._fact_checks.get(k, ()):
+                        fc_link[i] = True
+                        fc_key[i] = k
+        order, rank = self._order(pp, cc, score)
+        keep = (rank <= cfg.max_claims_per_post) & ((score[order] >= cfg.report_floor) | media[order] | fc_link[order])
+        idx = order[keep]
+        rank = rank[keep]
+        rows: dict[str, list[Any]] = {k: [] for k in MATCHES_SCHEMA}
+        for i, r in zip(idx.tolist(), rank.tolist()):
+            p, c = int(pp[i]), int(cc[i])
+            text = prep["norm"][p]
+            groups = self._entities[c]
+            ents = True if groups is None else all(g.search(text) for g in groups)
+            stance = prep["stance"][p]
+            if fc_link[i] or any(is_fact_check_url(k) for k in prep["keys"][p]):
+                stance = "debunks"
+            s = float(score[i])
+            if s < cfg.review_threshold and not media[i] and not fc_link[i]:
+                label = "no_flag"
+            elif stance == "debunks":
+                label = "debunk"
+            elif stance == "mentions":
+                label = cfg.mentions_label
+            elif stance == "spreads" and s >= cfg.flag_threshold and ents and self._active[c]:
+                label = "likely_misinformation"
+            else:
+                label = "needs_review"
+            rows["post_id"].append(prep["post_id"][p])
+            rows["claim_id"].append(self.claim_ids[c])
+            rows["score"].append(round(s, 2))
+            rows["rank"].append(r)
+            rows["score_lexical"].append(round(float(feats["bm25_norm"][i]) * 100, 2))
+            rows["score_fuzzy"].append(round(float(feats["tsr"][i]) * 100, 2))
+            rows["score_media"].append(100.0 if media[i] else 0.0)
+            rows["entities_ok"].append(ents)
+            rows["stance"].append(stance)
+            rows["label"].append(label)
+            rows["evidence"].append(self._evidence(text, int(feats["best_field"][i]),
+                                                   feats["media_key"].get((p, c)), fc_key.get(i)))
+            rows["catalogue_version"].append(self.catalogue_version)
+            rows["run_id"].append(None)
+            rows["flagged_at"].append(None)
+        return pl.DataFrame(rows, schema=MATCHES_SCHEMA)
+
+    def _evidence(self, text: str, field: int, media_key: str | None, fc_key: str | None) -> str:
+        parts = []
+        if media_key:
+            parts.append(f"known media {media_key}")
+        if fc_key:
+            parts.append(f"links fact check {fc_key}")
+        if field >= 0:
+            post_words = set(text.split())
+            words = [w for w in dict.fromkeys(self._field_text[field].split()) if w in post_words and w not in STOPWORDS]
+            kind = ("text", "title", "variant")[int(self._field_kind[field])]
+            if words:
+                parts.append(f"words ({kind}): " + " ".join(words[:15]))
+        return "; ".join(parts)
+
+
+def progress_printer(label: str) -> Callable[[int, int], None]:
+    """A progress callback that writes ``label: done/total (rate/s)`` to stderr."""
+    t0 = time.perf_counter()
+
+    def report(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - t0, 1e-9)
+        print(f"\r{label}: {done}/{total} posts ({rate:,.0f}/s)", end="\n" if done >= total else "",
+              file=sys.stderr, flush=True)
+
+    return report
