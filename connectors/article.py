@@ -301,7 +301,7 @@ def _clean(s: str | None, keep_lines: bool = False) -> str | None:
         return None
     s = htmlmod.unescape(s)
     if "<" in s and ">" in s:
-        s = re.sub(r"<[^>]{0,2000}>", " ", s)
+        s = re.sub(r"<[^<>]*>", " ", s)
     if keep_lines:
         lines = (" ".join(line.split()) for line in s.splitlines())
         s = "\n".join(line for line in lines if line)

@@ -164,20 +164,41 @@ def _lang(value: Any) -> str | None:
     return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
 
 
-_TAG = re.compile(r"<[^>]{0,4000}>")
-_HREF = re.compile(r"""<a\b[^>]{0,2000}?\bhref\s*=\s*["']([^"']{1,4000})["']""", re.I)
-_BLOCK = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6]|/blockquote|/tr)\b[^>]{0,200}>", re.I)
+_TAG = re.compile(r"<[^<>]*>")
+_HREF = re.compile(r"""<a\b[^<>]{0,2000}?\bhref\s*=\s*["']([^"'<>]{1,4000})["']""", re.I)
+_BLOCK = re.compile(r"<\s*(?:br|/p|/div|/li|/h[1-6]|/blockquote|/tr)\b[^<>]{0,200}>", re.I)
+
+
+def _drop_scripts(fragment: str) -> str:
+    low = fragment.lower()
+    if "<script" not in low and "<style" not in low:
+        return fragment
+    out, pos = [], 0
+    while True:
+        starts = [i for i in (low.find("<script", pos), low.find("<style", pos)) if i >= 0]
+        if not starts:
+            out.append(fragment[pos:])
+            break
+        i = min(starts)
+        out.append(fragment[pos:i])
+        tag = "</script" if low.startswith("<script", i) else "</style"
+        end = low.find(tag, i)
+        if end < 0:
+            break
+        close = low.find(">", end)
+        pos = len(fragment) if close < 0 else close + 1
+    return " ".join(out)
 
 
 def html_to_text(fragment: str) -> str:
-    """Plain text of an HTML fragment (linear time: no parser, tags dropped, entities decoded)."""
+    """Plain text of an HTML fragment in linear time (no parser: tags dropped, entities decoded,
+    block ends become line breaks)."""
     import html
 
     if not fragment:
         return ""
     if "<" in fragment:
-        fragment = _BLOCK.sub("\n", fragment)
-        fragment = re.sub(r"(?is)<(script|style)\b.{0,100000}?</\1\s*>", " ", fragment)
+        fragment = _BLOCK.sub("\n", _drop_scripts(fragment))
         fragment = _TAG.sub(" ", fragment)
     text = html.unescape(fragment)
     lines = (" ".join(line.split()) for line in text.splitlines())
