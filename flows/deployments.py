@@ -81,10 +81,6 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
     ),
 )
 
-# Parameters ``claimwatch serve`` can set on every deployment whose flow accepts them.
-SHARED_PARAMETERS = ("sources", "data_dir", "demo")
-
-
 def by_name(names: Iterable[str] | None = None) -> list[DeploymentSpec]:
     """The specs named (all when ``names`` is empty); an unknown name raises ``KeyError`` naming the choices."""
     if not names:
@@ -98,20 +94,39 @@ def by_name(names: Iterable[str] | None = None) -> list[DeploymentSpec]:
     return out
 
 
-def flow_parameters(spec: DeploymentSpec, flow: Any, overrides: dict[str, Any]) -> dict[str, Any]:
-    """``spec.parameters`` plus the overrides the flow's signature accepts (``None`` values dropped)."""
+def flow_parameters(
+    spec: DeploymentSpec,
+    flow: Any,
+    *,
+    config: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    demo: bool = False,
+) -> dict[str, Any]:
+    """``spec.parameters`` plus what ``claimwatch serve`` was given, as far as the flow accepts it.
+
+    ``demo`` sets ``demo=True`` on a flow that has that switch; a flow that needs a sources file
+    instead gets the bundled demo sources and recorded responses (``config`` and ``replay``).
+    """
     accepted = set(inspect.signature(getattr(flow, "fn", flow)).parameters)
+    wanted: dict[str, Any] = {"data_dir": data_dir, "config": config}
+    if demo:
+        from flows.config import DEMO_MANIFEST, DEMO_SOURCES
+
+        if "demo" in accepted:
+            wanted["demo"] = True
+        else:
+            wanted.update(config=config or DEMO_SOURCES, replay=DEMO_MANIFEST)
     params = dict(spec.parameters)
-    params.update({k: v for k, v in overrides.items() if v is not None and k in accepted})
+    params.update({k: str(v) if isinstance(v, Path) else v for k, v in wanted.items() if v is not None and k in accepted})
     return params
 
 
 def runner_deployments(
     specs: Iterable[DeploymentSpec] | None = None,
     *,
-    sources: str | Path | None = None,
+    config: str | Path | None = None,
     data_dir: str | Path | None = None,
-    demo: bool | None = None,
+    demo: bool = False,
     paused: bool = False,
 ) -> list[Any]:
     """Prefect ``RunnerDeployment`` objects for ``prefect.serve``, schedules and limits as declared.
@@ -122,11 +137,6 @@ def runner_deployments(
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Cron
 
-    overrides = {
-        "sources": str(sources) if sources is not None else None,
-        "data_dir": str(data_dir) if data_dir is not None else None,
-        "demo": demo,
-    }
     out = []
     for spec in specs if specs is not None else DEPLOYMENTS:
         flow = spec.load_flow()
@@ -138,7 +148,7 @@ def runner_deployments(
                     limit=spec.concurrency_limit,
                     collision_strategy=ConcurrencyLimitStrategy(spec.collision_strategy),
                 ),
-                parameters=flow_parameters(spec, flow, overrides),
+                parameters=flow_parameters(spec, flow, config=config, data_dir=data_dir, demo=demo),
                 description=spec.description,
                 tags=list(spec.tags),
             )

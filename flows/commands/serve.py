@@ -41,12 +41,14 @@ def serve(
         specs = dep.by_name(only)
     except KeyError as exc:
         _fail(f"--only: {exc.args[0]}")
+    if sources is None and not demo and any(s.name != "compact-dataset" for s in specs):
+        _fail("give --sources FILE (your sources, see deploy/sources.example.toml) or --demo (the bundled demo)")
     try:
         runners = dep.runner_deployments(
             specs,
-            sources=sources.resolve() if sources else None,
+            config=sources.resolve() if sources else None,
             data_dir=data_dir.resolve() if data_dir else None,
-            demo=demo or None,
+            demo=demo,
             paused=paused,
         )
     except ImportError as exc:

@@ -1,0 +1,290 @@
+"""Deployments: prefect.yaml and ``claimwatch serve`` agree, and a served pipeline runs on a real server.
+
+The first tests read files only. ``test_served_pipeline_runs_on_a_real_server`` starts
+``prefect server start`` on loopback and ``claimwatch serve --demo`` as subprocesses, triggers
+the ingest-and-detect deployment through the API, and reads the run's artifacts back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import inspect
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from flows import deployments as dep
+from flows.commands import serve as serve_command
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFECT_YAML = ROOT / "deploy" / "prefect.yaml"
+AUTOMATION = ROOT / "deploy" / "automations" / "claim-spreading.yaml"
+CLAIMWATCH = Path(sys.executable).with_name("claimwatch")
+PREFECT = Path(sys.executable).with_name("prefect")
+
+
+def load_yaml() -> dict:
+    return yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))
+
+
+# --- prefect.yaml and flows/deployments.py ----------------------------------------------------
+
+
+def test_prefect_yaml_is_valid_for_prefect_deploy():
+    from prefect.cli.deploy._models import PrefectYamlModel
+    from prefect.client.schemas.schedules import CronSchedule
+
+    model = PrefectYamlModel.model_validate(load_yaml())
+    assert [d.name for d in model.deployments] == ["ingest-and-detect", "import-factchecks", "compact-dataset"]
+    for d in model.deployments:
+        assert d.work_pool is not None and d.work_pool.name == dep.WORK_POOL
+        assert d.schedules and len(d.schedules) == 1
+        raw = load_yaml()["deployments"][[x["name"] for x in load_yaml()["deployments"]].index(d.name)]
+        schedule = CronSchedule(cron=raw["schedules"][0]["cron"], timezone=raw["schedules"][0]["timezone"])
+        assert schedule.timezone == "Asia/Karachi"
+
+
+def test_yaml_and_serve_declare_the_same_deployments_and_schedules():
+    declared = {
+        d["name"]: (
+            d["entrypoint"],
+            d["schedules"][0]["cron"],
+            d["schedules"][0]["timezone"],
+            d["concurrency_limit"]["limit"],
+            d["concurrency_limit"]["collision_strategy"],
+            tuple(d["tags"]),
+            d["description"],
+        )
+        for d in load_yaml()["deployments"]
+    }
+    defined = {
+        s.name: (s.entrypoint, s.cron, s.timezone, s.concurrency_limit, s.collision_strategy, s.tags, s.description)
+        for s in dep.DEPLOYMENTS
+    }
+    assert declared == defined
+    assert defined["ingest-and-detect"][1] == "*/15 * * * *"
+    assert defined["import-factchecks"][1] == "0 7 * * *"  # daily, 07:00 Karachi
+    assert defined["compact-dataset"][1] == "30 2 * * *"  # nightly, 02:30 Karachi
+
+
+@pytest.mark.parametrize("spec", dep.DEPLOYMENTS, ids=lambda s: s.name)
+def test_entrypoints_are_real_flows_accepting_the_yaml_parameters(spec):
+    from prefect import Flow
+
+    path, func = spec.entrypoint.split(":")
+    assert (ROOT / path).is_file()
+    flow = spec.load_flow()
+    assert isinstance(flow, Flow) and flow.fn.__name__ == func
+    params = next(d for d in load_yaml()["deployments"] if d["name"] == spec.name)["parameters"]
+    accepted = inspect.signature(flow.fn).parameters
+    assert set(params) <= set(accepted), f"{spec.name}: {set(params) - set(accepted)} not accepted"
+    required = {n for n, p in accepted.items() if p.default is inspect.Parameter.empty}
+    assert required <= set(params), f"{spec.name}: yaml leaves {required - set(params)} unset"
+
+
+def test_serve_builds_each_deployment_with_its_schedule_limit_and_parameters(tmp_path):
+    from flows.config import DEMO_MANIFEST
+
+    built = {d.name: d for d in dep.runner_deployments(data_dir=tmp_path, demo=True, paused=True)}
+    assert set(built) == {s.name for s in dep.DEPLOYMENTS}
+    for spec in dep.DEPLOYMENTS:
+        d = built[spec.name]
+        (schedule,) = d.schedules
+        assert schedule.schedule.cron == spec.cron and schedule.schedule.timezone == "Asia/Karachi"
+        assert schedule.active is False  # paused: runs only when triggered
+        assert d.concurrency_limit == spec.concurrency_limit
+        assert d.concurrency_options.collision_strategy.value == spec.collision_strategy
+        assert d.parameters["data_dir"] == str(tmp_path)
+    assert built["ingest-and-detect"].parameters["demo"] is True
+    assert built["import-factchecks"].parameters["replay"] == str(DEMO_MANIFEST)
+
+
+def _serve_cli(*args: str):
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    serve_command.register(app)
+    return CliRunner().invoke(app, ["serve", *args])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--only", "nightly"], "no deployment named 'nightly'; choose from ingest-and-detect, import-factchecks, compact-dataset"),
+        ([], "give --sources FILE"),
+        (["--sources", "/nonexistent/sources.toml"], "--sources /nonexistent/sources.toml: no such file"),
+    ],
+)
+def test_serve_rejects_bad_options_in_one_line(args, message, monkeypatch, tmp_path):
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    result = _serve_cli(*args)
+    assert result.exit_code == 1
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# --- the example automation --------------------------------------------------------------------
+
+
+def test_automation_file_is_what_prefect_automation_create_accepts():
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger
+
+    automation = AutomationCore.model_validate(yaml.safe_load(AUTOMATION.read_text(encoding="utf-8")))
+    assert isinstance(automation.trigger, EventTrigger)
+    assert automation.trigger.expect == {"claimwatch.claim.spreading"}
+    assert automation.trigger.match.root == {"prefect.resource.id": "claimwatch.claim.*"}
+    assert automation.trigger.for_each == {"prefect.resource.id"}
+    (action,) = automation.actions
+    assert action.type == "send-notification"
+
+
+def test_automation_message_renders_from_a_spreading_event():
+    from prefect.events.schemas.events import ReceivedEvent
+    from prefect.server.utilities.user_templates import render_user_template_sync, validate_user_template
+
+    now = dt.datetime(2024, 11, 9, 7, 0, tzinfo=dt.timezone.utc)
+    event = ReceivedEvent(
+        event="claimwatch.claim.spreading",
+        resource={"prefect.resource.id": "claimwatch.claim.trump-khan-release-clip",
+                  "prefect.resource.name": "Trump pledges to work for Imran Khan's release (edited clip)"},
+        payload={"claim_id": "trump-khan-release-clip", "new_spreading": 4, "likely_misinformation": 3,
+                 "threshold": 3, "run_id": "20241109T070000Z-abcd1234", "catalogue_version": "9ad9fe1b"},
+        occurred=now, received=now,
+    )
+    action = yaml.safe_load(AUTOMATION.read_text(encoding="utf-8"))["actions"][0]
+    for template in (action["subject"], action["body"]):
+        validate_user_template(template)
+    subject = render_user_template_sync(action["subject"], {"event": event})
+    body = render_user_template_sync(action["body"], {"event": event})
+    assert subject == "claimwatch: Trump pledges to work for Imran Khan's release (edited clip) is spreading"
+    assert "4 new posts spread" in body and "3 of them labelled likely_misinformation" in body
+    assert "claimwatch report --claim trump-khan-release-clip --since 24h" in body
+
+
+# --- a real server -----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _wait(what: str, check, timeout: float, procs: list[subprocess.Popen], logs: list[Path]) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                tails = "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}" for log in logs)
+                raise AssertionError(f"{p.args[:3]} exited with {p.returncode} while waiting for {what}\n{tails}")
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    tails = "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}" for log in logs)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_served_pipeline_runs_on_a_real_server(tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    data_dir = tmp_path / "data"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+    }
+    env.pop("PREFECT_API_KEY", None)
+    server_log, serve_log = tmp_path / "server.log", tmp_path / "serve.log"
+    procs: list[subprocess.Popen] = []
+    try:
+        with server_log.open("wb") as out:
+            procs.append(subprocess.Popen(
+                [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            ))
+
+        def healthy():
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(f"{api}/health", timeout=2).status_code == 200
+            return False
+
+        _wait("the server's /api/health", healthy, 90, procs, [server_log])
+
+        with serve_log.open("wb") as out:
+            procs.append(subprocess.Popen(
+                [str(CLAIMWATCH), "serve", "--demo", "--data-dir", str(data_dir), "--only", "ingest-and-detect", "--paused"],
+                env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            ))
+
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            with get_client(sync_client=True) as client:
+
+                def deployment():
+                    with contextlib.suppress(Exception):
+                        return client.read_deployment_by_name("claimwatch-pipeline/ingest-and-detect")
+                    return None
+
+                deployed = _wait("the served deployment", deployment, 60, procs, [server_log, serve_log])
+                assert deployed.parameters == {"data_dir": str(data_dir), "demo": True}
+                assert deployed.schedules[0].schedule.timezone == "Asia/Karachi"
+
+                flow_run = run_deployment("claimwatch-pipeline/ingest-and-detect", timeout=0, as_subflow=False)
+
+                def finished():
+                    run = client.read_flow_run(flow_run.id)
+                    return run if run.state is not None and run.state.is_final() else None
+
+                run = _wait("the triggered flow run to finish", finished, 150, procs, [server_log, serve_log])
+                assert run.state.is_completed(), f"{run.state.type}: {run.state.message}\n{serve_log.read_text()[-3000:]}"
+
+                artifacts = client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+                by_key = {a.key: a for a in artifacts if a.key}
+                assert "claimwatch-run-summary" in by_key, sorted(by_key)
+                assert by_key["claimwatch-run-summary"].type == "markdown"
+                assert "# claimwatch run" in by_key["claimwatch-run-summary"].data
+                assert all(a.flow_run_id == run.id for a in artifacts)
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+
+    # the run wrote the demo into the data dir given to serve, and the report reads it
+    assert list(data_dir.glob("posts/date=*/part-*.parquet"))
+    from flows import report as rep
+
+    assert rep.flagged_posts(data_dir).collect().height > 0
