@@ -1,0 +1,250 @@
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from connectors import youtube
+from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
+from connectors.http import HttpClient, HttpSettings
+from tests.loopback import LoopbackServer, Reply
+
+FIX = Path(__file__).parent / "fixtures" / "youtube"
+CAPS = Path(__file__).parent / "fixtures" / "captions"
+FEED = "/feeds/videos.xml"
+ATOM = {"Content-Type": "application/atom+xml; charset=UTF-8"}
+JSON = {"Content-Type": "application/json; charset=UTF-8"}
+CHANNEL = "UCK8sQmJBp8GCxrOtXWBpyEA"
+
+
+def body(name):
+    return (FIX / name).read_bytes()
+
+
+def client(**kw):
+    sleeps = []
+    settings = HttpSettings(allow_private=True, retries=kw.pop("retries", 2), backoff=0.01,
+                            timeout=kw.pop("timeout", 5), **kw)
+    return HttpClient(settings, sleep=sleeps.append), sleeps
+
+
+def feed_source(srv, c, **opts):
+    return youtube.Source("yt-channel", {"channel_id": CHANNEL, "feed_url": srv.url(FEED), **opts}, c)
+
+
+def api_source(srv, c, **opts):
+    return youtube.Source("yt-search", {"query": "Imran Khan Trump", "api_key_env": "CW_TEST_YT_KEY",
+                                        "base_url": srv.url("/youtube/v3"), "limit": 3, **opts}, c)
+
+
+def search_ids():
+    return [i["id"]["videoId"] for name in ("search_p1.json", "search_p2.json")
+            for i in json.loads(body(name))["items"]]
+
+
+def videos_answer(ids):
+    """A videos.list answer for ``ids``, each item a copy of a real one with documented statistics."""
+    answer = json.loads(body("videos_multi.json"))
+    template = answer["items"][0]
+    items = []
+    for n, vid in enumerate(ids):
+        item = copy.deepcopy(template)
+        item["id"] = vid
+        item["snippet"]["description"] = f"Full description {n} https://youtu.be/dQw4w9WgXcQ"
+        item["statistics"] = {"viewCount": str(1000 + n), "likeCount": "12", "favoriteCount": "0",
+                              "commentCount": "3"}
+        items.append(item)
+    answer["items"] = items
+    return json.dumps(answer).encode()
+
+
+@pytest.fixture
+def key(monkeypatch):
+    monkeypatch.setenv("CW_TEST_YT_KEY", "AIza-test-key")
+    return "AIza-test-key"
+
+
+# -- parse -------------------------------------------------------------------------------------
+
+def test_parse_feed():
+    rows = youtube.parse_feed(body("channel_feed.xml"), source="s")
+    assert len(rows) == 15
+    r = rows[0]
+    assert r["post_id"] == "youtube:5shykyfmb28" and r["video_ids"] == ["youtube:5shykyfmb28"]
+    assert r["url"] == "https://www.youtube.com/watch?v=5shykyfmb28"
+    assert r["title"] == "The Google app: Questions Title" and r["author"] == "Google"
+    assert r["views"] == 251497 and r["text"].startswith("A question is the most powerful force")
+    assert r["published_at"].isoformat() == "2015-05-04T00:01:27+00:00"
+
+
+def test_feed_entry_without_video_id_is_skipped_and_counted():
+    data = body("channel_feed.xml").replace(b"<yt:videoId>5shykyfmb28</yt:videoId>", b"", 1)
+    rows, skipped = youtube.parse_feed_counted(data)
+    assert skipped == 1 and len(rows) == 14
+
+
+def test_feed_refuses_entities_and_non_feeds():
+    bomb = b'<?xml version="1.0"?><!DOCTYPE f [<!ENTITY a "aa"><!ENTITY b "&a;&a;">]><feed>&b;</feed>'
+    with pytest.raises(ParseError):
+        youtube.parse_feed(bomb)
+    with pytest.raises(ParseError, match="not an Atom feed"):
+        youtube.parse_feed(b"<rss><channel/></rss>")
+    with pytest.raises(ParseError, match="not well-formed"):
+        youtube.parse_feed(b"<feed><entry>")
+
+
+def test_parse_api_videos_and_search_answers():
+    [a, b] = youtube.parse_api(body("videos_multi.json"))
+    assert a["post_id"] == "youtube:D-lhorsDlUQ" and a["lang"] == "en"
+    assert "https://bit.ly/2YabdS5" in a["links"]
+    rows = youtube.parse_api(body("search_p1.json"))
+    assert [r["post_id"] for r in rows] == [f"youtube:{i}" for i in search_ids()[:3]]
+    assert youtube.parse_api(body("search_channels.json")) == []  # channels are not videos
+
+
+def test_parse_api_statistics_and_bad_items():
+    answer = json.loads(videos_answer(["D-lhorsDlUQ", "bad id!", "xfFHnBQ6nQg"]))
+    answer["items"][2]["statistics"] = {"viewCount": "77"}  # likes hidden
+    answer["items"][2]["snippet"].pop("description")
+    rows, skipped = youtube.parse_api_counted(json.dumps(answer).encode())
+    assert skipped == 1 and len(rows) == 2
+    assert (rows[0]["views"], rows[0]["likes"], rows[0]["replies"]) == (1000, 12, 3)
+    assert rows[0]["video_ids"] == ["youtube:D-lhorsDlUQ", "youtube:dQw4w9WgXcQ"]
+    assert rows[1]["likes"] is None and rows[1]["text"] == ""
+
+
+@pytest.mark.parametrize("reason,words", [("quotaExceeded", "quota is used up"),
+                                           ("keyInvalid", "not valid"),
+                                           ("accessNotConfigured", "not enabled")])
+def test_api_errors_read_clearly(reason, words):
+    err = {"error": {"code": 403, "message": "x", "errors": [{"reason": reason, "domain": "youtube"}]}}
+    with pytest.raises(ParseError, match=words):
+        youtube.parse_api(json.dumps(err).encode())
+
+
+# -- feed fetch --------------------------------------------------------------------------------
+
+def test_feed_conditional_get_and_304():
+    with LoopbackServer() as srv:
+        srv.route(FEED, [Reply(200, body("channel_feed.xml"), {**ATOM, "ETag": '"v1"',
+                                                                "Last-Modified": "Mon, 04 May 2015 00:01:27 GMT"}),
+                         Reply(304, b"")])
+        c = client()[0]
+        first = feed_source(srv, c).fetch(None)
+        assert len(first.posts) == 15 and f"channel_id={CHANNEL}" in srv.requests[0][1]
+        assert first.cursor["etag"] == '"v1"'
+        second = feed_source(srv, c).fetch(first.cursor)
+        assert second.posts == [] and second.cursor == first.cursor
+        assert srv.requests[1][2]["If-None-Match"] == '"v1"'
+        assert srv.requests[1][2]["If-Modified-Since"] == "Mon, 04 May 2015 00:01:27 GMT"
+
+
+def test_feed_without_etag_repeats_no_video():
+    with LoopbackServer() as srv:
+        srv.route(FEED, Reply(200, body("channel_feed.xml"), ATOM))
+        c = client()[0]
+        first = feed_source(srv, c).fetch(None)
+        assert feed_source(srv, c).fetch(first.cursor).posts == []
+
+
+def test_feed_errors():
+    with LoopbackServer() as srv:
+        srv.route(FEED, [Reply(429, b"", {"Retry-After": "4"}), Reply(200, body("channel_feed.xml"), ATOM)])
+        c, sleeps = client()
+        assert len(feed_source(srv, c).fetch(None).posts) == 15 and sleeps == [4.0]
+        srv.route(FEED, [Reply(500), Reply(200, body("channel_feed.xml"), ATOM)])
+        assert len(feed_source(srv, client()[0]).fetch(None).posts) == 15
+        srv.route(FEED, Reply(200, body("channel_feed.xml"), ATOM, delay=1.0))
+        with pytest.raises(FetchError):
+            feed_source(srv, client(timeout=0.2, retries=0)[0]).fetch(None)
+        srv.route(FEED, Reply(200, body("channel_feed.xml"), ATOM, truncate_to=2000))
+        with pytest.raises(FetchError):
+            feed_source(srv, client(retries=0)[0]).fetch(None)
+        srv.route(FEED, Reply(200, b'{"not": "xml"}', JSON))
+        with pytest.raises(ParseError):
+            feed_source(srv, client()[0]).fetch(None)
+        srv.route(FEED, Reply(404, b"not found"))
+        with pytest.raises(HTTPStatusError, match="404"):
+            feed_source(srv, client()[0]).fetch(None)
+
+
+# -- API fetch ---------------------------------------------------------------------------------
+
+def test_search_pages_then_videos_list_and_resume(key):
+    ids = search_ids()
+    with LoopbackServer() as srv:
+        srv.route("/youtube/v3/search", [Reply(200, body("search_p1.json"), JSON), Reply(200, body("search_p2.json"), JSON)])
+        srv.route("/youtube/v3/videos", Reply(200, videos_answer(ids), JSON))
+        result = api_source(srv, client()[0], max_pages=2).fetch(None)
+        assert [p["post_id"] for p in result.posts] == [f"youtube:{i}" for i in ids]
+        assert result.posts[0]["text"].startswith("Full description")  # from videos.list
+        assert result.posts[0]["views"] == 1000
+        s1, s2, v = (r[1] for r in srv.requests)
+        assert "order=date" in s1 and "type=video" in s1 and "q=Imran+Khan+Trump" in s1
+        assert "pageToken=CBkQAA" in s2
+        assert v.startswith("/youtube/v3/videos?") and "part=snippet%2Cstatistics" in v
+        assert "id=" + "%2C".join(ids) in v
+        newest = max(p["published_at"] for p in result.posts)
+        assert result.cursor["published_after"] == newest.isoformat().replace("+00:00", "Z")
+
+        srv.route("/youtube/v3/search", Reply(200, body("search_p2.json"), JSON))
+        again = api_source(srv, client()[0]).fetch(result.cursor)
+        assert "publishedAfter=" in srv.requests[-2][1] and srv.requests[-1][1].startswith("/youtube/v3/videos")
+        assert all(p["post_id"] not in result.cursor["seen"] for p in again.posts)
+
+
+def test_missing_key_is_a_config_error(monkeypatch):
+    monkeypatch.delenv("CW_TEST_YT_KEY", raising=False)
+    with pytest.raises(ConfigError, match="CW_TEST_YT_KEY is not set"):
+        api_source(type("S", (), {"url": lambda self, p: "http://x" + p})(), None).fetch(None)
+
+
+def test_quota_403_names_the_likely_causes_and_hides_the_key(key):
+    with LoopbackServer() as srv:
+        srv.route("/youtube/v3/search", Reply(403, b'{"error": {"code": 403, "errors": [{"reason": "quotaExceeded"}]}}', JSON))
+        with pytest.raises(HTTPStatusError, match="quota") as err:
+            api_source(srv, client()[0]).fetch(None)
+        assert key not in str(err.value)
+        assert srv.requests[0][1].count("key=AIza-test-key") == 1
+
+
+def test_api_429_500_timeout_and_bad_bodies(key):
+    with LoopbackServer() as srv:
+        srv.route("/youtube/v3/videos", Reply(200, videos_answer(search_ids()), JSON))
+        srv.route("/youtube/v3/search", [Reply(429, b"", {"Retry-After": "1"}), Reply(503), Reply(200, body("search_p2.json"), JSON)])
+        c, sleeps = client()
+        assert len(api_source(srv, c).fetch(None).posts) == 2 and sleeps[0] == 1.0 and len(sleeps) == 2
+        srv.route("/youtube/v3/search", Reply(200, body("search_p2.json"), JSON, delay=1.0))
+        with pytest.raises(FetchError):
+            api_source(srv, client(timeout=0.2, retries=0)[0]).fetch(None)
+        srv.route("/youtube/v3/search", Reply(200, body("search_p2.json"), JSON, truncate_to=100))
+        with pytest.raises(FetchError):
+            api_source(srv, client(retries=0)[0]).fetch(None)
+        srv.route("/youtube/v3/search", Reply(200, b"<html>consent</html>", {"Content-Type": "text/html"}))
+        with pytest.raises(ParseError):
+            api_source(srv, client()[0]).fetch(None)
+        srv.route("/youtube/v3/search", Reply(200, b'{"items": [', JSON))
+        with pytest.raises(ParseError):
+            api_source(srv, client()[0]).fetch(None)
+
+
+def test_captions_fill_the_transcript_and_404_means_none():
+    with LoopbackServer() as srv:
+        srv.route(FEED, Reply(200, body("channel_feed.xml"), ATOM))
+        srv.route("/captions/5shykyfmb28.vtt", Reply(200, (CAPS / "youtube_dl.vtt").read_bytes(), {"Content-Type": "text/vtt"}))
+        srv.route("/captions/xfFHnBQ6nQg.vtt", Reply(200, (CAPS / "invalid.vtt").read_bytes(), {"Content-Type": "text/vtt"}))
+        result = feed_source(srv, client()[0], captions_url=srv.url("/captions/{video_id}.vtt")).fetch(None)
+        by_id = {p["post_id"]: p for p in result.posts}
+        assert by_id["youtube:5shykyfmb28"]["transcript"] == "yeah\nwhat\nthis will happen is I'm telling"
+        assert by_id["youtube:xfFHnBQ6nQg"]["transcript"] is None
+        assert sum(p["transcript"] is None for p in result.posts) == 14  # 404s: no captions, no warning
+        assert len(result.warnings) == 1 and "xfFHnBQ6nQg" in result.warnings[0]
+        plain = youtube.parse_feed(body("channel_feed.xml"))[0]
+        assert by_id["youtube:5shykyfmb28"]["content_hash"] != plain["content_hash"]
+
+
+def test_config_errors():
+    with pytest.raises(ConfigError, match="exactly one"):
+        youtube.Source("y", {}, None)
+    with pytest.raises(ConfigError, match="video_id"):
+        youtube.Source("y", {"channel_id": CHANNEL, "captions_url": "https://c.example.org/x.vtt"}, None)
