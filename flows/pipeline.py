@@ -11,6 +11,7 @@ a bad catalogue fails the run before anything is fetched or written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -49,6 +50,7 @@ from flows.config import (
     build_source,
     load_config,
 )
+from flows.replay import placeholder_credentials
 from flows.runners import task_runner_from_config
 from flows.store import Store, conform, empty
 
@@ -71,7 +73,7 @@ def _say(msg: str, level: int = logging.INFO) -> None:
 
 def resolve_inputs(config: str | None, replay: str | None, demo: bool) -> tuple[Path, Path | None]:
     """The sources file and replay manifest a run uses; no config means the bundled demo."""
-    if config is None or demo and config is None:
+    if config is None:
         return DEMO_SOURCES, Path(replay) if replay else DEMO_MANIFEST
     if demo and replay is None:
         return Path(config), DEMO_MANIFEST
@@ -331,7 +333,8 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
     store.write("claims", catalogue.frame(), run_id, day)
 
     cursors = store.read_cursors()
-    outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None)
+    with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
+        outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None)
 
     ok = {n: o for n, o in outcomes.items() if o["status"] == "ok"}
     post_frames = [o["rows"].with_columns(run_id=pl.lit(run_id)) for o in ok.values()
@@ -345,9 +348,15 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
     store.save_cursors({n: o["cursor"] for n, o in ok.items()})
     _say(f"stored {new_posts.height} new posts of {fetched.height} fetched")
 
-    matches = match_all(cfg, posts, catalogue, run_id)
-    new_matches = store.write("matches", matches, run_id, day)
-    _say(f"stored {new_matches.height} new matches")
+    match_error = None
+    try:
+        matches = match_all(cfg, posts, catalogue, run_id)
+        new_matches = store.write("matches", matches, run_id, day)
+        _say(f"stored {new_matches.height} new matches")
+    except Exception as exc:  # recorded in runs; the posts stay, a re-run matches them
+        match_error = f"matching failed: {_error_text(exc)}"
+        new_matches = empty("matches")
+        _say(match_error, logging.ERROR)
 
     new_per_source = dict(new_posts.group_by("source").len().iter_rows()) if new_posts.height else {}
     checked = utcnow()
@@ -372,14 +381,14 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
              .sort(["claim_id", "label"]).to_dicts()) if new_matches.height else []
     alerts = spreading_alerts(new_matches, catalogue, cfg.spreading_threshold, run_id)
     failed = [h for h in health if h["status"] == "error"]
-    status = "failed" if len(failed) == len(health) else "partial" if failed else "ok"
+    status = "failed" if len(failed) == len(health) or match_error else "partial" if failed else "ok"
     n_flags = int(new_matches.filter(pl.col("label").is_in(("likely_misinformation", "needs_review"))).height)
     finished = utcnow()
     store.write("runs", pl.DataFrame([{
         "run_id": run_id, "flow_run_id": flow_run_id, "started_at": started, "finished_at": finished,
         "sources": [s.name for s in cfg.enabled_sources], "posts_fetched": fetched.height,
         "posts_new": new_posts.height, "matches": new_matches.height, "flags": n_flags, "status": status,
-        "catalogue_version": catalogue.version, "duration_s": time.monotonic() - t0,
+        "catalogue_version": catalogue.version, "duration_s": time.monotonic() - t0, "error": match_error,
     }]), run_id, day)
 
     summary = {
@@ -388,9 +397,11 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
         "matches_new": new_matches.height, "flags": flags, "alerts": alerts, "duplicates_in_run": dup_in_run,
         "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
                     for h in health],
-        "duration_s": round(time.monotonic() - t0, 2),
+        "duration_s": round(time.monotonic() - t0, 2), "error": match_error,
     }
     publish(summary, new_matches, posts)
+    if match_error:
+        return Failed(message=match_error, data=summary)
     if status == "failed":
         return Failed(message=f"every source failed: {', '.join(h['source'] for h in failed)}", data=summary)
     msg = f"{len(health) - len(failed)} of {len(health)} sources ok"
@@ -412,7 +423,8 @@ def import_factchecks(config: str, data_dir: str = "claimwatch-data", replay: st
     store = Store(data_dir)
     store.ensure()
     cursors = store.read_cursors()
-    outcomes = fetch_all(cfg, cursors, replay)
+    with placeholder_credentials(cfg.enabled_sources) if replay else contextlib.nullcontext():
+        outcomes = fetch_all(cfg, cursors, replay)
     ok = {n: o for n, o in outcomes.items() if o["status"] == "ok" and o["rows"].height}
     frames = [o["rows"] if o["table"] == "claims" else None for o in ok.values()]
     frames = [f for f in frames if f is not None]

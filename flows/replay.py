@@ -16,9 +16,12 @@ is answered ``404`` so a misconfigured demo fails loudly; so is an entry whose f
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Iterator
 import httpx
 
 ENTRY_KEYS = {"url", "query", "file", "status", "content_type", "headers", "body"}
@@ -131,3 +134,18 @@ class ReplayTransport(httpx.BaseTransport):
             return httpx.Response(404, content=b"recorded file missing", request=request)
         return httpx.Response(rec.status, content=content, headers=rec.headers, request=request)
 
+
+
+@contextlib.contextmanager
+def placeholder_credentials(sources: list[Any], value: str = "replay") -> Iterator[list[str]]:
+    """While replaying, give every unset credential variable a source names (``*_env`` options)
+    a placeholder: no request leaves the machine, and the recorded answers do not check it."""
+    names = sorted({str(v) for s in sources for k, v in s.options.items()
+                    if k.endswith("_env") and isinstance(v, str) and v and v not in os.environ})
+    for n in names:
+        os.environ[n] = value
+    try:
+        yield names
+    finally:
+        for n in names:
+            os.environ.pop(n, None)

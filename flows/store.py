@@ -40,6 +40,7 @@ RUNS_SCHEMA: dict[str, pl.DataType] = {
     "status": pl.String,  # ok, partial, failed
     "catalogue_version": pl.String,
     "duration_s": pl.Float64,
+    "error": pl.String,  # why a run failed (matching), else null
 }
 
 SOURCE_HEALTH_SCHEMA: dict[str, pl.DataType] = {

@@ -29,7 +29,8 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, demo: bool) -> tuple[Any, Optional[Path]]:
+def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, demo: bool,
+              replay: Optional[Path] = None) -> tuple[Any, Optional[Path]]:
     """Validate every input before anything is fetched or written; exit 2 with one line if bad."""
     from connectors.errors import ConfigError
     from flows.config import CLAIMS_DIR, DEMO_MANIFEST, DEMO_SOURCES, check_sources, load_config
@@ -37,7 +38,7 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, d
     from rules.catalogue import CatalogueError, load_catalogue
 
     cfg_path = sources or DEMO_SOURCES
-    manifest = DEMO_MANIFEST if (demo or sources is None) else None
+    manifest = replay or (DEMO_MANIFEST if (demo or sources is None) else None)
     try:
         cfg = load_config(cfg_path)
         check_sources(cfg)
@@ -69,7 +70,8 @@ class _ConsoleFilter(logging.Filter):
         self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.verbose and record.name.startswith(("prefect.flow_runs", "prefect.task_runs")):
+        if not self.verbose and (record.levelno < logging.WARNING
+                                 or record.name.startswith(("prefect.flow_runs", "prefect.task_runs"))):
             return False
         if not self.verbose:
             record.exc_info = record.exc_text = record.stack_info = None
@@ -118,6 +120,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append("  none (posts and matches already in the dataset are not counted again)")
     for a in summary.get("alerts", []):
         lines.append(f"  alert: {a['claim_id']} is spreading ({a['new_spreading']} new spreading posts)")
+    if summary.get("error"):
+        lines += ["", f"run error: {summary['error']}"]
     errors = [s for s in summary["sources"] if s["status"] != "ok"]
     lines += ["", "errors per source:" if errors else "errors per source: none"]
     lines += [f"  {s['source']}: {s['error']}" for s in errors]
@@ -129,14 +133,15 @@ def run(
     sources: Optional[Path] = typer.Option(None, "--sources", help="Sources file (TOML). Fetches over the network. Default: the bundled demo, replayed offline."),
     claims: Optional[Path] = typer.Option(None, "--claims", help="Claim catalogue folder (default: rules/claims)."),
     data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Where the Parquet dataset is written."),
-    demo: bool = typer.Option(False, "--demo", help="Replay recorded responses instead of using the network (implied without --sources)."),
+    demo: bool = typer.Option(False, "--demo", help="Replay the bundled recorded responses instead of using the network (implied without --sources)."),
+    replay: Optional[Path] = typer.Option(None, "--replay", help="Replay recorded responses from this manifest.toml instead of using the network."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs."),
 ) -> None:
     """Fetch every source, store new posts, match them against the claim catalogue, and print a summary."""
     from flows import prefect_env
 
     prefect_env.configure(verbose=verbose)
-    cfg, manifest = preflight(sources, claims, data_dir, demo)
+    cfg, manifest = preflight(sources, claims, data_dir, demo, replay)
     typer.echo(f"claimwatch run: {len(cfg.enabled_sources)} sources from {cfg.path}"
                + (" (replayed, no network)" if manifest else ""), err=True)
 
