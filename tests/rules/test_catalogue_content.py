@@ -47,40 +47,87 @@ def test_catalogue_has_the_trump_khan_claim_and_at_least_five_others():
     assert len(ids - {"trump-khan-release-clip"}) >= 5
 
 
-@pytest.mark.parametrize("path", claim_files(), ids=lambda p: p.stem)
-def test_claim_file_has_every_required_field_with_the_right_type(path):
-    claim = load(path)
-    assert isinstance(claim, dict), f"{path.name} is not a mapping"
-    missing = REQUIRED_FIELDS - claim.keys()
-    assert not missing, f"{path.name} lacks {sorted(missing)}"
-    assert claim["claim_id"] == path.stem
-    assert re.fullmatch(r"[a-z0-9-]+", claim["claim_id"])
-    assert claim["status"] in STATUSES
-    for field in ("title", "text", "debunk_note"):
-        assert isinstance(claim[field], str) and claim[field].strip(), field
-    # an unquoted `false` in YAML turns into a boolean; verdicts must stay lower-case words
-    assert isinstance(claim["verdict"], str) and claim["verdict"] == claim["verdict"].lower()
-    assert claim["media_category"] in MEDIA_CATEGORIES
-    assert isinstance(claim["variants"], list) and all(isinstance(v, str) and v for v in claim["variants"])
-    assert claim["required_entities"], "at least one entity group"
-    for group in claim["required_entities"]:
-        assert isinstance(group, list) and group and all(isinstance(a, str) and a for a in group)
-    assert isinstance(claim["known_media"], list)
-    assert isinstance(claim["region"], list) and claim["region"]
-
-
-@pytest.mark.parametrize("path", claim_files(), ids=lambda p: p.stem)
-def test_active_claim_cites_at_least_one_fact_check_with_publisher_and_https_url(path):
-    claim = load(path)
-    if claim["status"] != "active":
-        pytest.skip("only active claims must cite a fact-check")
+def claim_problems(claim, stem):
+    """Everything wrong with one parsed claim file, as short messages (empty when it is fine)."""
+    if not isinstance(claim, dict):
+        return ["not a mapping"]
+    problems = [f"missing field {f!r}" for f in sorted(REQUIRED_FIELDS - claim.keys())]
+    if problems:
+        return problems
+    if claim["claim_id"] != stem or not re.fullmatch(r"[a-z0-9-]+", str(claim["claim_id"])):
+        problems.append("claim_id must be [a-z0-9-]+ and equal the file name")
+    if claim["status"] not in STATUSES:
+        problems.append("status")
+    for f in ("title", "text", "debunk_note"):
+        if not (isinstance(claim[f], str) and claim[f].strip()):
+            problems.append(f"{f} must be text")
+    # an unquoted `false` in YAML becomes a boolean; verdicts must stay lower-case words
+    if not (isinstance(claim["verdict"], str) and claim["verdict"] == claim["verdict"].lower()):
+        problems.append("verdict must be a lower-case string")
+    if claim["media_category"] not in MEDIA_CATEGORIES:
+        problems.append("media_category")
+    if not (isinstance(claim["variants"], list) and all(isinstance(v, str) and v for v in claim["variants"])):
+        problems.append("variants must be a list of strings")
+    groups = claim["required_entities"]
+    if not (isinstance(groups, list) and groups and all(
+            isinstance(g, list) and g and all(isinstance(a, str) and a for a in g) for g in groups)):
+        problems.append("required_entities must be a non-empty list of non-empty lists of strings")
+    if not isinstance(claim["known_media"], list):
+        problems.append("known_media must be a list")
+    if not (isinstance(claim["region"], list) and claim["region"]):
+        problems.append("region must be a non-empty list")
     checks = claim["fact_checks"]
-    assert isinstance(checks, list) and checks, f"{path.name} cites no fact-check"
-    for check in checks:
-        assert isinstance(check.get("publisher"), str) and check["publisher"].strip()
-        assert re.match(r"https://[^\s/]+\.[^\s/]+/\S+$", check.get("url", "")), check
-        assert check.get("date") is None or isinstance(check["date"], dt.date)
-        assert isinstance(check.get("rating"), str) and check["rating"].strip()
+    if claim["status"] == "active" and not (isinstance(checks, list) and checks):
+        problems.append("an active claim must cite at least one fact-check")
+    for check in checks if isinstance(checks, list) else []:
+        if not (isinstance(check, dict) and isinstance(check.get("publisher"), str) and check["publisher"].strip()):
+            problems.append("fact-check without publisher")
+            continue
+        if not re.match(r"https://[^\s/]+\.[^\s/]+/\S+$", str(check.get("url", ""))):
+            problems.append(f"fact-check url {check.get('url')!r} is not an https page address")
+        if not (check.get("date") is None or isinstance(check["date"], dt.date)):
+            problems.append("fact-check date must be YYYY-MM-DD or null")
+        if not (isinstance(check.get("rating"), str) and check["rating"].strip()):
+            problems.append("fact-check rating must be text")
+    return problems
+
+
+@pytest.mark.parametrize("path", claim_files(), ids=lambda p: p.stem)
+def test_claim_file_has_every_required_field_and_cites_a_fact_check(path):
+    assert claim_problems(load(path), path.stem) == []
+
+
+def good_claim():
+    return load(CLAIMS_DIR / "trump-khan-release-clip.yaml")
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda c: c.pop("debunk_note"), "missing field 'debunk_note'"),
+    (lambda c: c.update(verdict=False), "verdict must be a lower-case string"),
+    (lambda c: c.update(fact_checks=[]), "an active claim must cite at least one fact-check"),
+    (lambda c: c["fact_checks"][0].update(url="dawn.com/news/1870474"),
+     "fact-check url 'dawn.com/news/1870474' is not an https page address"),
+    (lambda c: c["fact_checks"][0].update(date="6 Nov 2024"), "fact-check date must be YYYY-MM-DD or null"),
+    (lambda c: c.update(required_entities=["trump", "khan"]),
+     "required_entities must be a non-empty list of non-empty lists of strings"),
+    (lambda c: c.update(claim_id="Trump_Khan"), "claim_id must be [a-z0-9-]+ and equal the file name"),
+])
+def test_claim_check_reports_each_kind_of_bad_file(change, problem):
+    claim = good_claim()
+    change(claim)
+    assert problem in claim_problems(claim, "trump-khan-release-clip")
+
+
+def test_retired_claim_may_drop_its_fact_checks_but_active_may_not():
+    claim = good_claim()
+    claim.update(status="retired", fact_checks=[])
+    assert claim_problems(claim, "trump-khan-release-clip") == []
+
+
+def test_unquoted_false_verdict_in_yaml_is_caught():
+    text = (CLAIMS_DIR / "faisal-mosque-drone-attack.yaml").read_text(encoding="utf-8")
+    broken = yaml.safe_load(text.replace('verdict: "false"', "verdict: false"))
+    assert "verdict must be a lower-case string" in claim_problems(broken, "faisal-mosque-drone-attack")
 
 
 def test_claim_ids_are_unique_across_files():
