@@ -257,6 +257,7 @@ class Source(BaseSource):
             warnings.append(f"{self.name}: stopped after max_pages={self.max_pages}; older matching "
                             "posts of this window were not read (raise limit or max_pages)")
         if newest_t is not None:
-            cursor = {"since": newest_t.isoformat().replace("+00:00", "Z"), "seen": sorted(newest)}
+            since_text = newest_t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            cursor = {"since": since_text, "seen": sorted(newest)}
         return FetchResult(posts=posts, cursor=cursor, skipped=skipped, warnings=warnings,
                            requests=requests)
