@@ -22,19 +22,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rules.catalogue import load_jsonl  # noqa: E402
 from rules.evaluate import evaluate, load_qrels  # noqa: E402
-from rules.match import FEATURES, Matcher  # noqa: E402
+from rules.match import CALIBRATION_FEATURES, FEATURES, Matcher  # noqa: E402
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50) -> tuple[np.ndarray, float]:
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
+                 balanced: bool = False) -> tuple[np.ndarray, float]:
     n, d = x.shape
+    sw = np.where(y > 0, 0.5 * n / max(y.sum(), 1), 0.5 * n / max(n - y.sum(), 1)) if balanced else np.ones(n)
     xa = np.column_stack([x, np.ones(n)])
     w = np.zeros(d + 1)
     reg = np.full(d + 1, l2)
     reg[-1] = 0.0
     for _ in range(iters):
         p = 1 / (1 + np.exp(-np.clip(xa @ w, -40, 40)))
-        g = xa.T @ (p - y) + reg * w
-        h = (xa * (p * (1 - p))[:, None]).T @ xa + np.diag(reg) + 1e-9 * np.eye(d + 1)
+        g = xa.T @ (sw * (p - y)) + reg * w
+        h = (xa * (sw * p * (1 - p))[:, None]).T @ xa + np.diag(reg) + 1e-9 * np.eye(d + 1)
         step = np.linalg.solve(h, g)
         w -= step
         if np.abs(step).max() < 1e-8:
@@ -48,6 +50,8 @@ def main() -> None:
     ap.add_argument("--dev", action="store_true", help="score the dev split once with the fitted model")
     ap.add_argument("--features", default=",".join(FEATURES))
     ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--calibration", action="store_true",
+                    help="fit the label score: CALIBRATION_FEATURES only, balanced classes, raw features")
     ap.add_argument("--out")
     a = ap.parse_args()
     data = Path(a.data)
@@ -63,6 +67,11 @@ def main() -> None:
     y = np.array([m.claim_ids[c] in gold.get(pids[p], ()) for p, c in zip(f["post"], f["claim"])], dtype=float)
     found = sum(len({m.claim_ids[c] for p, c in zip(f["post"], f["claim"]) if pids[p] == pid} & g) for pid, g in gold.items())
     print(f"candidate recall: {found / sum(len(g) for g in gold.values()):.3f}", file=sys.stderr)
+    if a.calibration:
+        xc = np.column_stack([f[k] for k in CALIBRATION_FEATURES])
+        coef, b = fit_logistic(xc, y, l2=a.l2, balanced=True)
+        print(json.dumps({"coef": [round(v, 6) for v in coef], "intercept": round(b, 6)}))
+        return
     use = [x.strip() for x in a.features.split(",") if x.strip()]
     x = np.column_stack([f[k] for k in FEATURES])
     mean, scale = x.mean(0), x.std(0) + 1e-9

@@ -35,7 +35,7 @@ class MatchConfig:
     candidates: int = 40
     max_fuzzy_chars: int = 1500
     workers: int = 1
-    mentions_label: str = "needs_review"
+    mentions_label: str = "no_flag"
 
     def __post_init__(self) -> None:
         for name in ("flag_threshold", "review_threshold", "report_floor"):

@@ -41,7 +41,7 @@ from rules.catalogue import Catalogue
 from rules.config import MatchConfig
 from rules.normalise import canonical_media, normalise_series, URL_PATTERN
 from rules.schema import MATCHES_SCHEMA
-from rules.stance import is_fact_check_url, post_stance_expr
+from rules.stance import hedge_expr, is_fact_check_url, post_stance_expr
 
 __all__ = ["Matcher", "MatchConfig"]
 
@@ -60,14 +60,20 @@ STOPWORDS = frozenset(normalise_series(_STOP_RAW.split()).to_list()) - {""}
 # feature order of the fitted model (see bench/fit_weights.py)
 FEATURES = (
     "bm25_norm", "bm25_rel", "bm25_log", "tsr", "tsort", "ratio", "partial", "cov_claim", "cov_post",
-    "tsr_text", "tsr_title",
+    "tsr_text", "tsr_title", "tsr_rel", "cov_claim_rel", "cov_post_rel",
 )
-# fitted on the CheckThat 2020 train split (bench/fit_weights.py); see docs/matching.md
+# the label score: features that do not depend on the catalogue's size or shape
+CALIBRATION_FEATURES = ("tsr", "tsort", "ratio", "partial", "cov_claim", "cov_post")
+DEFAULT_CALIBRATION: dict[str, Any] = {
+    "coef": [2.274835, 3.48593, 0.17873, -1.004887, 7.838488, 14.915994],
+    "intercept": -7.61926,
+}
+# ranking model, fitted on the CheckThat 2020 train split (bench/fit_weights.py); see docs/matching.md
 DEFAULT_MODEL: dict[str, Any] = {
-    "mean": [0.0] * len(FEATURES),
-    "scale": [1.0] * len(FEATURES),
-    "coef": [0.0, 0.0, 0.0, 0.03, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0],
-    "intercept": -6.0,
+    "mean": [0.182052, 0.416099, 1.888109, 0.482584, 0.426847, 0.39153, 0.503091, 0.259334, 0.109358, 0.460148, 0.412356, -0.257037, -0.424185, -0.191002],
+    "scale": [0.08602, 0.192069, 0.280661, 0.084894, 0.065959, 0.054895, 0.064935, 0.129572, 0.062553, 0.06768, 0.126032, 0.135414, 0.206674, 0.13894],
+    "coef": [-0.147101, 1.984747, 0.580709, -0.298076, 0.152247, 0.006304, 0.009212, 0.034654, -0.055238, 0.070572, 0.380612, 0.250629, 0.083558, 0.900232],
+    "intercept": -8.717405,
 }
 
 
@@ -120,7 +126,7 @@ class Matcher:
     """
 
     def __init__(self, catalogue: Catalogue, config: MatchConfig | None = None,
-                 model: dict[str, Any] | None = None) -> None:
+                 model: dict[str, Any] | None = None, calibration: dict[str, Any] | None = None) -> None:
         self.config = config or MatchConfig()
         self.catalogue_version = catalogue.version
         m = model or DEFAULT_MODEL
@@ -128,6 +134,9 @@ class Matcher:
         self._scale = np.asarray(m["scale"], dtype=np.float64)
         self._coef = np.asarray(m["coef"], dtype=np.float64)
         self._intercept = float(m["intercept"])
+        cal = calibration or DEFAULT_CALIBRATION
+        self._cal_coef = np.asarray(cal["coef"], dtype=np.float64)
+        self._cal_intercept = float(cal["intercept"])
         claims = [c for c in catalogue if c.status != "retired"]
         self.claim_ids = [c.claim_id for c in claims]
         self._numeric_ids = all(cid.isdigit() for cid in self.claim_ids)
@@ -237,9 +246,11 @@ class Matcher:
         raw_for_stance = frame.select(
             pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null("")], separator="\n")
         ).to_series()
-        stance = pl.DataFrame({"n": normalise_series(raw_for_stance), "r": text.fill_null("")}).select(
-            post_stance_expr(pl.col("n"), pl.col("r"))
-        ).to_series().to_list()
+        cues = pl.DataFrame({"n": normalise_series(raw_for_stance), "r": text.fill_null("")}).select(
+            post_stance_expr(pl.col("n"), pl.col("r")).alias("stance"), hedge_expr(pl.col("n")).alias("hedge")
+        )
+        stance = cues.get_column("stance").to_list()
+        hedge = cues.get_column("hedge").to_list()
         urls = pl.DataFrame({"f": full}).select(pl.col("f").str.extract_all(r"(?i)" + URL_PATTERN)).to_series().to_list()
         links = _column(posts, "links", pl.List(pl.String)).to_list()
         videos = _column(posts, "video_ids", pl.List(pl.String)).to_list()
@@ -256,6 +267,7 @@ class Matcher:
             "post_id": posts.get_column("post_id").cast(pl.String).to_list(),
             "norm": norm.to_list(),
             "stance": stance,
+            "hedge": hedge,
             "keys": keys,
         }
 
@@ -390,6 +402,10 @@ class Matcher:
         cov_post_f = overlap / post_total[fp]
         out["cov_claim"] = per_pair_max(cov_claim_f)
         out["cov_post"] = per_pair_max(cov_post_f)
+        for name in ("tsr", "cov_claim", "cov_post"):
+            best_post = np.zeros(len(norm))
+            np.maximum.at(best_post, pp, out[name])
+            out[name + "_rel"] = out[name] - best_post[pp]
         # best field: highest claim coverage, then token set ratio
         key = cov_claim_f + tsr * 1e-3
         best = np.full(n_pairs, -1, dtype=np.int64)
@@ -405,6 +421,13 @@ class Matcher:
             return np.empty(0)
         x = np.column_stack([feats[f] for f in FEATURES])
         z = ((x - self._mean) / self._scale) @ self._coef + self._intercept
+        return 100.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+    def _calibrated(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        if len(feats["post"]) == 0:
+            return np.empty(0)
+        x = np.column_stack([feats[f] for f in CALIBRATION_FEATURES])
+        z = x @ self._cal_coef + self._cal_intercept
         return 100.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
     def _batches(self, posts: pl.DataFrame, size: int, progress: Callable[[int, int], None] | None):
@@ -479,7 +502,7 @@ class Matcher:
         pp, cc = feats["post"], feats["claim"]
         if len(pp) == 0:
             return pl.DataFrame(schema=MATCHES_SCHEMA)
-        score = self._score(feats)
+        score = self._calibrated(feats)
         media = feats["media"]
         score = np.where(media, 100.0, score)
         fc_link = np.zeros(len(pp), dtype=bool)
@@ -510,7 +533,8 @@ class Matcher:
                 label = "debunk"
             elif stance == "mentions":
                 label = cfg.mentions_label
-            elif stance == "spreads" and s >= cfg.flag_threshold and ents and self._active[c]:
+            elif (stance == "spreads" and s >= cfg.flag_threshold and ents and self._active[c]
+                  and not prep["hedge"][p]):
                 label = "likely_misinformation"
             else:
                 label = "needs_review"

@@ -43,7 +43,15 @@ DEBUNK_CUES = (
     # Roman Urdu (spelling variants are folded by the normaliser)
     "jhoot", "jaali", "galat", "be bunyad", "bebunyad", "bay bunyad", "afwah", "afwaah", "edit shuda",
     "edit ki gayi", "edit kiya", "sach nahi", "haqeeqat nahi", "purani video", "purana clip", "tardeed",
-    "fake hai", "jhoot hai", "man gharat", "mangharat",
+    "fake hai", "jhoot hai", "man gharat", "mangharat", "purani hai", "purana hai", "video purani",
+    "پرانی ہے", "پرانا ہے", "ویڈیو پرانی", "کوئی وعدہ نہیں", "ایسی کوئی بات نہیں",
+)
+
+HEDGE_CUES = (
+    "if this is real", "if it is real", "if true", "if this is true", "not sure if", "not sure this",
+    "unconfirmed", "can anyone confirm", "can someone confirm", "hearing that", "hearing", "apparently",
+    "suna hai", "sun rahe", "agar sach hai", "agar yeh sach hai", "koi confirm", "confirm kare", "confirm karo",
+    "سنا ہے", "سن رہے", "اگر یہ سچ ہے", "اگر سچ ہے", "تصدیق", "بتائی جا رہی", "بتایا جا رہا",
 )
 
 NEGATED_DEBUNK_PREFIX = ("not", "isn t", "is not", "wasn t", "was not", "aren t", "are not", "never",
@@ -60,7 +68,8 @@ QUESTION_CUES = (
     "is this real", "is it real", "is this true", "is it true", "is this authentic", "real or fake",
     "fake or real", "true or false", "can anyone verify", "can someone verify", "can anyone confirm",
     "can someone confirm", "please verify", "pls verify", "need fact check", "anyone know if",
-    "does anyone know", "is this video real", "kya yeh sach", "kya yeh video sach", "kya yeh asli",
+    "does anyone know", "is this video real", "anyone know", "real or ai", "asli hai ya", "asli hai kya",
+    "sach hai kya", "koi bata", "کوئی بتائے", "اصلی یا نقلی", "asli ya nakli", "kya yeh sach", "kya yeh video sach", "kya yeh asli",
     "sach ya jhoot", "asli ya naqli", "کیا یہ سچ", "کیا یہ اصلی", "کیا یہ ویڈیو اصلی", "سچ یا جھوٹ",
     "اصلی یا جعلی", "تصدیق کریں",
 )
@@ -70,7 +79,9 @@ MENTION_CUES = (
     "claimed that", "claiming that", "a video circulating", "circulating", "circulated",
     "being shared", "is being shared", "doing the rounds", "said to show", "purports to show",
     "according to", "users shared", "social media users", "went viral", "has gone viral", "a viral video",
-    "viral claim", "posts claim", "reports say", "report says",
+    "viral claim", "posts claim", "reports say", "report says", "a video claiming", "clips claiming",
+    "analysis", "researchers", "newsletter", "podcast", "episode", "media literacy", "zikr",
+    "کے مطابق", "ماہرین",
     "مبینہ", "مبینہ طور", "دعوی", "دعوی کیا", "زیر گردش", "گردش کر", "گردش میں", "سوشل میڈیا پر وائرل",
     "mubayyana", "mubaina", "dawa", "dawa kiya", "zer e gardish", "gardish", "social media par viral",
 )
@@ -104,6 +115,7 @@ NEGATED_RE = (
     rf"|(?:^|\s)(?:{_alt(_DEBUNK)})\s(?:\S+\s)?(?:{_alt(_norm_list(NEGATED_DEBUNK_SUFFIX))})(?:\s|$)"
 )
 NOT_DEBUNK_RE = _word(_alt(_norm_list(NOT_DEBUNK)))
+HEDGE_RE = _word(_alt(_norm_list(HEDGE_CUES)))
 QUESTION_RE = _word(_alt(_norm_list(QUESTION_CUES)))
 MENTION_RE = _word(_alt(_norm_list(MENTION_CUES)))
 
@@ -112,15 +124,19 @@ def post_stance_expr(norm: pl.Expr, raw: pl.Expr) -> pl.Expr:
     """Claim-independent stance from cues: ``norm`` is the normalised text, ``raw`` the original."""
     cleaned = norm.str.replace_all(NEGATED_RE, " ").str.replace_all(NEGATED_RE, " ")
     cleaned = cleaned.str.replace_all(NOT_DEBUNK_RE, " ")
-    question = norm.str.contains(QUESTION_RE) | (
-        raw.fill_null("").str.contains(r"[?؟]\s*$") & ~cleaned.str.contains(DEBUNK_RE)
-    )
+    question = norm.str.contains(QUESTION_RE)
     return (
         pl.when(cleaned.str.contains(DEBUNK_RE)).then(pl.lit("debunks"))
         .when(question).then(pl.lit("unclear"))
         .when(norm.str.contains(MENTION_RE)).then(pl.lit("mentions"))
         .otherwise(pl.lit("spreads"))
     )
+
+
+def hedge_expr(norm: pl.Expr) -> pl.Expr:
+    """True when the post hedges ("if this is real", "suna hai"): a spreading post is then at most
+    ``needs_review``."""
+    return norm.str.contains(HEDGE_RE)
 
 
 def post_stances(norm_texts: pl.Series, raw_texts: pl.Series | None = None) -> pl.Series:
