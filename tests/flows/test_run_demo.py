@@ -1,0 +1,191 @@
+"""`claimwatch run` end to end on the bundled demo (recorded responses, no network).
+
+Runs the CLI in this process against the shared Prefect harness (conftest.py); one test runs it
+as a subprocess in Prefect's ephemeral mode, exactly as a user would.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.config import CLAIMS_DIR, DEMO_DIR
+from flows.store import KEYS, TABLES
+
+pytestmark = [pytest.mark.prefect]
+
+EXPECTED = list(csv.DictReader((DEMO_DIR / "expected_labels.csv").open(encoding="utf-8")))
+CLAIMWATCH = Path(sys.executable).with_name("claimwatch")
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """Invoke `claimwatch ...` in-process; environment changes the CLI makes are undone after."""
+    for key in ("PREFECT_SERVER_LOGGING_LEVEL", "PREFECT_LOGGING_LEVEL", "DO_NOT_TRACK",
+                "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_SERVER_UI_ENABLED",
+                "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY", "PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS"):
+        monkeypatch.setenv(key, os.environ.get(key, "false" if "ENABLE" in key else "WARNING"))
+
+    def invoke(*args: str):
+        return CliRunner().invoke(app, list(args))
+
+    return invoke
+
+
+def table(data_dir: Path, name: str) -> pl.DataFrame:
+    files = list(data_dir.glob(f"{name}/date=*/*.parquet"))
+    if not files:
+        return pl.DataFrame()
+    return pl.read_parquet(f"{data_dir}/{name}/**/*.parquet", hive_partitioning=True)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, prefect_harness):
+    """The demo run twice into one data dir: (first result, second result, data dir)."""
+    data_dir = tmp_path_factory.mktemp("demo") / "claimwatch-data"
+    runner = CliRunner()
+    first = runner.invoke(app, ["run", "--data-dir", str(data_dir)])
+    snapshot = {t: table(data_dir, t) for t in TABLES}
+    second = runner.invoke(app, ["run", "--data-dir", str(data_dir)])
+    return first, second, data_dir, snapshot
+
+
+def test_the_demo_run_completes_and_prints_its_summary(demo_run):
+    first, _, data_dir, _ = demo_run
+    assert first.exit_code == 0, first.output
+    out = first.stdout
+    assert "posts per source:" in out and "new flags per claim and label:" in out
+    for source in ("example-news", "masto-imrankhan", "bsky-khan-trump", "yt-khan-trump", "tg-kaptaan-updates"):
+        assert source in out
+    assert "trump-khan-release-clip" in out and "likely_misinformation" in out
+    assert "errors per source: none" in out
+    assert f"files: {data_dir.resolve()}/" in out
+    assert "Traceback" not in first.output
+
+
+def test_every_demo_post_is_stored_once(demo_run):
+    _, _, data_dir, snap = demo_run
+    posts = snap["posts"]
+    assert sorted(posts["url"]) == sorted(row["url"] for row in EXPECTED)
+    assert posts["post_id"].is_unique().all()
+
+
+def actual_labels(snap) -> dict[str, tuple[str, str, str]]:
+    posts, matches = snap["posts"], snap["matches"]
+    flagged = (matches.with_columns(flag=pl.col("label") != "no_flag")
+               .sort(["post_id", "flag", "rank"], descending=[False, True, False])
+               .unique("post_id", keep="first", maintain_order=True))
+    joined = posts.select("post_id", "url").join(flagged, on="post_id", how="left")
+    return {r["url"]: (r["claim_id"] or "", r["label"] or "no_flag", r["stance"] or "")
+            for r in joined.iter_rows(named=True)}
+
+
+@pytest.mark.parametrize("row", EXPECTED, ids=[r["url"].split("/", 3)[-1][:60] for r in EXPECTED])
+def test_each_demo_post_gets_the_expected_label_and_stance(demo_run, row):
+    claim, label, stance = actual_labels(demo_run[3])[row["url"]]
+    if row["label"] == "no_flag":
+        assert label == "no_flag", f"{row['note']}: flagged {label} for {claim} ({stance})"
+        if claim and claim == row["claim_id"]:
+            assert stance == row["stance"], row["note"]
+    else:
+        assert (claim, label, stance) == (row["claim_id"], row["label"], row["stance"]), row["note"]
+
+
+def test_every_table_is_written_with_run_and_health_rows(demo_run):
+    _, _, data_dir, snap = demo_run
+    for t in TABLES:
+        assert snap[t].height > 0, t
+    assert snap["runs"]["status"].to_list() == ["ok"]
+    assert set(snap["source_health"]["status"]) == {"ok"}
+    assert set(snap["claims"]["claim_id"]) >= {"trump-khan-release-clip"}
+    assert (data_dir / "_state" / "cursors.json").is_file()
+    assert not list(data_dir.rglob("*.tmp"))
+
+
+def test_running_twice_adds_no_duplicate_rows(demo_run):
+    _, second, data_dir, snap = demo_run
+    assert second.exit_code == 0, second.output
+    assert "none (posts and matches already in the dataset" in second.stdout
+    for t in ("posts", "matches", "claims"):
+        now = table(data_dir, t)
+        assert now.height == snap[t].height, t
+        assert now.select(KEYS[t]).is_duplicated().sum() == 0, t
+    runs = table(data_dir, "runs")
+    assert runs.height == 2 and runs["run_id"].is_unique().all()  # one row per run, by design
+    health = table(data_dir, "source_health")
+    assert health.height == 2 * snap["source_health"].height
+    assert health.filter(pl.col("run_id") == runs.sort("started_at")["run_id"][-1])["new"].sum() == 0
+
+
+def test_a_bad_claim_file_is_one_line_and_writes_nothing(cli, tmp_path):
+    claims = tmp_path / "claims"
+    shutil.copytree(CLAIMS_DIR, claims)
+    (claims / "broken-claim.yaml").write_text("claim_id: broken-claim\nstatus: active\ntext: [unclosed\n")
+    data_dir = tmp_path / "data"
+    result = cli("run", "--claims", str(claims), "--data-dir", str(data_dir))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "broken-claim.yaml" in lines[0], result.stderr
+    assert "Traceback" not in result.output
+    assert not data_dir.exists()
+
+
+def test_a_bad_sources_file_names_the_file_source_and_option(cli, tmp_path):
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[sources]]\nname = "masto"\nkind = "mastodon"\nhashtag = "x"\ninstance = "mastodon.social"\n')
+    data_dir = tmp_path / "data"
+    result = cli("run", "--sources", str(sources), "--demo", "--data-dir", str(data_dir))
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and str(sources) in line and "'masto'" in line and "instance" in line
+    assert not data_dir.exists()
+
+
+def test_a_truncated_payload_is_one_source_error_and_the_other_sources_land(prefect_harness, cli, tmp_path):
+    demo = tmp_path / "demo"
+    shutil.copytree(DEMO_DIR, demo)
+    page = demo / "responses" / "mastodon" / "tag_ImranKhan_page1.json"
+    page.write_bytes(page.read_bytes()[: len(page.read_bytes()) // 2])
+    data_dir = tmp_path / "data"
+    result = cli("run", "--sources", str(demo / "sources.toml"), "--replay", str(demo / "responses" / "manifest.toml"),
+                 "--data-dir", str(data_dir))
+    assert result.exit_code == 0, result.output
+    assert "errors per source:\n  masto-imrankhan: " in result.stdout
+    assert "Traceback" not in result.output
+    health = table(data_dir, "source_health")
+    bad = health.filter(pl.col("source") == "masto-imrankhan").row(0, named=True)
+    assert bad["status"] == "error" and "JSON" in bad["error"]
+    assert set(health.filter(pl.col("source") != "masto-imrankhan")["status"]) == {"ok"}
+    posts = table(data_dir, "posts")
+    assert set(posts["source"]) == {"example-news", "bsky-khan-trump", "yt-khan-trump", "tg-kaptaan-updates"}
+    assert table(data_dir, "runs")["status"].to_list() == ["partial"]
+    import json
+
+    cursors = json.loads((data_dir / "_state" / "cursors.json").read_text())
+    assert "masto-imrankhan" not in cursors and "bsky-khan-trump" in cursors
+    assert not list(data_dir.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_claimwatch_run_in_ephemeral_mode_as_a_user_runs_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_") and k != "DO_NOT_TRACK"}
+    t0 = time.monotonic()
+    done = subprocess.run([str(CLAIMWATCH), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=200)
+    elapsed = time.monotonic() - t0
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / ".prefect").is_dir()  # project-local Prefect state
+    assert (tmp_path / "claimwatch-data" / "posts").is_dir()
+    assert "posts per source:" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert elapsed < 60, f"demo took {elapsed:.1f} s"
