@@ -1,0 +1,321 @@
+"""``claimwatch claims list|show|approve|retire|import``: look after the claim catalogue."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+DEFAULT_CLAIMS_DIR = Path(__file__).resolve().parents[2] / "rules" / "claims"
+CLAIMS_DIR_HELP = "Folder of claim YAML files (default: the project's rules/claims)."
+_ID = re.compile(r"^[a-z0-9-]+$")
+
+claims_app = typer.Typer(help="List, show, approve, retire and import claims of the catalogue.",
+                         no_args_is_help=True, add_completion=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(claims_app, name="claims")
+
+
+class Failure(Exception):
+    """A one-line problem for stderr, with the exit status."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def _fail(exc: Exception) -> None:
+    code = getattr(exc, "code", 2)
+    print(f"claimwatch claims: {exc}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _catalogue(claims_dir: Path):
+    from rules.catalogue import CatalogueError, load_catalogue
+
+    try:
+        return load_catalogue(claims_dir)
+    except CatalogueError as exc:
+        raise Failure(f"{exc}", 2) from None
+
+
+def _dir_option() -> Any:
+    return typer.Option(DEFAULT_CLAIMS_DIR, "--claims-dir", help=CLAIMS_DIR_HELP)
+
+
+@claims_app.command("list")
+def list_claims(
+    claims_dir: Path = _dir_option(),
+    status: Optional[str] = typer.Option(None, help="Only claims with this status: active, imported, retired."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of a table."),
+) -> None:
+    """List the catalogue: id, status, verdict, title."""
+    try:
+        if status is not None and status not in ("active", "imported", "retired"):
+            raise Failure(f"--status must be active, imported or retired (got {status!r})", 2)
+        claims = [c for c in _catalogue(claims_dir) if status is None or c.status == status]
+    except Failure as exc:
+        _fail(exc)
+    claims.sort(key=lambda c: ({"active": 0, "imported": 1, "retired": 2}.get(c.status, 3), c.claim_id))
+    if as_json:
+        for c in claims:
+            print(json.dumps({"claim_id": c.claim_id, "status": c.status, "verdict": c.verdict, "title": c.title},
+                             ensure_ascii=False))
+        return
+    rows = [("ID", "STATUS", "VERDICT", "TITLE")] + [
+        (c.claim_id, c.status, c.verdict or "-", c.title or c.text[:80]) for c in claims]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
+    if not claims:
+        print("(no claims" + (f" with status {status}" if status else "") + ")")
+
+
+@claims_app.command("show")
+def show(claim_id: str = typer.Argument(..., help="The claim's id."), claims_dir: Path = _dir_option()) -> None:
+    """Show one claim: its file and every field."""
+    import yaml
+
+    from rules.catalogue import CatalogueError, find_claim_file
+
+    try:
+        claim = _get(claims_dir, claim_id)
+        try:
+            where = find_claim_file(claims_dir, claim_id)
+        except CatalogueError:
+            where = Path(claim.origin)
+    except Failure as exc:
+        _fail(exc)
+    print(f"# {where}")
+    print(yaml.safe_dump(claim.content(), sort_keys=False, allow_unicode=True, width=100).rstrip())
+
+
+def _get(claims_dir: Path, claim_id: str):
+    from rules.catalogue import CatalogueError
+
+    cat = _catalogue(claims_dir)
+    try:
+        return cat.get(claim_id)
+    except CatalogueError as exc:
+        raise Failure(f"{exc}; `claimwatch claims list` shows the ids", 1) from None
+
+
+def _set(claims_dir: Path, claim_id: str, status: str) -> Path:
+    from rules.catalogue import CatalogueError, find_claim_file, set_status
+
+    try:
+        path = find_claim_file(claims_dir, claim_id)
+        if path.suffix.lower() not in (".yaml", ".yml"):
+            raise Failure(f"{claim_id} comes from {path}; change its status there", 1)
+        return set_status(path, status, claim_id)
+    except CatalogueError as exc:
+        raise Failure(str(exc), 1) from None
+
+
+@claims_app.command("approve")
+def approve(claim_id: str = typer.Argument(..., help="The imported claim's id."),
+            claims_dir: Path = _dir_option()) -> None:
+    """Approve an imported claim: its status becomes active and posts can be flagged for it."""
+    try:
+        claim = _get(claims_dir, claim_id)
+        if claim.status != "imported":
+            raise Failure(f"claim '{claim_id}' is {claim.status}; only imported claims are approved "
+                          "(a retired claim is brought back by editing its file)", 1)
+        if not claim.fact_checks:
+            raise Failure(f"claim '{claim_id}' has no fact_checks; add the fact-check that debunks it "
+                          "to its file before approving", 1)
+        path = _set(claims_dir, claim_id, "active")
+    except Failure as exc:
+        _fail(exc)
+    print(f"approved {claim_id} ({path})")
+
+
+@claims_app.command("retire")
+def retire(claim_id: str = typer.Argument(..., help="The claim's id."), claims_dir: Path = _dir_option()) -> None:
+    """Retire a claim: it is kept in the catalogue but never matched again."""
+    try:
+        claim = _get(claims_dir, claim_id)
+        if claim.status == "retired":
+            print(f"{claim_id} is already retired")
+            return
+        path = _set(claims_dir, claim_id, "retired")
+    except Failure as exc:
+        _fail(exc)
+    print(f"retired {claim_id} ({path})")
+
+
+@claims_app.command("import")
+def import_claims(
+    files: List[Path] = typer.Argument(..., help="ClaimReview rows as JSONL (from `claimwatch parse claimreview`) "
+                                                 "or fact-check HTML pages."),
+    claims_dir: Path = _dir_option(),
+    url: Optional[str] = typer.Option(None, help="The page's URL, when a saved page does not name it."),
+) -> None:
+    """Import ClaimReview claims as rules/claims/imported/<id>.yaml with status imported.
+
+    Claims already in the catalogue are left as they are. Approve each one after checking it."""
+    written = skipped = failed = 0
+    try:
+        existing = {c.claim_id for c in _catalogue(claims_dir)} if _has_claims(claims_dir) else set()
+    except Failure as exc:
+        _fail(exc)
+    target = claims_dir / "imported"
+    for f in files:
+        try:
+            rows = _rows_from(f, url)
+        except Failure as exc:
+            failed += 1
+            print(f"{f}: {exc}", file=sys.stderr)
+            continue
+        for where, row in rows:
+            try:
+                claim = claim_yaml(row)
+            except Failure as exc:
+                failed += 1
+                print(f"{where}: {exc}", file=sys.stderr)
+                continue
+            cid = claim["claim_id"]
+            if cid in existing:
+                skipped += 1
+                print(f"{cid}: already in the catalogue; left as it is")
+                continue
+            try:
+                path = _write_claim(target, claim)
+            except Failure as exc:
+                failed += 1
+                print(f"{where}: {exc}", file=sys.stderr)
+                continue
+            existing.add(cid)
+            written += 1
+            print(f"imported {cid} ({path})")
+    print(f"{written} imported, {skipped} already present, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _has_claims(claims_dir: Path) -> bool:
+    return claims_dir.is_dir() and any(p.suffix.lower() in (".yaml", ".yml", ".jsonl")
+                                       for p in claims_dir.rglob("*") if p.is_file())
+
+
+def _rows_from(path: Path, url: str | None) -> list[tuple[str, dict[str, Any]]]:
+    from connectors.errors import ConnectorError
+    from flows.commands.parse import read_input
+
+    try:
+        data = read_input(str(path))
+    except ConnectorError as exc:
+        raise Failure(str(exc)) from None
+    head = data.lstrip()[:1]
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson") or head in (b"{",) and b"\n{" in data:
+        rows = []
+        for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise Failure(f"line {n}: not valid JSON ({exc}); one claim object per line") from None
+            if not isinstance(row, dict):
+                raise Failure(f"line {n}: expected a JSON object per line")
+            rows.append((f"{path}:{n}", row))
+        if not rows:
+            raise Failure("no claims in the file")
+        return rows
+    from connectors import claimreview
+
+    try:
+        rows = claimreview.parse(data, url=url)
+    except ConnectorError as exc:
+        raise Failure(str(exc)) from None
+    if not rows:
+        raise Failure("no ClaimReview markup on the page; nothing to import")
+    return [(str(path), r) for r in rows]
+
+
+_YAML_FIELDS = ("claim_id", "status", "title", "text", "variants", "verdict", "media_category",
+                "required_entities", "known_media", "fact_checks", "debunk_note", "region", "lang", "source")
+
+
+def claim_yaml(row: dict[str, Any]) -> dict[str, Any]:
+    """A claim mapping in the catalogue's YAML format from a ClaimReview (or JSONL catalogue) row."""
+    cid = row.get("claim_id")
+    if not isinstance(cid, str) or not _ID.match(cid):
+        raise Failure(f"claim_id {cid!r} must match [a-z0-9-]+ to be a claim file name")
+    text = row.get("text") if isinstance(row.get("text"), str) else None
+    title = row.get("title") if isinstance(row.get("title"), str) else None
+    if not (text or title):
+        raise Failure(f"claim '{cid}' has no text and no title")
+    fact_checks = [fc for fc in row.get("fact_checks") or [] if isinstance(fc, dict) and fc.get("url")]
+    known = {fc["url"] for fc in fact_checks}
+    for u in row.get("fact_check_urls") or []:
+        if isinstance(u, str) and u not in known:
+            fact_checks.append({"url": u})
+    fact_checks = [{k: v for k, v in fc.items() if v is not None} for fc in fact_checks]
+    note = None
+    if row.get("rating") and row.get("publisher"):
+        note = f"Rated \"{row['rating']}\" by {row['publisher']}."
+    claim = {
+        "claim_id": cid,
+        "status": "imported",
+        "title": title,
+        "text": text or title,
+        "variants": [v for v in row.get("variants") or [] if isinstance(v, str)],
+        "verdict": row.get("verdict") if isinstance(row.get("verdict"), str) else None,
+        "media_category": row.get("media_category") if isinstance(row.get("media_category"), str) else None,
+        "required_entities": row.get("required_entities") or [],
+        "known_media": [m for m in row.get("known_media") or [] if isinstance(m, str)],
+        "fact_checks": fact_checks,
+        "debunk_note": row.get("debunk_note") if isinstance(row.get("debunk_note"), str) else note,
+        "region": row.get("region") or [],
+        "lang": row.get("lang") if isinstance(row.get("lang"), str) else None,
+        "source": (f"claimreview: {row['url']}" if row.get("url") else row.get("source")) or None,
+    }
+    return {k: claim[k] for k in _YAML_FIELDS if claim[k] is not None}
+
+
+def _write_claim(folder: Path, claim: dict[str, Any]) -> Path:
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{claim['claim_id']}.yaml"
+    if path.exists():
+        raise Failure(f"{path} exists already; left as it is")
+    text = yaml.safe_dump(claim, sort_keys=False, allow_unicode=True, width=100)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(folder))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _validate(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _validate(tmp: Path) -> None:
+    """Check the claim file with the catalogue's own rules before it takes its name."""
+    import shutil
+
+    from rules.catalogue import CatalogueError, load_catalogue
+
+    check_dir = Path(tempfile.mkdtemp(prefix="claimwatch-check-"))
+    try:
+        shutil.copyfile(tmp, check_dir / "claim.yaml")
+        load_catalogue(check_dir / "claim.yaml")
+    except CatalogueError as exc:
+        raise Failure(str(exc).replace(str(check_dir / "claim.yaml"), "claim")) from None
+    finally:
+        shutil.rmtree(check_dir, ignore_errors=True)
