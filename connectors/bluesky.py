@@ -172,6 +172,14 @@ def post_json(client: Any, url: str, body: dict) -> Any:
     return load_json(r.content, what=masked)
 
 
+def _refuse_html(resp, expected: str = "JSON") -> None:
+    """Raise ParseError when a server answers an API call with an HTML page."""
+    ctype = getattr(resp, "content_type", "") or ""
+    if ctype in ("text/html", "application/xhtml+xml"):
+        raise ParseError(f"{resp.url}: expected {expected} but the server sent {ctype} "
+                         "(an error, login or consent page?); check the source's URL")
+
+
 class Source(BaseSource):
     kind = "bluesky"
 
@@ -227,6 +235,7 @@ class Source(BaseSource):
             page = {**params, **({"cursor": page_cursor} if page_cursor else {})}
             resp = self.client.get(base + SEARCH, params=page, headers=headers)
             requests += 1
+            _refuse_html(resp)
             payload = load_json(resp.content, what=resp.url)
             views = _post_views(payload, resp.url)
             rows, bad = parse_counted(resp.content, url=resp.url, source=self.name)

@@ -66,9 +66,10 @@ def detect_format(text: str, name: str | None = None) -> str:
         return "sbv"
     arrows = [line for line in lines if _ARROW.match(line)]
     if arrows:
-        if (name or "").lower().endswith(".vtt"):
-            raise ParseError(f"{name}: WebVTT file without the 'WEBVTT' header line; "
-                             "add the header or save it as .srt")
+        dotted = all("." in line.split("-->")[0] and "," not in line.split("-->")[0] for line in arrows)
+        if (name or "").lower().endswith(".vtt") or dotted:
+            raise ParseError(f"{name or 'captions'}: WebVTT cues without the 'WEBVTT' header line; "
+                             "add the header (or use SRT's comma milliseconds)")
         return "srt"
     where = name or "captions"
     raise ParseError(f"{where}: not a WebVTT, SRT or SBV caption file (no cue timing line found)")

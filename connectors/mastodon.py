@@ -193,6 +193,14 @@ def id_key(status_id: Any) -> tuple[int, str]:
     return (len(s), s) if s.isdigit() else (0, s)
 
 
+def _refuse_html(resp, expected: str = "JSON") -> None:
+    """Raise ParseError when a server answers an API call with an HTML page."""
+    ctype = getattr(resp, "content_type", "") or ""
+    if ctype in ("text/html", "application/xhtml+xml"):
+        raise ParseError(f"{resp.url}: expected {expected} but the server sent {ctype} "
+                         "(an error, login or consent page?); check the source's URL")
+
+
 class Source(BaseSource):
     kind = "mastodon"
 
@@ -246,6 +254,7 @@ class Source(BaseSource):
         while url and requests < self.max_pages:
             resp = self.client.get(url, params=params, headers=headers)
             requests += 1
+            _refuse_html(resp)
             seen_urls.add(resp.url)
             rows, bad = parse_counted(resp.content, url=resp.url, source=self.name)
             skipped += bad

@@ -176,6 +176,14 @@ def _post_token(client: Any, url: str, client_id: str, secret: str) -> str:
     return token
 
 
+def _refuse_html(resp, expected: str = "JSON") -> None:
+    """Raise ParseError when a server answers an API call with an HTML page."""
+    ctype = getattr(resp, "content_type", "") or ""
+    if ctype in ("text/html", "application/xhtml+xml"):
+        raise ParseError(f"{resp.url}: expected {expected} but the server sent {ctype} "
+                         "(an error, login or consent page?); check the source's URL")
+
+
 class Source(BaseSource):
     kind = "reddit"
 
@@ -230,6 +238,7 @@ class Source(BaseSource):
             resp = self.client.get(url, params={**params, **({"after": after} if after else {})},
                                    headers=headers)
             requests += 1
+            _refuse_html(resp)
             rows, bad, after = parse_counted(resp.content, url=resp.url, source=self.name,
                                              base_url="https://www.reddit.com")
             skipped += bad

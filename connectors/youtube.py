@@ -175,6 +175,14 @@ def parse_api(data: bytes, *, url: str | None = None, source: str = "") -> list[
 parse = parse_api
 
 
+def _refuse_html(resp, expected: str = "JSON") -> None:
+    """Raise ParseError when a server answers an API call with an HTML page."""
+    ctype = getattr(resp, "content_type", "") or ""
+    if ctype in ("text/html", "application/xhtml+xml"):
+        raise ParseError(f"{resp.url}: expected {expected} but the server sent {ctype} "
+                         "(an error, login or consent page?); check the source's URL")
+
+
 class Source(BaseSource):
     kind = "youtube"
 
@@ -213,6 +221,7 @@ class Source(BaseSource):
                 raise HTTPStatusError(f"{exc} (YouTube answers 403 for quotaExceeded, keyInvalid and "
                                       "API-not-enabled; check the key and the quota)", exc.status_code) from None
             raise
+        _refuse_html(resp)
         rows, bad = parse_api_counted(resp.content, url=resp.url, source=self.name)
         return rows, bad, load_json(resp.content, what=resp.url)
 
@@ -225,6 +234,7 @@ class Source(BaseSource):
         resp = self.client.get(self.feed_url, params={"channel_id": self.channel_id}, headers=headers)
         if resp.not_modified:
             return FetchResult(posts=[], cursor=cursor, requests=1)
+        _refuse_html(resp, "an Atom feed")
         rows, skipped = parse_feed_counted(resp.content, url=resp.url, source=self.name)
         seen = set(cursor.get("seen") or [])
         new = [r for r in rows if r["post_id"] not in seen]

@@ -185,7 +185,7 @@ def test_timeout_truncated_html_and_invalid_json():
         with pytest.raises(FetchError):
             source(srv, client(retries=0)[0]).fetch(None)
         srv.route(SEARCH, Reply(200, b"<!doctype html><title>Bluesky</title>", {"Content-Type": "text/html"}))
-        with pytest.raises(ParseError):
+        with pytest.raises(ParseError, match="sent text/html"):
             source(srv, client()[0]).fetch(None)
         srv.route(SEARCH, Reply(200, b'{"posts": [', JSON))
         with pytest.raises(ParseError):

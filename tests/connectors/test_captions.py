@@ -72,9 +72,11 @@ def test_empty_file_is_a_clear_error():
         cues("empty.vtt")
 
 
-def test_vtt_without_header_is_a_clear_error():
+def test_vtt_without_header_is_a_clear_error_with_or_without_a_file_name():
     with pytest.raises(ParseError, match="without the 'WEBVTT' header"):
         cues("invalid.vtt")
+    with pytest.raises(ParseError, match="without the 'WEBVTT' header"):
+        parse_cues((FIX / "invalid.vtt").read_bytes())
 
 
 def test_not_captions_at_all():

@@ -213,7 +213,7 @@ def test_truncated_body_is_a_fetch_error_not_half_a_page():
 def test_html_instead_of_json_is_a_parse_error():
     with LoopbackServer() as srv:
         srv.route(TAG, Reply(200, b"<html><body>Maintenance</body></html>", {"Content-Type": "text/html"}))
-        with pytest.raises(ParseError, match="not valid JSON"):
+        with pytest.raises(ParseError, match="expected JSON but the server sent text/html"):
             source(srv, client()[0]).fetch(None)
 
 

@@ -191,7 +191,7 @@ def test_timeout_truncated_html_and_invalid_json():
         with pytest.raises(FetchError):
             source(srv, client(retries=0)[0]).fetch(None)
         srv.route(NEW, Reply(200, b"<html>whoa there, pardner!</html>", {"Content-Type": "text/html"}))
-        with pytest.raises(ParseError):
+        with pytest.raises(ParseError, match="sent text/html"):
             source(srv, client()[0]).fetch(None)
         srv.route(NEW, Reply(200, b'{"kind": "Listing", "data": {"children": [', JSON))
         with pytest.raises(ParseError):

@@ -223,7 +223,7 @@ def test_api_429_500_timeout_and_bad_bodies(key):
         with pytest.raises(FetchError):
             api_source(srv, client(retries=0)[0]).fetch(None)
         srv.route("/youtube/v3/search", Reply(200, b"<html>consent</html>", {"Content-Type": "text/html"}))
-        with pytest.raises(ParseError):
+        with pytest.raises(ParseError, match="sent text/html"):
             api_source(srv, client()[0]).fetch(None)
         srv.route("/youtube/v3/search", Reply(200, b'{"items": [', JSON))
         with pytest.raises(ParseError):
