@@ -1,0 +1,145 @@
+"""The matcher: candidates, fuzzy scores, media evidence, entity guards, labels, schema, pickling."""
+
+import pickle
+
+import polars as pl
+import pytest
+
+from rules.catalogue import Catalogue, Claim
+from rules.config import MatchConfig
+from rules.match import Matcher
+from rules.schema import MATCHES_SCHEMA
+
+TRUMP = Claim(
+    claim_id="trump-khan", title="Trump pledges to work for Imran Khan's release",
+    text="A video shows Donald Trump promising to get Imran Khan out of jail.",
+    variants=("Trump ne kaha Imran Khan ki rihai ke liye kaam karenge", "ٹرمپ عمران خان کو جیل سے رہا کروائیں گے"),
+    required_entities=(("trump", "ٹرمپ"), ("imran khan", "khan", "عمران خان")),
+    known_media=("youtube:dQw4w9WgXcQ",), fact_checks=({"url": "https://factcheck.example.org/trump-khan"},),
+)
+KOREA = Claim(claim_id="korea", text="South Korea declared martial law to stop a North Korean invasion.",
+              title="South Korea martial law invasion", required_entities=(("south korea",),))
+OTHER = Claim(claim_id="mosque", text="An Indian drone hit Faisal Mosque in Islamabad.", title=None)
+CAT = Catalogue([TRUMP, KOREA, OTHER])
+
+
+def posts(*texts, **cols):
+    data = {"post_id": [f"p{i}" for i in range(len(texts))], "text": list(texts)}
+    data.update(cols)
+    return pl.DataFrame(data)
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    return Matcher(CAT)
+
+
+def test_a_spreading_post_is_likely_misinformation_with_its_parts(matcher):
+    out = matcher.match(posts("BREAKING: Donald Trump promises to get Imran Khan out of jail, watch the video!"))
+    assert out.schema == pl.Schema(MATCHES_SCHEMA)
+    row = out.row(0, named=True)
+    assert (row["claim_id"], row["label"], row["stance"], row["rank"]) == ("trump-khan", "likely_misinformation", "spreads", 1)
+    assert row["score"] >= 60 and row["entities_ok"] and row["score_media"] == 0
+    assert "trump" in row["evidence"] and row["catalogue_version"] == CAT.version
+    assert row["run_id"] is None and row["flagged_at"] is None
+
+
+def test_roman_urdu_and_urdu_posts_match_the_variants(matcher):
+    out = matcher.match(posts("Trump ne kha Imran Kahn ki rehai ke liye kaam karenge", "ٹرمپ عمران خان کو جیل سے رہا کروائیں گے"))
+    assert out.filter(pl.col("rank") == 1)["claim_id"].to_list() == ["trump-khan", "trump-khan"]
+
+
+def test_a_debunk_is_labelled_debunk_and_a_not_fake_is_not(matcher):
+    out = matcher.match(posts("Fact check: the video of Donald Trump promising to get Imran Khan out of jail is fake",
+                              "This video of Donald Trump promising to get Imran Khan out of jail is not fake"))
+    labels = dict(zip(out.filter(pl.col("rank") == 1)["post_id"], out.filter(pl.col("rank") == 1)["label"]))
+    assert labels == {"p0": "debunk", "p1": "likely_misinformation"}
+
+
+def test_known_media_alone_matches_from_links_video_ids_or_text():
+    m = Matcher(CAT)
+    df = pl.DataFrame({"post_id": ["a", "b", "c"], "text": ["wow", "see https://m.youtube.com/watch?v=dQw4w9WgXcQ&feature=x", "lol"],
+                       "links": [["https://youtu.be/dQw4w9WgXcQ?si=1"], [], []],
+                       "video_ids": [[], [], ["youtube:dQw4w9WgXcQ"]]})
+    out = m.match(df)
+    assert sorted(out["post_id"]) == ["a", "b", "c"]
+    assert set(out["score_media"]) == {100.0} and set(out["claim_id"]) == {"trump-khan"}
+    assert all("youtube:dQw4w9WgXcQ" in e for e in out["evidence"])
+
+
+def test_a_link_to_the_claims_fact_check_makes_it_a_debunk(matcher):
+    df = posts("Donald Trump promising to get Imran Khan out of jail, read this", links=[["https://factcheck.example.org/trump-khan?utm_source=x"]])
+    row = matcher.match(df).row(0, named=True)
+    assert row["stance"] == "debunks" and row["label"] == "debunk"
+
+
+def test_entity_guard_north_korea_does_not_satisfy_south_korea(matcher):
+    out = matcher.match(posts("North Korea declared martial law to stop an invasion"))
+    row = out.filter(pl.col("claim_id") == "korea").row(0, named=True)
+    assert row["entities_ok"] is False and row["label"] != "likely_misinformation"
+
+
+def test_imported_claims_are_at_most_needs_review_and_retired_never_match():
+    imported = Catalogue([Claim(**{**TRUMP.__dict__, "status": "imported"})])
+    text = "BREAKING: Donald Trump promises to get Imran Khan out of jail, watch the video!"
+    assert Matcher(imported).match(posts(text))["label"].to_list() == ["needs_review"]
+    retired = Catalogue([Claim(**{**TRUMP.__dict__, "status": "retired"})])
+    assert Matcher(retired).match(posts(text)).height == 0
+    assert Matcher(retired).rank(posts(text)).height == 0
+
+
+def test_rank_gives_every_post_up_to_top_k_rows_best_first(matcher):
+    r = matcher.rank(posts("Trump Imran Khan jail video", "Faisal Mosque drone Islamabad", "nothing at all here"), top_k=2)
+    assert r.columns == ["post_id", "claim_id", "score", "rank"]
+    assert r.group_by("post_id").len()["len"].max() <= 2
+    assert r.filter(pl.col("post_id") == "p1").row(0, named=True)["claim_id"] == "mosque"
+    for _, g in r.group_by("post_id"):
+        assert g.sort("rank")["score"].is_sorted(descending=True)
+
+
+@pytest.mark.parametrize("text", ["", "🔥🔥🔥😂", None, "عمران Khan ٹرمپ mixed स्क्रिप्ट", "x" * 1_000_000])
+def test_odd_posts_do_not_break_the_batch(matcher, text):
+    df = pl.DataFrame({"post_id": ["odd", "ok"], "text": [text, "Donald Trump promises to get Imran Khan out of jail"]},
+                      schema={"post_id": pl.String, "text": pl.String})
+    out = matcher.match(df)
+    assert "ok" in out["post_id"].to_list()
+
+
+def test_a_long_transcript_still_finds_the_claim(matcher):
+    filler = "the weather was fine and people went to the market " * 3000
+    df = pl.DataFrame({"post_id": ["t"], "text": ["podcast"],
+                       "transcript": [filler + " Donald Trump promises to get Imran Khan out of jail " + filler]})
+    assert matcher.rank(df, top_k=1)["claim_id"].to_list() == ["trump-khan"]
+
+
+def test_missing_columns_and_bad_top_k_are_clear(matcher):
+    with pytest.raises(ValueError, match="post_id and text"):
+        matcher.match(pl.DataFrame({"id": ["x"]}))
+    with pytest.raises(ValueError, match="top_k"):
+        matcher.rank(posts("x"), top_k=0)
+
+
+def test_a_catalogue_of_one_claim_and_the_matcher_pickles():
+    m = Matcher(Catalogue([OTHER]))
+    m2 = pickle.loads(pickle.dumps(m))
+    df = posts("Indian drone hit Faisal Mosque Islamabad")
+    assert m2.rank(df).equals(m.rank(df))
+
+
+def test_config_from_mapping_refuses_unknown_keys_and_bad_values():
+    assert MatchConfig.from_mapping({"flag_threshold": 70, "review_threshold": 50}).flag_threshold == 70.0
+    with pytest.raises(ValueError, match="unknown key\\(s\\) flag_treshold"):
+        MatchConfig.from_mapping({"flag_treshold": 70})
+    with pytest.raises(ValueError, match="review_threshold <= flag_threshold"):
+        MatchConfig.from_mapping({"flag_threshold": 40, "review_threshold": 50})
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_a_catalogue_of_200000_claims_builds_and_matches():
+    from rules.synthetic import synthetic_catalogue
+
+    big = synthetic_catalogue(Catalogue([KOREA, OTHER]), 200_000)
+    m = Matcher(Catalogue(list(big.claims) + [TRUMP]))
+    r = m.rank(posts("Donald Trump promising to get Imran Khan out of jail video"), top_k=5)
+    assert r.height == 5 and r["claim_id"][0] == "trump-khan"
