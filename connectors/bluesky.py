@@ -114,7 +114,7 @@ def post_row(post: dict, *, source: str = "") -> dict:
         "bluesky", uri, source=source, url=url, canonical_url=canonical_url(url),
         author=handle if handle and handle != "handle.invalid" else author.get("did"),
         published_at=_time(record.get("createdAt") or post.get("indexedAt")),
-        lang=langs[0] if langs else None, text=record.get("text") or "",
+        lang=str(langs[0]).split("-")[0].lower() if langs else None, text=record.get("text") or "",
         links=_unique(canonical_url(u) for u in links), media_urls=_unique(media),
         video_ids=_unique(videos), likes=post.get("likeCount"), reposts=post.get("repostCount"),
         replies=post.get("replyCount"),
@@ -233,7 +233,13 @@ class Source(BaseSource):
         page_cursor = None
         while requests < self.max_pages:
             page = {**params, **({"cursor": page_cursor} if page_cursor else {})}
-            resp = self.client.get(base + SEARCH, params=page, headers=headers)
+            try:
+                resp = self.client.get(base + SEARCH, params=page, headers=headers)
+            except HTTPStatusError as exc:
+                if exc.status_code in (401, 403) and not headers:
+                    raise HTTPStatusError(f"{exc} (searchPosts may need a session: set handle_env and "
+                                          "app_password_env)", exc.status_code) from None
+                raise
             requests += 1
             _refuse_html(resp)
             payload = load_json(resp.content, what=resp.url)

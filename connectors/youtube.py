@@ -70,6 +70,10 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _lang(value: Any) -> str | None:
+    return str(value).split("-")[0].lower() if value else None
+
+
 def _unique(values):
     seen, out = set(), []
     for v in values:
@@ -158,7 +162,7 @@ def parse_api_counted(data: bytes, *, url: str | None = None, source: str = "") 
             rows.append(_video_row(
                 vid, source=source, title=sn.get("title"), description=sn.get("description"),
                 author=sn.get("channelTitle"), published=sn.get("publishedAt"),
-                lang=sn.get("defaultAudioLanguage") or sn.get("defaultLanguage"),
+                lang=_lang(sn.get("defaultAudioLanguage") or sn.get("defaultLanguage")),
                 views=_int(st.get("viewCount")), likes=_int(st.get("likeCount")),
                 comments=_int(st.get("commentCount")),
             ))

@@ -172,7 +172,7 @@ def test_500_then_success():
 def test_403_is_a_status_error():
     with LoopbackServer() as srv:
         srv.route(SEARCH, Reply(403, b'{"error":"Forbidden"}', JSON))
-        with pytest.raises(HTTPStatusError, match="403"):
+        with pytest.raises(HTTPStatusError, match="403.*needs? a session: set handle_env"):
             source(srv, client()[0]).fetch(None)
 
 

@@ -97,6 +97,9 @@ def test_parse_api_videos_and_search_answers():
     [a, b] = youtube.parse_api(body("videos_multi.json"))
     assert a["post_id"] == "youtube:D-lhorsDlUQ" and a["lang"] == "en"
     assert "https://bit.ly/2YabdS5" in a["links"]
+    answer = json.loads(body("videos_multi.json"))
+    answer["items"][1]["snippet"]["defaultAudioLanguage"] = "ur-PK"
+    assert youtube.parse_api(json.dumps(answer).encode())[1]["lang"] == "ur"  # primary subtag
     rows = youtube.parse_api(body("search_p1.json"))
     assert [r["post_id"] for r in rows] == [f"youtube:{i}" for i in search_ids()[:3]]
     assert youtube.parse_api(body("search_channels.json")) == []  # channels are not videos
