@@ -142,4 +142,6 @@ def test_a_catalogue_of_200000_claims_builds_and_matches():
     big = synthetic_catalogue(Catalogue([KOREA, OTHER]), 200_000)
     m = Matcher(Catalogue(list(big.claims) + [TRUMP]))
     r = m.rank(posts("Donald Trump promising to get Imran Khan out of jail video"), top_k=5)
-    assert r.height == 5 and r["claim_id"][0] == "trump-khan"
+    assert r["claim_id"][0] == "trump-khan"
+    r = m.rank(posts("South Korea martial law Faisal Mosque drone"), top_k=5)
+    assert r.height == 5
