@@ -26,6 +26,7 @@ DEMO_MANIFEST = DEMO_DIR / "responses" / "manifest.toml"
 TABLES = ("settings", "matching", "runner", "alerts", "sources")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SETTING_ALIASES = {"allow_private_links": "allow_private"}
+_MAY_BE_ZERO = {"retries", "backoff", "backoff_max", "retry_after_max", "min_interval"}
 _HTTP_FIELDS = {f.name: f for f in dataclasses.fields(HttpSettings)}
 RUNNER_KEYS = {
     "kind": str, "address": str, "n_workers": int, "threads_per_worker": int, "max_workers": int,
@@ -124,8 +125,11 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
         want = {bool: bool, int: int, float: (int, float), str: str}.get(type(default))
         if want is not None:
             _check_type(path, "[settings]", key, value, want)
-        if want in (int, (int, float)) and value <= 0:
-            raise _fail(path, "[settings]", f"option {key!r} must be positive, got {value!r}")
+        if want in (int, (int, float)):
+            if name in _MAY_BE_ZERO and value < 0:
+                raise _fail(path, "[settings]", f"option {key!r} must not be negative, got {value!r}")
+            if name not in _MAY_BE_ZERO and value <= 0:
+                raise _fail(path, "[settings]", f"option {key!r} must be positive, got {value!r}")
 
     runner = dict(data.get("runner", {}))
     for key, value in runner.items():

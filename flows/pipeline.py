@@ -41,6 +41,7 @@ from connectors.errors import (
     TooLargeError,
 )
 from connectors.schema import POSTS_SCHEMA
+from rules.schema import CLAIMS_SCHEMA
 from flows.config import (
     CLAIMS_DIR,
     DEMO_MANIFEST,
@@ -113,10 +114,11 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def _rows_frame(kind: str, rows: list[dict[str, Any]], source: str) -> tuple[str, pl.DataFrame]:
-    if rows and "claim_id" in rows[0] and "post_id" not in rows[0]:
-        frame = conform("claims", pl.DataFrame(rows, infer_schema_length=None))
+    if kind == "factchecks" or rows and "claim_id" in rows[0] and "post_id" not in rows[0]:
+        claims = [{k: r.get(k) for k in CLAIMS_SCHEMA} for r in rows]
+        frame = pl.DataFrame(claims, schema=CLAIMS_SCHEMA) if claims else empty("claims")
         return "claims", frame.with_columns(status=pl.lit("imported"), catalogue_version=pl.lit("imported"))
-    frame = pl.DataFrame(rows, schema=POSTS_SCHEMA) if rows else pl.DataFrame(schema=POSTS_SCHEMA)
+    frame = pl.DataFrame(rows, schema=POSTS_SCHEMA) if rows else empty("posts")
     return "posts", frame.with_columns(source=pl.coalesce(pl.col("source"), pl.lit(source)))
 
 

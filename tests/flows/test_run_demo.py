@@ -189,3 +189,145 @@ def test_claimwatch_run_in_ephemeral_mode_as_a_user_runs_it(tmp_path):
     assert "posts per source:" in done.stdout
     assert "Traceback" not in done.stderr
     assert elapsed < 60, f"demo took {elapsed:.1f} s"
+
+
+# ---------------------------------------------------------------- the flow itself
+
+FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Checks</title><link>https://checks.example.org/</link>
+<item><title>Fact check: clip of Trump pledging Khan's release is edited</title>
+<link>https://checks.example.org/2024/11/trump-khan-clip</link><guid>https://checks.example.org/2024/11/trump-khan-clip</guid>
+<pubDate>Wed, 20 Nov 2024 10:00:00 GMT</pubDate></item></channel></rss>"""
+REVIEW = """<html lang="en"><head><title>Fact check</title><script type="application/ld+json">
+{"@context": "https://schema.org", "@type": "ClaimReview", "url": "https://checks.example.org/2024/11/trump-khan-clip",
+ "claimReviewed": "Video shows Trump promising to free Imran Khan", "datePublished": "2024-11-20",
+ "author": {"@type": "Organization", "name": "Example Checks"},
+ "reviewRating": {"@type": "Rating", "alternateName": "Altered video"}}
+</script></head><body><p>The clip was edited.</p></body></html>"""
+
+
+@pytest.fixture
+def mixed_sources(tmp_path):
+    """A fact-check feed, a working Mastodon tag, and a Mastodon server that answers 401."""
+    resp = tmp_path / "responses"
+    shutil.copytree(DEMO_DIR / "responses" / "mastodon", resp / "mastodon")
+    (resp / "feed.xml").write_text(FEED)
+    (resp / "review.html").write_text(REVIEW)
+    (resp / "manifest.toml").write_text("""
+[[response]]
+url = "https://checks.example.org/feed.xml"
+file = "feed.xml"
+content_type = "application/rss+xml"
+[[response]]
+url = "https://checks.example.org/2024/11/trump-khan-clip"
+file = "review.html"
+content_type = "text/html; charset=utf-8"
+[[response]]
+url = "https://mastodon.social/api/v1/timelines/tag/ImranKhan"
+file = "mastodon/tag_ImranKhan_page1.json"
+content_type = "application/json"
+[[response]]
+url = "https://locked.example.org/api/v1/timelines/tag/ImranKhan"
+status = 401
+body = '{"error": "The access token is invalid"}'
+""")
+    sources = tmp_path / "sources.toml"
+    sources.write_text("""
+[settings]
+allow_private_links = true
+retries = 0
+[alerts]
+spreading_threshold = 1
+[runner]
+batch_size = 2
+fetch_retries = 0
+[[sources]]
+name = "checks"
+kind = "factchecks"
+feed_url = "https://checks.example.org/feed.xml"
+[[sources]]
+name = "masto"
+kind = "mastodon"
+instance = "https://mastodon.social"
+hashtag = "ImranKhan"
+max_pages = 1
+[[sources]]
+name = "locked"
+kind = "mastodon"
+instance = "https://locked.example.org"
+hashtag = "ImranKhan"
+""")
+    return sources, resp / "manifest.toml"
+
+
+def test_the_flow_names_failed_sources_and_publishes_artifacts_and_events(prefect_harness, mixed_sources, tmp_path, monkeypatch):
+    import flows.pipeline as pipeline
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    events = []
+    monkeypatch.setattr(pipeline, "emit_event", lambda **kw: events.append(kw))
+    sources, manifest = mixed_sources
+    data_dir = tmp_path / "data"
+    state = pipeline.run_pipeline(config=str(sources), data_dir=str(data_dir), replay=str(manifest), return_state=True)
+
+    assert state.is_completed()
+    assert state.message == "2 of 3 sources ok; failed: locked"
+    summary = state.result()
+    assert summary["status"] == "partial"
+    locked = next(s for s in summary["sources"] if s["source"] == "locked")
+    assert "HTTP 401" in locked["error"]
+
+    claims = table(data_dir, "claims")
+    imported = claims.filter(pl.col("status") == "imported")
+    assert imported["text"].to_list() == ["Video shows Trump promising to free Imran Khan"]
+    assert imported["catalogue_version"].to_list() == ["imported"]
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+        assert "3 sources: checks, masto, locked" in run.name
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+        fetches = {t.name: t for t in tasks if t.name.startswith("fetch_source")}
+        assert set(fetches) == {"fetch_source[checks]", "fetch_source[masto]", "fetch_source[locked]"}
+        assert {"source:locked", "kind:mastodon"} <= set(fetches["fetch_source[locked]"].tags)
+        assert fetches["fetch_source[locked]"].state.is_failed()
+        assert sum(t.name.startswith("match_batch") for t in tasks) >= 2  # batches of 2 posts
+        keys = {a.key for a in client.read_artifacts() if a.flow_run_id == run.id}
+    assert {"claimwatch-run-summary", "claimwatch-matching"} <= keys
+    if summary["flags"] and any(f["label"] == "likely_misinformation" for f in summary["flags"]):
+        assert "claimwatch-new-misinformation" in keys
+    for e in events:
+        assert e["event"] == "claimwatch.claim.spreading"
+        assert e["resource"]["prefect.resource.id"] == f"claimwatch.claim.{e['payload']['claim_id']}"
+        assert e["payload"]["new_spreading"] >= 1
+    spreading = {(m["claim_id"]) for m in table(data_dir, "matches").filter(
+        (pl.col("stance") == "spreads") & (pl.col("label") != "no_flag")).iter_rows(named=True)}
+    assert {e["payload"]["claim_id"] for e in events} == spreading
+
+
+def test_every_source_failing_fails_the_run_but_still_records_it(prefect_harness, mixed_sources, tmp_path):
+    import flows.pipeline as pipeline
+
+    sources, _ = mixed_sources
+    empty_manifest = tmp_path / "none.toml"
+    empty_manifest.write_text('[[response]]\nurl = "https://nowhere.example.org/"\nbody = ""\n')
+    data_dir = tmp_path / "data"
+    state = pipeline.run_pipeline(config=str(sources), data_dir=str(data_dir), replay=str(empty_manifest),
+                                  return_state=True)
+    assert state.is_failed()
+    assert state.message == "every source failed: checks, masto, locked"
+    assert table(data_dir, "runs")["status"].to_list() == ["failed"]
+    assert set(table(data_dir, "source_health")["status"]) == {"error"}
+    assert table(data_dir, "posts").height == 0
+
+
+def test_import_factchecks_writes_imported_claims_once(prefect_harness, mixed_sources, tmp_path):
+    from flows.pipeline import import_factchecks
+
+    sources, manifest = mixed_sources
+    data_dir = tmp_path / "data"
+    first = import_factchecks(config=str(sources), data_dir=str(data_dir), replay=str(manifest))
+    assert first["imported"] == 1 and first["errors"] == {}
+    (data_dir / "_state" / "cursors.json").unlink()  # forget what was seen: the same claim comes again
+    again = import_factchecks(config=str(sources), data_dir=str(data_dir), replay=str(manifest))
+    assert again["imported"] == 0
+    assert table(data_dir, "claims").height == 1
