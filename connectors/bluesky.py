@@ -136,7 +136,10 @@ def _post_views(payload: Any, where: str) -> list:
 
 def parse_counted(data: bytes, *, url: str | None = None, source: str = "") -> tuple[list[dict], int]:
     where = url or "bluesky response"
-    views = _post_views(load_json(data, what=where), where)
+    return _rows(_post_views(load_json(data, what=where), where), source)
+
+
+def _rows(views: list, source: str) -> tuple[list[dict], int]:
     rows, skipped, seen = [], 0, set()
     for view in views:
         try:
@@ -244,7 +247,7 @@ class Source(BaseSource):
             _refuse_html(resp)
             payload = load_json(resp.content, what=resp.url)
             views = _post_views(payload, resp.url)
-            rows, bad = parse_counted(resp.content, url=resp.url, source=self.name)
+            rows, bad = _rows(views, self.name)
             skipped += bad
             by_uri = {v.get("uri"): v for v in views if isinstance(v, dict)}
             for row in rows:

@@ -24,7 +24,6 @@ YouTube links become ``youtube:<id>`` and video attachments their canonical URL 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from datetime import datetime
@@ -35,6 +34,7 @@ from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
 from connectors.errors import ConfigError, ParseError
+from connectors.safe import load_json
 from connectors.schema import make_post
 from connectors.urls import canonical_url, video_ref
 
@@ -43,10 +43,11 @@ _BAD_ITEM = (KeyError, TypeError, ValueError, AttributeError)
 
 def _load_json(data: bytes, where: str) -> Any:
     try:
-        return json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        hint = " (documentation examples with // comments are not JSON)" if b"//" in data[:4096] else ""
-        raise ParseError(f"{where}: not valid JSON{hint}: {exc}") from None
+        return load_json(data, what=where)
+    except ParseError as exc:
+        if b"//" in data[:4096] and "not valid JSON" in str(exc):
+            raise ParseError(f"{exc} (documentation examples with // comments are not JSON)") from None
+        raise
 
 
 def _time(value: Any) -> datetime | None:
@@ -141,16 +142,23 @@ def status_row(status: dict, *, source: str = "", fallback_host: str = "") -> di
 
 def parse_counted(data: bytes, *, url: str | None = None, source: str = "") -> tuple[list[dict], int]:
     where = url or "mastodon response"
-    payload = _load_json(data, where)
+    return _rows(_statuses(_load_json(data, where), where), url, source)
+
+
+def _statuses(payload: Any, where: str) -> list:
     if isinstance(payload, dict) and "error" in payload:
         raise ParseError(f"{where}: server answered with an error: {payload['error']}")
     if isinstance(payload, dict) and "id" in payload and "content" in payload:
-        payload = [payload]  # a single status
+        return [payload]  # a single status
     if not isinstance(payload, list):
         raise ParseError(f"{where}: expected a JSON array of statuses, got {type(payload).__name__}")
+    return payload
+
+
+def _rows(statuses: list, url: str | None, source: str) -> tuple[list[dict], int]:
     host = urlsplit(url).netloc if url else ""
     rows, skipped, seen = [], 0, set()
-    for item in payload:
+    for item in statuses:
         try:
             row = status_row(item, source=source, fallback_host=host)
         except _BAD_ITEM:
@@ -256,10 +264,10 @@ class Source(BaseSource):
             requests += 1
             _refuse_html(resp)
             seen_urls.add(resp.url)
-            rows, bad = parse_counted(resp.content, url=resp.url, source=self.name)
+            statuses = _statuses(_load_json(resp.content, resp.url), resp.url)
+            rows, bad = _rows(statuses, resp.url, self.name)
             skipped += bad
-            payload = json.loads(resp.content)
-            ids = [s.get("id") for s in payload if isinstance(s, dict) and s.get("id")] if isinstance(payload, list) else []
+            ids = [s.get("id") for s in statuses if isinstance(s, dict) and s.get("id")]
             for sid in ids:
                 if newest is None or id_key(sid) > id_key(newest):
                     newest = str(sid)
