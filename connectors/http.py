@@ -384,7 +384,7 @@ class HttpClient:
 
     def _finish(self, url: str, status: int, headers: dict[str, str], content: bytes) -> Response:
         if status == 304 or 200 <= status < 300:
-            return Response(url, status, headers, content)
+            return Response(url, status, httpx.Headers(headers), content)
         shown = self._url_for_message(url)
         hint = {
             401: "check the credentials (token, app password)",

@@ -334,3 +334,8 @@ def test_loopback_is_blocked_without_allow_private_when_it_is_a_content_link():
     with LoopbackServer() as srv:
         with pytest.raises(BlockedURLError):
             client(allow_private=False).check_url(srv.url("/x"))
+
+
+def test_response_headers_are_case_insensitive():
+    r = client(lambda req: httpx.Response(200, headers={"Link": '<https://e.org/2>; rel="next"'})).get("https://e.org/")
+    assert r.headers.get("Link") == r.headers.get("link") == r.header("LINK") == '<https://e.org/2>; rel="next"'

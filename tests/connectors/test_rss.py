@@ -230,3 +230,21 @@ def test_article_links_to_private_addresses_are_not_followed_without_allow_priva
         paths = [p for _, p, _ in srv.requests]
     assert paths == ["/feed.xml"] and len(result.posts) == 2
     assert all("private, loopback" in w for w in result.warnings)
+
+
+def test_invalid_xml_and_invalid_json_over_http_are_parse_errors():
+    with LoopbackServer() as srv:
+        srv.route("/bad.json", body=b'{"version": "https://jsonfeed.org/version/1.1", "items": [',
+                  headers={"Content-Type": "application/feed+json"})
+        srv.route("/bad.xml", body=b"\x00\x01 not xml at all", headers=ATOM)
+        with pytest.raises(ParseError, match="not valid JSON"):
+            rss.Source("d", {"url": srv.url("/bad.json")}, client()).fetch(None)
+        with pytest.raises(ParseError, match="not an RSS, Atom or JSON feed"):
+            rss.Source("d", {"url": srv.url("/bad.xml")}, client()).fetch(None)
+
+
+def test_null_fields_over_http_skip_the_bad_items_and_count_them():
+    with LoopbackServer() as srv:
+        srv.route("/f.json", body=(FIX / "rss/null_fields.json").read_bytes(), headers={"Content-Type": "application/json"})
+        result = rss.Source("d", {"url": srv.url("/f.json")}, client()).fetch(None)
+    assert len(result.posts) == 2 and result.skipped == 2
