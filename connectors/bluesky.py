@@ -33,7 +33,7 @@ from typing import Any
 
 from connectors.base import BaseSource, FetchResult
 from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
-from connectors.safe import load_json
+from connectors.safe import clip, load_json
 from connectors.schema import make_post
 from connectors.urls import canonical_url, video_ref
 
@@ -114,7 +114,7 @@ def post_row(post: dict, *, source: str = "") -> dict:
         "bluesky", uri, source=source, url=url, canonical_url=canonical_url(url),
         author=handle if handle and handle != "handle.invalid" else author.get("did"),
         published_at=_time(record.get("createdAt") or post.get("indexedAt")),
-        lang=str(langs[0]).split("-")[0].lower() if langs else None, text=record.get("text") or "",
+        lang=str(langs[0]).split("-")[0].lower() if langs else None, text=clip(record.get("text") or ""),
         links=_unique(canonical_url(u) for u in links), media_urls=_unique(media),
         video_ids=_unique(videos), likes=post.get("likeCount"), reposts=post.get("repostCount"),
         replies=post.get("replyCount"),

@@ -34,7 +34,7 @@ from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
 from connectors.errors import ConfigError, ParseError
-from connectors.safe import load_json
+from connectors.safe import clip, load_json
 from connectors.schema import make_post
 from connectors.urls import canonical_url, video_ref
 
@@ -133,7 +133,7 @@ def status_row(status: dict, *, source: str = "", fallback_host: str = "") -> di
         "mastodon", native_id(orig, fallback_host),
         source=source, url=url, canonical_url=canonical_url(url),
         author=_author(orig.get("account")), published_at=_time(orig.get("created_at")),
-        lang=orig.get("language"), title=orig.get("spoiler_text") or None, text=text,
+        lang=orig.get("language"), title=clip(orig.get("spoiler_text") or None), text=clip(text),
         links=_unique(canonical_url(u) for u in links), media_urls=_unique(media),
         video_ids=_unique(videos), likes=orig.get("favourites_count"),
         reposts=orig.get("reblogs_count"), replies=orig.get("replies_count"),

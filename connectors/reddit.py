@@ -38,7 +38,7 @@ from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
 from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
-from connectors.safe import load_json
+from connectors.safe import clip, load_json
 from connectors.schema import make_post
 from connectors.urls import canonical_url, video_ref
 
@@ -113,7 +113,7 @@ def thing_row(thing: dict, *, source: str = "", base_url: str = "https://www.red
         "reddit", name, source=source, url=url, canonical_url=canonical_url(url),
         author=None if author in _GONE else author,
         published_at=datetime.fromtimestamp(float(created), timezone.utc) if created is not None else None,
-        title=d.get("title"), text=text,
+        title=clip(d.get("title")), text=clip(text),
         links=_unique(canonical_url(u) for u in links), media_urls=_unique(media_urls),
         video_ids=_unique(videos), likes=d.get("score"), replies=d.get("num_comments"),
     )

@@ -30,7 +30,7 @@ from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
 from connectors.errors import ConfigError, ParseError
-from connectors.safe import decode_text
+from connectors.safe import clip, decode_text
 from connectors.schema import make_post
 from connectors.urls import canonical_url, video_ref
 
@@ -121,7 +121,7 @@ def message_row(msg, *, source: str = "", base_url: str = "https://t.me") -> dic
         "telegram", f"{channel}/{number}", source=source, url=msg_url,
         canonical_url=canonical_url(msg_url),
         author=" ".join(author.get_text().split()) if author is not None else channel,
-        published_at=published, title=title, text=_text(text_node),
+        published_at=published, title=title, text=clip(_text(text_node)),
         links=_unique(canonical_url(u) for u in links), media_urls=_unique(media),
         video_ids=_unique(videos), views=parse_count(views.get_text()) if views is not None else None,
     )

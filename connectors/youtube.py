@@ -34,7 +34,7 @@ from urllib.parse import quote
 from connectors import captions as captions_mod
 from connectors.base import BaseSource, FetchResult
 from connectors.errors import ConfigError, ConnectorError, HTTPStatusError, ParseError
-from connectors.safe import load_json, parse_xml
+from connectors.safe import clip, load_json, parse_xml
 from connectors.schema import content_hash, make_post
 from connectors.urls import canonical_url, video_ref
 
@@ -91,7 +91,7 @@ def _video_row(vid: str, *, source: str, title, description, author, published, 
     links = _URL.findall(description or "")
     return make_post(
         "youtube", vid, source=source, url=url, canonical_url=canonical_url(url), author=author,
-        published_at=_time(published), lang=lang, title=title, text=description or "",
+        published_at=_time(published), lang=lang, title=clip(title), text=clip(description or ""),
         links=_unique(canonical_url(u) for u in links),
         video_ids=_unique([f"youtube:{vid}"] + [video_ref(u) for u in links]),
         views=views, likes=likes, replies=comments,
