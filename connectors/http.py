@@ -161,7 +161,7 @@ class Response:
 
     def json(self) -> Any:
         """The body as JSON; :class:`ParseError` if invalid or nested too deep."""
-        return load_json(self.content, what=f"{self.url}: response")
+        return load_json(self.content, what=f"{mask_url(self.url)}: response")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,7 +360,7 @@ class HttpClient:
                                     retry_after=r.retry_after, rand=self.rand)
                 if delay is None:
                     raise r.final(self, attempt) from None
-                log.info("retrying %s in %.1fs (%s)", r.shown, delay, r.reason)
+                log.info("retrying %s in %.1fs (%s)", r.shown, delay, self.mask(r.reason))
                 self.sleep(delay)
 
     def get_json(self, url: str, **kw: Any) -> Any:
@@ -440,6 +440,8 @@ class HttpClient:
                 raise FetchError(self.mask(f"{shown}: {type(exc).__name__}: {exc}")) from None
             except ParseError as exc:  # corrupt or unsupported compressed body
                 raise FetchError(self.mask(str(exc))) from None
+            except (ValueError, UnicodeError, OSError) as exc:  # e.g. an unencodable host name
+                raise FetchError(self.mask(f"{shown}: {type(exc).__name__}: {exc}; check the URL")) from None
         finally:
             slot.release()
 

@@ -339,3 +339,17 @@ def test_loopback_is_blocked_without_allow_private_when_it_is_a_content_link():
 def test_response_headers_are_case_insensitive():
     r = client(lambda req: httpx.Response(200, headers={"Link": '<https://e.org/2>; rel="next"'})).get("https://e.org/")
     assert r.headers.get("Link") == r.headers.get("link") == r.header("LINK") == '<https://e.org/2>; rel="next"'
+
+
+def test_json_error_message_masks_secret_query_values():
+    with pytest.raises(ParseError) as e:
+        client(lambda req: httpx.Response(200, content=b"nope")).get_json("https://api.example/v3/search?key=AIzaSECRET")
+    assert "AIzaSECRET" not in str(e.value) and "key=***" in str(e.value)
+
+
+def test_foreign_exceptions_never_escape():
+    def boom(req):
+        raise httpx.LocalProtocolError("bad header")
+
+    with pytest.raises(FetchError, match="LocalProtocolError"):
+        client(boom).get("https://example.org/")
