@@ -14,9 +14,11 @@ Source options (``kind = "bluesky"``):
                       ``https://bsky.social``) and searches go there with ``Bearer accessJwt``.
                       Neither value is ever logged.
 
-The cursor ``{"since": <newest indexedAt>, "seen": [uris at that instant]}`` makes the next run
-ask only for posts indexed since then (``since`` is inclusive, so the posts seen at that instant
-are dropped).
+The cursor ``{"since", "newest", "seen"}`` makes the next run ask only for recent posts:
+``newest`` is the latest sort time seen (the earlier of ``createdAt`` and ``indexedAt``, which is
+what ``since`` filters on), ``since`` is 15 minutes before it so posts indexed late are not
+missed, and ``seen`` holds the URIs already delivered (the last 2000) so the overlap repeats
+nothing.
 
 Rows: ``post_id`` is ``bluesky:<at:// uri>``; ``url`` is
 ``https://bsky.app/profile/<handle>/post/<rkey>`` (the DID when the handle is invalid); links come
@@ -28,7 +30,7 @@ record-with-media embeds go to ``media_urls``; YouTube links and Bluesky videos 
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from connectors.base import BaseSource, FetchResult
@@ -40,6 +42,8 @@ from connectors.urls import canonical_url, video_ref
 _BAD_ITEM = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
 CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
+SINCE_OVERLAP = timedelta(minutes=15)  # posts indexed late are still found; repeats are dropped
+MAX_SEEN = 2000
 
 
 def _time(value: Any) -> datetime | None:
@@ -224,15 +228,15 @@ class Source(BaseSource):
         cursor = dict(cursor or {})
         warnings: list[str] = []
         base, headers = self._session(warnings)
-        since = cursor.get("since")
-        seen_at_since = set(cursor.get("seen") or [])
+        seen = list(cursor.get("seen") or [])
+        seen_set = set(seen)
         params: dict[str, Any] = {"q": self.query, "limit": self.limit, "sort": self.sort}
         if self.options.get("lang"):
             params["lang"] = self.options["lang"]
-        if since:
-            params["since"] = since
-        posts, skipped, requests, ids = [], 0, 0, set()
-        newest_t, newest = _time(since), set(seen_at_since)
+        if cursor.get("since"):
+            params["since"] = cursor["since"]
+        posts, skipped, requests = [], 0, 0
+        newest = _time(cursor.get("newest"))
         page_cursor = None
         while requests < self.max_pages:
             page = {**params, **({"cursor": page_cursor} if page_cursor else {})}
@@ -252,30 +256,39 @@ class Source(BaseSource):
             by_uri = {v.get("uri"): v for v in views if isinstance(v, dict)}
             for row in rows:
                 uri = row["post_id"].split(":", 1)[1]
-                if uri in ids or uri in seen_at_since:
+                if uri in seen_set:
                     continue
-                ids.add(uri)
+                seen_set.add(uri)
+                seen.append(uri)
                 posts.append(row)
-                v = by_uri.get(uri) or {}
-                t_raw = v.get("indexedAt") or (v.get("record") or {}).get("createdAt")
-                try:
-                    t = _time(t_raw)
-                except ValueError:
-                    t = None
-                if t is None:
-                    continue
-                if newest_t is None or t > newest_t:
-                    newest_t, newest = t, {uri}
-                elif t == newest_t:
-                    newest.add(uri)
+                t = sort_time(by_uri.get(uri) or {})
+                if t is not None and (newest is None or t > newest):
+                    newest = t
             page_cursor = payload.get("cursor")
             if not views or not page_cursor:
                 break
         if page_cursor and requests >= self.max_pages:
             warnings.append(f"{self.name}: stopped after max_pages={self.max_pages}; older matching "
                             "posts of this window were not read (raise limit or max_pages)")
-        if newest_t is not None:
-            since_text = newest_t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            cursor = {"since": since_text, "seen": sorted(newest)}
+        if newest is not None:
+            cursor = {"since": _iso(newest - SINCE_OVERLAP), "newest": _iso(newest),
+                      "seen": seen[-MAX_SEEN:]}
         return FetchResult(posts=posts, cursor=cursor, skipped=skipped, warnings=warnings,
                            requests=requests)
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def sort_time(view: dict) -> datetime | None:
+    """The instant search filters ``since`` on: the earlier of createdAt and indexedAt."""
+    times = []
+    for raw in (view.get("indexedAt"), (view.get("record") or {}).get("createdAt")):
+        try:
+            t = _time(raw)
+        except (TypeError, ValueError):
+            t = None
+        if t is not None:
+            times.append(t if t.tzinfo else t.replace(tzinfo=timezone.utc))
+    return min(times) if times else None

@@ -1,4 +1,6 @@
+import copy
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -113,22 +115,35 @@ def test_error_and_wrong_shapes():
 # -- fetch -------------------------------------------------------------------------------------
 
 def test_pages_follow_the_cursor_and_the_next_run_asks_since_newest():
+    page1, page2 = json.loads(body("search_page1.json"))["posts"], json.loads(body("search_page2.json"))["posts"]
     with LoopbackServer() as srv:
         srv.route(SEARCH, [ok(body("search_page1.json")), ok(body("search_page2.json"))])
         result = source(srv, client()[0]).fetch(None)
         assert result.requests == 2 and len(result.posts) == 6
         assert "cursor=3" in srv.requests[1][1] and "q=Imran+Khan+Trump" in srv.requests[0][1]
-        assert "sort=latest" in srv.requests[0][1]
-        newest = max(p["indexedAt"] for p in json.loads(body("search_page1.json"))["posts"]
-                     + json.loads(body("search_page2.json"))["posts"])
-        assert result.cursor["since"].replace("Z", "") .startswith(newest[:19])
+        assert "sort=latest" in srv.requests[0][1] and "since=" not in srv.requests[0][1]
+        newest = max(bluesky.sort_time(p) for p in page1 + page2)
+        assert result.cursor["newest"] == bluesky._iso(newest)
+        assert result.cursor["since"] == bluesky._iso(newest - timedelta(minutes=15))
+        assert sorted(result.cursor["seen"]) == sorted(p["uri"] for p in page1 + page2)
         cursor = result.cursor
 
-        srv.route(SEARCH, ok(body("search_page1.json")))  # the same posts again: since is inclusive
+        # the overlap brings back posts already delivered, and one new post indexed late
+        late = copy.deepcopy(page1[0])
+        late["uri"] = late["uri"][:-5] + "zzzzz"
+        late["record"]["createdAt"] = "2020-01-01T00:00:00.000Z"  # backdated: sort time is createdAt
+        srv.route(SEARCH, ok({"posts": page1 + [late]}))
         again = source(srv, client()[0]).fetch(cursor)
-        assert "since=" in srv.requests[-1][1]
-        assert len(again.posts) == 3 - len(set(cursor["seen"]) & {p["uri"] for p in json.loads(body("search_page1.json"))["posts"]})
-        assert again.cursor == cursor
+        assert f"since={cursor['since'].replace(':', '%3A')}" in srv.requests[-1][1]
+        assert [p["post_id"] for p in again.posts] == [f"bluesky:{late['uri']}"]
+        assert again.cursor["newest"] == cursor["newest"]  # an older sort time does not move it back
+        assert late["uri"] in again.cursor["seen"]
+
+
+def test_sort_time_is_the_earlier_of_created_and_indexed():
+    view = {"indexedAt": "2024-11-09T07:41:13.118Z", "record": {"createdAt": "2024-11-09T07:40:00Z"}}
+    assert bluesky._iso(bluesky.sort_time(view)) == "2024-11-09T07:40:00.000Z"
+    assert bluesky.sort_time({"record": {"createdAt": "not a date"}}) is None
 
 
 def test_max_pages_bounds_the_run():
