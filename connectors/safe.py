@@ -142,21 +142,48 @@ def load_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH, what: str =
         raise ParseError(f"{what}: not valid JSON ({exc})") from None
 
 
-_DOCTYPE = re.compile(rb"<!DOCTYPE\b", re.I)
 _ENTITY = re.compile(rb"<!ENTITY\s+(%\s+)?[^\s>]+\s+(SYSTEM|PUBLIC|\"[^\"]*\"|'[^']*')", re.I)
 _MAX_ENTITIES = 64
+
+
+def _prolog_doctype(data: bytes) -> int:
+    """Offset of the document's ``<!DOCTYPE`` (it can only stand in the prolog), or -1."""
+    pos, n = 0, len(data)
+    if data.startswith(codecs.BOM_UTF8):
+        pos = 3
+    while pos < n:
+        while pos < n and data[pos] in b" \t\r\n":
+            pos += 1
+        if data.startswith(b"<?", pos):
+            close = b"?>"
+        elif data.startswith(b"<!--", pos):
+            close = b"-->"
+        else:
+            break
+        end = data.find(close, pos)
+        if end < 0:
+            return -1
+        pos = end + len(close)
+    return pos if data[pos:pos + 9].upper() == b"<!DOCTYPE" else -1
 
 
 def check_xml(data: bytes, what: str = "XML") -> None:
     """Raise :class:`ParseError` if the document's DTD could expand (entities referring to
     entities, parameter entities) or reach outside (SYSTEM/PUBLIC entities). Plain character
     entities such as ``<!ENTITY nbsp "&#160;">`` and external DTD identifiers (RSS 0.91's
-    Netscape DOCTYPE) are allowed: no parser here loads them."""
-    head = data[:65536]
-    m = _DOCTYPE.search(head)
-    if not m:
+    Netscape DOCTYPE) are allowed: no parser here loads them. UTF-16/32 documents are checked
+    after transcoding."""
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or b"\x00" in data[:4]:
+        for enc in ("utf-32", "utf-16", "utf-16-le", "utf-16-be"):
+            try:
+                data = data.decode(enc).encode("utf-8")
+                break
+            except UnicodeError:
+                continue
+    at = _prolog_doctype(data)
+    if at < 0:
         return
-    start = m.end()
+    start = at + 9
     end = data.find(b"]>", start)
     if end < 0:
         end = data.find(b">", start)

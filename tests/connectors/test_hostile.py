@@ -285,3 +285,18 @@ def test_10_mb_single_line_page_is_parsed():
 def test_oversized_saved_documents_are_refused():
     with pytest.raises(ParseError, match="larger than"):
         rss.parse(b" " * (rss.MAX_FEED_BYTES + 1))
+
+
+def test_entity_attacks_behind_comments_padding_or_utf16_are_still_refused():
+    padded = b'<?xml version="1.0"?>\n<!--' + b" " * 200_000 + b"-->\n" + BILLION_LAUGHS.split(b"\n", 1)[1]
+    with pytest.raises(ParseError, match="entity expansion"):
+        rss.parse(padded)
+    with pytest.raises(ParseError, match="external entities"):
+        rss.parse(XXE.decode().replace('version="1.0"', 'version="1.0" encoding="utf-16"').encode("utf-16"))
+
+
+def test_doctype_text_inside_content_is_not_mistaken_for_the_dtd():
+    doc = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>On XXE</title>'
+           b'<link>https://x.example/a</link><description><![CDATA[<!DOCTYPE x [<!ENTITY e SYSTEM "file:///">]>]]>'
+           b"</description></item></channel></rss>")
+    assert rss.parse(doc)[0]["title"] == "On XXE"
