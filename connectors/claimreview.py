@@ -10,6 +10,8 @@ entities, several objects in one block). A claim row is a plain dict::
     status          "imported" (awaits approval in the catalogue)
     title           the review's headline/name, else the page title, else the claim shortened
     text            claimReviewed
+    variants, media_category, required_entities
+                    empty: a reviewer adds them before approving
     verdict         normalised rating: false | altered | misleading | missing-context | true |
                     unproven | satire, or None when the rating is not recognised
     rating          the publisher's own rating text (reviewRating.alternateName)
@@ -186,7 +188,10 @@ def _review_row(r: dict[str, Any], page: dict[str, Any], source: str) -> dict[st
         "status": "imported",
         "title": title,
         "text": claim,
+        "variants": [],
         "verdict": verdict,
+        "media_category": None,
+        "required_entities": [],
         "rating": rating_text,
         "publisher": publisher,
         "date": date,
