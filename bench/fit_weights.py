@@ -68,7 +68,8 @@ def main() -> None:
     found = sum(len({m.claim_ids[c] for p, c in zip(f["post"], f["claim"]) if pids[p] == pid} & g) for pid, g in gold.items())
     print(f"candidate recall: {found / sum(len(g) for g in gold.values()):.3f}", file=sys.stderr)
     if a.calibration:
-        xc = np.column_stack([f[k] for k in CALIBRATION_FEATURES])
+        lab = m._label_features(prep["norm"], f, np.arange(len(f["post"])))
+        xc = np.column_stack([lab[k] for k in CALIBRATION_FEATURES])
         coef, b = fit_logistic(xc, y, l2=a.l2, balanced=True)
         print(json.dumps({"coef": [round(v, 6) for v in coef], "intercept": round(b, 6)}))
         return

@@ -59,8 +59,8 @@ STOPWORDS = frozenset(normalise_series(_STOP_RAW.split()).to_list()) - {""}
 
 # feature order of the fitted model (see bench/fit_weights.py)
 FEATURES = (
-    "bm25_norm", "bm25_rel", "bm25_log", "tsr", "tsort", "ratio", "partial", "cov_claim", "cov_post",
-    "tsr_text", "tsr_title", "tsr_rel", "cov_claim_rel", "cov_post_rel",
+    "bm25_norm", "bm25_rel", "bm25_log", "tsort", "cov_claim", "cov_post", "cov_claim_text",
+    "cov_claim_title", "cov_post_text", "cov_post_title", "cov_claim_rel", "cov_post_rel", "tsort_rel",
 )
 # the label score: features that do not depend on the catalogue's size or shape
 CALIBRATION_FEATURES = ("tsr", "tsort", "ratio", "partial", "cov_claim", "cov_post")
@@ -70,10 +70,10 @@ DEFAULT_CALIBRATION: dict[str, Any] = {
 }
 # ranking model, fitted on the CheckThat 2020 train split (bench/fit_weights.py); see docs/matching.md
 DEFAULT_MODEL: dict[str, Any] = {
-    "mean": [0.182052, 0.416099, 1.888109, 0.482584, 0.426847, 0.39153, 0.503091, 0.259334, 0.109358, 0.460148, 0.412356, -0.257037, -0.424185, -0.191002],
-    "scale": [0.08602, 0.192069, 0.280661, 0.084894, 0.065959, 0.054895, 0.064935, 0.129572, 0.062553, 0.06768, 0.126032, 0.135414, 0.206674, 0.13894],
-    "coef": [-0.147101, 1.984747, 0.580709, -0.298076, 0.152247, 0.006304, 0.009212, 0.034654, -0.055238, 0.070572, 0.380612, 0.250629, 0.083558, 0.900232],
-    "intercept": -8.717405,
+    "mean": [0.182052, 0.416099, 1.888109, 0.426847, 0.259334, 0.109358, 0.177241, 0.226914, 0.103521, 0.080099, -0.424185, -0.191002, -0.129209],
+    "scale": [0.08602, 0.192069, 0.280661, 0.065959, 0.129572, 0.062553, 0.093865, 0.153021, 0.063113, 0.062017, 0.206674, 0.13894, 0.08426],
+    "coef": [-0.287233, 2.04573, 0.46147, -0.152413, -0.003027, 0.219141, 0.251084, 0.042078, -0.331588, 0.203175, 0.197277, 0.438249, 0.841833],
+    "intercept": -8.704757,
 }
 
 
@@ -160,6 +160,7 @@ class Matcher:
                 seen.add((owner[j], t))
                 keep.append(j)
         self._field_text = [norm[j] for j in keep]
+        self._field_sorted = [" ".join(sorted(t.split())) for t in self._field_text]
         self._field_kind = np.array([kinds[j] for j in keep], dtype=np.int8)
         field_owner = np.array([owner[j] for j in keep], dtype=np.int64)
         self._field_start = np.searchsorted(field_owner, np.arange(n + 1)).astype(np.int64)
@@ -340,6 +341,47 @@ class Matcher:
         feats["media_key"] = media_key
         return feats
 
+    def _field_pairs(self, pp: np.ndarray, cc: np.ndarray) -> dict[str, np.ndarray]:
+        starts = self._field_start[cc]
+        counts = self._field_start[cc + 1] - starts
+        fp = np.repeat(pp, counts)
+        offs = np.arange(len(fp)) - np.repeat(np.cumsum(counts) - counts, counts)
+        return {"fp": fp, "ff": np.repeat(starts, counts) + offs, "fc": np.repeat(cc, counts),
+                "pair": np.repeat(np.arange(len(pp)), counts), "seg": np.cumsum(counts) - counts,
+                "has": counts > 0}
+
+    @staticmethod
+    def _per_pair_max(fields: dict[str, np.ndarray], values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        res = np.zeros(len(fields["seg"]))
+        v = values if mask is None else np.where(mask, values, 0.0)
+        if len(v):
+            red = np.maximum.reduceat(v, np.minimum(fields["seg"], len(v) - 1))
+            res[fields["has"]] = red[fields["has"]]
+        return res
+
+    def _post_texts(self, norm: list[str], fields: dict[str, np.ndarray], sort_tokens: bool) -> list[str]:
+        limit = self.config.max_fuzzy_chars
+        cache: dict[int, str] = {}
+        out = []
+        for p, c in zip(fields["fp"].tolist(), fields["fc"].tolist()):
+            t = norm[p]
+            if len(t) > limit:
+                t = self._fuzzy_text(t, c)
+                out.append(" ".join(sorted(t.split())) if sort_tokens else t)
+                continue
+            if sort_tokens:
+                v = cache.get(p)
+                if v is None:
+                    v = cache[p] = " ".join(sorted(t.split()))
+                out.append(v)
+            else:
+                out.append(t)
+        return out
+
+    def _cpdist(self, scorer: Callable[..., float], a: list[str], b: list[str]) -> np.ndarray:
+        return np.asarray(process.cpdist(a, b, scorer=scorer, workers=self.config.workers, dtype=np.float32),
+                          dtype=np.float64) / 100
+
     def _features(self, norm: list[str], q_ids: list[list[int]], pp: np.ndarray, cc: np.ndarray,
                   bm: np.ndarray) -> dict[str, np.ndarray]:
         n_pairs = len(pp)
@@ -355,43 +397,13 @@ class Matcher:
         out["bm25_rel"] = bm / np.maximum(best_bm[pp], 1e-9)
         out["bm25_log"] = np.log1p(bm)
 
-        starts = self._field_start[cc]
-        counts = self._field_start[cc + 1] - starts
-        fp = np.repeat(pp, counts)
-        pair_of_field = np.repeat(np.arange(n_pairs), counts)
-        offs = np.arange(len(fp)) - np.repeat(np.cumsum(counts) - counts, counts)
-        ff = np.repeat(starts, counts) + offs
-        long_posts = {i for i, t in enumerate(norm) if len(t) > self.config.max_fuzzy_chars}
-        if long_posts:
-            post_texts = [self._fuzzy_text(norm[p], c) if p in long_posts else norm[p]
-                          for p, c in zip(fp.tolist(), np.repeat(cc, counts).tolist())]
-        else:
-            post_texts = [norm[p] for p in fp.tolist()]
-        field_texts = [self._field_text[f] for f in ff.tolist()]
-        w = self.config.workers
-
-        def run(scorer: Callable[..., float], a: list[str], b: list[str]) -> np.ndarray:
-            return np.asarray(process.cpdist(a, b, scorer=scorer, workers=w, dtype=np.float32), dtype=np.float64)
-
-        seg = np.cumsum(counts) - counts
-        has = counts > 0
-
-        def per_pair_max(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-            res = np.zeros(n_pairs)
-            v = values if mask is None else np.where(mask, values, 0.0)
-            if len(v):
-                red = np.maximum.reduceat(v, np.minimum(seg, len(v) - 1))
-                res[has] = red[has]
-            return res
-
-        tsr = run(fuzz.token_set_ratio, post_texts, field_texts) / 100
-        out["tsr"] = per_pair_max(tsr)
-        out["tsort"] = per_pair_max(run(fuzz.token_sort_ratio, post_texts, field_texts) / 100)
-        out["ratio"] = per_pair_max(run(fuzz.ratio, post_texts, field_texts) / 100)
-        out["partial"] = per_pair_max(run(fuzz.partial_ratio, field_texts, post_texts) / 100)
+        fields = self._field_pairs(pp, cc)
+        fp, ff = fields["fp"], fields["ff"]
+        sorted_posts = self._post_texts(norm, fields, sort_tokens=True)
+        sorted_fields = [self._field_sorted[f] for f in ff.tolist()]
+        tsort = self._cpdist(fuzz.ratio, sorted_posts, sorted_fields)
+        out["tsort"] = self._per_pair_max(fields, tsort)
         kinds = self._field_kind[ff]
-        out["tsr_text"] = per_pair_max(tsr, kinds == 0)
-        out["tsr_title"] = per_pair_max(tsr, kinds == 1)
 
         qb = self._binary(q_ids, self._F.shape[1])
         known_idf = np.asarray(qb @ self._idf).ravel()
@@ -400,20 +412,40 @@ class Matcher:
         overlap = np.asarray(qb[fp].multiply(self._F[ff]).sum(axis=1)).ravel()
         cov_claim_f = overlap / self._F_total[ff]
         cov_post_f = overlap / post_total[fp]
-        out["cov_claim"] = per_pair_max(cov_claim_f)
-        out["cov_post"] = per_pair_max(cov_post_f)
-        for name in ("tsr", "cov_claim", "cov_post"):
+        out["cov_claim"] = self._per_pair_max(fields, cov_claim_f)
+        out["cov_post"] = self._per_pair_max(fields, cov_post_f)
+        out["cov_claim_text"] = self._per_pair_max(fields, cov_claim_f, kinds == 0)
+        out["cov_claim_title"] = self._per_pair_max(fields, cov_claim_f, kinds == 1)
+        out["cov_post_text"] = self._per_pair_max(fields, cov_post_f, kinds == 0)
+        out["cov_post_title"] = self._per_pair_max(fields, cov_post_f, kinds == 1)
+        for name in ("cov_claim", "cov_post", "tsort"):
             best_post = np.zeros(len(norm))
             np.maximum.at(best_post, pp, out[name])
             out[name + "_rel"] = out[name] - best_post[pp]
-        # best field: highest claim coverage, then token set ratio
-        key = cov_claim_f + tsr * 1e-3
+        key = cov_claim_f + tsort * 1e-3
         best = np.full(n_pairs, -1, dtype=np.int64)
+        pair_of_field = fields["pair"]
         order = np.lexsort((-key, pair_of_field))
         first = np.ones(len(order), dtype=bool)
         first[1:] = pair_of_field[order][1:] != pair_of_field[order][:-1]
         best[pair_of_field[order][first]] = ff[order][first]
         out["best_field"] = best
+        return out
+
+    def _label_features(self, norm: list[str], feats: dict[str, np.ndarray], sel: np.ndarray) -> dict[str, np.ndarray]:
+        """Fuzzy scores of the label model, for the selected pairs only (the costly scorers)."""
+        pp, cc = feats["post"][sel], feats["claim"][sel]
+        out = {"cov_claim": feats["cov_claim"][sel], "cov_post": feats["cov_post"][sel], "tsort": feats["tsort"][sel]}
+        if len(pp) == 0:
+            for f in ("tsr", "ratio", "partial"):
+                out[f] = np.empty(0)
+            return out
+        fields = self._field_pairs(pp, cc)
+        posts = self._post_texts(norm, fields, sort_tokens=False)
+        texts = [self._field_text[f] for f in fields["ff"].tolist()]
+        out["tsr"] = self._per_pair_max(fields, self._cpdist(fuzz.token_set_ratio, posts, texts))
+        out["ratio"] = self._per_pair_max(fields, self._cpdist(fuzz.ratio, posts, texts))
+        out["partial"] = self._per_pair_max(fields, self._cpdist(fuzz.partial_ratio, texts, posts))
         return out
 
     def _score(self, feats: dict[str, np.ndarray]) -> np.ndarray:
@@ -424,7 +456,7 @@ class Matcher:
         return 100.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
     def _calibrated(self, feats: dict[str, np.ndarray]) -> np.ndarray:
-        if len(feats["post"]) == 0:
+        if len(feats["cov_claim"]) == 0:
             return np.empty(0)
         x = np.column_stack([feats[f] for f in CALIBRATION_FEATURES])
         z = x @ self._cal_coef + self._cal_intercept
@@ -502,9 +534,7 @@ class Matcher:
         pp, cc = feats["post"], feats["claim"]
         if len(pp) == 0:
             return pl.DataFrame(schema=MATCHES_SCHEMA)
-        score = self._calibrated(feats)
         media = feats["media"]
-        score = np.where(media, 100.0, score)
         fc_link = np.zeros(len(pp), dtype=bool)
         fc_key: dict[int, str] = {}
         if self._fact_checks:
@@ -513,10 +543,19 @@ class Matcher:
                     if c in self._fact_checks.get(k, ()):
                         fc_link[i] = True
                         fc_key[i] = k
-        order, rank = self._order(pp, cc, score)
-        keep = (rank <= cfg.max_claims_per_post) & ((score[order] >= cfg.report_floor) | media[order] | fc_link[order])
-        idx = order[keep]
-        rank = rank[keep]
+        order, rnk = self._order(pp, cc, self._score(feats))
+        sel = np.sort(order[(rnk <= cfg.max_claims_per_post) | media[order] | fc_link[order]])
+        lab = self._label_features(prep["norm"], feats, sel)
+        score_sel = np.where(media[sel], 100.0, self._calibrated(lab))
+        order2, rank2 = self._order(pp[sel], cc[sel], score_sel)
+        keep = (rank2 <= cfg.max_claims_per_post) & (
+            (score_sel[order2] >= cfg.report_floor) | media[sel][order2] | fc_link[sel][order2])
+        idx = sel[order2[keep]]
+        rank = rank2[keep]
+        score = np.zeros(len(pp))
+        score[sel] = score_sel
+        fuzzy = np.zeros(len(pp))
+        fuzzy[sel] = lab["tsr"]
         rows: dict[str, list[Any]] = {k: [] for k in MATCHES_SCHEMA}
         for i, r in zip(idx.tolist(), rank.tolist()):
             p, c = int(pp[i]), int(cc[i])
@@ -543,7 +582,7 @@ class Matcher:
             rows["score"].append(round(s, 2))
             rows["rank"].append(r)
             rows["score_lexical"].append(round(float(feats["bm25_norm"][i]) * 100, 2))
-            rows["score_fuzzy"].append(round(float(feats["tsr"][i]) * 100, 2))
+            rows["score_fuzzy"].append(round(float(fuzzy[i]) * 100, 2))
             rows["score_media"].append(100.0 if media[i] else 0.0)
             rows["entities_ok"].append(ents)
             rows["stance"].append(stance)
