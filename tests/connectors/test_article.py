@@ -20,7 +20,19 @@ from connectors.http import HttpClient, HttpSettings
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures"
-PAGES = Path("/work/shared/data/payloads/html")
+
+
+def _payloads() -> Path:
+    """The shared real payloads: ``../shared/data/payloads`` beside the checkout (as CI lays it
+    out), else the workplace copy."""
+    here = Path(__file__).resolve().parents[2]
+    for p in (here.parent / "shared" / "data" / "payloads", Path("/work/shared/data/payloads")):
+        if p.is_dir():
+            return p
+    return here.parent / "shared" / "data" / "payloads"
+
+
+PAGES = _payloads() / "html"
 _PLAIN = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 _SEPS = (" - ", " | ", "_", " _", " :: ", " – ", " — ")
 

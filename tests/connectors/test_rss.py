@@ -9,7 +9,19 @@ from connectors.http import HttpClient, HttpSettings
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures"
-FEEDS = Path("/work/shared/data/payloads/feeds")
+
+
+def _payloads() -> Path:
+    """The shared real payloads: ``../shared/data/payloads`` beside the checkout (as CI lays it
+    out), else the workplace copy."""
+    here = Path(__file__).resolve().parents[2]
+    for p in (here.parent / "shared" / "data" / "payloads", Path("/work/shared/data/payloads")):
+        if p.is_dir():
+            return p
+    return here.parent / "shared" / "data" / "payloads"
+
+
+FEEDS = _payloads() / "feeds"
 ATOM = {"Content-Type": "application/atom+xml"}
 
 
@@ -53,6 +65,7 @@ def test_atom_entry_fields():
     assert "https://youtu.be/dQw4w9WgXcQ?si=x" in first["links"]
 
 
+@pytest.mark.skipif(not FEEDS.is_dir(), reason="shared payloads not present")
 def test_rss2_and_rss1_and_json_feed_dialects():
     assert rss.parse((FEEDS / "TechCrunch.xml").read_bytes())[0]["title"].startswith("Angie")
     assert rss.parse((FEEDS / "HREFConsideredHarmful.xml").read_bytes())[0]["title"] == "Chrome, V8 and Strongtalk"

@@ -12,7 +12,19 @@ from flows.commands import parse as parse_cmd
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "connectors" / "fixtures"
-PAYLOADS = Path("/work/shared/data/payloads")
+
+
+def _payloads() -> Path:
+    """The shared real payloads: ``../shared/data/payloads`` beside the checkout (as CI lays it
+    out), else the workplace copy."""
+    here = Path(__file__).resolve().parents[2]
+    for p in (here.parent / "shared" / "data" / "payloads", Path("/work/shared/data/payloads")):
+        if p.is_dir():
+            return p
+    return here.parent / "shared" / "data" / "payloads"
+
+
+PAYLOADS = _payloads()
 
 
 def run(kind, *files, **kw):
