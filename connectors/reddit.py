@@ -23,7 +23,7 @@ Rows: ``post_id`` is ``reddit:<fullname>`` (``t3_...``); ``text`` is the selftex
 comment's body); the linked URL and URLs in the selftext go to ``links``; YouTube links (also
 from ``secure_media`` oEmbed iframes) become ``youtube:<id>``, Reddit-hosted videos
 (``is_video``) their canonical ``v.redd.it`` URL in ``video_ids`` and their playable URL in
-``media_urls``; ``score`` -> likes, ``num_comments`` -> replies.
+``media_urls`` (with image posts and gallery items); ``score`` -> likes, ``num_comments`` -> replies.
 """
 
 from __future__ import annotations
@@ -107,6 +107,10 @@ def thing_row(thing: dict, *, source: str = "", base_url: str = "https://www.red
         videos.append(canonical_url(ref))
     if d.get("post_hint") == "image" and target:
         media_urls.append(target)
+    for item in (d.get("media_metadata") or {}).values():  # galleries
+        source_img = item.get("s") if isinstance(item, dict) else None
+        if isinstance(source_img, dict) and (source_img.get("u") or source_img.get("mp4") or source_img.get("gif")):
+            media_urls.append(source_img.get("u") or source_img.get("mp4") or source_img.get("gif"))
     created = d.get("created_utc")
     author = d.get("author")
     return make_post(

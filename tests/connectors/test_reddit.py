@@ -83,6 +83,17 @@ def test_reddit_hosted_video_and_youtube_link_post():
     assert rows[1]["links"] == ["https://youtube.com/watch?v=dQw4w9WgXcQ"]
 
 
+def test_gallery_items_are_media():
+    listing = json.loads(body("new_page2.json"))
+    listing["data"]["children"][0]["data"]["media_metadata"] = {
+        "abc": {"status": "valid", "e": "Image", "m": "image/jpg",
+                "s": {"y": 1080, "x": 1920, "u": "https://preview.redd.it/abc.jpg?width=1920&amp;format=pjpg"}},
+        "bad": {"status": "failed"},
+    }
+    assert reddit.parse(json.dumps(listing).encode())[0]["media_urls"] == [
+        "https://preview.redd.it/abc.jpg?width=1920&amp;format=pjpg"]
+
+
 def test_null_fields_removed_text_and_broken_children():
     listing = json.loads(body("new_page2.json"))
     ch = listing["data"]["children"]
