@@ -303,6 +303,11 @@ class Source(BaseSource):
             except ConnectorError as exc:
                 result.warnings.append(f"{self.name}: page not fetched: {exc}")
                 continue
+            except Exception as exc:  # one unreadable page never sinks the batch
+                result.skipped += 1
+                result.warnings.append(f"{self.name}: {link}: page could not be read ({type(exc).__name__})")
+                done.append(canonical_url(link) or link)
+                continue
             if not rows:
                 result.warnings.append(f"{self.name}: {link}: no ClaimReview markup on the page")
             for row in rows:

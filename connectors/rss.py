@@ -375,6 +375,10 @@ class Source(BaseSource):
             except ConnectorError as exc:
                 result.warnings.append(f"{self.name}: article not fetched: {exc}")
                 continue
+            except Exception as exc:  # one unreadable page never sinks the batch
+                result.warnings.append(f"{self.name}: {row['url']}: article could not be read "
+                                       f"({type(exc).__name__}); the feed's text is kept")
+                continue
             merge_article(row, page)
 
 

@@ -261,3 +261,19 @@ def test_null_fields_over_http_skip_the_bad_items_and_count_them():
         srv.route("/f.json", body=(FIX / "rss/null_fields.json").read_bytes(), headers={"Content-Type": "application/json"})
         result = rss.Source("d", {"url": srv.url("/f.json")}, client()).fetch(None)
     assert len(result.posts) == 2 and result.skipped == 2
+
+
+def test_an_article_that_breaks_the_extractor_keeps_the_feed_row(monkeypatch):
+    from connectors import article
+
+    def broken(*a, **kw):
+        raise RuntimeError("extractor bug")
+
+    monkeypatch.setattr(article, "read_page", broken)
+    with LoopbackServer() as srv:
+        srv.route("/feed.xml", body=(FIX / "rss/page1.xml").read_bytes(), headers=ATOM)
+        srv.route("/news/clip", body=b"<html><body>x</body></html>")
+        result = rss.Source("d", {"url": srv.url("/feed.xml"), "fetch_articles": True, "max_articles": 1},
+                            client()).fetch(None)
+    assert result.posts[0]["text"] == "A video shared widely was edited."
+    assert any("could not be read (RuntimeError)" in w for w in result.warnings)
