@@ -20,7 +20,8 @@ Guarantees (each pinned by tests/connectors/test_http.py):
   :class:`connectors.safe.BoundedDecompressor` and capped at ``max_decompressed_bytes`` without
   holding more than the cap. Only gzip and deflate are offered in ``Accept-Encoding``.
 * **Redirects**: followed by hand, at most ``max_redirects``; every hop is checked by the
-  address rule below.
+  address rule below, and credentials (``Authorization``, ``Cookie``) are not sent on to
+  another host.
 * **Addresses**: only http/https. :meth:`HttpClient.check_url` (used for links found inside
   content, and for every redirect hop) refuses hosts that resolve to private, loopback,
   link-local, multicast or reserved addresses unless ``allow_private`` is set. Host names are
@@ -62,6 +63,7 @@ from connectors.safe import BoundedDecompressor, charset_of, decode_text, load_j
 log = logging.getLogger("claimwatch.http")
 
 RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600)) - {501, 505}
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 SECRET_PARAMS = frozenset({
     "token", "access_token", "refresh_token", "key", "api_key", "apikey", "client_secret",
     "password", "secret", "sig", "signature", "auth", "session",
@@ -376,7 +378,10 @@ class HttpClient:
                 if not location:
                     raise HTTPStatusError(f"{self._url_for_message(url)}: HTTP {status} without a Location",
                                           status)
-                url = str(httpx.URL(final_url).join(location))
+                target = str(httpx.URL(final_url).join(location))
+                if headers and urlsplit(target).netloc.lower() != urlsplit(final_url).netloc.lower():
+                    headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
+                url = target
                 continue
             return self._finish(final_url, status, resp_headers, content)
         raise FetchError(f"{self._url_for_message(url)}: more than {self.settings.max_redirects} "

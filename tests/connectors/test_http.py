@@ -353,3 +353,16 @@ def test_foreign_exceptions_never_escape():
 
     with pytest.raises(FetchError, match="LocalProtocolError"):
         client(boom).get("https://example.org/")
+
+
+def test_credentials_are_not_forwarded_to_another_host_on_redirect():
+    seen = {}
+
+    def handler(req):
+        seen[req.url.host] = req.headers.get("authorization")
+        if req.url.host == "api.example.org":
+            return httpx.Response(302, headers={"Location": "https://cdn.example.net/file"})
+        return httpx.Response(200, content=b"ok")
+
+    client(handler).get("https://api.example.org/x", headers={"Authorization": "Bearer tok"})
+    assert seen == {"api.example.org": "Bearer tok", "cdn.example.net": None}
