@@ -82,6 +82,8 @@ def resolve_inputs(config: str | None, replay: str | None, demo: bool) -> tuple[
 
 
 def _flow_run_name() -> str:
+    """``<window> · <sources file> · <n> sources: a, b, c +2``; the window runs from the last
+    recorded run's start (or ``first run``) to now."""
     from prefect.runtime import flow_run
 
     params = flow_run.parameters or {}
@@ -91,8 +93,14 @@ def _flow_run_name() -> str:
         names = [s.name for s in load_config(path).enabled_sources]
     except Exception:
         names = []
+    try:
+        last = Store(params.get("data_dir") or "claimwatch-data").scan("runs").select(pl.col("started_at").max()).collect().item()
+    except Exception:
+        last = None
+    now = utcnow()
+    since = f"{last:%Y-%m-%d %H:%M}" if last else "first run"
     shown = ", ".join(names[:4]) + (f" +{len(names) - 4}" if len(names) > 4 else "")
-    return f"up to {utcnow():%Y-%m-%d %H:%M}Z · {label} · {len(names)} sources: {shown}"[:180]
+    return f"{since} → {now:%Y-%m-%d %H:%M}Z · {label} · {len(names)} sources: {shown}"[:200]
 
 
 # ---------------------------------------------------------------- fetching
@@ -320,7 +328,7 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
 
     ``config`` is a sources file (None: the bundled demo, replayed from recorded responses);
     ``replay`` a manifest of recorded responses to use instead of the network. Returns a summary
-    dict (see :func:`flows.commands.run.print_summary`).
+    dict (printed by :func:`flows.commands.run.format_summary`).
     """
     started = utcnow()
     t0 = time.monotonic()
