@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--calibration", action="store_true",
                     help="fit the label score: CALIBRATION_FEATURES only, balanced classes, raw features")
+    ap.add_argument("--pairwise", action="store_true", help="fit on (gold - other) differences within a post")
     ap.add_argument("--out")
     a = ap.parse_args()
     data = Path(a.data)
@@ -78,7 +79,23 @@ def main() -> None:
     mean, scale = x.mean(0), x.std(0) + 1e-9
     xs = (x - mean) / scale
     cols = [FEATURES.index(k) for k in use]
-    coef_sub, b = fit_logistic(xs[:, cols], y, l2=a.l2)
+    if a.pairwise:
+        post = f["post"]
+        diffs = []
+        for p in np.unique(post[y > 0]):
+            rows = np.flatnonzero(post == p)
+            pos, neg = rows[y[rows] > 0], rows[y[rows] == 0]
+            for i in pos:
+                diffs.append(xs[i][cols] - xs[neg][:, cols])
+        d = np.vstack(diffs)
+        xd = np.vstack([d, -d])
+        yd = np.r_[np.ones(len(d)), np.zeros(len(d))]
+        w, _ = fit_logistic(xd, yd, l2=a.l2)
+        z = xs[:, cols] @ w
+        a1, b = fit_logistic(z[:, None], y, l2=0.0)
+        coef_sub = w * a1[0]
+    else:
+        coef_sub, b = fit_logistic(xs[:, cols], y, l2=a.l2)
     coef = np.zeros(len(FEATURES))
     coef[cols] = coef_sub
     model = {"mean": [round(v, 6) for v in mean], "scale": [round(v, 6) for v in scale],

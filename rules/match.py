@@ -61,6 +61,7 @@ STOPWORDS = frozenset(normalise_series(_STOP_RAW.split()).to_list()) - {""}
 FEATURES = (
     "bm25_norm", "bm25_rel", "bm25_log", "tsort", "cov_claim", "cov_post", "cov_claim_text",
     "cov_claim_title", "cov_post_text", "cov_post_title", "cov_claim_rel", "cov_post_rel", "tsort_rel",
+    "ngram_cos", "ngram_rel",
 )
 # the label score: features that do not depend on the catalogue's size or shape
 CALIBRATION_FEATURES = ("tsr", "tsort", "ratio", "partial", "cov_claim", "cov_post")
@@ -70,10 +71,10 @@ DEFAULT_CALIBRATION: dict[str, Any] = {
 }
 # ranking model, fitted on the CheckThat 2020 train split (bench/fit_weights.py); see docs/matching.md
 DEFAULT_MODEL: dict[str, Any] = {
-    "mean": [0.182052, 0.416099, 1.888109, 0.426847, 0.259334, 0.109358, 0.177241, 0.226914, 0.103521, 0.080099, -0.424185, -0.191002, -0.129209],
-    "scale": [0.08602, 0.192069, 0.280661, 0.065959, 0.129572, 0.062553, 0.093865, 0.153021, 0.063113, 0.062017, 0.206674, 0.13894, 0.08426],
-    "coef": [-0.287233, 2.04573, 0.46147, -0.152413, -0.003027, 0.219141, 0.251084, 0.042078, -0.331588, 0.203175, 0.197277, 0.438249, 0.841833],
-    "intercept": -8.704757,
+    "mean": [0.181985, 0.415916, 1.887673, 0.427528, 0.259146, 0.110125, 0.17716, 0.226752, 0.104239, 0.080649, -0.424145, -0.192438, -0.129433, 0.136847, -0.284264],
+    "scale": [0.086026, 0.192316, 0.28077, 0.065649, 0.129555, 0.062382, 0.093866, 0.152981, 0.063011, 0.062016, 0.206865, 0.138651, 0.084201, 0.083483, 0.158751],
+    "coef": [-0.165788, 1.46622, 0.33846, -0.198347, -0.055043, 0.2267, 0.048247, -0.049065, -0.381905, 0.151751, 0.122927, 0.407615, 0.546577, 0.331899, 2.197077],
+    "intercept": -10.089965,
 }
 
 
@@ -180,6 +181,13 @@ class Matcher:
         self._idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
         self._unknown_idf = math.log(1.0 + (n + 0.5) / 0.5)
         self._F = self._binary(field_ids, vocab_size).multiply(self._idf[None, :]).tocsr()
+        self._gram_vocab: dict[str, int] = {}
+        self._gram_cache: dict[str, list[int]] = {}
+        claim_text = [" ".join(self._field_text[self._field_start[i]:self._field_start[i + 1]]) for i in range(n)]
+        counts = self._gram_counts(claim_text, grow=True)
+        gdf = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
+        self._gram_idf = np.log((n + 1) / (gdf + 1)) + 1.0
+        self._G = self._tfidf(counts)
         self._F_total = np.asarray(self._F.sum(axis=1)).ravel() + 1e-9
 
         self._media: dict[str, list[int]] = {}
@@ -229,6 +237,39 @@ class Matcher:
         if rows < vocab_size:
             w = sparse.vstack([w, sparse.csr_matrix((vocab_size - rows, n))]).tocsr()
         return w[:vocab_size]
+
+    def _grams(self, word: str, grow: bool) -> list[int]:
+        ids = self._gram_cache.get(word)
+        if ids is None:
+            w = f"#{word}#"
+            grams = {w[i:i + 4] for i in range(max(1, len(w) - 3))}
+            v = self._gram_vocab
+            ids = [v.setdefault(g, len(v)) for g in grams] if grow else [v[g] for g in grams if g in v]
+            if len(self._gram_cache) < 1_000_000:
+                self._gram_cache[word] = ids
+        return ids
+
+    def _gram_counts(self, texts: list[str], grow: bool) -> sparse.csr_matrix:
+        rows, cols = [], []
+        for r, t in enumerate(texts):
+            for w in t.split():
+                if w in STOPWORDS:
+                    continue
+                ids = self._grams(w, grow)
+                cols.extend(ids)
+                rows.extend([r] * len(ids))
+        width = max(len(self._gram_vocab), 1)
+        m = sparse.csr_matrix((np.ones(len(cols)), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
+                              shape=(len(texts), width))
+        m.sum_duplicates()
+        return m
+
+    def _tfidf(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
+        m = counts.copy()
+        m.data = 1.0 + np.log(m.data)
+        m = m.multiply(self._gram_idf[None, : m.shape[1]]).tocsr()
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel()) + 1e-9
+        return sparse.diags(1.0 / norms) @ m
 
     # ------------------------------------------------------------ posts
 
@@ -396,6 +437,11 @@ class Matcher:
         out["bm25_norm"] = np.minimum(bm / self._self_score[cc], 1.0)
         out["bm25_rel"] = bm / np.maximum(best_bm[pp], 1e-9)
         out["bm25_log"] = np.log1p(bm)
+        pg = self._tfidf(self._gram_counts([t[:20000] for t in norm], grow=False))
+        out["ngram_cos"] = np.asarray(pg[pp].multiply(self._G[cc]).sum(axis=1)).ravel()
+        best_g = np.zeros(len(norm))
+        np.maximum.at(best_g, pp, out["ngram_cos"])
+        out["ngram_rel"] = out["ngram_cos"] - best_g[pp]
 
         fields = self._field_pairs(pp, cc)
         fp, ff = fields["fp"], fields["ff"]

@@ -24,7 +24,7 @@ import polars as pl
 
 URL_PATTERN = (
     r"(?:https?://|www\.)[^\s<>\"'\)\]]+"
-    r"|\bpic\.twitter\.com/\w+"
+    r"|pic\.twitter\.com/\w+"
     r"|\b(?:youtu\.be|(?:m\.)?youtube\.com|t\.co|bit\.ly|fb\.watch)/[^\s<>\"'\)\]]+"
 )
 _URL_RE = re.compile(URL_PATTERN, re.IGNORECASE)
