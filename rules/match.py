@@ -273,7 +273,7 @@ class Matcher:
 
     # ------------------------------------------------------------ posts
 
-    def _prepare(self, posts: pl.DataFrame) -> dict[str, Any]:
+    def _prepare(self, posts: pl.DataFrame, cues: bool = True) -> dict[str, Any]:
         if "post_id" not in posts.columns or "text" not in posts.columns:
             raise ValueError(f"posts need columns post_id and text (got {', '.join(posts.columns) or 'none'})")
         text = _column(posts, "text", pl.String).cast(pl.String)
@@ -285,15 +285,24 @@ class Matcher:
                            pl.col("transcript").fill_null("")], separator="\n").alias("full")
         ).to_series()
         norm = normalise_series(full)
+        stance: list[str] = []
+        hedge: list[bool] = []
+        if cues:
+            stance, hedge = self._cues(frame, text)
+        urls = pl.DataFrame({"f": full}).select(pl.col("f").str.extract_all(r"(?i)" + URL_PATTERN)).to_series().to_list()
+        return self._finish_prepare(posts, norm, stance, hedge, urls)
+
+    def _cues(self, frame: pl.DataFrame, text: pl.Series) -> tuple[list[str], list[bool]]:
         raw_for_stance = frame.select(
             pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null("")], separator="\n")
         ).to_series()
         cues = pl.DataFrame({"n": normalise_series(raw_for_stance), "r": text.fill_null("")}).select(
             post_stance_expr(pl.col("n"), pl.col("r")).alias("stance"), hedge_expr(pl.col("n")).alias("hedge")
         )
-        stance = cues.get_column("stance").to_list()
-        hedge = cues.get_column("hedge").to_list()
-        urls = pl.DataFrame({"f": full}).select(pl.col("f").str.extract_all(r"(?i)" + URL_PATTERN)).to_series().to_list()
+        return cues.get_column("stance").to_list(), cues.get_column("hedge").to_list()
+
+    def _finish_prepare(self, posts: pl.DataFrame, norm: pl.Series, stance: list[str], hedge: list[bool],
+                        urls: list[list[str] | None]) -> dict[str, Any]:
         links = _column(posts, "links", pl.List(pl.String)).to_list()
         videos = _column(posts, "video_ids", pl.List(pl.String)).to_list()
         keys: list[set[str]] = []
@@ -534,7 +543,7 @@ class Matcher:
             raise ValueError(f"top_k must be a positive integer (got {top_k!r})")
         parts = []
         for _, batch in self._batches(posts, batch_size, progress):
-            prep = self._prepare(batch)
+            prep = self._prepare(batch, cues=False)
             feats = self._pairs(prep)
             score = self._score(feats)
             score = np.where(feats["media"], 100.0, score)
