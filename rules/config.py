@@ -28,7 +28,7 @@ class MatchConfig:
       threshold (``needs_review`` or ``no_flag``).
     """
 
-    flag_threshold: float = 60.0
+    flag_threshold: float = 50.0
     review_threshold: float = 35.0
     report_floor: float = 20.0
     max_claims_per_post: int = 3

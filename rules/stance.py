@@ -44,7 +44,9 @@ DEBUNK_CUES = (
     "jhoot", "jaali", "galat", "be bunyad", "bebunyad", "bay bunyad", "afwah", "afwaah", "edit shuda",
     "edit ki gayi", "edit kiya", "sach nahi", "haqeeqat nahi", "purani video", "purana clip", "tardeed",
     "fake hai", "jhoot hai", "man gharat", "mangharat", "purani hai", "purana hai", "video purani",
-    "پرانی ہے", "پرانا ہے", "ویڈیو پرانی", "کوئی وعدہ نہیں", "ایسی کوئی بات نہیں",
+    "پرانی ہے", "پرانا ہے", "ویڈیو پرانی", "کوئی وعدہ نہیں", "ایسی کوئی بات نہیں", "passed off as",
+    "falsely shared", "shared as if", "presented as", "بتا کر پھیلایا", "بتا کر شیئر", "کے طور پر پیش",
+    "bata kar phailaya", "bata kar share",
 )
 
 HEDGE_CUES = (
@@ -55,7 +57,7 @@ HEDGE_CUES = (
 )
 
 NEGATED_DEBUNK_PREFIX = ("not", "isn t", "is not", "wasn t", "was not", "aren t", "are not", "never",
-                         "hardly", "nothing", "neither", "no way", "not at all", "nahi")
+                         "hardly", "nothing", "neither", "no way", "not at all")
 NEGATED_DEBUNK_SUFFIX = ("nahi", "نہیں", "na", "nahi hai", "نہیں ہے")
 # phrases where a debunk word is not a debunk (attacks on media, questions)
 NOT_DEBUNK = (
@@ -69,7 +71,8 @@ QUESTION_CUES = (
     "fake or real", "true or false", "can anyone verify", "can someone verify", "can anyone confirm",
     "can someone confirm", "please verify", "pls verify", "need fact check", "anyone know if",
     "does anyone know", "is this video real", "anyone know", "real or ai", "asli hai ya", "asli hai kya",
-    "sach hai kya", "koi bata", "کوئی بتائے", "اصلی یا نقلی", "asli ya nakli", "kya yeh sach", "kya yeh video sach", "kya yeh asli",
+    "sach hai kya", "koi bata", "کوئی بتائے", "اصلی یا نقلی", "asli ya nakli", "sach hai ya", "asli hai ya",
+    "کیا واقعی", "kya waqai", "kya waqei", "has anyone checked", "anyone actually checked", "has anyone verified", "kya yeh sach", "kya yeh video sach", "kya yeh asli",
     "sach ya jhoot", "asli ya naqli", "کیا یہ سچ", "کیا یہ اصلی", "کیا یہ ویڈیو اصلی", "سچ یا جھوٹ",
     "اصلی یا جعلی", "تصدیق کریں",
 )
@@ -84,6 +87,23 @@ MENTION_CUES = (
     "کے مطابق", "ماہرین",
     "مبینہ", "مبینہ طور", "دعوی", "دعوی کیا", "زیر گردش", "گردش کر", "گردش میں", "سوشل میڈیا پر وائرل",
     "mubayyana", "mubaina", "dawa", "dawa kiya", "zer e gardish", "gardish", "social media par viral",
+)
+
+# talk about misinformation in general (analysis, reports, teaching): a debunk word inside such a
+# post marks a mention unless the post also says directly that the claim is false
+META_CUES = (
+    "analysis", "analyst", "analysts", "researchers", "research", "study", "report on", "a report",
+    "lecture", "class", "newsletter", "podcast", "episode", "examples of", "including one", "including",
+    "both camps", "media literacy", "تجزیہ", "رپورٹ", "ماہرین", "تحقیق",
+)
+DIRECT_DEBUNK = (
+    "is fake", "is false", "is edited", "was edited", "is doctored", "was doctored", "is not real", "not real",
+    "fact check", "never said", "never pledged", "never promised", "did not", "didn t", "stop sharing",
+    "don t share", "do not share", "no ", "fake hai", "jaali hai", "edit hai", "jhoot hai", "dubbed hai",
+    "جعلی ہے", "جھوٹ ہے", "ایڈٹ شدہ ہے", "من گھڑت ہے",
+)
+VERIFY_WORDS = (
+    "real", "true", "authentic", "genuine", "asli", "sach", "confirm", "verify", "سچ", "اصلی", "تصدیق", "کنفرم",
 )
 
 FACT_CHECK_HOSTS = (
@@ -115,18 +135,27 @@ NEGATED_RE = (
     rf"|(?:^|\s)(?:{_alt(_DEBUNK)})\s(?:\S+\s)?(?:{_alt(_norm_list(NEGATED_DEBUNK_SUFFIX))})(?:\s|$)"
 )
 NOT_DEBUNK_RE = _word(_alt(_norm_list(NOT_DEBUNK)))
-HEDGE_RE = _word(_alt(_norm_list(HEDGE_CUES)))
+HEDGE_RE = _word(_alt(_norm_list(HEDGE_CUES))) + (
+    r"|(?:^|\s)(?:if|agar|اگر)\s(?:\S+\s){0,10}?(?:is |hai |ہے )?(?:real|true|sach|asli|سچ|اصلی|genuine|authentic)(?:\s|$)"
+)
 QUESTION_RE = _word(_alt(_norm_list(QUESTION_CUES)))
 MENTION_RE = _word(_alt(_norm_list(MENTION_CUES)))
+META_RE = _word(_alt(_norm_list(META_CUES)))
+DIRECT_RE = _word(_alt([c.strip() for c in _norm_list(DEBUNK_CUES) if False] + _norm_list(DIRECT_DEBUNK)))
+VERIFY_RE = _word(_alt(_norm_list(VERIFY_WORDS)))
 
 
 def post_stance_expr(norm: pl.Expr, raw: pl.Expr) -> pl.Expr:
     """Claim-independent stance from cues: ``norm`` is the normalised text, ``raw`` the original."""
     cleaned = norm.str.replace_all(NEGATED_RE, " ").str.replace_all(NEGATED_RE, " ")
     cleaned = cleaned.str.replace_all(NOT_DEBUNK_RE, " ")
-    question = norm.str.contains(QUESTION_RE)
+    question = norm.str.contains(QUESTION_RE) | (
+        raw.fill_null("").str.contains(r"[?؟]") & norm.str.contains(VERIFY_RE) & ~cleaned.str.contains(DIRECT_RE)
+    )
+    meta = norm.str.contains(META_RE) & ~cleaned.str.contains(DIRECT_RE)
     return (
-        pl.when(cleaned.str.contains(DEBUNK_RE)).then(pl.lit("debunks"))
+        pl.when(meta).then(pl.lit("mentions"))
+        .when(cleaned.str.contains(DEBUNK_RE)).then(pl.lit("debunks"))
         .when(question).then(pl.lit("unclear"))
         .when(norm.str.contains(MENTION_RE)).then(pl.lit("mentions"))
         .otherwise(pl.lit("spreads"))
