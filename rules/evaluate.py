@@ -89,3 +89,56 @@ def evaluate(ranked: pl.DataFrame, gold: dict[str, set[str]]) -> dict[str, float
                 break
     n = len(gold)
     return {k: v / n for k, v in res.items()}
+
+
+def score_labelled(matcher, rows: list[dict], catalogue) -> dict[str, float]:
+    """Precision and recall of ``likely_misinformation`` and stance accuracy on labelled posts
+    (format of ``tests/rules/data/labelled_posts.jsonl``).
+
+    A post counts as a true positive when its best match is labelled ``likely_misinformation``
+    and is the post's ``claim_id``. ``stance_accuracy`` is the stance classifier's on every post
+    with a gold stance (cues plus links to the gold claim's fact checks);
+    ``stance_accuracy_matched`` is the end-to-end stance of the matcher's row for the gold claim
+    (a post with no such row counts as wrong).
+    """
+    from rules.normalise import canonical_media
+    from rules.stance import stance_of
+
+    posts = pl.DataFrame(
+        {
+            "post_id": [r["post_id"] for r in rows],
+            "text": [r.get("text") for r in rows],
+            "title": [r.get("title") for r in rows],
+            "links": [r.get("links") or [] for r in rows],
+        },
+        schema={"post_id": pl.String, "text": pl.String, "title": pl.String, "links": pl.List(pl.String)},
+    )
+    res = matcher.match(posts)
+    best = {r["post_id"]: r for r in res.filter(pl.col("rank") == 1).iter_rows(named=True)}
+    by_pair = {(r["post_id"], r["claim_id"]): r for r in res.iter_rows(named=True)}
+    tp = fp = fn = 0
+    st_ok = st_match_ok = st_n = 0
+    for r in rows:
+        b = best.get(r["post_id"])
+        pred = b is not None and b["label"] == "likely_misinformation"
+        gold = r["label"] == "likely_misinformation"
+        right = pred and gold and b["claim_id"] == r["claim_id"]
+        tp += right
+        fp += pred and not right
+        fn += gold and not right
+        if r.get("stance"):
+            st_n += 1
+            keys: set[str] = set()
+            if r.get("claim_id") and r["claim_id"] in catalogue:
+                keys = {canonical_media(u) for u in catalogue.get(r["claim_id"]).fact_check_urls} - {None}
+            text = "\n".join(x for x in (r.get("title"), r.get("text")) if x)
+            st_ok += stance_of(text, r.get("links") or [], keys) == r["stance"]
+            row = by_pair.get((r["post_id"], r.get("claim_id")))
+            st_match_ok += row is not None and row["stance"] == r["stance"]
+    return {
+        "posts": len(rows), "tp": tp, "fp": fp, "fn": fn,
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "recall": tp / (tp + fn) if tp + fn else 1.0,
+        "stance_accuracy": st_ok / st_n if st_n else 1.0,
+        "stance_accuracy_matched": st_match_ok / st_n if st_n else 1.0,
+    }
