@@ -37,7 +37,14 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
     )
     claims = totals["claim_id"].to_list()[:MAX_PANELS]
     title = "Flagged posts per claim per day"
-    subtitle = "spreading and debunking posts side by side" + (f"; {title_suffix}" if title_suffix else "")
+    n = {k: int(daily[k].sum()) for k in ("spreading", "debunking", "other", "total")}
+    subtitle = f"{n['total']} posts: {n['spreading']} spreading, {n['debunking']} debunking"
+    if n["other"]:
+        subtitle += f", {n['other']} other"
+    if daily.height:
+        subtitle += f"; published {daily['day'].min():%d %b %Y} to {daily['day'].max():%d %b %Y}"
+    if title_suffix:
+        subtitle += f"; {title_suffix}"
     if len(totals) > MAX_PANELS:
         subtitle += f"; top {MAX_PANELS} of {len(totals)} claims"
 
@@ -55,14 +62,19 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
         height = 1.3 + 2.0 * len(claims)
         fig, axes = plt.subplots(len(claims), 1, figsize=(10, height), sharex=True, squeeze=False)
         fig.subplots_adjust(left=0.07, right=0.98, top=1 - 1.05 / height, bottom=0.75 / height, hspace=0.42)
-        width = 0.27
-        series = (("spreading", SPREADING, -width), ("debunking", DEBUNKING, 0.0), ("other", OTHER, width))
+        if n["other"]:
+            width = 0.27
+            series = (("spreading", SPREADING, -width), ("debunking", DEBUNKING, 0.0), ("other", OTHER, width))
+        else:
+            width = 0.36
+            series = (("spreading", SPREADING, -width / 2), ("debunking", DEBUNKING, width / 2))
         for ax, claim in zip(axes[:, 0], claims):
             rows = daily.filter(pl.col("claim_id") == claim).sort("day")
             days = [datetime.combine(d, time(0)) for d in rows["day"].to_list()]
             for name, colour, shift in series:
                 label = "other (mentions, unclear)" if name == "other" else name
-                ax.bar([t + timedelta(days=shift) for t in days], rows[name].to_list(), width=width, color=colour, label=label)
+                bars = ax.bar([t + timedelta(days=shift) for t in days], rows[name].to_list(), width=width, color=colour, label=label)
+                ax.bar_label(bars, labels=[str(v) if v else "" for v in rows[name].to_list()], padding=2, fontsize=8.5, color="#333333")
             t = totals.filter(pl.col("claim_id") == claim).row(0, named=True)
             ax.set_title(
                 f"{claim}   {t['spreading']} spreading, {t['debunking']} debunking"
@@ -74,7 +86,7 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
             ax.set_ylabel("posts")
             ax.yaxis.get_major_locator().set_params(integer=True)
             top = max(rows["spreading"].to_list() + rows["debunking"].to_list() + rows["other"].to_list() + [1])
-            ax.set_ylim(0, top * 1.15)
+            ax.set_ylim(0, top * 1.2)
             ax.grid(axis="y", color="#dddddd", linewidth=0.8)
             ax.set_axisbelow(True)
 
@@ -90,7 +102,7 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.set_xlabel(f"day of publication ({tz})")
         handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper right", ncols=3, frameon=False, bbox_to_anchor=(0.98, 1 - 0.1 / height))
+        fig.legend(handles, labels, loc="upper right", ncols=len(series), frameon=False, bbox_to_anchor=(0.98, 1 - 0.1 / height))
         fig.text(0.02, 1 - 0.38 / height, title, ha="left", va="baseline", fontsize=14, fontweight="bold")
         fig.text(0.02, 1 - 0.66 / height, subtitle, ha="left", va="baseline", fontsize=9.5, color="#555555")
         fig.savefig(path, dpi=120)

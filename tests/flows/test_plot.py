@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from flows import plot
 from flows import report as rep
 from flows.commands import report as report_command
-from tests.flows.test_report import write_sample_dataset
+from tests.flows.test_report import demo, write_sample_dataset  # noqa: F401 (demo is a fixture)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -91,3 +91,12 @@ def test_report_plot_option_writes_the_file(tmp_path):
 
     bad = CliRunner().invoke(app, ["report", "--data-dir", str(data), "--plot", str(tmp_path / "no" / "dir" / "x.png")])
     assert bad.exit_code == 1 and "cannot write" in bad.stderr and "Traceback" not in bad.output
+
+
+@pytest.mark.prefect
+def test_plot_of_the_demo_has_a_panel_per_flagged_claim(demo, tmp_path):
+    daily = rep.daily_counts(rep.flagged_posts(demo))
+    claims = daily["claim_id"].n_unique()
+    image = _read_png(plot.plot_daily(daily, tmp_path / "demo.png"))
+    assert image.shape[0] == round(120 * (1.3 + 2.0 * min(claims, plot.MAX_PANELS)))
+    assert _pixels_near(image, plot.SPREADING) > 1000 and _pixels_near(image, plot.DEBUNKING) > 1000

@@ -67,12 +67,12 @@ def rows(df: pl.DataFrame) -> list[tuple]:  # polars rows, comparable with DuckD
 
 
 @pytest.fixture(scope="module")
-def doc_env(demo_dataset, tmp_path_factory):
+def doc_env(dataset):
     """polars namespace and DuckDB connection after the set-up blocks, cwd holding claimwatch-data."""
     import os
 
     cwd = os.getcwd()
-    os.chdir(demo_dataset.parent)
+    os.chdir(dataset.parent)
     try:
         namespace: dict = {}
         (setup_py,) = DOC_SECTIONS["Set-up with polars"]["python"]
@@ -86,11 +86,16 @@ def doc_env(demo_dataset, tmp_path_factory):
         os.chdir(cwd)
 
 
-@pytest.fixture(scope="module")
-def demo_dataset(tmp_path_factory) -> Path:
-    from tests.flows.test_report import write_sample_dataset
+@pytest.fixture(scope="module", params=[pytest.param("demo", marks=pytest.mark.prefect), "sample"])
+def dataset(request, tmp_path_factory) -> Path:
+    """``demo``: what ``run_pipeline`` writes for the bundled demo; ``sample``: a small hand-made
+    dataset with two catalogue versions, a re-match and a failing source."""
+    from tests.flows.test_report import run_demo, write_sample_dataset
 
-    root = tmp_path_factory.mktemp("queries") / "claimwatch-data"
+    root = tmp_path_factory.mktemp(f"queries-{request.param}") / "claimwatch-data"
+    if request.param == "demo":
+        request.getfixturevalue("prefect_harness")
+        return run_demo(root)
     return write_sample_dataset(root)
 
 
@@ -104,9 +109,9 @@ def test_the_page_has_at_least_six_queries_each_in_polars_and_duckdb():
 
 
 @pytest.mark.parametrize("title", QUERIES)
-def test_query_returns_rows_and_polars_agrees_with_duckdb(doc_env, title, monkeypatch, demo_dataset):
+def test_query_returns_rows_and_polars_agrees_with_duckdb(doc_env, title, monkeypatch, dataset):
     namespace, con = doc_env
-    monkeypatch.chdir(demo_dataset.parent)
+    monkeypatch.chdir(dataset.parent)
     (py,) = DOC_SECTIONS[title]["python"]
     (sql,) = DOC_SECTIONS[title]["sql"]
     by_polars = run_python(py, dict(namespace))

@@ -103,6 +103,19 @@ def write_sample_dataset(data_dir: Path, now: datetime | None = None) -> Path:
     return data_dir
 
 
+def run_demo(data_dir: Path) -> Path:
+    """The bundled demo through the real pipeline (needs the ``prefect_harness`` fixture)."""
+    from flows.pipeline import run_pipeline
+
+    run_pipeline(data_dir=str(data_dir), demo=True)
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, prefect_harness) -> Path:
+    return run_demo(tmp_path_factory.mktemp("report-demo") / "claimwatch-data")
+
+
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
     return write_sample_dataset(tmp_path / "data")
@@ -270,3 +283,25 @@ def test_filters_that_match_nothing_say_so(sample):
     result = invoke("--data-dir", str(sample), "--since", "2030-01-01")
     assert result.exit_code == 0
     assert result.stdout.count("none match these filters") == 2
+
+
+# --- on what the demo pipeline writes ----------------------------------------------------------
+
+
+@pytest.mark.prefect
+def test_report_on_the_demo_shows_the_clip_spreading_and_debunked(demo):
+    result = invoke("--data-dir", str(demo), "--format", "json", "--limit", "0")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    flags, daily = payload["flags"], payload["daily"]
+    assert flags and {f["label"] for f in flags} <= set(rep.DEFAULT_LABELS)
+    assert all(f["url"].startswith("https://") and f["claim_id"] for f in flags)
+    clip = [d for d in daily if d["claim_id"] == CLIP]
+    assert sum(d["spreading"] for d in clip) >= 3 and sum(d["debunking"] for d in clip) >= 1
+    assert sum(d["total"] for d in daily) == len(flags)
+    platforms = {f["platform"] for f in flags}
+    assert len(platforms) >= 3, platforms
+
+    table = invoke("--data-dir", str(demo), "--claim", CLIP, "--label", "likely_misinformation", "--view", "flags")
+    rows = [line for line in table.stdout.splitlines()[3:] if line.strip()]
+    assert rows and all(CLIP in line and "likely_misinformation" in line for line in rows)
