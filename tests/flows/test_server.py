@@ -173,6 +173,38 @@ def test_automation_message_renders_from_a_spreading_event():
 # --- a real server -----------------------------------------------------------------------------
 
 
+class _Webhook:
+    """A loopback endpoint that records the JSON bodies POSTed to it (the desk's chat, in the test)."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.received.append(json.loads(body or b"{}"))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = "http://127.0.0.1:%d/notify" % self.httpd.server_address[1]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -232,6 +264,7 @@ def test_served_pipeline_runs_on_a_real_server(tmp_path):
     env.pop("PREFECT_API_KEY", None)
     server_log, serve_log = tmp_path / "server.log", tmp_path / "serve.log"
     procs: list[subprocess.Popen] = []
+    webhook = _Webhook()
     try:
         with server_log.open("wb") as out:
             procs.append(subprocess.Popen(
@@ -253,6 +286,19 @@ def test_served_pipeline_runs_on_a_real_server(tmp_path):
             ))
 
         with temporary_settings(updates={PREFECT_API_URL: api}):
+            # the example automation, pointed at a webhook block on loopback, created with the CLI
+            from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+            block_id = CustomWebhookNotificationBlock(
+                name="claimwatch desk", url=webhook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"},
+            ).save("claimwatch-desk")
+            automation = yaml.safe_load(AUTOMATION.read_text(encoding="utf-8"))
+            automation["actions"][0]["block_document_id"] = str(block_id)
+            (tmp_path / "automation.yaml").write_text(yaml.safe_dump(automation), encoding="utf-8")
+            created = subprocess.run([str(PREFECT), "automation", "create", "--from-file", str(tmp_path / "automation.yaml")],
+                                     env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+            assert created.returncode == 0 and "Created automation" in created.stdout, created.stdout + created.stderr
+
             with get_client(sync_client=True) as client:
 
                 def deployment():
@@ -279,9 +325,18 @@ def test_served_pipeline_runs_on_a_real_server(tmp_path):
                 assert by_key["claimwatch-run-summary"].type == "markdown"
                 assert "# claimwatch run" in by_key["claimwatch-run-summary"].data
                 assert all(a.flow_run_id == run.id for a in artifacts)
+
+                # the run's claimwatch.claim.spreading event fired the automation: the desk was told
+                summary = next(a for a in artifacts if a.key == "claimwatch-run-summary").data
+                assert "Spreading alerts" in summary and "trump-khan-release-clip" in summary
+                notes = _wait("the spreading notification", lambda: [n for n in webhook.received
+                              if "trump-khan-release-clip" in n.get("body", "")], 60, procs, [server_log, serve_log])
+                assert notes[0]["subject"].startswith("claimwatch: ") and notes[0]["subject"].endswith(" is spreading")
+                assert "claimwatch report --claim trump-khan-release-clip --since 24h" in notes[0]["body"]
     finally:
         for proc in reversed(procs):
             _stop(proc)
+        webhook.close()
 
     # the run wrote the demo into the data dir given to serve, and the report reads it
     assert list(data_dir.glob("posts/date=*/part-*.parquet"))
