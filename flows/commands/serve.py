@@ -14,18 +14,17 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    sources: Optional[Path] = typer.Option(None, help="Sources file (TOML) the pipeline reads. Default: the flows' own default."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where the Parquet dataset lives. Default: the flows' own default (./claimwatch-data)."),
+    sources: Optional[Path] = typer.Option(None, help="Sources file (TOML) the pipeline and the fact-check import read; or give --demo."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where the Parquet dataset lives. Default: ./claimwatch-data where serve runs."),
     demo: bool = typer.Option(False, help="Serve the pipeline on the bundled demo sources and recorded responses (no network)."),
     only: Optional[List[str]] = typer.Option(None, help="Serve only this deployment (repeatable): ingest-and-detect, import-factchecks, compact-dataset."),
     paused: bool = typer.Option(False, help="Register the schedules paused: runs start only when triggered (UI, `prefect deployment run`)."),
     limit: Optional[int] = typer.Option(None, min=1, help="At most this many flow runs at once in this process."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own INFO logs."),
 ) -> None:
-    """Serve the ingest-and-detect (every 15 min), import-factchecks (daily) and compact-dataset (nightly) deployments.
+    """Run the scheduled deployments from this one process: ingest-and-detect every 15 minutes, import-factchecks daily at 07:00, compact-dataset nightly at 02:30 (Asia/Karachi).
 
-    Schedules are in Asia/Karachi time. Point PREFECT_API_URL at a running `prefect server start`
-    (or Prefect Cloud) to watch the runs in the UI; stop with Ctrl-C (the schedules pause).
+    Point PREFECT_API_URL at a running `prefect server start` (or Prefect Cloud) to watch the runs in the UI. Stop with Ctrl-C; the schedules pause until serve starts again.
     """
     from flows import prefect_env
 

@@ -125,8 +125,10 @@ def _serve_cli(*args: str):
         (["--sources", "/nonexistent/sources.toml"], "--sources /nonexistent/sources.toml: no such file"),
     ],
 )
-def test_serve_rejects_bad_options_in_one_line(args, message, monkeypatch, tmp_path):
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+def test_serve_rejects_bad_options_in_one_line(args, message, monkeypatch):
+    from flows import prefect_env
+
+    monkeypatch.setattr(prefect_env, "configure", lambda **kw: {})  # keep this process's environment
     result = _serve_cli(*args)
     assert result.exit_code == 1
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
