@@ -64,10 +64,11 @@ FEATURES = (
     "ngram_cos", "ngram_rel",
 )
 # the label score: features that do not depend on the catalogue's size or shape
-CALIBRATION_FEATURES = ("tsr", "tsort", "ratio", "partial", "cov_claim", "cov_post")
+CALIBRATION_FEATURES = ("tsr", "tsort", "ratio", "partial", "cov_claim_s", "cov_post_s", "post_terms")
+SHRINK_TERMS = 3.0
 DEFAULT_CALIBRATION: dict[str, Any] = {
-    "coef": [2.274835, 3.48593, 0.17873, -1.004887, 7.838488, 14.915994],
-    "intercept": -7.61926,
+    "coef": [0.975063, 3.677843, 1.809744, -0.256317, 18.443967, 15.592043, 0.107402],
+    "intercept": -8.982728,
 }
 # ranking model, fitted on the CheckThat 2020 train split (bench/fit_weights.py); see docs/matching.md
 DEFAULT_MODEL: dict[str, Any] = {
@@ -189,6 +190,7 @@ class Matcher:
         self._gram_idf = np.log((n + 1) / (gdf + 1)) + 1.0
         self._G = self._tfidf(counts)
         self._F_total = np.asarray(self._F.sum(axis=1)).ravel() + 1e-9
+        self._typical_idf = float(np.median(self._idf[df > 0])) if (df > 0).any() else 1.0
 
         self._media: dict[str, list[int]] = {}
         self._fact_checks: dict[str, list[int]] = {}
@@ -462,13 +464,20 @@ class Matcher:
 
         qb = self._binary(q_ids, self._F.shape[1])
         known_idf = np.asarray(qb @ self._idf).ravel()
-        n_unknown = np.array([max(0, len(set(self._tok.terms(t))) - len(set(q))) for t, q in zip(norm, q_ids)])
+        n_terms = np.array([len(set(self._tok.terms(t))) for t in norm])
+        n_unknown = np.maximum(0, n_terms - np.array([len(set(q)) for q in q_ids]))
+        out["post_terms"] = np.log1p(n_terms)[pp]
         post_total = known_idf + n_unknown * self._unknown_idf + 1e-9
         overlap = np.asarray(qb[fp].multiply(self._F[ff]).sum(axis=1)).ravel()
         cov_claim_f = overlap / self._F_total[ff]
         cov_post_f = overlap / post_total[fp]
         out["cov_claim"] = self._per_pair_max(fields, cov_claim_f)
         out["cov_post"] = self._per_pair_max(fields, cov_post_f)
+        # the same, shrunk towards 0 for very short posts and claim fields (a prior of
+        # SHRINK_TERMS typical words), for the label score
+        prior = SHRINK_TERMS * self._typical_idf
+        out["cov_claim_s"] = self._per_pair_max(fields, overlap / (self._F_total[ff] + prior))
+        out["cov_post_s"] = self._per_pair_max(fields, overlap / (post_total[fp] + prior))
         out["cov_claim_text"] = self._per_pair_max(fields, cov_claim_f, kinds == 0)
         out["cov_claim_title"] = self._per_pair_max(fields, cov_claim_f, kinds == 1)
         out["cov_post_text"] = self._per_pair_max(fields, cov_post_f, kinds == 0)
@@ -490,7 +499,7 @@ class Matcher:
     def _label_features(self, norm: list[str], feats: dict[str, np.ndarray], sel: np.ndarray) -> dict[str, np.ndarray]:
         """Fuzzy scores of the label model, for the selected pairs only (the costly scorers)."""
         pp, cc = feats["post"][sel], feats["claim"][sel]
-        out = {"cov_claim": feats["cov_claim"][sel], "cov_post": feats["cov_post"][sel], "tsort": feats["tsort"][sel]}
+        out = {k: feats[k][sel] for k in ("cov_claim", "cov_post", "cov_claim_s", "cov_post_s", "tsort", "post_terms")}
         if len(pp) == 0:
             for f in ("tsr", "ratio", "partial"):
                 out[f] = np.empty(0)

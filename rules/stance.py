@@ -51,7 +51,8 @@ DEBUNK_CUES = (
 
 HEDGE_CUES = (
     "if this is real", "if it is real", "if true", "if this is true", "not sure if", "not sure this",
-    "unconfirmed", "can anyone confirm", "can someone confirm", "hearing that", "hearing", "apparently",
+    "unconfirmed", "who knows", "not sure", "idk", "don t know if", "pata nahi", "kya pata", "پتا نہیں",
+    "پتہ نہیں", "معلوم نہیں", "can anyone confirm", "can someone confirm", "hearing that", "hearing", "apparently",
     "suna hai", "sun rahe", "agar sach hai", "agar yeh sach hai", "koi confirm", "confirm kare", "confirm karo",
     "سنا ہے", "سن رہے", "اگر یہ سچ ہے", "اگر سچ ہے", "تصدیق", "بتائی جا رہی", "بتایا جا رہا",
 )
