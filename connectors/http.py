@@ -2,7 +2,9 @@
 
 ``HttpClient(settings, transport=None).get(url, params=, headers=)`` returns a :class:`Response`
 for 2xx and 304 (``response.not_modified``), and raises a :class:`connectors.errors.FetchError`
-subclass otherwise. Tests and the demo inject an ``httpx`` transport instead of patching.
+subclass otherwise. ``.post(url, json=, data=, auth=, headers=)`` sends a JSON body or a form
+(logins, token requests) with the same guarantees, except as noted below. Tests and the demo
+inject an ``httpx`` transport instead of patching.
 
 Guarantees (each pinned by tests/connectors/test_http.py):
 
@@ -12,7 +14,8 @@ Guarantees (each pinned by tests/connectors/test_http.py):
   ``retries`` times with exponential backoff and full jitter; ``Retry-After`` (seconds or an
   HTTP date) is honoured, and a server asking for more than ``retry_after_max`` seconds is not
   retried this run. The decision is the pure function :func:`retry_delay`; the wait goes
-  through an injectable ``sleep``.
+  through an injectable ``sleep``. A POST is retried only when the server cannot have acted on
+  it: the connection was never made, or 429/503 came with a ``Retry-After``.
 * **Politeness**: at most ``per_host_concurrency`` requests at once per host and at least
   ``min_interval`` seconds between two request starts to the same host; a ``User-Agent`` with
   the operator's contact address.
@@ -21,7 +24,8 @@ Guarantees (each pinned by tests/connectors/test_http.py):
   holding more than the cap. Only gzip and deflate are offered in ``Accept-Encoding``.
 * **Redirects**: followed by hand, at most ``max_redirects``; every hop is checked by the
   address rule below, and credentials (``Authorization``, ``Cookie``) are not sent on to
-  another host.
+  another host. A POST is never redirected: a 3xx answer is an :class:`HTTPStatusError` naming
+  the target, so a login or token request reaches exactly the configured URL.
 * **Addresses**: only http/https. :meth:`HttpClient.check_url` (used for links found inside
   content, and for every redirect hop) refuses hosts that resolve to private, loopback,
   link-local, multicast or reserved addresses unless ``allow_private`` is set. Host names are
@@ -29,8 +33,13 @@ Guarantees (each pinned by tests/connectors/test_http.py):
   deployments that must rule that out put an egress proxy in front).
 * **Secrets**: values in ``settings.secrets`` (and added with :meth:`HttpClient.add_secret`) and
   the values of secret-looking query parameters (``token``, ``key``, ``access_token``...) are
-  masked as ``***`` in every exception message and log line.
+  masked as ``***`` in every exception message and log line. ``post`` adds the Basic-auth
+  password and secret-looking body fields (``password``, ``client_secret``...) to them.
 * **Errors**: every ``httpx`` exception is translated into ``connectors.errors`` at this boundary.
+  A final 4xx/5xx raises :class:`HTTPStatusError` whose ``body`` holds the first
+  :data:`ERROR_BODY_BYTES` bytes of the (inflated) error body as text, secrets masked, or None
+  (APIs explain the refusal there, e.g. YouTube's ``quotaExceeded``); read it with
+  ``getattr(exc, "body", None)``.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+import re
 import socket
 import threading
 import time
@@ -52,6 +62,7 @@ import httpx
 from connectors.errors import (
     BlockedURLError,
     ConfigError,
+    ConnectorError,
     FetchError,
     FetchTimeout,
     HTTPStatusError,
@@ -63,6 +74,13 @@ from connectors.safe import BoundedDecompressor, charset_of, decode_text, load_j
 log = logging.getLogger("claimwatch.http")
 
 RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600)) - {501, 505}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+ERROR_BODY_BYTES = 500  # kept from the body of a final 4xx/5xx, in HTTPStatusError.body
+_ERROR_READ_BYTES = 64 * 1024  # read at most this much of an error body to take the excerpt from
+_SECRET_IN_TEXT = re.compile(
+    r"(?i)\b((?:access_token|refresh_token|api_key|apikey|client_secret|token|key|password|secret|sig|signature)"
+    r"[\"']?\s*[=:]\s*[\"']?)([^&\s\"'<>,}]+)")
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 SECRET_PARAMS = frozenset({
     "token", "access_token", "refresh_token", "key", "api_key", "apikey", "client_secret",
@@ -194,19 +212,29 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 def retry_delay(attempt: int, settings: HttpSettings, *, status: int | None = None,
                 error: BaseException | None = None, retry_after: str | None = None,
-                now: datetime | None = None, rand: Callable[[], float] = random.random) -> float | None:
+                now: datetime | None = None, rand: Callable[[], float] = random.random,
+                method: str = "GET") -> float | None:
     """How long to wait before retrying, or None to give up.
 
     ``attempt`` is the number of attempts made so far (1 after the first failure). Retryable:
     connection errors and timeouts (``error``), statuses in :data:`RETRY_STATUSES`. Waits
     ``Retry-After`` when given (None if it asks for more than ``settings.retry_after_max``),
-    else ``rand() * min(backoff_max, backoff * 2 ** (attempt - 1))`` (full jitter)."""
+    else ``rand() * min(backoff_max, backoff * 2 ** (attempt - 1))`` (full jitter).
+
+    A ``POST`` (any method not in :data:`SAFE_METHODS`) is retried only when the server cannot
+    have acted on it: the connection was never made (:data:`NOT_SENT_ERRORS`), or it answered 429
+    or 503 with a readable ``Retry-After``. A read timeout, a cut connection, 408 or another 5xx
+    may come after the server acted (a session opened, a token issued), so they are final."""
     if attempt > settings.retries:
         return None
+    safe = method.upper() in SAFE_METHODS
     if error is not None:
-        if not isinstance(error, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)):
+        if not isinstance(error, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+                          if safe else NOT_SENT_ERRORS):
             return None
     elif status not in RETRY_STATUSES:
+        return None
+    elif not safe and (status not in (429, 503) or parse_retry_after(retry_after, now) is None):
         return None
     asked = parse_retry_after(retry_after, now) if status in (429, 503) or retry_after else None
     if asked is not None:
@@ -343,27 +371,80 @@ class HttpClient:
             self.sleep(start - now)
 
     # -- requests -----------------------------------------------------------------------------
-    def get(self, url: str, *, params: Mapping[str, Any] | None = None,
-            headers: Mapping[str, str] | None = None) -> Response:
-        """GET with retries, redirects and caps; a :class:`Response` for 2xx and 304."""
+    def _request_url(self, url: str, params: Mapping[str, Any] | None) -> str:
         try:
             request_url = str(httpx.URL(url).copy_merge_params(params)) if params else url
             if urlsplit(request_url).scheme.lower() not in ("http", "https"):
                 raise BlockedURLError(f"{self._url_for_message(url)}: only http and https URLs are fetched")
         except (httpx.InvalidURL, ValueError, TypeError) as exc:
             raise FetchError(self.mask(f"{mask_url(url)}: not a valid URL ({exc}); check the source's URL")) from None
+        return request_url
+
+    def _with_retries(self, method: str, send: Callable[[], Response]) -> Response:
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._follow(request_url, headers)
+                return send()
             except _Retryable as r:
                 delay = retry_delay(attempt, self.settings, status=r.status, error=r.error,
-                                    retry_after=r.retry_after, rand=self.rand)
+                                    retry_after=r.retry_after, rand=self.rand, method=method)
                 if delay is None:
                     raise r.final(self, attempt) from None
-                log.info("retrying %s in %.1fs (%s)", r.shown, delay, self.mask(r.reason))
+                log.info("retrying %s %s in %.1fs (%s)", method, r.shown, delay, self.mask(r.reason))
                 self.sleep(delay)
+
+    def get(self, url: str, *, params: Mapping[str, Any] | None = None,
+            headers: Mapping[str, str] | None = None) -> Response:
+        """GET with retries, redirects and caps; a :class:`Response` for 2xx and 304."""
+        request_url = self._request_url(url, params)
+        return self._with_retries("GET", lambda: self._follow(request_url, headers))
+
+    def post(self, url: str, *, json: Any = None, data: Mapping[str, Any] | bytes | str | None = None,
+             auth: tuple[str, str] | None = None, headers: Mapping[str, str] | None = None) -> Response:
+        """POST ``json`` (a JSON body) or ``data`` (a mapping sent as a form, or raw bytes/text),
+        optionally with HTTP Basic ``auth=(user, password)``; a :class:`Response` for 2xx.
+
+        The same caps, timeouts, politeness, secret masking and error translation as :meth:`get`,
+        with three differences: it is retried only when the server cannot have acted on it (see
+        :func:`retry_delay`); a redirect is not followed (it raises :class:`HTTPStatusError`
+        naming where it pointed, so credentials never go to a second address); and the Basic
+        password and the values of secret-looking keys of ``json``/``data`` (``password``,
+        ``client_secret``...) are masked in every later message."""
+        request_url = self._request_url(url, None)
+        if json is not None and data is not None:
+            raise ValueError("post(): give json or data, not both")
+        if auth is not None:
+            self.add_secret(auth[1])
+        for body in (json, data):
+            if isinstance(body, Mapping):
+                for k, v in body.items():
+                    if isinstance(k, str) and k.lower() in SECRET_PARAMS and isinstance(v, str):
+                        self.add_secret(v)
+        send: dict[str, Any] = {}
+        if json is not None:
+            send["json"] = json
+        elif isinstance(data, (bytes, str)):
+            send["content"] = data
+        elif data is not None:
+            send["data"] = dict(data)
+        if auth is not None:
+            send["auth"] = httpx.BasicAuth(*auth)
+
+        def once() -> Response:
+            status, rh, content, final_url, excerpt = self._once("POST", request_url, headers, send)
+            if status in (301, 302, 303, 307, 308):
+                where = rh.get("location") or "nowhere"
+                target = str(httpx.URL(final_url).join(where)) if rh.get("location") else where
+                err = HTTPStatusError(
+                    f"{self._url_for_message(request_url)}: HTTP {status} redirect to "
+                    f"{self._url_for_message(target)}; a POST is not followed across a redirect, "
+                    "configure the final URL", status)
+                err.body = excerpt
+                raise err
+            return self._finish(final_url, status, rh, content, excerpt)
+
+        return self._with_retries("POST", once)
 
     def get_json(self, url: str, **kw: Any) -> Any:
         return self.get(url, **kw).json()
@@ -372,7 +453,7 @@ class HttpClient:
         for hop in range(self.settings.max_redirects + 1):
             if hop:
                 self.check_url(url)
-            status, resp_headers, content, final_url = self._once(url, headers)
+            status, resp_headers, content, final_url, excerpt = self._once("GET", url, headers)
             if status in (301, 302, 303, 307, 308):
                 location = resp_headers.get("location")
                 if not location:
@@ -383,11 +464,12 @@ class HttpClient:
                     headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
                 url = target
                 continue
-            return self._finish(final_url, status, resp_headers, content)
+            return self._finish(final_url, status, resp_headers, content, excerpt)
         raise FetchError(f"{self._url_for_message(url)}: more than {self.settings.max_redirects} "
                          "redirects; check the URL")
 
-    def _finish(self, url: str, status: int, headers: dict[str, str], content: bytes) -> Response:
+    def _finish(self, url: str, status: int, headers: dict[str, str], content: bytes,
+                excerpt: str | None = None) -> Response:
         if status == 304 or 200 <= status < 300:
             return Response(url, status, httpx.Headers(headers), content)
         shown = self._url_for_message(url)
@@ -397,9 +479,41 @@ class HttpClient:
             404: "check the URL",
             410: "the resource is gone; remove or fix the source",
         }.get(status, "try again later" if status >= 500 else "check the request")
-        raise HTTPStatusError(f"{shown}: HTTP {status}; {hint}", status)
+        err = HTTPStatusError(f"{shown}: HTTP {status}; {hint}", status)
+        err.body = excerpt
+        raise err
 
-    def _once(self, url: str, headers: Mapping[str, str] | None) -> tuple[int, dict[str, str], bytes, str]:
+    def _excerpt(self, r: httpx.Response, rh: Mapping[str, str], started: float) -> str | None:
+        """The start of an error body, decoded and masked; None when there is none or it cannot
+        be read. Never raises: the status is what matters."""
+        s = self.settings
+        limit = min(s.max_bytes, _ERROR_READ_BYTES)
+        raw, out = 0, []
+        try:
+            inflater = BoundedDecompressor(rh.get("content-encoding"), limit, "error body")
+            for chunk in (iter(r.stream) if r.is_stream_consumed else r.iter_raw()):
+                raw += len(chunk)
+                try:
+                    out.append(inflater.feed(chunk))
+                except TooLargeError:
+                    break
+                if raw >= limit or sum(map(len, out)) >= limit or self.clock() - started > s.total_timeout:
+                    break
+        except (httpx.HTTPError, ConnectorError, ValueError, OSError):
+            pass
+        body = b"".join(out)
+        if not body:
+            return None
+        text = self.mask(decode_text(body[:limit], charset_of(rh.get("content-type"))))
+        text = _SECRET_IN_TEXT.sub(lambda m: m.group(1) + "***", text)
+        text = text[:ERROR_BODY_BYTES * 2]
+        encoded = text.encode("utf-8")
+        if len(encoded) > ERROR_BODY_BYTES:
+            text = encoded[:ERROR_BODY_BYTES].decode("utf-8", "ignore")
+        return text
+
+    def _once(self, method: str, url: str, headers: Mapping[str, str] | None,
+              send: Mapping[str, Any] | None = None) -> tuple[int, dict[str, str], bytes, str, str | None]:
         s = self.settings
         shown = self._url_for_message(url)
         host = urlsplit(url).netloc.lower()
@@ -410,13 +524,16 @@ class HttpClient:
             self.requests += 1
             started = self.clock()
             try:
-                with self._client.stream("GET", url, headers=headers) as r:
+                with self._client.stream(method, url, headers=headers, **(send or {})) as r:
                     status = r.status_code
                     rh = {k.lower(): v for k, v in r.headers.items()}
                     if status in RETRY_STATUSES:
-                        raise _Retryable(shown, status=status, retry_after=rh.get("retry-after"))
-                    if status in (301, 302, 303, 307, 308) or status == 304 or status >= 400:
-                        return status, rh, b"", str(r.url)
+                        raise _Retryable(shown, status=status, retry_after=rh.get("retry-after"),
+                                         body=self._excerpt(r, rh, started))
+                    if status >= 400:
+                        return status, rh, b"", str(r.url), self._excerpt(r, rh, started)
+                    if status in (301, 302, 303, 307, 308) or status == 304:
+                        return status, rh, b"", str(r.url), None
                     declared = rh.get("content-length", "")
                     if declared.isdigit() and int(declared) > s.max_bytes:
                         raise TooLargeError(f"{shown}: response of {declared} bytes is over the cap of "
@@ -436,7 +553,7 @@ class HttpClient:
                                                "try again later")
                         chunks.append(inflater.feed(chunk))
                     chunks.append(inflater.flush())
-                    return status, rh, b"".join(chunks), str(r.url)
+                    return status, rh, b"".join(chunks), str(r.url), None
             except httpx.TimeoutException as exc:
                 raise _Retryable(shown, error=exc) from None
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -462,8 +579,9 @@ class HttpClient:
 
 class _Retryable(Exception):
     def __init__(self, shown: str, *, status: int | None = None, error: BaseException | None = None,
-                 retry_after: str | None = None):
+                 retry_after: str | None = None, body: str | None = None):
         self.shown, self.status, self.error, self.retry_after = shown, status, error, retry_after
+        self.body = body
 
     @property
     def reason(self) -> str:
@@ -480,7 +598,9 @@ class _Retryable(Exception):
                        f"(more than retry_after_max); try again later")
             else:
                 msg = f"{self.shown}: HTTP {self.status} {tries}; try again later"
-            return HTTPStatusError(client.mask(msg), self.status)
+            err = HTTPStatusError(client.mask(msg), self.status)
+            err.body = self.body
+            return err
         if isinstance(self.error, httpx.TimeoutException):
             return FetchTimeout(client.mask(f"{self.shown}: timed out {tries} "
                                             f"(timeout {client.settings.timeout:g}s); try again later"))

@@ -3,8 +3,14 @@
     with LoopbackServer() as srv:
         srv.route("/feed.xml", body=b"...", headers={"Content-Type": "application/rss+xml"})
         srv.route("/flaky", [Reply(500), Reply(200, body=b"ok")])   # one reply per request
+        srv.route("/big", Reply(200, stream=lambda: (b"x" * 65536 for _ in range(3200))))
         url = srv.url("/feed.xml")
-        srv.requests  # list of (method, path_with_query, headers) seen
+        srv.requests  # (method, path_with_query, headers) seen; each also has .body
+
+GET and POST are answered from the same routes; a POST's body is kept in ``request.body``.
+A ``stream`` reply sends its chunks as they come, without ``Content-Length`` (the body ends when
+the connection closes) or, with ``chunked=True``, with ``Transfer-Encoding: chunked``; the body
+is never held whole, and ``reply.sent`` counts the bytes written before the client hung up.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Iterable
 
 
 @dataclass
@@ -22,12 +29,29 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to sleep before answering (timeouts)
     truncate_to: int | None = None  # send Content-Length of the full body but only this many bytes
+    # chunks to stream instead of body; a callable returning them can answer more than once
+    stream: Iterable[bytes] | Callable[[], Iterable[bytes]] | None = None
+    chunked: bool = False  # stream with Transfer-Encoding: chunked (HTTP/1.1) instead of until-close
+    sent: int = 0  # body bytes written so far (streams)
+
+
+class Request(tuple):
+    """``(method, path_with_query, headers)``, with the request body as ``.body``."""
+
+    def __new__(cls, method: str, path: str, headers: dict[str, str], body: bytes = b""):
+        self = super().__new__(cls, (method, path, headers))
+        self.body = body
+        return self
+
+    method = property(lambda self: self[0])
+    path = property(lambda self: self[1])
+    headers = property(lambda self: self[2])
 
 
 class LoopbackServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply]] = {}
-        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.requests: list[Request] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,7 +59,16 @@ class LoopbackServer:
                 pass
 
             def do_GET(self):
-                outer.requests.append(("GET", self.path, dict(self.headers)))
+                outer.requests.append(Request("GET", self.path, dict(self.headers)))
+                self._answer()
+
+            def do_POST(self):
+                length = self.headers.get("Content-Length") or "0"
+                body = self.rfile.read(int(length)) if length.isdigit() else b""
+                outer.requests.append(Request("POST", self.path, dict(self.headers), body))
+                self._answer()
+
+            def _answer(self):
                 path = self.path
                 replies = outer.routes.get(path) or outer.routes.get(path.split("?")[0])
                 if not replies:
@@ -46,6 +79,9 @@ class LoopbackServer:
                     reply = replies[0]
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.stream is not None:
+                    self._stream(reply)
+                    return
                 self.send_response(reply.status)
                 headers = {"Content-Length": str(len(reply.body)), **reply.headers}
                 for k, v in headers.items():
@@ -57,6 +93,32 @@ class LoopbackServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
+            def _stream(self, reply: Reply):
+                chunks = reply.stream() if callable(reply.stream) else reply.stream
+                if reply.chunked:
+                    self.protocol_version = "HTTP/1.1"
+                self.send_response(reply.status)
+                for k, v in reply.headers.items():
+                    self.send_header(k, v)
+                if reply.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                try:
+                    for chunk in chunks:
+                        if not chunk:
+                            continue
+                        if reply.chunked:
+                            self.wfile.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                        else:
+                            self.wfile.write(chunk)
+                        reply.sent += len(chunk)
+                    if reply.chunked:
+                        self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -65,6 +127,11 @@ class LoopbackServer:
         if replies is None:
             replies = Reply(**reply_kw)
         self.routes[path] = list(replies) if isinstance(replies, list) else [replies]
+
+    def posted(self, path: str | None = None) -> list[bytes]:
+        """Bodies of the POST requests seen (to ``path`` only, when given)."""
+        return [r.body for r in self.requests
+                if r.method == "POST" and (path is None or r.path.split("?")[0] == path)]
 
     def url(self, path: str = "/") -> str:
         host, port = self.httpd.server_address[:2]

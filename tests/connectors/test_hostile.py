@@ -1,11 +1,9 @@
 """Hostile input: each attack ends in a clear error (or a bounded result) in bounded memory."""
 
 import gzip
-import threading
 import time
 import tracemalloc
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -41,49 +39,6 @@ def peak_memory(fn):
     finally:
         tracemalloc.stop()
     return peak
-
-
-class StreamingServer:
-    """Serves ``total`` bytes from a generator in 64 KB chunks, without Content-Length and without
-    ever holding the body; stops writing when the client hangs up."""
-
-    def __init__(self, total: int):
-        self.total = total
-        self.sent = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml")
-                self.end_headers()
-                chunk = b"<item>" + b"x" * (64 * 1024 - 6)
-                try:
-                    while outer.sent < outer.total:
-                        self.wfile.write(chunk)
-                        outer.sent += len(chunk)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def url(self):
-        return "http://127.0.0.1:%d/big" % self.httpd.server_address[1]
 
 
 # --- compression bomb ------------------------------------------------------------------------------
@@ -233,14 +188,19 @@ def test_json_with_invalid_utf8_is_a_parse_error():
 
 # --- sizes ----------------------------------------------------------------------------------------
 
-def test_200_mb_streamed_response_stops_at_the_cap_in_bounded_memory():
-    with StreamingServer(200 * MB) as srv:
+@pytest.mark.parametrize("chunked", [False, True], ids=["until-close", "chunked"])
+def test_200_mb_streamed_response_stops_at_the_cap_in_bounded_memory(chunked):
+    chunk = b"<item>" + b"x" * (64 * 1024 - 6)
+    big = Reply(200, headers={"Content-Type": "application/rss+xml"}, chunked=chunked,
+                stream=lambda: (chunk for _ in range(200 * MB // len(chunk))))  # never held whole
+    with LoopbackServer() as srv:
+        srv.route("/big", big)
         c = HttpClient(HttpSettings(allow_private=True, retries=0, max_bytes=5 * MB))
         errors = []
 
         def fetch():
             try:
-                c.get(srv.url())
+                c.get(srv.url("/big"))
             except TooLargeError as exc:
                 errors.append(str(exc))
 
@@ -249,10 +209,11 @@ def test_200_mb_streamed_response_stops_at_the_cap_in_bounded_memory():
         elapsed = time.monotonic() - started
         c.close()
         time.sleep(0.2)
-        sent = srv.sent
+        sent = big.sent
+    assert [r[1] for r in srv.requests] == ["/big"]
     assert errors and "larger than 5242880 bytes" in errors[0]
     assert peak < 30 * MB, f"peak {peak / MB:.0f} MB"
-    assert sent < 100 * MB, f"server sent {sent / MB:.0f} MB before the client hung up"
+    assert 5 * MB < sent < 100 * MB, f"server sent {sent / MB:.0f} MB before the client hung up"
     assert elapsed < 30
 
 

@@ -366,3 +366,196 @@ def test_credentials_are_not_forwarded_to_another_host_on_redirect():
 
     client(handler).get("https://api.example.org/x", headers={"Authorization": "Bearer tok"})
     assert seen == {"api.example.org": "Bearer tok", "cdn.example.net": None}
+
+
+# --- POST -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status", [408, 500, 502, 504])
+def test_post_is_not_retried_on_a_status_the_server_may_have_acted_on(status):
+    assert retry_delay(1, S, status=status, method="POST") is None
+    assert retry_delay(1, S, status=status, retry_after="1", method="POST") is None
+
+
+def test_post_is_retried_on_429_and_503_only_with_retry_after():
+    assert retry_delay(1, S, status=429, retry_after="4", method="POST") == 4
+    assert retry_delay(1, S, status=503, retry_after="4", method="POST") == 4
+    assert retry_delay(1, S, status=429, method="POST") is None
+    assert retry_delay(1, S, status=503, retry_after="soon", method="POST") is None
+    assert retry_delay(1, S, status=503, retry_after="3600", method="POST") is None  # over the cap
+    assert retry_delay(4, S, status=429, retry_after="4", method="POST") is None  # out of retries
+
+
+def test_post_is_retried_on_connection_errors_but_not_after_the_request_may_have_arrived():
+    assert retry_delay(1, S, error=httpx.ConnectError("refused"), method="POST", rand=lambda: 1.0) == 0.5
+    assert retry_delay(1, S, error=httpx.ConnectTimeout("syn"), method="POST", rand=lambda: 1.0) == 0.5
+    assert retry_delay(1, S, error=httpx.ReadTimeout("slow"), method="POST") is None
+    assert retry_delay(1, S, error=httpx.RemoteProtocolError("cut"), method="POST") is None
+    assert retry_delay(1, S, error=httpx.ReadError("reset"), method="POST") is None
+
+
+def test_post_sends_json_and_form_bodies_and_basic_auth():
+    seen = []
+
+    def handler(req):
+        seen.append((req.method, req.headers.get("content-type"), req.headers.get("authorization"), req.content))
+        return httpx.Response(200, json={"ok": True})
+
+    c = client(handler, user_agent="claimwatch/0.1 (+mailto:desk@example.org)")
+    assert c.post("https://example.org/login", json={"identifier": "me", "password": "pw-1"}).json() == {"ok": True}
+    c.post("https://example.org/token", data={"grant_type": "client_credentials"}, auth=("id", "sec-2"))
+    c.post("https://example.org/raw", data=b"a=1", headers={"Content-Type": "text/plain"})
+    assert seen[0][:2] == ("POST", "application/json") and b'"password":"pw-1"' in seen[0][3].replace(b" ", b"")
+    assert seen[1][1] == "application/x-www-form-urlencoded" and seen[1][3] == b"grant_type=client_credentials"
+    assert seen[1][2] == "Basic aWQ6c2VjLTI="  # id:sec-2
+    assert seen[2][1:] == ("text/plain", None, b"a=1")
+    assert c.mask("pw-1 sec-2") == "*** ***"  # the password field and the Basic password
+
+
+def test_post_500_is_final_after_one_attempt():
+    calls = []
+
+    def handler(req):
+        calls.append(req)
+        return httpx.Response(500, text="session store down")
+
+    with pytest.raises(HTTPStatusError, match="HTTP 500") as e:
+        client(handler, retries=3).post("https://example.org/login", json={})
+    assert len(calls) == 1 and e.value.body == "session store down"
+
+
+def test_post_429_with_retry_after_is_retried_through_the_injected_sleep():
+    replies = iter([httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(200, json={"t": 1})])
+    sleeps = []
+    assert client(lambda req: next(replies), sleeps).post("https://example.org/token", data={}).json() == {"t": 1}
+    assert sleeps == [2]
+
+
+def test_post_503_without_retry_after_is_not_retried():
+    calls = []
+
+    def handler(req):
+        calls.append(req)
+        return httpx.Response(503)
+
+    with pytest.raises(HTTPStatusError, match="503"):
+        client(handler, retries=3).post("https://example.org/token", data={})
+    assert len(calls) == 1
+
+
+def test_post_connection_refused_is_retried_but_a_read_timeout_is_not():
+    attempts = []
+
+    def refused_once(req):
+        attempts.append(req)
+        if len(attempts) == 1:
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, json={})
+
+    sleeps = []
+    client(refused_once, sleeps).post("https://example.org/token", data={})
+    assert len(attempts) == 2 and sleeps == [0.5]
+
+    slow = []
+
+    def read_timeout(req):
+        slow.append(req)
+        raise httpx.ReadTimeout("no answer")
+
+    with pytest.raises(FetchTimeout, match="after 1 attempt"):
+        client(read_timeout, retries=3).post("https://example.org/token", data={})
+    assert len(slow) == 1
+
+
+def test_post_does_not_follow_redirects_and_says_where_they_pointed():
+    hosts = []
+
+    def handler(req):
+        hosts.append(req.url.host)
+        return httpx.Response(307, headers={"Location": "http://169.254.169.254/latest/?token=abc"})
+
+    with pytest.raises(HTTPStatusError, match="redirect to http://169.254.169.254/latest/\\?token=\\*\\*\\*; "
+                                              "a POST is not followed") as e:
+        client(handler).post("https://example.org/login", json={"password": "pw"})
+    assert hosts == ["example.org"] and e.value.status_code == 307
+
+
+def test_post_body_cap_masking_and_bad_urls():
+    big = client(lambda req: httpx.Response(200, content=b"x" * 2000), max_bytes=1000)
+    with pytest.raises(TooLargeError, match="over the cap of 1000"):
+        big.post("https://example.org/login", json={})
+    with pytest.raises(HTTPStatusError) as e:
+        client(lambda req: httpx.Response(401, text='{"error":"AuthenticationRequired","message":"bad pw-9"}')).post(
+            "https://example.org/login?token=t0k", json={"identifier": "me", "password": "pw-9"})
+    assert "t0k" not in str(e.value) and "pw-9" not in e.value.body and "***" in e.value.body
+    with pytest.raises(BlockedURLError, match="only http and https"):
+        client(lambda req: httpx.Response(200)).post("file:///etc/passwd", data=b"")
+    with pytest.raises(FetchError, match="not a valid URL"):
+        client(lambda req: httpx.Response(200)).post("http://[::1", data=b"")
+
+
+def test_loopback_post_records_the_body_and_answers_from_the_route():
+    with LoopbackServer() as srv:
+        srv.route("/xrpc/login", Reply(200, b'{"accessJwt": "j"}', {"Content-Type": "application/json"}))
+        r = client().post(srv.url("/xrpc/login"), json={"identifier": "me"})
+        assert r.json() == {"accessJwt": "j"}
+        method, path, headers = srv.requests[0]
+        assert (method, path, headers["Content-Type"]) == ("POST", "/xrpc/login", "application/json")
+        assert srv.requests[0].body == b'{"identifier":"me"}' and srv.posted("/xrpc/login") == [srv.requests[0].body]
+
+
+# --- error bodies ---------------------------------------------------------------------------------
+
+def test_final_error_keeps_a_short_masked_excerpt_of_the_body():
+    text = '{"error": "key=AIzaSECRET is not valid", "pad": "' + "é" * 2000 + '"}'
+    with pytest.raises(HTTPStatusError) as e:
+        client(lambda req: httpx.Response(400, text=text, headers={"Content-Type": "application/json"})).get(
+            "https://api.example/v3/search?key=AIzaSECRET")
+    body = e.value.body
+    assert body.startswith('{"error": "key=*** is not valid"') and "AIzaSECRET" not in body
+    assert len(body.encode()) <= 500 and "\ufffd" not in body  # cut on a character boundary
+    assert "AIzaSECRET" not in str(e.value)
+
+
+def test_error_excerpt_after_retries_is_inflated_and_masks_run_time_secrets():
+    gz = gzip.compress(b'{"message": "Bearer tok-XYZ expired"}')
+    c = client(lambda req: httpx.Response(503, content=gz, headers={"Content-Encoding": "gzip"}), retries=1)
+    c.add_secret("tok-XYZ")
+    with pytest.raises(HTTPStatusError, match="after 2 attempts") as e:
+        c.get("https://example.org/x")
+    assert e.value.body == '{"message": "Bearer *** expired"}'
+
+
+def test_error_without_a_body_or_with_a_corrupt_one_has_body_none():
+    with pytest.raises(HTTPStatusError) as e:
+        client(lambda req: httpx.Response(404)).get("https://example.org/x")
+    assert e.value.body is None
+    with LoopbackServer() as srv:
+        srv.route("/x", Reply(403, b"not gzip", {"Content-Encoding": "gzip"}))
+        with pytest.raises(HTTPStatusError) as e:
+            client().get(srv.url("/x"))
+    assert e.value.status_code == 403 and e.value.body is None
+
+
+def test_a_huge_error_body_is_not_read_whole():
+    with LoopbackServer() as srv:
+        chunk = b"e" * 65536
+        reply = Reply(500, stream=lambda: (chunk for _ in range(1000)))  # 64 MB
+        srv.route("/err", reply)
+        with pytest.raises(HTTPStatusError) as e:
+            client(retries=0).get(srv.url("/err"))
+        assert e.value.body == "e" * 500
+
+
+# --- the loopback server's streaming replies -------------------------------------------------------
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_loopback_streams_without_content_length(chunked):
+    with LoopbackServer() as srv:
+        reply = Reply(200, headers={"Content-Type": "text/plain"}, chunked=chunked,
+                      stream=lambda: iter([b"one ", b"", b"two ", b"three"]))
+        srv.route("/s", reply)
+        r = client().get(srv.url("/s"))
+        assert r.content == b"one two three" and reply.sent == 13
+        assert r.header("content-length") is None
+        assert (r.header("transfer-encoding") == "chunked") is chunked
+        assert client().get(srv.url("/s")).content == b"one two three"  # a callable answers again
