@@ -34,7 +34,7 @@ def configure(*, verbose: bool = False, cwd: Path | None = None) -> dict[str, st
     if "PREFECT_API_URL" not in os.environ:
         # ephemeral mode: no UI to serve, and a quiet server
         for key, value in (("PREFECT_SERVER_UI_ENABLED", "false"),
-                           ("PREFECT_SERVER_LOGGING_LEVEL", "INFO" if verbose else "WARNING")):
+                           ("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")):
             if key not in os.environ:
                 env[key] = value
     os.environ.update(env)

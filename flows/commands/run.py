@@ -88,12 +88,13 @@ def _filter_prefect_console(verbose: bool) -> None:
 
 
 def _progress_to_stderr(verbose: bool) -> logging.Handler:
-    handler = logging.StreamHandler(sys.stderr)
+    """Progress lines on stderr; with ``--verbose`` Prefect's run log already shows them."""
+    handler: logging.Handler = logging.StreamHandler(sys.stderr) if not verbose else logging.NullHandler()
     handler.setFormatter(logging.Formatter("  %(message)s"))
     log = logging.getLogger("claimwatch.progress")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    log.propagate = verbose
+    log.propagate = False
     return handler
 
 
