@@ -28,13 +28,25 @@ EXPECTED = list(csv.DictReader((DEMO_DIR / "expected_labels.csv").open(encoding=
 CLAIMWATCH = Path(sys.executable).with_name("claimwatch")
 
 
+# what `claimwatch run` sets in the environment (flows/prefect_env.py); tests undo it afterwards
+CLI_ENV = ("PREFECT_HOME", "PREFECT_LOGGING_LEVEL", "PREFECT_SERVER_LOGGING_LEVEL", "PREFECT_SERVER_UI_ENABLED",
+           "DO_NOT_TRACK", "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY",
+           "PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS")
+
+
+def protect_env(mp: pytest.MonkeyPatch) -> None:
+    for key in CLI_ENV:
+        if key in os.environ:
+            mp.setenv(key, os.environ[key])
+        else:
+            mp.delenv(key, raising=False)
+
+
 @pytest.fixture
-def cli(monkeypatch):
+def cli(monkeypatch, tmp_path):
     """Invoke `claimwatch ...` in-process; environment changes the CLI makes are undone after."""
-    for key in ("PREFECT_SERVER_LOGGING_LEVEL", "PREFECT_LOGGING_LEVEL", "DO_NOT_TRACK",
-                "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_SERVER_UI_ENABLED",
-                "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY", "PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS"):
-        monkeypatch.setenv(key, os.environ.get(key, "false" if "ENABLE" in key else "WARNING"))
+    protect_env(monkeypatch)
+    monkeypatch.setenv("PREFECT_HOME", os.environ.get("PREFECT_HOME", str(tmp_path / ".prefect")))
 
     def invoke(*args: str):
         return CliRunner().invoke(app, list(args))
@@ -54,9 +66,11 @@ def demo_run(tmp_path_factory, prefect_harness):
     """The demo run twice into one data dir: (first result, second result, data dir)."""
     data_dir = tmp_path_factory.mktemp("demo") / "claimwatch-data"
     runner = CliRunner()
-    first = runner.invoke(app, ["run", "--data-dir", str(data_dir)])
-    snapshot = {t: table(data_dir, t) for t in TABLES}
-    second = runner.invoke(app, ["run", "--data-dir", str(data_dir)])
+    with pytest.MonkeyPatch.context() as mp:
+        protect_env(mp)
+        first = runner.invoke(app, ["run", "--data-dir", str(data_dir)])
+        snapshot = {t: table(data_dir, t) for t in TABLES}
+        second = runner.invoke(app, ["run", "--data-dir", str(data_dir)])
     return first, second, data_dir, snapshot
 
 
