@@ -173,3 +173,13 @@ def test_a_data_dir_that_is_a_file_is_a_clear_error(tmp_path):
 def test_run_ids_cannot_escape_the_partition(tmp_path):
     with pytest.raises(ValueError, match="run_id"):
         Store(tmp_path).write("posts", posts((1, "a")), "../x", DAY)
+
+
+def test_concurrent_writers_take_turns_and_never_double_rows(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    frame = posts(*[(i, f"text {i}") for i in range(50)])
+    with ThreadPoolExecutor(8) as pool:
+        written = list(pool.map(lambda n: Store(tmp_path).write("posts", frame, f"run-{n}", DAY).height, range(8)))
+    assert sorted(written) == [0] * 7 + [50]
+    assert Store(tmp_path).read("posts").height == 50
