@@ -16,9 +16,20 @@ Source options (``kind = "bluesky"``):
 
 The cursor ``{"since", "newest", "seen"}`` makes the next run ask only for recent posts:
 ``newest`` is the latest sort time seen (the earlier of ``createdAt`` and ``indexedAt``, which is
-what ``since`` filters on), ``since`` is 15 minutes before it so posts indexed late are not
-missed, and ``seen`` holds the URIs already delivered (the last 2000) so the overlap repeats
-nothing.
+what ``since`` and ``until`` filter on), ``since`` is 15 minutes before it so posts indexed late
+are not missed, and ``seen`` holds the URIs already delivered (the last 2000) so the overlap
+repeats nothing.
+
+When a run (``sort = "latest"``) uses up ``max_pages`` before it gets back to the previous run's
+``since``, the posts in between are not lost: the cursor keeps ``"gap": {"since", "until"}`` —
+the previous ``since`` and the sort time where this run stopped (plus 1 ms, as ``until`` is
+exclusive) — and the result carries a warning. The next run first reads what is new, then
+spends its remaining pages on ``q`` with ``since``/``until`` of the gap (the server's own page
+``cursor`` is only valid within one search, so the gap is resumed by time, not by page
+cursor), moving ``until`` down until the search runs out. If the new posts again fill every
+page, the gap is widened to start where this run stopped (posts between the two gaps are
+read again; repeats are dropped by ``post_id``). On the first run, and with ``sort = "top"``
+(not in time order), older posts beyond ``max_pages`` are simply not read (warning only).
 
 Rows: ``post_id`` is ``bluesky:<at:// uri>``; ``url`` is
 ``https://bsky.app/profile/<handle>/post/<rkey>`` (the DID when the handle is invalid); links come
@@ -34,7 +45,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from connectors.base import BaseSource, FetchResult
-from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
+from connectors.errors import ConfigError, HTTPStatusError, ParseError
 from connectors.safe import clip, load_json
 from connectors.schema import make_post
 from connectors.urls import canonical_url, video_ref
@@ -44,6 +55,7 @@ SEARCH = "/xrpc/app.bsky.feed.searchPosts"
 CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
 SINCE_OVERLAP = timedelta(minutes=15)  # posts indexed late are still found; repeats are dropped
 MAX_SEEN = 2000
+RESUME_MARGIN = timedelta(milliseconds=1)  # "until" is exclusive: posts at the stop instant are read again
 
 
 def _time(value: Any) -> datetime | None:
@@ -162,21 +174,31 @@ def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict
     return parse_counted(data, url=url, source=source)[0]
 
 
-def post_json(client: Any, url: str, body: dict) -> Any:
-    """POST a JSON body through the shared client (``client.post`` when it has one)."""
-    post = getattr(client, "post", None)
-    if callable(post):
-        return post(url, json=body).json()
-    import httpx
-
-    masked = url
+def _xrpc_error(body: str | None) -> str:
+    """``"AuthenticationRequired: Invalid identifier or password"`` from an XRPC error body."""
     try:
-        r = client._client.post(url, json=body)
-    except httpx.HTTPError as exc:
-        raise FetchError(f"{masked}: {type(exc).__name__}; try again later") from None
-    if r.status_code >= 400:
-        raise HTTPStatusError(f"{masked}: HTTP {r.status_code}; check the credentials", r.status_code)
-    return load_json(r.content, what=masked)
+        payload = load_json((body or "").encode(), what="error body")
+    except ParseError:
+        return ""
+    if not isinstance(payload, dict):
+        return ""
+    return ": ".join(str(payload[k]) for k in ("error", "message") if payload.get(k))
+
+
+def create_session(client: Any, url: str, identifier: str, password: str) -> dict:
+    """Open a session with ``com.atproto.server.createSession`` through ``client.post``."""
+    try:
+        session = client.post(url, json={"identifier": identifier, "password": password}).json()
+    except HTTPStatusError as exc:
+        said = _xrpc_error(getattr(exc, "body", None))
+        err = HTTPStatusError(f"{exc}" + (f" ({said})" if said else "")
+                              + ("; check the handle and app password" if exc.status_code in (400, 401) else ""),
+                              exc.status_code)
+        err.body = getattr(exc, "body", None)
+        raise err from None
+    if not isinstance(session, dict):
+        raise ParseError(f"{url}: createSession answered {type(session).__name__}, not a session object")
+    return session
 
 
 def _refuse_html(resp, expected: str = "JSON") -> None:
@@ -214,9 +236,8 @@ class Source(BaseSource):
         add_secret = getattr(self.client, "add_secret", None)
         if add_secret:
             add_secret(password)
-        session = post_json(self.client, self.auth_service + CREATE_SESSION,
-                            {"identifier": handle, "password": password})
-        token = session.get("accessJwt") if isinstance(session, dict) else None
+        session = create_session(self.client, self.auth_service + CREATE_SESSION, handle, password)
+        token = session.get("accessJwt")
         if not token:
             raise ParseError(f"{self.name}: createSession answered without an accessJwt; "
                              "check the handle and app password")
@@ -224,56 +245,93 @@ class Source(BaseSource):
             add_secret(token)
         return self.auth_service, {"Authorization": f"Bearer {token}"}
 
-    def fetch(self, cursor: dict | None) -> FetchResult:
-        cursor = dict(cursor or {})
-        warnings: list[str] = []
-        base, headers = self._session(warnings)
-        seen = list(cursor.get("seen") or [])
-        seen_set = set(seen)
-        params: dict[str, Any] = {"q": self.query, "limit": self.limit, "sort": self.sort}
-        if self.options.get("lang"):
-            params["lang"] = self.options["lang"]
-        if cursor.get("since"):
-            params["since"] = cursor["since"]
-        posts, skipped, requests = [], 0, 0
-        newest = _time(cursor.get("newest"))
-        page_cursor = None
-        while requests < self.max_pages:
+    def _search(self, base: str, headers: dict[str, str], params: dict[str, Any], budget: int,
+                run: dict) -> tuple[int, bool, datetime | None]:
+        """Read up to ``budget`` pages of one search; ``(pages, reached_the_end, oldest sort time)``."""
+        pages, page_cursor, oldest = 0, None, None
+        while pages < budget:
             page = {**params, **({"cursor": page_cursor} if page_cursor else {})}
             try:
                 resp = self.client.get(base + SEARCH, params=page, headers=headers)
             except HTTPStatusError as exc:
                 if exc.status_code in (401, 403) and not headers:
-                    raise HTTPStatusError(f"{exc} (searchPosts may need a session: set handle_env and "
-                                          "app_password_env)", exc.status_code) from None
+                    err = HTTPStatusError(f"{exc} (searchPosts may need a session: set handle_env and "
+                                          "app_password_env)", exc.status_code)
+                    err.body = getattr(exc, "body", None)
+                    raise err from None
                 raise
-            requests += 1
+            pages += 1
             _refuse_html(resp)
             payload = load_json(resp.content, what=resp.url)
             views = _post_views(payload, resp.url)
             rows, bad = _rows(views, self.name)
-            skipped += bad
+            run["skipped"] += bad
+            for view in views:
+                t = sort_time(view) if isinstance(view, dict) else None
+                if t is not None and (oldest is None or t < oldest):
+                    oldest = t
             by_uri = {v.get("uri"): v for v in views if isinstance(v, dict)}
             for row in rows:
                 uri = row["post_id"].split(":", 1)[1]
-                if uri in seen_set:
+                if uri in run["seen_set"]:
                     continue
-                seen_set.add(uri)
-                seen.append(uri)
-                posts.append(row)
+                run["seen_set"].add(uri)
+                run["seen"].append(uri)
+                run["posts"].append(row)
                 t = sort_time(by_uri.get(uri) or {})
-                if t is not None and (newest is None or t > newest):
-                    newest = t
+                if t is not None and (run["newest"] is None or t > run["newest"]):
+                    run["newest"] = t
             page_cursor = payload.get("cursor")
             if not views or not page_cursor:
-                break
-        if page_cursor and requests >= self.max_pages:
-            warnings.append(f"{self.name}: stopped after max_pages={self.max_pages}; older matching "
-                            "posts of this window were not read (raise limit or max_pages)")
-        if newest is not None:
+                return pages, True, oldest
+        return pages, False, oldest
+
+    def fetch(self, cursor: dict | None) -> FetchResult:
+        cursor = dict(cursor or {})
+        warnings: list[str] = []
+        base, headers = self._session(warnings)
+        seen = list(cursor.get("seen") or [])
+        run = {"posts": [], "skipped": 0, "seen": seen, "seen_set": set(seen),
+               "newest": _time(cursor.get("newest"))}
+        params: dict[str, Any] = {"q": self.query, "limit": self.limit, "sort": self.sort}
+        if self.options.get("lang"):
+            params["lang"] = self.options["lang"]
+        old_since = cursor.get("since")
+        timed = self.sort == "latest"  # "top" is not in time order: no gap to resume
+
+        pages, done, oldest = self._search(base, headers, {**params, **({"since": old_since} if old_since else {})},
+                                           self.max_pages, run)
+        requests = pages
+        gap = dict(cursor["gap"]) if timed and isinstance(cursor.get("gap"), dict) and cursor["gap"].get("until") else None
+        if gap and requests < self.max_pages:
+            g_params = {**params, "until": gap["until"], **({"since": gap["since"]} if gap.get("since") else {})}
+            g_pages, g_done, g_oldest = self._search(base, headers, g_params, self.max_pages - requests, run)
+            requests += g_pages
+            if g_done:
+                gap = None
+            elif g_oldest is not None:
+                gap["until"] = _iso(g_oldest + RESUME_MARGIN)
+        if not done:
+            if not timed or not old_since:
+                warnings.append(f"{self.name}: stopped after max_pages={self.max_pages}; older matching posts "
+                                "were not read" + (" (first run)" if not old_since else "")
+                                + "; raise max_pages or limit to read further back")
+            elif (oldest or run["newest"]) is not None:
+                gap = {"since": gap.get("since") if gap else old_since,
+                       "until": _iso((oldest or run["newest"]) + RESUME_MARGIN)}
+        if gap:
+            warnings.append(
+                f"{self.name}: stopped after max_pages={self.max_pages} before reaching the posts read last "
+                f"run; matching posts from {gap.get('since') or 'the start'} to {gap['until']} are not read "
+                "yet. The next run reads on from there; if this warning repeats, raise max_pages (or limit) "
+                "or run more often")
+        if run["newest"] is not None:
+            newest = run["newest"]
             cursor = {"since": _iso(newest - SINCE_OVERLAP), "newest": _iso(newest),
                       "seen": seen[-MAX_SEEN:]}
-        return FetchResult(posts=posts, cursor=cursor, skipped=skipped, warnings=warnings,
+            if gap:
+                cursor["gap"] = gap
+        return FetchResult(posts=run["posts"], cursor=cursor, skipped=run["skipped"], warnings=warnings,
                            requests=requests)
 
 

@@ -19,6 +19,18 @@ Reddit asks for a descriptive ``User-Agent``; it comes from ``[settings] user_ag
 The cursor ``{"newest": <fullname>, "newest_utc": <created_utc>, "seen": [...]}`` makes the next
 run stop paging once it reaches posts it has seen.
 
+When a run uses up ``max_pages`` before it gets back to those posts, the cursor does not jump
+over the unread ones: it keeps ``"gap": {"after": <fullname of the last post read>,
+"until_utc", "until_seen"}`` (the previous stop point) and the result carries a warning. The
+next run first reads what is new at the top, then spends its remaining pages going on from
+``after`` until it reaches ``until_utc``/``until_seen``. If the new posts again fill every page,
+the gap is widened to start where this run stopped (the posts between are read again; repeats
+are dropped by ``post_id``). What can still be lost: Reddit serves only about the newest 1000
+posts of a listing, and ``after`` needs the post it names to be still listed; a gap that falls
+below the 1000 or whose anchor was removed ends the listing early, and the posts between that
+point and the previous stop point are not read (a warning says so). The first run reads the
+newest ``max_pages`` pages only.
+
 Rows: ``post_id`` is ``reddit:<fullname>`` (``t3_...``); ``text`` is the selftext (or a
 comment's body); the linked URL and URLs in the selftext go to ``links``; YouTube links (also
 from ``secure_media`` oEmbed iframes) become ``youtube:<id>``, Reddit-hosted videos
@@ -37,7 +49,7 @@ from urllib.parse import quote
 from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
-from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
+from connectors.errors import ConfigError, HTTPStatusError, ParseError
 from connectors.safe import clip, load_json
 from connectors.schema import make_post
 from connectors.urls import canonical_url, video_ref
@@ -158,24 +170,20 @@ def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict
 
 
 def _post_token(client: Any, url: str, client_id: str, secret: str) -> str:
-    post = getattr(client, "post", None)
-    form = {"grant_type": "client_credentials"}
-    if callable(post):
-        payload = post(url, data=form, auth=(client_id, secret)).json()
-    else:
-        import httpx
-
-        try:
-            r = client._client.post(url, data=form, auth=(client_id, secret))
-        except httpx.HTTPError as exc:
-            raise FetchError(f"{url}: {type(exc).__name__}; try again later") from None
-        if r.status_code >= 400:
-            raise HTTPStatusError(f"{url}: HTTP {r.status_code}; check the Reddit app's client id "
-                                  "and secret", r.status_code)
-        payload = load_json(r.content, what=url)
+    """An application-only OAuth token (client-credentials grant) through ``client.post``."""
+    try:
+        payload = client.post(url, data={"grant_type": "client_credentials"}, auth=(client_id, secret)).json()
+    except HTTPStatusError as exc:
+        if exc.status_code not in (400, 401, 403):
+            raise
+        err = HTTPStatusError(f"{exc}; check the Reddit app's client id and secret (a \"script\" or "
+                              "\"web app\" app)", exc.status_code)
+        err.body = getattr(exc, "body", None)
+        raise err from None
     token = payload.get("access_token") if isinstance(payload, dict) else None
     if not token:
-        raise ParseError(f"{url}: no access_token in the answer ({(payload or {}).get('error', 'unknown error')}); "
+        said = payload.get("error", "unknown error") if isinstance(payload, dict) else type(payload).__name__
+        raise ParseError(f"{url}: no access_token in the answer ({said}); "
                          "check the Reddit app's client id and secret")
     return token
 
@@ -228,46 +236,81 @@ class Source(BaseSource):
         base = (self.options.get("oauth_base_url") or "https://oauth.reddit.com").rstrip("/")
         return base, {"Authorization": f"Bearer {token}"}
 
+    def _read(self, url: str, params: dict[str, Any], headers: dict[str, str], after: str | None,
+              stop_utc: float | None, stop_names: set[str], budget: int, run: dict) -> tuple[int, str, str | None]:
+        """Page down the listing from ``after`` until a post at or below the stop point.
+        Returns ``(pages, how, after)``, ``how`` being "reached" (got to the stop point),
+        "end" (the listing ran out first) or "budget" (``after`` is where to go on)."""
+        pages = 0
+        while pages < budget:
+            resp = self.client.get(url, params={**params, **({"after": after} if after else {})},
+                                   headers=headers)
+            pages += 1
+            _refuse_html(resp)
+            rows, bad, after = parse_counted(resp.content, url=resp.url, source=self.name,
+                                             base_url="https://www.reddit.com")
+            run["skipped"] += bad
+            reached = False
+            for row in rows:
+                name = row["post_id"].split(":", 1)[1]
+                t = row["published_at"].timestamp() if row["published_at"] else None
+                if name in stop_names or (stop_utc is not None and t is not None and t < stop_utc):
+                    reached = True
+                    continue
+                if name in run["ids"]:
+                    continue
+                run["ids"].add(name)
+                run["posts"].append(row)
+                if t is not None:
+                    if run["newest_utc"] is None or t > run["newest_utc"]:
+                        run["newest_utc"], run["newest_names"] = t, {name}
+                    elif t == run["newest_utc"]:
+                        run["newest_names"].add(name)
+            if reached:
+                return pages, "reached", None
+            if not after or not rows:
+                return pages, "end", None
+        return pages, "budget", after
+
     def fetch(self, cursor: dict | None) -> FetchResult:
         cursor = dict(cursor or {})
         warnings: list[str] = []
         base, headers = self._auth(warnings)
         url, params = self._endpoint(base)
         stop_utc = cursor.get("newest_utc")
-        seen = set(cursor.get("seen") or []) | ({cursor["newest"]} if cursor.get("newest") else set())
-        posts, skipped, requests, ids = [], 0, 0, set()
-        newest_utc, newest_names = stop_utc, set(cursor.get("seen") or [])
-        after, reached_seen = None, False
-        while requests < self.max_pages:
-            resp = self.client.get(url, params={**params, **({"after": after} if after else {})},
-                                   headers=headers)
-            requests += 1
-            _refuse_html(resp)
-            rows, bad, after = parse_counted(resp.content, url=resp.url, source=self.name,
-                                             base_url="https://www.reddit.com")
-            skipped += bad
-            for row in rows:
-                name = row["post_id"].split(":", 1)[1]
-                t = row["published_at"].timestamp() if row["published_at"] else None
-                if name in seen or (stop_utc is not None and t is not None and t < stop_utc):
-                    reached_seen = True
-                    continue
-                if name in ids:
-                    continue
-                ids.add(name)
-                posts.append(row)
-                if t is not None:
-                    if newest_utc is None or t > newest_utc:
-                        newest_utc, newest_names = t, {name}
-                    elif t == newest_utc:
-                        newest_names.add(name)
-            if reached_seen or not after or not rows:
-                break
-        if after and not reached_seen and requests >= self.max_pages and stop_utc is not None:
-            warnings.append(f"{self.name}: stopped after max_pages={self.max_pages} before reaching "
-                            "posts seen last run; some posts in between were not read")
-        if newest_utc is not None:
-            newest_name = sorted(newest_names)[-1] if newest_names else cursor.get("newest")
-            cursor = {"newest": newest_name, "newest_utc": newest_utc, "seen": sorted(newest_names)}
-        return FetchResult(posts=posts, cursor=cursor, skipped=skipped, warnings=warnings,
+        stop_names = set(cursor.get("seen") or []) | ({cursor["newest"]} if cursor.get("newest") else set())
+        run = {"posts": [], "skipped": 0, "ids": set(), "newest_utc": stop_utc,
+               "newest_names": set(cursor.get("seen") or [])}
+        requests, how, after = self._read(url, params, headers, None, stop_utc, stop_names, self.max_pages, run)
+
+        gap = cursor.get("gap") if isinstance(cursor.get("gap"), dict) and cursor["gap"].get("after") else None
+        if gap and requests < self.max_pages:
+            pages, g_how, g_after = self._read(url, params, headers, gap["after"], gap.get("until_utc"),
+                                               set(gap.get("until_seen") or []), self.max_pages - requests, run)
+            requests += pages
+            if g_how == "budget":
+                gap = {**gap, "after": g_after}
+            else:
+                if g_how == "end":
+                    warnings.append(
+                        f"{self.name}: the listing ended before reaching the posts read earlier; posts older "
+                        "than that (Reddit lists only about the newest 1000, and a removed post cannot be "
+                        "resumed from) were not read and are lost. Raise max_pages or run more often")
+                gap = None
+        if how == "budget" and stop_utc is not None:
+            gap = ({"after": after, "until_utc": gap.get("until_utc"), "until_seen": gap.get("until_seen") or []}
+                   if gap else {"after": after, "until_utc": stop_utc, "until_seen": sorted(stop_names)})
+        if gap:
+            warnings.append(
+                f"{self.name}: stopped after max_pages={self.max_pages} before reaching the posts read last "
+                f"run; the posts in between are not read yet. The next run reads on from {gap['after']}; if "
+                "this warning repeats, raise max_pages or run more often (Reddit lists only about the "
+                "newest 1000 posts, so a gap that falls out of the listing is lost)")
+        if run["newest_utc"] is not None:
+            names = run["newest_names"]
+            cursor = {"newest": sorted(names)[-1] if names else cursor.get("newest"),
+                      "newest_utc": run["newest_utc"], "seen": sorted(names)}
+            if gap:
+                cursor["gap"] = gap
+        return FetchResult(posts=run["posts"], cursor=cursor, skipped=run["skipped"], warnings=warnings,
                            requests=requests)

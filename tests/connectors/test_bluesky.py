@@ -30,19 +30,6 @@ def source(srv, c, **opts):
     return bluesky.Source("bsky", {"service": srv.url(""), "query": "Imran Khan Trump", "limit": 3, **opts}, c)
 
 
-def accept_posts(srv):
-    """The loopback server answers GET only; let it answer POST from the same routes."""
-    posted = []
-    handler = srv.httpd.RequestHandlerClass
-
-    def do_POST(self):
-        posted.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        handler.do_GET(self)
-
-    handler.do_POST = do_POST
-    return posted
-
-
 def ok(data):
     return Reply(200, data if isinstance(data, bytes) else json.dumps(data).encode(), JSON)
 
@@ -146,11 +133,13 @@ def test_sort_time_is_the_earlier_of_created_and_indexed():
     assert bluesky.sort_time({"record": {"createdAt": "not a date"}}) is None
 
 
-def test_max_pages_bounds_the_run():
+def test_max_pages_bounds_the_first_run_without_a_gap():
     with LoopbackServer() as srv:
         srv.route(SEARCH, ok(body("search_page1.json")))
         result = source(srv, client()[0], max_pages=1).fetch(None)
-        assert result.requests == 1 and any("max_pages" in w for w in result.warnings)
+        assert result.requests == 1 and "gap" not in result.cursor
+        [warning] = result.warnings
+        assert "max_pages=1" in warning and "first run" in warning and "raise max_pages" in warning
 
 
 def test_app_password_session(monkeypatch):
@@ -159,13 +148,14 @@ def test_app_password_session(monkeypatch):
     with LoopbackServer() as srv:
         srv.route(bluesky.CREATE_SESSION, ok({"accessJwt": "jwt-123", "refreshJwt": "r", "did": "did:plc:x"}))
         srv.route(SEARCH, ok(body("search_page2.json")))
-        posted = accept_posts(srv)
         c, _ = client()
         src = source(srv, c, handle_env="CW_BSKY_HANDLE", app_password_env="CW_BSKY_PASSWORD",
                      auth_service=srv.url(""), service="http://unused.invalid")
         result = src.fetch(None)
         assert len(result.posts) == 3
-        assert json.loads(posted[0]) == {"identifier": "desk.example.org", "password": "abcd-efgh-ijkl-mnop"}
+        assert srv.requests[0][:2] == ("POST", bluesky.CREATE_SESSION)
+        assert json.loads(srv.posted(bluesky.CREATE_SESSION)[0]) == {"identifier": "desk.example.org",
+                                                                   "password": "abcd-efgh-ijkl-mnop"}
         search_req = [r for r in srv.requests if r[1].startswith(SEARCH)][0]
         assert search_req[2].get("Authorization") == "Bearer jwt-123"
         assert c.mask("x jwt-123 abcd-efgh-ijkl-mnop") == "x *** ***"  # never in a message
@@ -210,3 +200,94 @@ def test_timeout_truncated_html_and_invalid_json():
 def test_query_is_required():
     with pytest.raises(ConfigError, match="query"):
         bluesky.Source("b", {}, None)
+
+
+def test_wrong_app_password_names_the_server_error_and_is_not_retried(monkeypatch):
+    monkeypatch.setenv("CW_BSKY_HANDLE", "desk.example.org")
+    monkeypatch.setenv("CW_BSKY_PASSWORD", "abcd-efgh-ijkl-mnop")
+    with LoopbackServer() as srv:
+        srv.route(bluesky.CREATE_SESSION, Reply(401, b'{"error":"AuthenticationRequired","message":"Invalid '
+                                                     b'identifier or password"}', JSON))
+        with pytest.raises(HTTPStatusError, match="AuthenticationRequired: Invalid identifier or password.*"
+                                                  "check the handle and app password") as err:
+            source(srv, client(retries=3)[0], handle_env="CW_BSKY_HANDLE", app_password_env="CW_BSKY_PASSWORD",
+                   auth_service=srv.url("")).fetch(None)
+        assert len(srv.requests) == 1 and "abcd-efgh" not in str(err.value)
+        srv.route(bluesky.CREATE_SESSION, Reply(500, b"oops"))
+        with pytest.raises(HTTPStatusError, match="500"):
+            source(srv, client(retries=3)[0], handle_env="CW_BSKY_HANDLE", app_password_env="CW_BSKY_PASSWORD",
+                   auth_service=srv.url("")).fetch(None)
+        assert len(srv.requests) == 2  # a POST that may have opened a session is not repeated
+
+
+# -- max_pages before the last run's posts: the gap is kept, not jumped ----------------------------
+
+def views(*stamps, cursor=None):
+    """A searchPosts page with one post per ISO time (sort time = that time)."""
+    template = json.loads(body("search_page1.json"))["posts"][0]
+    posts = []
+    for t in stamps:
+        p = copy.deepcopy(template)
+        p["uri"] = f"at://did:plc:x/app.bsky.feed.post/{t.replace(':', '').replace('-', '').replace('.', '')}"
+        p["indexedAt"] = p["record"]["createdAt"] = t
+        posts.append(p)
+    return ok({"posts": posts, **({"cursor": cursor} if cursor else {})})
+
+
+def t(minute):
+    return f"2024-11-09T08:{minute:02d}:00.000Z"
+
+
+LAST = {"since": t(0), "newest": t(15), "seen": []}
+
+
+def test_a_run_that_runs_out_of_pages_keeps_the_gap_and_says_what_to_do():
+    with LoopbackServer() as srv:
+        srv.route(SEARCH, [views(t(50), t(49), cursor="2"), views(t(48), t(47), cursor="4")])
+        result = source(srv, client()[0], limit=2, max_pages=2).fetch(LAST)
+    assert len(result.posts) == 4
+    assert result.cursor["newest"] == t(50) and result.cursor["since"] == t(35)
+    assert result.cursor["gap"] == {"since": t(0), "until": "2024-11-09T08:47:00.001Z"}
+    [warning] = result.warnings
+    assert "max_pages=2" in warning and "from 2024-11-09T08:00:00.000Z to 2024-11-09T08:47:00.001Z" in warning
+    assert "raise max_pages (or limit) or run more often" in warning
+
+
+def test_the_next_runs_read_new_posts_first_then_close_the_gap_by_time():
+    cursor = {"since": t(35), "newest": t(50), "seen": [],
+              "gap": {"since": t(0), "until": "2024-11-09T08:47:00.001Z"}}
+    with LoopbackServer() as srv:
+        srv.route(SEARCH, [views(t(51)), views(t(47), t(46), cursor="2")])
+        second = source(srv, client()[0], limit=2, max_pages=2).fetch(cursor)
+        top, gap = srv.requests[0][1], srv.requests[1][1]
+        assert "since=2024-11-09T08%3A35" in top and "until=" not in top
+        assert "until=2024-11-09T08%3A47%3A00.001Z" in gap and "since=2024-11-09T08%3A00" in gap
+        assert "cursor=" not in gap  # the gap is resumed by time, not by a stale page cursor
+        assert len(second.posts) == 3 and second.cursor["newest"] == t(51)
+        assert second.cursor["gap"] == {"since": t(0), "until": "2024-11-09T08:46:00.001Z"}
+        assert len(second.warnings) == 1
+
+        srv.route(SEARCH, [views(), views(t(46), t(20))])
+        third = source(srv, client()[0], limit=2, max_pages=2).fetch(second.cursor)
+        assert "until=2024-11-09T08%3A46%3A00.001Z" in srv.requests[-1][1]
+        assert [p["published_at"].minute for p in third.posts] == [20]  # 08:46 was delivered already
+        assert "gap" not in third.cursor and third.warnings == []
+        assert third.cursor["newest"] == t(51)
+
+
+def test_new_posts_filling_every_page_again_widen_the_gap():
+    cursor = {"since": t(35), "newest": t(50), "seen": [],
+              "gap": {"since": t(0), "until": "2024-11-09T08:47:00.001Z"}}
+    with LoopbackServer() as srv:
+        srv.route(SEARCH, views(t(59), t(58), cursor="2"))
+        result = source(srv, client()[0], limit=2, max_pages=1).fetch(cursor)
+    assert result.requests == 1
+    assert result.cursor["gap"] == {"since": t(0), "until": "2024-11-09T08:58:00.001Z"}
+    assert result.cursor["newest"] == t(59)
+
+
+def test_sort_top_is_not_in_time_order_so_no_gap_is_kept():
+    with LoopbackServer() as srv:
+        srv.route(SEARCH, views(t(50), t(49), cursor="2"))
+        result = source(srv, client()[0], limit=2, max_pages=1, sort="top").fetch(LAST)
+    assert "gap" not in result.cursor and "older matching posts were not read" in result.warnings[0]

@@ -1,3 +1,4 @@
+import copy
 import json
 from pathlib import Path
 
@@ -33,17 +34,18 @@ def ok(data):
     return Reply(200, data if isinstance(data, bytes) else json.dumps(data).encode(), JSON)
 
 
-def accept_posts(srv):
-    """The loopback server answers GET only; let it answer POST from the same routes."""
-    posted = []
-    handler = srv.httpd.RequestHandlerClass
-
-    def do_POST(self):
-        posted.append((self.headers.get("Authorization"), self.rfile.read(int(self.headers.get("Content-Length") or 0))))
-        handler.do_GET(self)
-
-    handler.do_POST = do_POST
-    return posted
+def listing(posts, after=None):
+    """A /new.json page of ``posts`` [(fullname, created_utc)], each a copy of a real child."""
+    page = json.loads(body("new_page2.json"))
+    template = page["data"]["children"][0]
+    children = []
+    for name, t in posts:
+        child = copy.deepcopy(template)
+        child["data"].update(name=name, id=name[3:], created_utc=t,
+                             permalink=f"/r/pakistan/comments/{name[3:]}/x/")
+        children.append(child)
+    page["data"].update(children=children, after=after)
+    return ok(page)
 
 
 # -- parse -------------------------------------------------------------------------------------
@@ -164,15 +166,16 @@ def test_oauth_client_credentials(monkeypatch):
     monkeypatch.setenv("CW_REDDIT_ID", "app-id")
     monkeypatch.setenv("CW_REDDIT_SECRET", "app-secret")
     with LoopbackServer() as srv:
-        posted = accept_posts(srv)
         srv.route("/api/v1/access_token", ok({"access_token": "tok-789", "token_type": "bearer", "expires_in": 86400}))
         srv.route("/oauth" + NEW, ok(body("new_page2.json")))
         c, _ = client()
         result = source(srv, c, client_id_env="CW_REDDIT_ID", client_secret_env="CW_REDDIT_SECRET",
                         token_url=srv.url("/api/v1/access_token"), oauth_base_url=srv.url("/oauth")).fetch(None)
         assert len(result.posts) == 4
-        auth, form = posted[0]
-        assert auth.startswith("Basic ") and form == b"grant_type=client_credentials"
+        token_request = srv.requests[0]
+        assert token_request.method == "POST" and token_request.path == "/api/v1/access_token"
+        assert token_request.headers["Authorization"].startswith("Basic ")
+        assert token_request.body == b"grant_type=client_credentials"
         assert srv.requests[-1][2]["Authorization"] == "Bearer tok-789"
         assert c.mask("tok-789 app-secret") == "*** ***"
 
@@ -212,3 +215,89 @@ def test_timeout_truncated_html_and_invalid_json():
 def test_subreddit_or_search_is_required():
     with pytest.raises(ConfigError, match="subreddit"):
         reddit.Source("r", {}, None)
+
+
+def test_wrong_app_credentials_name_the_reddit_app_and_are_not_retried(monkeypatch):
+    monkeypatch.setenv("CW_REDDIT_ID", "app-id")
+    monkeypatch.setenv("CW_REDDIT_SECRET", "app-secret")
+    with LoopbackServer() as srv:
+        srv.route("/api/v1/access_token", Reply(401, b'{"message": "Unauthorized", "error": 401}', JSON))
+        with pytest.raises(HTTPStatusError, match="401.*check the Reddit app's client id and secret") as err:
+            source(srv, client(retries=3)[0], client_id_env="CW_REDDIT_ID", client_secret_env="CW_REDDIT_SECRET",
+                   token_url=srv.url("/api/v1/access_token")).fetch(None)
+        assert len(srv.requests) == 1 and "app-secret" not in str(err.value)
+        assert err.value.body == '{"message": "Unauthorized", "error": 401}'
+        srv.route("/api/v1/access_token", Reply(503, b"", {"Retry-After": "1"}))
+        with pytest.raises(HTTPStatusError, match="503"):
+            source(srv, client(retries=1)[0], client_id_env="CW_REDDIT_ID", client_secret_env="CW_REDDIT_SECRET",
+                   token_url=srv.url("/api/v1/access_token")).fetch(None)
+        assert len(srv.requests) == 3  # 503 with Retry-After: the token request was retried once
+
+
+# -- max_pages before the last run's posts: the gap is kept, not jumped ----------------------------
+
+LAST = {"newest": "t3_a00", "newest_utc": 1000.0, "seen": ["t3_a00"]}
+
+
+def test_a_run_that_runs_out_of_pages_keeps_the_gap_and_says_what_to_do():
+    with LoopbackServer() as srv:
+        srv.route(NEW, [listing([("t3_p10", 1100.0), ("t3_p09", 1090.0)], after="t3_p09"),
+                        listing([("t3_p08", 1080.0), ("t3_p07", 1070.0)], after="t3_p07")])
+        result = source(srv, client()[0], limit=2, max_pages=2).fetch(LAST)
+    assert [p["post_id"] for p in result.posts] == ["reddit:t3_p10", "reddit:t3_p09", "reddit:t3_p08", "reddit:t3_p07"]
+    assert result.cursor == {"newest": "t3_p10", "newest_utc": 1100.0, "seen": ["t3_p10"],
+                             "gap": {"after": "t3_p07", "until_utc": 1000.0, "until_seen": ["t3_a00"]}}
+    [warning] = result.warnings
+    assert "max_pages=2" in warning and "not read yet" in warning
+    assert "raise max_pages or run more often" in warning
+
+
+def test_the_next_runs_read_new_posts_first_then_close_the_gap():
+    cursor = {"newest": "t3_p10", "newest_utc": 1100.0, "seen": ["t3_p10"],
+              "gap": {"after": "t3_p07", "until_utc": 1000.0, "until_seen": ["t3_a00"]}}
+    with LoopbackServer() as srv:
+        srv.route(NEW, [listing([("t3_p11", 1110.0), ("t3_p10", 1100.0)], after="t3_p10"),
+                        listing([("t3_p06", 1060.0), ("t3_p05", 1050.0)], after="t3_p05")])
+        second = source(srv, client()[0], limit=2, max_pages=2).fetch(cursor)
+        assert [p["post_id"] for p in second.posts] == ["reddit:t3_p11", "reddit:t3_p06", "reddit:t3_p05"]
+        assert "after=" not in srv.requests[0][1] and "after=t3_p07" in srv.requests[1][1]
+        assert second.cursor["newest"] == "t3_p11"
+        assert second.cursor["gap"] == {"after": "t3_p05", "until_utc": 1000.0, "until_seen": ["t3_a00"]}
+        assert second.warnings and "t3_p05" in second.warnings[0]
+
+        srv.route(NEW, [listing([("t3_p11", 1110.0)], after="t3_p11"),
+                        listing([("t3_p04", 1040.0), ("t3_a00", 1000.0)], after="t3_a00")])
+        third = source(srv, client()[0], limit=2, max_pages=2).fetch(second.cursor)
+        assert [p["post_id"] for p in third.posts] == ["reddit:t3_p04"]
+        assert "after=t3_p05" in srv.requests[-1][1]
+        assert "gap" not in third.cursor and third.warnings == []
+        assert third.cursor["newest"] == "t3_p11"
+
+
+def test_new_posts_filling_every_page_again_widen_the_gap_instead_of_dropping_it():
+    cursor = {"newest": "t3_p10", "newest_utc": 1100.0, "seen": ["t3_p10"],
+              "gap": {"after": "t3_p07", "until_utc": 1000.0, "until_seen": ["t3_a00"]}}
+    with LoopbackServer() as srv:
+        srv.route(NEW, listing([("t3_p13", 1130.0), ("t3_p12", 1120.0)], after="t3_p12"))
+        result = source(srv, client()[0], limit=2, max_pages=1).fetch(cursor)
+    assert result.requests == 1
+    assert result.cursor["gap"] == {"after": "t3_p12", "until_utc": 1000.0, "until_seen": ["t3_a00"]}
+    assert result.cursor["newest"] == "t3_p13" and len(result.warnings) == 1
+
+
+def test_a_gap_that_fell_out_of_the_listing_is_reported_as_lost():
+    cursor = {"newest": "t3_p10", "newest_utc": 1100.0, "seen": ["t3_p10"],
+              "gap": {"after": "t3_p07", "until_utc": 1000.0, "until_seen": ["t3_a00"]}}
+    with LoopbackServer() as srv:
+        srv.route(NEW, [listing([("t3_p10", 1100.0)]), listing([])])
+        result = source(srv, client()[0], limit=2, max_pages=3).fetch(cursor)
+    assert result.posts == [] and "gap" not in result.cursor
+    [warning] = result.warnings
+    assert "are lost" in warning and "1000" in warning
+
+
+def test_the_first_run_has_no_gap_to_keep():
+    with LoopbackServer() as srv:
+        srv.route(NEW, ok(body("new_page1.json")))
+        result = source(srv, client()[0], max_pages=1).fetch(None)
+    assert result.requests == 1 and "gap" not in result.cursor and result.warnings == []
