@@ -241,103 +241,135 @@ def _wait(what: str, check, timeout: float, procs: list[subprocess.Popen], logs:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
 
 
-@pytest.mark.prefect
-@pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_served_pipeline_runs_on_a_real_server(tmp_path):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-    from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+class Server:
+    """A ``prefect server start`` subprocess on loopback, and the subprocesses started against it."""
 
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    data_dir = tmp_path / "data"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),
-        "PREFECT_API_URL": api,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_SERVER_UI_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "INFO",
-        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
-    }
-    env.pop("PREFECT_API_KEY", None)
-    server_log, serve_log = tmp_path / "server.log", tmp_path / "serve.log"
-    procs: list[subprocess.Popen] = []
-    webhook = _Webhook()
+    def __init__(self, root: Path):
+        self.root = root
+        self.api = f"http://127.0.0.1:{_free_port()}/api"
+        self.env = {
+            **os.environ,
+            "PREFECT_HOME": str(root / "prefect-home"),
+            "PREFECT_API_URL": self.api,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_UI_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "INFO",
+            "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        }
+        self.env.pop("PREFECT_API_KEY", None)
+        self.procs: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+
+    def start(self, name: str, *argv: str, cwd: Path | None = None, **env: str) -> subprocess.Popen:
+        log = self.root / f"{name}.log"
+        self.logs.append(log)
+        with log.open("wb") as out:
+            proc = subprocess.Popen(list(argv), env={**self.env, **env}, cwd=cwd or self.root,
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def wait(self, what: str, check, timeout: float):
+        return _wait(what, check, timeout, self.procs, self.logs)
+
+    def cli(self, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([str(PREFECT), *argv], env=self.env, cwd=cwd or self.root,
+                              capture_output=True, text=True, timeout=90)
+
+    def stop(self, proc: subprocess.Popen | None = None) -> None:
+        for p in [proc] if proc else list(reversed(self.procs)):
+            _stop(p)
+            self.procs.remove(p)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("prefect-server"))
     try:
-        with server_log.open("wb") as out:
-            procs.append(subprocess.Popen(
-                [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            ))
+        srv.start("server", str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", srv.api.split(":")[2].split("/")[0])
 
         def healthy():
             with contextlib.suppress(httpx.HTTPError):
-                return httpx.get(f"{api}/health", timeout=2).status_code == 200
+                return httpx.get(f"{srv.api}/health", timeout=2).status_code == 200
             return False
 
-        _wait("the server's /api/health", healthy, 90, procs, [server_log])
+        srv.wait("the server's /api/health", healthy, 90)
+        yield srv
+    finally:
+        srv.stop()
 
-        with serve_log.open("wb") as out:
-            procs.append(subprocess.Popen(
-                [str(CLAIMWATCH), "serve", "--demo", "--data-dir", str(data_dir), "--only", "ingest-and-detect", "--paused"],
-                env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            ))
 
-        with temporary_settings(updates={PREFECT_API_URL: api}):
+@contextlib.contextmanager
+def api_client(srv: Server):
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: srv.api}), get_client(sync_client=True) as client:
+        yield client
+
+
+def wait_for_run(srv: Server, client, flow_run_id, timeout: float = 150):
+    def finished():
+        run = client.read_flow_run(flow_run_id)
+        return run if run.state is not None and run.state.is_final() else None
+
+    return srv.wait("the flow run to finish", finished, timeout)
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_served_pipeline_runs_on_a_real_server(server, tmp_path):
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.deployments import run_deployment
+
+    data_dir = tmp_path / "data"
+    webhook = _Webhook()
+    serve = server.start("serve", str(CLAIMWATCH), "serve", "--demo", "--data-dir", str(data_dir),
+                         "--only", "ingest-and-detect", "--paused", cwd=tmp_path)
+    try:
+        with api_client(server) as client:
             # the example automation, pointed at a webhook block on loopback, created with the CLI
-            from prefect.blocks.notifications import CustomWebhookNotificationBlock
-
             block_id = CustomWebhookNotificationBlock(
                 name="claimwatch desk", url=webhook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"},
             ).save("claimwatch-desk")
             automation = yaml.safe_load(AUTOMATION.read_text(encoding="utf-8"))
             automation["actions"][0]["block_document_id"] = str(block_id)
             (tmp_path / "automation.yaml").write_text(yaml.safe_dump(automation), encoding="utf-8")
-            created = subprocess.run([str(PREFECT), "automation", "create", "--from-file", str(tmp_path / "automation.yaml")],
-                                     env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+            created = server.cli("automation", "create", "--from-file", str(tmp_path / "automation.yaml"))
             assert created.returncode == 0 and "Created automation" in created.stdout, created.stdout + created.stderr
 
-            with get_client(sync_client=True) as client:
+            def deployment():
+                with contextlib.suppress(Exception):
+                    return client.read_deployment_by_name("claimwatch-pipeline/ingest-and-detect")
+                return None
 
-                def deployment():
-                    with contextlib.suppress(Exception):
-                        return client.read_deployment_by_name("claimwatch-pipeline/ingest-and-detect")
-                    return None
+            deployed = server.wait("the served deployment", deployment, 60)
+            assert deployed.parameters == {"data_dir": str(data_dir), "demo": True}
+            assert deployed.schedules[0].schedule.timezone == "Asia/Karachi"
 
-                deployed = _wait("the served deployment", deployment, 60, procs, [server_log, serve_log])
-                assert deployed.parameters == {"data_dir": str(data_dir), "demo": True}
-                assert deployed.schedules[0].schedule.timezone == "Asia/Karachi"
+            flow_run = run_deployment("claimwatch-pipeline/ingest-and-detect", timeout=0, as_subflow=False)
+            run = wait_for_run(server, client, flow_run.id)
+            assert run.state.is_completed(), f"{run.state.type}: {run.state.message}"
 
-                flow_run = run_deployment("claimwatch-pipeline/ingest-and-detect", timeout=0, as_subflow=False)
+            artifacts = client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+            by_key = {a.key: a for a in artifacts if a.key}
+            assert "claimwatch-run-summary" in by_key, sorted(by_key)
+            assert by_key["claimwatch-run-summary"].type == "markdown"
+            summary = by_key["claimwatch-run-summary"].data
+            assert "# claimwatch run" in summary
+            assert all(a.flow_run_id == run.id for a in artifacts)
 
-                def finished():
-                    run = client.read_flow_run(flow_run.id)
-                    return run if run.state is not None and run.state.is_final() else None
-
-                run = _wait("the triggered flow run to finish", finished, 150, procs, [server_log, serve_log])
-                assert run.state.is_completed(), f"{run.state.type}: {run.state.message}\n{serve_log.read_text()[-3000:]}"
-
-                artifacts = client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
-                by_key = {a.key: a for a in artifacts if a.key}
-                assert "claimwatch-run-summary" in by_key, sorted(by_key)
-                assert by_key["claimwatch-run-summary"].type == "markdown"
-                assert "# claimwatch run" in by_key["claimwatch-run-summary"].data
-                assert all(a.flow_run_id == run.id for a in artifacts)
-
-                # the run's claimwatch.claim.spreading event fired the automation: the desk was told
-                summary = next(a for a in artifacts if a.key == "claimwatch-run-summary").data
-                assert "Spreading alerts" in summary and "trump-khan-release-clip" in summary
-                notes = _wait("the spreading notification", lambda: [n for n in webhook.received
-                              if "trump-khan-release-clip" in n.get("body", "")], 60, procs, [server_log, serve_log])
-                assert notes[0]["subject"].startswith("claimwatch: ") and notes[0]["subject"].endswith(" is spreading")
-                assert "claimwatch report --claim trump-khan-release-clip --since 24h" in notes[0]["body"]
+            # the run's claimwatch.claim.spreading event fired the automation: the desk was told
+            assert "Spreading alerts" in summary and "trump-khan-release-clip" in summary
+            notes = server.wait("the spreading notification", lambda: [
+                n for n in webhook.received if "trump-khan-release-clip" in n.get("body", "")], 60)
+            assert notes[0]["subject"].startswith("claimwatch: ") and notes[0]["subject"].endswith(" is spreading")
+            assert "claimwatch report --claim trump-khan-release-clip --since 24h" in notes[0]["body"]
     finally:
-        for proc in reversed(procs):
-            _stop(proc)
+        server.stop(serve)
         webhook.close()
 
     # the run wrote the demo into the data dir given to serve, and the report reads it
@@ -345,3 +377,42 @@ def test_served_pipeline_runs_on_a_real_server(tmp_path):
     from flows import report as rep
 
     assert rep.flagged_posts(data_dir).collect().height > 0
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_prefect_yaml_deploys_to_a_work_pool_and_a_worker_runs_it(server, tmp_path):
+    from prefect.deployments import run_deployment
+
+    from flows.config import DEMO_SOURCES
+
+    pool = server.cli("work-pool", "create", "claimwatch", "--type", "process")
+    assert pool.returncode == 0, pool.stdout + pool.stderr
+    deployed = server.cli("deploy", "--no-prompt", "--prefect-file", str(PREFECT_YAML), "--all", cwd=ROOT)
+    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+
+    with api_client(server) as client:
+        for spec in dep.DEPLOYMENTS:
+            d = client.read_deployment_by_name(f"{spec.load_flow().name}/{spec.name}")
+            assert d.work_pool_name == "claimwatch" and d.entrypoint == spec.entrypoint
+            (schedule,) = d.schedules
+            assert (schedule.schedule.cron, schedule.schedule.timezone, schedule.active) == (spec.cron, "Asia/Karachi", True)
+            assert d.concurrency_options.collision_strategy.value == spec.collision_strategy
+            assert d.global_concurrency_limit.limit == spec.concurrency_limit
+            assert d.pull_steps == [{"prefect.deployments.steps.set_working_directory": {"directory": "{{ $CLAIMWATCH_HOME }}"}}]
+
+        # a process worker on the pool runs the pipeline from the checkout named by CLAIMWATCH_HOME
+        worker = server.start("worker", str(PREFECT), "worker", "start", "--pool", "claimwatch", CLAIMWATCH_HOME=str(ROOT))
+        try:
+            data_dir = tmp_path / "data"
+            flow_run = run_deployment(
+                "claimwatch-pipeline/ingest-and-detect", timeout=0, as_subflow=False,
+                parameters={"config": str(DEMO_SOURCES), "demo": True, "data_dir": str(data_dir)},
+            )
+            run = wait_for_run(server, client, flow_run.id)
+            assert run.state.is_completed(), f"{run.state.type}: {run.state.message}"
+            assert run.work_pool_name == "claimwatch"
+        finally:
+            server.stop(worker)
+    assert list(data_dir.glob("matches/date=*/part-*.parquet"))
