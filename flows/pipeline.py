@@ -38,6 +38,7 @@ from connectors.errors import (
     ConfigError,
     FetchError,
     HTTPStatusError,
+    ParseError,
     TooLargeError,
 )
 from connectors.schema import POSTS_SCHEMA
@@ -144,7 +145,12 @@ def fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] 
         transport = ReplayTransport.from_manifest(replay)
     t0 = time.monotonic()
     with HttpClient(cfg.http_settings(), transport) as client:
-        result = build_source(cfg, src, client).fetch(cursor)
+        try:
+            result = build_source(cfg, src, client).fetch(cursor)
+        except ParseError as exc:
+            if transport is not None and transport.served and transport.served[-1][1] is not None:
+                exc.args = (f"{exc} (recorded file {transport.served[-1][1]})",)
+            raise
     table, frame = _rows_frame(src.kind, result.posts, src.name)
     for w in result.warnings:
         _say(w, logging.WARNING)

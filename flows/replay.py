@@ -61,6 +61,7 @@ class ReplayTransport(httpx.BaseTransport):
         self.responses = responses
         self.requests: list[str] = []
         self.unmatched: list[str] = []
+        self.served: list[tuple[str, Path | None]] = []  # (url, file) in the order answered
 
     @classmethod
     def from_manifest(cls, path: str | Path) -> "ReplayTransport":
@@ -128,6 +129,7 @@ class ReplayTransport(httpx.BaseTransport):
             self.unmatched.append(str(request.url))
             return httpx.Response(404, content=f"no recorded response for {request.url}".encode(),
                                   headers={"Content-Type": "text/plain"}, request=request)
+        self.served.append((str(request.url), rec.file))
         try:
             content = rec.file.read_bytes() if rec.file is not None else (rec.body or b"")
         except OSError:

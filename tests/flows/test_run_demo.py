@@ -179,6 +179,7 @@ def test_a_truncated_payload_is_one_source_error_and_the_other_sources_land(pref
     health = table(data_dir, "source_health")
     bad = health.filter(pl.col("source") == "masto-imrankhan").row(0, named=True)
     assert bad["status"] == "error" and "JSON" in bad["error"]
+    assert bad["error"].endswith("mastodon/tag_ImranKhan_page1.json)")
     assert set(health.filter(pl.col("source") != "masto-imrankhan")["status"]) == {"ok"}
     posts = table(data_dir, "posts")
     assert set(posts["source"]) == {"example-news", "bsky-khan-trump", "yt-khan-trump", "tg-kaptaan-updates"}
