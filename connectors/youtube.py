@@ -18,6 +18,10 @@ Source options (``kind = "youtube"``), one of:
                   and parsed by :mod:`connectors.captions` into ``transcript``. A 404 means the
                   video has no captions; other failures become warnings.
 
+An API refusal (quota used up, key invalid or restricted, API not enabled) raises
+:class:`HTTPStatusError` whose message names the API's ``error.errors[].reason`` (read from the
+error body the HTTP client keeps) and what to do about it.
+
 ``parse_feed`` reads a channel feed, ``parse_api`` a ``videos.list`` or ``search.list`` answer.
 Rows: ``post_id`` ``youtube:<video id>``, ``video_ids`` starts with ``youtube:<video id>`` (YouTube
 links in the description follow), ``text`` is the description, views/likes/comments counts.
@@ -52,9 +56,23 @@ API_ERRORS = {
     "keyInvalid": "the API key is not valid; check the env var named by api_key_env",
     "keyExpired": "the API key has expired; create a new one",
     "accessNotConfigured": "YouTube Data API v3 is not enabled for the key's project",
-    "forbidden": "the key may not make this request",
+    "forbidden": "the key may not make this request (access forbidden)",
     "invalidParameter": "a request parameter is wrong",
+    "rateLimitExceeded": "too many requests in a short time; run less often",
+    "userRateLimitExceeded": "too many requests in a short time; run less often",
+    "dailyLimitExceeded": "the project's daily limit is used up; wait for the reset",
+    "ipRefererBlocked": "the key is restricted to other IP addresses or referrers; check its restrictions",
 }
+_REASON = re.compile(r'"reason"\s*:\s*"([A-Za-z_]+)"')
+_MESSAGE = re.compile(r'"message"\s*:\s*"((?:[^"\\]|\\.)*)')
+# the reason named by the message, for bodies cut off before "errors" (the message comes first)
+_MESSAGE_REASONS = [
+    (re.compile(r"exceeded your\W+(?:\w+\W+){0,8}quota", re.I), "quotaExceeded"),
+    (re.compile(r"API key not valid", re.I), "keyInvalid"),
+    (re.compile(r"API key expired", re.I), "keyExpired"),
+    (re.compile(r"has not been used in project|API has not been used|it is disabled", re.I), "accessNotConfigured"),
+]
+_TAG = re.compile(r"<[^>]*>")
 
 
 def _time(value: Any) -> datetime | None:
@@ -136,6 +154,36 @@ def api_error_message(payload: dict) -> str:
     hint = next((API_ERRORS[r] for r in reasons if r in API_ERRORS), "")
     head = f"YouTube API error {err.get('code', '')} {', '.join(r for r in reasons if r)}".strip()
     return f"{head}: {hint or err.get('message', 'no message')}"
+
+
+def error_reasons(body: str | None) -> tuple[list[str], str | None]:
+    """The ``error.errors[].reason`` values and ``error.message`` of a Data API error body. A body
+    cut off before its ``errors`` list still gives the reasons it shows, or the reason its
+    message names (``"...exceeded your quota"`` -> ``quotaExceeded``)."""
+    if not body:
+        return [], None
+    reasons: list = []
+    message = None
+    try:
+        payload = load_json(body.encode("utf-8"), what="error body")
+    except ParseError:
+        reasons = _REASON.findall(body)
+        found = _MESSAGE.search(body)
+        if found:
+            try:
+                message = load_json(f'"{found.group(1)}"'.encode("utf-8"), what="error message")
+            except ParseError:  # cut inside an escape
+                message = found.group(1)
+    else:
+        err = payload.get("error") if isinstance(payload, dict) else None
+        if not isinstance(err, dict):
+            return [], None
+        reasons = [e.get("reason") for e in err.get("errors") or [] if isinstance(e, dict)]
+        message = err.get("message") if isinstance(err.get("message"), str) else None
+    reasons = [r for r in dict.fromkeys(reasons) if isinstance(r, str) and r]
+    if not reasons and message:
+        reasons = [name for pattern, name in _MESSAGE_REASONS if pattern.search(message)][:1]
+    return reasons, message
 
 
 def parse_api_counted(data: bytes, *, url: str | None = None, source: str = "") -> tuple[list[dict], int]:
@@ -221,10 +269,20 @@ class Source(BaseSource):
         try:
             resp = self.client.get(f"{self.base_url}/{path}", params=params)
         except HTTPStatusError as exc:
-            if exc.status_code in (400, 403):
-                raise HTTPStatusError(f"{exc} (YouTube answers 403 for quotaExceeded, keyInvalid and "
-                                      "API-not-enabled; check the key and the quota)", exc.status_code) from None
-            raise
+            reasons, message = error_reasons(getattr(exc, "body", None))
+            if reasons:
+                hints = [API_ERRORS[r] for r in reasons if r in API_ERRORS]
+                if not hints and message:
+                    hints = [" ".join(_TAG.sub("", message).split())[:200]]
+                said = f"YouTube says {', '.join(reasons)}" + (f": {'; '.join(hints)}" if hints else "")
+            elif exc.status_code in (400, 403):
+                said = ("YouTube answers 403 for quotaExceeded, keyInvalid and API-not-enabled; check the "
+                        "key and the quota")
+            else:
+                raise
+            err = HTTPStatusError(f"{exc} ({said})", exc.status_code)
+            err.body = getattr(exc, "body", None)
+            raise err from None
         _refuse_html(resp)
         rows, bad = parse_api_counted(resp.content, url=resp.url, source=self.name)
         return rows, bad, load_json(resp.content, what=resp.url)

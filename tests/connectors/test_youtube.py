@@ -253,3 +253,108 @@ def test_config_errors():
         youtube.Source("y", {}, None)
     with pytest.raises(ConfigError, match="video_id"):
         youtube.Source("y", {"channel_id": CHANNEL, "captions_url": "https://c.example.org/x.vtt"}, None)
+
+
+# -- API refusals, as the Data API sends them (the shape of developers.google.com/youtube/v3/docs/errors)
+
+QUOTA_403 = b"""{
+ "error": {
+  "code": 403,
+  "message": "The request cannot be completed because you have exceeded your \\u003ca href=\\"/youtube/v3/getting-started#quota\\"\\u003equota\\u003c/a\\u003e.",
+  "errors": [
+   {
+    "message": "The request cannot be completed because you have exceeded your \\u003ca href=\\"/youtube/v3/getting-started#quota\\"\\u003equota\\u003c/a\\u003e.",
+    "domain": "youtube.quota",
+    "reason": "quotaExceeded"
+   }
+  ]
+ }
+}
+"""
+
+KEY_INVALID_400 = b"""{
+ "error": {
+  "errors": [
+   {
+    "domain": "usageLimits",
+    "reason": "keyInvalid",
+    "message": "Bad Request"
+   }
+  ],
+  "code": 400,
+  "message": "Bad Request"
+ }
+}
+"""
+
+FORBIDDEN_403 = b"""{
+ "error": {
+  "errors": [
+   {
+    "domain": "global",
+    "reason": "forbidden",
+    "message": "Forbidden"
+   }
+  ],
+  "code": 403,
+  "message": "Forbidden"
+ }
+}
+"""
+
+NOT_ENABLED = ("YouTube Data API v3 has not been used in project 123456789012 before or it is disabled. "
+               "Enable it by visiting https://console.developers.google.com/apis/api/youtube.googleapis.com/"
+               "overview?project=123456789012 then retry. If you enabled this API recently, wait a few "
+               "minutes for the action to propagate to our systems and retry.")
+# over 500 bytes before "reason": the excerpt the client keeps ends before the errors list
+ACCESS_NOT_CONFIGURED_403 = json.dumps({"error": {
+    "code": 403, "message": NOT_ENABLED,
+    "errors": [{"message": NOT_ENABLED, "domain": "usageLimits", "reason": "accessNotConfigured",
+                "extendedHelp": "https://console.developers.google.com"}],
+    "status": "PERMISSION_DENIED"}}, indent=1).encode()
+
+
+@pytest.mark.parametrize("status, answer, reason, advice", [
+    (403, QUOTA_403, "quotaExceeded", "daily quota is used up"),
+    (400, KEY_INVALID_400, "keyInvalid", "check the env var named by api_key_env"),
+    (403, FORBIDDEN_403, "forbidden", "may not make this request"),
+    (403, ACCESS_NOT_CONFIGURED_403, "accessNotConfigured", "not enabled for the key's project"),
+])
+def test_api_refusals_name_the_reason_and_what_to_do(key, status, answer, reason, advice):
+    with LoopbackServer() as srv:
+        srv.route("/youtube/v3/search", Reply(status, answer, JSON))
+        with pytest.raises(HTTPStatusError) as err:
+            api_source(srv, client(retries=3)[0]).fetch(None)
+    message = str(err.value)
+    assert f"HTTP {status}" in message and f"YouTube says {reason}: " in message and advice in message
+    assert key not in message and len(srv.requests) == 1
+    assert err.value.status_code == status and err.value.body.startswith("{")
+
+
+def test_error_reasons_reads_whole_and_cut_off_bodies():
+    assert youtube.error_reasons(QUOTA_403.decode()) == (["quotaExceeded"], json.loads(QUOTA_403)["error"]["message"])
+    assert youtube.error_reasons(ACCESS_NOT_CONFIGURED_403[:500].decode())[0] == ["accessNotConfigured"]
+    assert youtube.error_reasons(QUOTA_403[:420].decode())[0] == ["quotaExceeded"]
+    assert youtube.error_reasons(None) == ([], None)
+    assert youtube.error_reasons("<html>Service Unavailable</html>") == ([], None)
+    assert youtube.error_reasons('{"error": "not an object"}') == ([], None)
+
+
+def test_an_unknown_reason_shows_the_api_message_without_markup(key):
+    answer = {"error": {"code": 400, "message": "Invalid <b>pageToken</b> value.",
+                        "errors": [{"reason": "invalidPageToken", "domain": "youtube.parameter",
+                                    "message": "Invalid pageToken"}]}}
+    with LoopbackServer() as srv:
+        srv.route("/youtube/v3/search", Reply(400, json.dumps(answer).encode(), JSON))
+        with pytest.raises(HTTPStatusError, match="YouTube says invalidPageToken: Invalid pageToken value."):
+            api_source(srv, client()[0]).fetch(None)
+
+
+def test_a_refusal_without_a_readable_body_still_names_the_likely_causes(key):
+    with LoopbackServer() as srv:
+        srv.route("/youtube/v3/search", Reply(403, b"<html>Forbidden</html>", {"Content-Type": "text/html"}))
+        with pytest.raises(HTTPStatusError, match="quotaExceeded, keyInvalid and API-not-enabled"):
+            api_source(srv, client()[0]).fetch(None)
+        srv.route("/youtube/v3/search", Reply(404, b""))
+        with pytest.raises(HTTPStatusError, match="HTTP 404; check the URL$"):
+            api_source(srv, client()[0]).fetch(None)
