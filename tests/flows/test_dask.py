@@ -1,10 +1,11 @@
 """Matching on a Dask cluster (``[runner] kind = "dask"``) flags exactly what the default runner flags.
 
 The demo pipeline runs in this process under the shared Prefect harness, once with the default
-runner and once with ``[runner] address`` pointing at a two-worker ``distributed.LocalCluster``.
-The cluster uses ``processes=False`` (two worker threads in this process, reached over TCP):
-two worker processes take several seconds to start on a two-core CI machine and add nothing to
-what is checked here. The demo is matched in batches of four posts so the work is spread out.
+runner and once with ``[runner] address`` pointing at a two-worker ``distributed.LocalCluster``
+on loopback TCP. The workers are separate processes (``processes=True``), as on a real cluster:
+posts, the catalogue and the matcher settings are pickled to them and the matches pickled back,
+and the task runs report to the harness's API. The demo is matched in batches of four posts so
+every worker gets work.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def test_dask_cluster_gives_the_same_matches_as_the_default_runner(prefect_harne
     from distributed import Client, LocalCluster, get_task_stream
 
     _, default = run_demo(tmp_path, "default", "")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://",
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, protocol="tcp://",
                       host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         with get_task_stream(client) as stream:
