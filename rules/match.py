@@ -181,7 +181,7 @@ class Matcher:
                 df[np.unique(d)] += 1
         self._idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
         self._unknown_idf = math.log(1.0 + (n + 0.5) / 0.5)
-        self._F = self._binary(field_ids, vocab_size).multiply(self._idf[None, :]).tocsr()
+        self._F = self._binary(field_ids, vocab_size).multiply(self._idf[None, :]).tocsr().astype(np.float32)
         self._gram_vocab: dict[str, int] = {}
         self._gram_cache: dict[str, list[int]] = {}
         claim_text = [" ".join(self._field_text[self._field_start[i]:self._field_start[i + 1]]) for i in range(n)]
@@ -221,7 +221,8 @@ class Matcher:
             cols.append(u)
             indptr[r + 1] = indptr[r] + len(u)
         indices = np.concatenate(cols) if cols else np.empty(0, dtype=np.int64)
-        return sparse.csr_matrix((np.ones(len(indices), dtype=np.float64), indices, indptr), shape=(len(rows), width))
+        return sparse.csr_matrix((np.ones(len(indices), dtype=np.float32), indices.astype(np.int32), indptr),
+                                 shape=(len(rows), width))
 
     @staticmethod
     def _bm25_weights(docs: list[list[int]], vocab_size: int, n: int) -> sparse.csr_matrix:
@@ -271,7 +272,7 @@ class Matcher:
         m.data = 1.0 + np.log(m.data)
         m = m.multiply(self._gram_idf[None, : m.shape[1]]).tocsr()
         norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel()) + 1e-9
-        return sparse.diags(1.0 / norms) @ m
+        return (sparse.diags(1.0 / norms) @ m).tocsr().astype(np.float32)
 
     # ------------------------------------------------------------ posts
 
@@ -413,21 +414,20 @@ class Matcher:
 
     def _post_texts(self, norm: list[str], fields: dict[str, np.ndarray], sort_tokens: bool) -> list[str]:
         limit = self.config.max_fuzzy_chars
-        cache: dict[int, str] = {}
-        out = []
-        for p, c in zip(fields["fp"].tolist(), fields["fc"].tolist()):
-            t = norm[p]
-            if len(t) > limit:
-                t = self._fuzzy_text(t, c)
-                out.append(" ".join(sorted(t.split())) if sort_tokens else t)
-                continue
-            if sort_tokens:
-                v = cache.get(p)
-                if v is None:
-                    v = cache[p] = " ".join(sorted(t.split()))
-                out.append(v)
-            else:
-                out.append(t)
+        if sort_tokens:
+            base = [" ".join(sorted(t.split())) if len(t) <= limit else "" for t in norm]
+        else:
+            base = norm
+        fp = fields["fp"].tolist()
+        out = [base[p] for p in fp]
+        long_posts = [i for i, t in enumerate(norm) if len(t) > limit]
+        if long_posts:
+            is_long = np.zeros(len(norm), dtype=bool)
+            is_long[long_posts] = True
+            fc = fields["fc"]
+            for i in np.flatnonzero(is_long[fields["fp"]]).tolist():
+                t = self._fuzzy_text(norm[fp[i]], int(fc[i]))
+                out[i] = " ".join(sorted(t.split())) if sort_tokens else t
         return out
 
     def _cpdist(self, scorer: Callable[..., float], a: list[str], b: list[str]) -> np.ndarray:
