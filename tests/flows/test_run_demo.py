@@ -346,3 +346,16 @@ def test_import_factchecks_writes_imported_claims_once(prefect_harness, mixed_so
     again = import_factchecks(config=str(sources), data_dir=str(data_dir), replay=str(manifest))
     assert again["imported"] == 0
     assert table(data_dir, "claims").height == 1
+
+
+def test_the_compact_flow_merges_two_runs_without_changing_rows(prefect_harness, demo_run, tmp_path):
+    from flows.pipeline import compact_dataset
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(demo_run[2], data_dir)
+    before = {t: table(data_dir, t).sort(list(KEYS[t])) for t in TABLES}
+    out = compact_dataset(data_dir=str(data_dir))
+    assert [p["files"] for p in out["runs"]] == [2] and [p["files"] for p in out["source_health"]] == [2]
+    for t in TABLES:
+        assert len(list(data_dir.glob(f"{t}/date=*/*.parquet"))) == 1, t
+        assert table(data_dir, t).sort(list(KEYS[t])).equals(before[t]), t
