@@ -53,10 +53,17 @@ def test_dask_cluster_gives_the_same_matches_as_the_default_runner(prefect_harne
     diff = default.join(on_dask, on=["post_id", "claim_id"], how="full", suffix="_dask", coalesce=True).filter(
         pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_dask")) for c in COMPARED[2:])
     )
-    assert diff.is_empty(), f"{diff.height} of {default.height} matches differ:\n{diff}"
+    only_evidence = diff.filter(pl.all_horizontal(pl.col(c).eq_missing(pl.col(f"{c}_dask")) for c in COMPARED[2:] if c != "evidence"))
+    assert diff.is_empty(), (
+        f"{diff.height} of {default.height} matches differ"
+        + (" only in evidence (a choice that depends on set order, i.e. on PYTHONHASHSEED, differs between processes)"
+           if only_evidence.height == diff.height else "")
+        + ":\n" + "\n".join(str(r) for r in diff.iter_rows(named=True))
+    )
     assert on_dask.equals(default)
     # every batch of four posts was matched on the cluster
     assert len(worked) == -(-summary["posts_new"] // 4), [(t["key"], t["worker"]) for t in worked]
+    assert len({t["worker"] for t in worked}) == 2, [(t["key"], t["worker"]) for t in worked]
 
 
 def test_compose_file_wires_server_database_worker_and_dask():
