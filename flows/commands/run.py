@@ -55,8 +55,11 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, d
         _fail(str(exc))
     if data_dir.exists() and not data_dir.is_dir():
         _fail(f"{data_dir}: exists and is not a folder; pass another --data-dir")
-    probe = data_dir if data_dir.exists() else next((p for p in data_dir.resolve().parents if p.exists()), Path("/"))
-    if not os.access(probe, os.W_OK):
+    try:  # the last check: everything else is valid, so the run would create it next anyway
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"{data_dir}: cannot create the data dir ({exc.strerror}); pass a writable --data-dir")
+    if not os.access(data_dir, os.W_OK):
         _fail(f"{data_dir}: not writable; pass a writable --data-dir")
     return cfg, manifest
 
