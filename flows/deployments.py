@@ -155,6 +155,3 @@ def runner_deployments(
         )
     return out
 
-
-def prefect_yaml_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "deploy" / "prefect.yaml"

@@ -42,6 +42,9 @@ def serve(
         _fail(f"--only: {exc.args[0]}")
     if sources is None and not demo and any(s.name != "compact-dataset" for s in specs):
         _fail("give --sources FILE (your sources, see deploy/sources.example.toml) or --demo (the bundled demo)")
+    if demo and not only and not _demo_has_factchecks():
+        specs = [s for s in specs if s.name != "import-factchecks"]
+        typer.echo("claimwatch serve: the demo has no fact-check feed, so import-factchecks is not served", err=True)
     try:
         runners = dep.runner_deployments(
             specs,
@@ -62,6 +65,12 @@ def serve(
     from prefect import serve as prefect_serve
 
     prefect_serve(*runners, limit=limit, print_starting_message=True)
+
+
+def _demo_has_factchecks() -> bool:
+    from flows.config import DEMO_SOURCES, load_config
+
+    return any(src.kind == "factchecks" for src in load_config(DEMO_SOURCES).enabled_sources)
 
 
 def _fail(message: str) -> None:

@@ -134,6 +134,25 @@ def test_serve_rejects_bad_options_in_one_line(args, message, monkeypatch):
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_serve_demo_serves_what_the_demo_can_run_and_passes_the_options(monkeypatch, tmp_path):
+    import prefect
+
+    from flows import prefect_env
+
+    monkeypatch.setattr(prefect_env, "configure", lambda **kw: {})
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    served = {}
+    monkeypatch.setattr(prefect, "serve", lambda *deployments, **kw: served.update(deployments=deployments, **kw))
+    result = _serve_cli("--demo", "--data-dir", str(tmp_path), "--limit", "2")
+    assert result.exit_code == 0, result.output
+    names = [d.name for d in served["deployments"]]
+    assert names == ["ingest-and-detect", "compact-dataset"]  # the demo sources have no fact-check feed
+    assert "import-factchecks is not served" in result.stderr
+    assert "PREFECT_API_URL is not set" in result.stderr
+    assert served["limit"] == 2
+    assert all(d.parameters["data_dir"] == str(tmp_path) for d in served["deployments"])
+
+
 # --- the example automation --------------------------------------------------------------------
 
 
