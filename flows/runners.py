@@ -22,7 +22,7 @@ def _runner_table(cfg: Any) -> Mapping[str, Any]:
     if cfg is None:
         return {}
     if isinstance(cfg, Mapping):
-        return cfg.get("runner", cfg) if "runner" in cfg else cfg
+        return cfg["runner"] if isinstance(cfg.get("runner"), Mapping) else cfg
     return getattr(cfg, "runner", {}) or {}
 
 

@@ -100,3 +100,19 @@ def test_a_connector_option_error_names_the_option(tmp_path):
 def test_a_missing_file_says_so(tmp_path):
     with pytest.raises(ConfigError, match="sources file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_the_runner_table_picks_the_task_runner(tmp_path):
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect_dask import DaskTaskRunner
+
+    from flows.runners import task_runner_from_config
+
+    assert isinstance(task_runner_from_config(load_config(write(tmp_path, GOOD))), ThreadPoolTaskRunner)
+    assert isinstance(task_runner_from_config({}), ThreadPoolTaskRunner)
+    dask = task_runner_from_config({"runner": {"kind": "dask", "address": "tcp://10.0.0.5:8786"}})
+    assert isinstance(dask, DaskTaskRunner) and dask.address == "tcp://10.0.0.5:8786"
+    local = task_runner_from_config({"kind": "dask", "n_workers": 3})
+    assert local.cluster_kwargs["n_workers"] == 3 and local.address is None
+    with pytest.raises(ValueError, match="thread"):
+        task_runner_from_config({"kind": "spark"})
