@@ -305,3 +305,20 @@ def test_report_on_the_demo_shows_the_clip_spreading_and_debunked(demo):
     table = invoke("--data-dir", str(demo), "--claim", CLIP, "--label", "likely_misinformation", "--view", "flags")
     rows = [line for line in table.stdout.splitlines()[3:] if line.strip()]
     assert rows and all(CLIP in line and "likely_misinformation" in line for line in rows)
+
+
+@pytest.mark.prefect
+def test_report_reads_the_same_after_a_second_run_and_compaction(demo, tmp_path):
+    import shutil
+
+    from flows.pipeline import compact_dataset
+
+    before = json.loads(invoke("--data-dir", str(demo), "--format", "json", "--limit", "0").stdout)
+    copy = tmp_path / "claimwatch-data"
+    shutil.copytree(demo, copy)
+    run_demo(copy)  # the same window again: nothing new
+    parts = len(list(copy.glob("**/*.parquet")))
+    compact_dataset(data_dir=str(copy))
+    assert len(list(copy.glob("**/*.parquet"))) < parts
+    after = json.loads(invoke("--data-dir", str(copy), "--format", "json", "--limit", "0").stdout)
+    assert after == before
