@@ -359,3 +359,46 @@ def test_the_compact_flow_merges_two_runs_without_changing_rows(prefect_harness,
     for t in TABLES:
         assert len(list(data_dir.glob(f"{t}/date=*/*.parquet"))) == 1, t
         assert table(data_dir, t).sort(list(KEYS[t])).equals(before[t]), t
+
+
+def test_a_server_error_is_retried_once_and_a_401_is_not(prefect_harness, tmp_path):
+    import flows.pipeline as pipeline
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    (tmp_path / "manifest.toml").write_text("""
+[[response]]
+url = "https://down.example.org/api/v1/timelines/tag/x"
+status = 503
+body = "busy"
+[[response]]
+url = "https://locked.example.org/api/v1/timelines/tag/x"
+status = 401
+body = "no"
+""")
+    (tmp_path / "sources.toml").write_text("""
+[settings]
+retries = 0
+[runner]
+fetch_retries = 1
+fetch_retry_delay = 0
+[[sources]]
+name = "down"
+kind = "mastodon"
+instance = "https://down.example.org"
+hashtag = "x"
+[[sources]]
+name = "locked"
+kind = "mastodon"
+instance = "https://locked.example.org"
+hashtag = "x"
+""")
+    state = pipeline.run_pipeline(config=str(tmp_path / "sources.toml"), data_dir=str(tmp_path / "data"),
+                                  replay=str(tmp_path / "manifest.toml"), return_state=True)
+    assert state.is_failed()
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+    attempts = {t.name: t.run_count for t in tasks if t.name.startswith("fetch_source")}
+    assert attempts == {"fetch_source[down]": 2, "fetch_source[locked]": 1}
+    health = {r["source"]: r["error"] for r in table(tmp_path / "data", "source_health").iter_rows(named=True)}
+    assert "HTTP 503" in health["down"] and "HTTP 401" in health["locked"]
