@@ -190,11 +190,10 @@ def create_session(client: Any, url: str, identifier: str, password: str) -> dic
     try:
         session = client.post(url, json={"identifier": identifier, "password": password}).json()
     except HTTPStatusError as exc:
-        said = _xrpc_error(getattr(exc, "body", None))
+        said = _xrpc_error(exc.body)
         err = HTTPStatusError(f"{exc}" + (f" ({said})" if said else "")
                               + ("; check the handle and app password" if exc.status_code in (400, 401) else ""),
-                              exc.status_code)
-        err.body = getattr(exc, "body", None)
+                              exc.status_code, exc.body)
         raise err from None
     if not isinstance(session, dict):
         raise ParseError(f"{url}: createSession answered {type(session).__name__}, not a session object")
@@ -256,8 +255,7 @@ class Source(BaseSource):
             except HTTPStatusError as exc:
                 if exc.status_code in (401, 403) and not headers:
                     err = HTTPStatusError(f"{exc} (searchPosts may need a session: set handle_env and "
-                                          "app_password_env)", exc.status_code)
-                    err.body = getattr(exc, "body", None)
+                                          "app_password_env)", exc.status_code, exc.body)
                     raise err from None
                 raise
             pages += 1

@@ -5,7 +5,8 @@
     ConnectorError                 base; never escapes a run, it becomes a source_health row
     ├── FetchError                 the source could not be fetched (raised by connectors.http)
     │   ├── FetchTimeout           no answer (or no complete answer) within the time limits
-    │   ├── HTTPStatusError        a final 4xx/5xx after retries; .status_code
+    │   ├── HTTPStatusError        a final 4xx/5xx after retries; .status_code, .body (the
+    │   │                          start of the error body, secrets masked, or None)
     │   ├── TooLargeError          body or decompressed body over the configured cap
     │   └── BlockedURLError        a private, loopback, link-local or non-HTTP URL the config
     │                              does not allow
@@ -36,9 +37,10 @@ class FetchTimeout(FetchError):
 class HTTPStatusError(FetchError):
     """Raised by connectors.http for a final error status; the source is skipped this run."""
 
-    def __init__(self, message: str, status_code: int):
+    def __init__(self, message: str, status_code: int, body: str | None = None):
         super().__init__(message)
         self.status_code = status_code
+        self.body = body
 
 
 class TooLargeError(FetchError):

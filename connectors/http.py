@@ -39,7 +39,7 @@ Guarantees (each pinned by tests/connectors/test_http.py):
   A final 4xx/5xx raises :class:`HTTPStatusError` whose ``body`` holds the first
   :data:`ERROR_BODY_BYTES` bytes of the (inflated) error body as text, secrets masked, or None
   (APIs explain the refusal there, e.g. YouTube's ``quotaExceeded``); read it with
-  ``getattr(exc, "body", None)``.
+  ``exc.body``.
 """
 
 from __future__ import annotations
@@ -439,8 +439,7 @@ class HttpClient:
                 err = HTTPStatusError(
                     f"{self._url_for_message(request_url)}: HTTP {status} redirect to "
                     f"{self._url_for_message(target)}; a POST is not followed across a redirect, "
-                    "configure the final URL", status)
-                err.body = excerpt
+                    "configure the final URL", status, excerpt)
                 raise err
             return self._finish(final_url, status, rh, content, excerpt)
 
@@ -479,9 +478,7 @@ class HttpClient:
             404: "check the URL",
             410: "the resource is gone; remove or fix the source",
         }.get(status, "try again later" if status >= 500 else "check the request")
-        err = HTTPStatusError(f"{shown}: HTTP {status}; {hint}", status)
-        err.body = excerpt
-        raise err
+        raise HTTPStatusError(f"{shown}: HTTP {status}; {hint}", status, excerpt)
 
     def _excerpt(self, r: httpx.Response, rh: Mapping[str, str], started: float) -> str | None:
         """The start of an error body, decoded and masked; None when there is none or it cannot

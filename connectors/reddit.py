@@ -177,8 +177,7 @@ def _post_token(client: Any, url: str, client_id: str, secret: str) -> str:
         if exc.status_code not in (400, 401, 403):
             raise
         err = HTTPStatusError(f"{exc}; check the Reddit app's client id and secret (a \"script\" or "
-                              "\"web app\" app)", exc.status_code)
-        err.body = getattr(exc, "body", None)
+                              "\"web app\" app)", exc.status_code, exc.body)
         raise err from None
     token = payload.get("access_token") if isinstance(payload, dict) else None
     if not token:

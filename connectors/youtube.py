@@ -269,7 +269,7 @@ class Source(BaseSource):
         try:
             resp = self.client.get(f"{self.base_url}/{path}", params=params)
         except HTTPStatusError as exc:
-            reasons, message = error_reasons(getattr(exc, "body", None))
+            reasons, message = error_reasons(exc.body)
             if reasons:
                 hints = [API_ERRORS[r] for r in reasons if r in API_ERRORS]
                 if not hints and message:
@@ -280,8 +280,7 @@ class Source(BaseSource):
                         "key and the quota")
             else:
                 raise
-            err = HTTPStatusError(f"{exc} ({said})", exc.status_code)
-            err.body = getattr(exc, "body", None)
+            err = HTTPStatusError(f"{exc} ({said})", exc.status_code, exc.body)
             raise err from None
         _refuse_html(resp)
         rows, bad = parse_api_counted(resp.content, url=resp.url, source=self.name)
