@@ -61,6 +61,12 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, d
         _fail(f"{data_dir}: cannot create the data dir ({exc.strerror}); pass a writable --data-dir")
     if not os.access(data_dir, os.W_OK):
         _fail(f"{data_dir}: not writable; pass a writable --data-dir")
+    from flows.store import Store, StoreError
+
+    try:
+        Store(data_dir).read_cursors()
+    except StoreError as exc:
+        _fail(str(exc))
     return cfg, manifest
 
 
