@@ -66,6 +66,9 @@ FEATURES = (
 # the label score: features that do not depend on the catalogue's size or shape
 CALIBRATION_FEATURES = ("tsr", "tsort", "ratio", "partial", "cov_claim_s", "cov_post_s", "post_terms")
 SHRINK_TERMS = 3.0
+LEAD_WORDS = 60
+LONG_POST_WORDS = 150
+STANCE_WINDOW_WORDS = 60
 DEFAULT_CALIBRATION: dict[str, Any] = {
     "coef": [0.975063, 3.677843, 1.809744, -0.256317, 18.443967, 15.592043, 0.107402],
     "intercept": -8.982728,
@@ -290,18 +293,33 @@ class Matcher:
         norm = normalise_series(full)
         stance: list[str] = []
         hedge: list[bool] = []
+        lead: list[str] = []
         if cues:
             stance, hedge = self._cues(frame, text)
+            lead, self._last_lead = self._last_lead, []
         urls = pl.DataFrame({"f": full}).select(pl.col("f").str.extract_all(r"(?i)" + URL_PATTERN)).to_series().to_list()
-        return self._finish_prepare(posts, norm, stance, hedge, urls)
+        prep = self._finish_prepare(posts, norm, stance, hedge, urls)
+        prep["lead_stance"] = lead
+        return prep
 
     def _cues(self, frame: pl.DataFrame, text: pl.Series) -> tuple[list[str], list[bool]]:
         raw_for_stance = frame.select(
             pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null("")], separator="\n")
         ).to_series()
-        cues = pl.DataFrame({"n": normalise_series(raw_for_stance), "r": text.fill_null("")}).select(
-            post_stance_expr(pl.col("n"), pl.col("r")).alias("stance"), hedge_expr(pl.col("n")).alias("hedge")
+        norm = normalise_series(raw_for_stance)
+        lead = norm.str.split(" ").list.head(LEAD_WORDS).list.join(" ")
+        cues = pl.DataFrame({"n": norm, "r": text.fill_null(""), "lead": lead}).select(
+            post_stance_expr(pl.col("n"), pl.col("r")).alias("stance"),
+            post_stance_expr(pl.col("lead"), pl.col("r")).alias("lead_stance"),
+            (pl.col("n").str.count_matches(" ") + 1).alias("words"),
+            hedge_expr(pl.col("n")).alias("hedge"),
+        ).with_columns(
+            # a long article that calls the claim false only in passing mentions it
+            pl.when((pl.col("stance") == "debunks") & (pl.col("lead_stance") != "debunks")
+                    & (pl.col("words") >= LONG_POST_WORDS))
+            .then(pl.lit("mentions")).otherwise(pl.col("stance")).alias("stance")
         )
+        self._last_lead = cues.get_column("lead_stance").to_list()
         return cues.get_column("stance").to_list(), cues.get_column("hedge").to_list()
 
     def _finish_prepare(self, posts: pl.DataFrame, norm: pl.Series, stance: list[str], hedge: list[bool],
@@ -356,15 +374,19 @@ class Matcher:
         limit = self.config.max_fuzzy_chars
         if len(norm) <= limit:
             return norm
+        return self._window(norm, claim, max(8, limit // 6))[:limit]
+
+    def _window(self, norm: str, claim: int, width: int) -> str:
+        """The ``width`` words of ``norm`` holding most of the claim's words."""
+        words = norm.split()
+        if len(words) <= width:
+            return norm
         a, b = self._field_start[claim], self._field_start[claim + 1]
         vocab = set(" ".join(self._field_text[a:b]).split()) - STOPWORDS
-        words = norm.split()
-        width = max(8, min(len(words), limit // 6))
         hits = np.fromiter((w in vocab for w in words), dtype=np.int32, count=len(words))
         csum = np.concatenate([[0], np.cumsum(hits)])
-        window = csum[width:] - csum[:-width] if len(words) > width else csum[-1:]
-        start = int(np.argmax(window)) if len(window) else 0
-        return " ".join(words[start:start + width])[:limit]
+        start = int(np.argmax(csum[width:] - csum[:-width]))
+        return " ".join(words[start:start + width])
 
     def _pairs(self, prep: dict[str, Any]) -> dict[str, np.ndarray]:
         norm = prep["norm"]
@@ -620,13 +642,14 @@ class Matcher:
         score[sel] = score_sel
         fuzzy = np.zeros(len(pp))
         fuzzy[sel] = lab["tsr"]
+        pair_stance = self._pair_stances(prep, pp, cc, idx)
         rows: dict[str, list[Any]] = {k: [] for k in MATCHES_SCHEMA}
         for i, r in zip(idx.tolist(), rank.tolist()):
             p, c = int(pp[i]), int(cc[i])
             text = prep["norm"][p]
             groups = self._entities[c]
             ents = True if groups is None else all(g.search(text) for g in groups)
-            stance = prep["stance"][p]
+            stance = pair_stance.get(i, prep["stance"][p])
             if fc_link[i] or any(is_fact_check_url(k) for k in prep["keys"][p]):
                 stance = "debunks"
             s = float(score[i])
@@ -657,6 +680,23 @@ class Matcher:
             rows["run_id"].append(None)
             rows["flagged_at"].append(None)
         return pl.DataFrame(rows, schema=MATCHES_SCHEMA)
+
+    def _pair_stances(self, prep: dict[str, Any], pp: np.ndarray, cc: np.ndarray, idx: np.ndarray) -> dict[int, str]:
+        """Stance of long posts from the words around the claim (a transcript that spreads the
+        claim under a neutral title spreads it); an article that debunks only in passing, with
+        no debunk in its lead, mentions the claim."""
+        todo = [i for i in idx.tolist() if len(prep["norm"][int(pp[i])].split()) > STANCE_WINDOW_WORDS]
+        if not todo:
+            return {}
+        windows = [self._window(prep["norm"][int(pp[i])], int(cc[i]), STANCE_WINDOW_WORDS) for i in todo]
+        got = pl.DataFrame({"n": windows}).select(post_stance_expr(pl.col("n"), pl.col("n"))).to_series().to_list()
+        out = {}
+        for i, st in zip(todo, got):
+            p = int(pp[i])
+            if st == "debunks" and prep["lead_stance"][p] != "debunks" and len(prep["norm"][p].split()) >= LONG_POST_WORDS:
+                st = "mentions"
+            out[i] = st
+        return out
 
     def _evidence(self, text: str, field: int, media_key: str | None, fc_key: str | None) -> str:
         parts = []

@@ -84,7 +84,7 @@ MENTION_CUES = (
     "being shared", "is being shared", "doing the rounds", "said to show", "purports to show",
     "according to", "users shared", "social media users", "went viral", "has gone viral", "a viral video",
     "viral claim", "posts claim", "reports say", "report says", "a video claiming", "clips claiming",
-    "analysis", "researchers", "newsletter", "podcast", "episode", "media literacy", "zikr",
+    "analysis", "researchers", "newsletter", "media literacy",
     "کے مطابق", "ماہرین",
     "مبینہ", "مبینہ طور", "دعوی", "دعوی کیا", "زیر گردش", "گردش کر", "گردش میں", "سوشل میڈیا پر وائرل",
     "mubayyana", "mubaina", "dawa", "dawa kiya", "zer e gardish", "gardish", "social media par viral",
@@ -94,8 +94,10 @@ MENTION_CUES = (
 # post marks a mention unless the post also says directly that the claim is false
 META_CUES = (
     "analysis", "analyst", "analysts", "researchers", "research", "study", "report on", "a report",
-    "lecture", "class", "newsletter", "podcast", "episode", "examples of", "including one", "including",
-    "both camps", "media literacy", "تجزیہ", "رپورٹ", "ماہرین", "تحقیق",
+    "lecture", "class", "newsletter", "examples of", "including one", "including", "the piece", "the article",
+    "the report", "notes that", "also notes", "writes that", "we talk", "we discuss", "in this episode",
+    "on today s show", "is episode mein", "hum baat karte", "hum baat karenge", "both camps", "media literacy", "تجزیہ", "رپورٹ",
+    "ماہرین", "تحقیق",
 )
 DIRECT_DEBUNK = (
     "is fake", "is false", "is edited", "was edited", "is doctored", "was doctored", "is not real", "not real",
@@ -188,10 +190,16 @@ def stance_of(text: str, links: list[str] | None = None, fact_check_keys: set[st
 
 
 def is_fact_check_url(key: str) -> bool:
-    """True when a canonical URL points at a fact-checking site or section."""
+    """True when a canonical URL points at a fact-check article (a page on a fact-checking site or
+    under a ``/fact-check/`` section; the site's or section's index page does not count)."""
     if not key.startswith("https://"):
         return False
     rest = key[len("https://"):]
-    return any(rest == h or rest.startswith(h + "/") or rest.startswith(h + "?") for h in FACT_CHECK_HOSTS) or (
-        "/fact-check" in rest or "/factcheck" in rest
-    )
+    for h in FACT_CHECK_HOSTS:
+        if rest.startswith(h + "/") and len(rest) > len(h) + 1:
+            return True
+    for marker in ("/fact-check/", "/factcheck/", "/fact-checks/", "/factchecks/"):
+        i = rest.find(marker)
+        if i >= 0 and rest[i + len(marker):].strip("/"):
+            return True
+    return False
