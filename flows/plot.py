@@ -68,13 +68,15 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
         else:
             width = 0.36
             series = (("spreading", SPREADING, -width / 2), ("debunking", DEBUNKING, width / 2))
+        label_bars = (last - first).days < 14  # counts on the bars while they stay legible
         for ax, claim in zip(axes[:, 0], claims):
             rows = daily.filter(pl.col("claim_id") == claim).sort("day")
             days = [datetime.combine(d, time(0)) for d in rows["day"].to_list()]
             for name, colour, shift in series:
                 label = "other (mentions, unclear)" if name == "other" else name
                 bars = ax.bar([t + timedelta(days=shift) for t in days], rows[name].to_list(), width=width, color=colour, label=label)
-                ax.bar_label(bars, labels=[str(v) if v else "" for v in rows[name].to_list()], padding=2, fontsize=8.5, color="#333333")
+                if label_bars:
+                    ax.bar_label(bars, labels=[str(v) if v else "" for v in rows[name].to_list()], padding=2, fontsize=8.5, color="#333333")
             t = totals.filter(pl.col("claim_id") == claim).row(0, named=True)
             ax.set_title(
                 f"{claim}   {t['spreading']} spreading, {t['debunking']} debunking"
