@@ -386,6 +386,10 @@ class Matcher:
         hits = np.fromiter((w in vocab for w in words), dtype=np.int32, count=len(words))
         csum = np.concatenate([[0], np.cumsum(hits)])
         start = int(np.argmax(csum[width:] - csum[:-width]))
+        inside = np.flatnonzero(hits[start:start + width])
+        if len(inside):  # centre the claim's words in the window
+            centre = start + (int(inside[0]) + int(inside[-1])) // 2
+            start = max(0, min(len(words) - width, centre - width // 2))
         return " ".join(words[start:start + width])
 
     def _pairs(self, prep: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -145,3 +145,23 @@ def test_a_catalogue_of_200000_claims_builds_and_matches():
     assert r["claim_id"][0] == "trump-khan"
     r = m.rank(posts("South Korea martial law Faisal Mosque drone"), top_k=5)
     assert r.height == 5
+
+
+def test_long_posts_take_their_stance_from_the_words_around_the_claim(matcher):
+    filler = "the markets were calm and the weather in the capital was pleasant for the season " * 20
+    podcast = pl.DataFrame({
+        "post_id": ["pod"], "title": ["Episode 12: election results"], "text": ["We look at the results."],
+        "transcript": [filler + " Donald Trump promises to get Imran Khan out of jail, amazing news " + filler],
+    })
+    assert matcher.match(podcast).row(0, named=True)["stance"] == "spreads"
+    article = pl.DataFrame({
+        "post_id": ["news"], "title": ["Pakistan hopes for a reset with Washington"],
+        "text": [filler + " a video of Donald Trump promising to get Imran Khan out of jail was an edited clip " + filler],
+    })
+    row = matcher.match(article).row(0, named=True)
+    assert (row["stance"], row["label"]) == ("mentions", "no_flag")
+
+
+def test_a_hedged_spreading_post_is_only_needs_review(matcher):
+    out = matcher.match(posts("If this is real: Donald Trump promises to get Imran Khan out of jail"))
+    assert out.row(0, named=True)["label"] == "needs_review"
