@@ -84,6 +84,9 @@ MENTION_CUES = (
     "being shared", "is being shared", "doing the rounds", "said to show", "purports to show",
     "according to", "users shared", "social media users", "went viral", "has gone viral", "a viral video",
     "viral claim", "posts claim", "reports say", "report says", "a video claiming", "clips claiming",
+    # archival framing: the post shares original material as such
+    "throwback", "archive", "archival", "full remarks", "full press remarks", "full speech", "for reference",
+    "re uploaded for reference", "purani yaadein", "یادگار",
     "analysis", "researchers", "newsletter", "media literacy",
     "کے مطابق", "ماہرین",
     "مبینہ", "مبینہ طور", "دعوی", "دعوی کیا", "زیر گردش", "گردش کر", "گردش میں", "سوشل میڈیا پر وائرل",
