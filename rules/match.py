@@ -295,14 +295,13 @@ class Matcher:
         hedge: list[bool] = []
         lead: list[str] = []
         if cues:
-            stance, hedge = self._cues(frame, text)
-            lead, self._last_lead = self._last_lead, []
+            stance, hedge, lead = self._cues(frame, text)
         urls = pl.DataFrame({"f": full}).select(pl.col("f").str.extract_all(r"(?i)" + URL_PATTERN)).to_series().to_list()
         prep = self._finish_prepare(posts, norm, stance, hedge, urls)
         prep["lead_stance"] = lead
         return prep
 
-    def _cues(self, frame: pl.DataFrame, text: pl.Series) -> tuple[list[str], list[bool]]:
+    def _cues(self, frame: pl.DataFrame, text: pl.Series) -> tuple[list[str], list[bool], list[str]]:
         raw_for_stance = frame.select(
             pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null("")], separator="\n")
         ).to_series()
@@ -319,8 +318,8 @@ class Matcher:
                     & (pl.col("words") >= LONG_POST_WORDS))
             .then(pl.lit("mentions")).otherwise(pl.col("stance")).alias("stance")
         )
-        self._last_lead = cues.get_column("lead_stance").to_list()
-        return cues.get_column("stance").to_list(), cues.get_column("hedge").to_list()
+        return (cues.get_column("stance").to_list(), cues.get_column("hedge").to_list(),
+                cues.get_column("lead_stance").to_list())
 
     def _finish_prepare(self, posts: pl.DataFrame, norm: pl.Series, stance: list[str], hedge: list[bool],
                         urls: list[list[str] | None]) -> dict[str, Any]:

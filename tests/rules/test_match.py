@@ -165,3 +165,14 @@ def test_long_posts_take_their_stance_from_the_words_around_the_claim(matcher):
 def test_a_hedged_spreading_post_is_only_needs_review(matcher):
     out = matcher.match(posts("If this is real: Donald Trump promises to get Imran Khan out of jail"))
     assert out.row(0, named=True)["label"] == "needs_review"
+
+
+def test_one_matcher_serves_concurrent_batches(matcher):
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [posts("Donald Trump promises to get Imran Khan out of jail", "Faisal Mosque drone Islamabad fake"),
+               posts("Is this real? Trump Imran Khan jail", "South Korea martial law invasion")] * 4
+    alone = [matcher.match(b) for b in batches]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(matcher.match, batches))
+    assert all(a.equals(t) for a, t in zip(alone, together))
