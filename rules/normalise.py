@@ -1,14 +1,14 @@
 """One text normalisation for claims and posts, so both sides of a match see the same words.
 
 :func:`normalise_series` is the vectorised form (polars string expressions); :func:`normalise`
-applies the same steps to one string. Steps, in order: Unicode NFKC; camel-case hashtags split
-(``#FreeImranKhan`` -> ``free imran khan``); URLs, ``pic.twitter.com`` links, ``@mentions`` and
-``— Name (@handle) Month D, YYYY`` tweet tails removed; hashtag marks dropped (the word stays);
-emoji removed; lower case (with ``ß`` -> ``ss``); Arabic-script variants folded to the Urdu forms
-(Arabic yeh/alef maksura -> ``ی``, Arabic kaf -> ``ک``, heh -> ``ہ``, alef variants -> ``ا``,
-hamza carriers, Arabic-Indic digits); harakat/diacritics and tatweel removed; punctuation to
-spaces; common Roman Urdu spellings folded to one form (:data:`ROMAN_URDU_VARIANTS`); white space
-collapsed.
+applies the same steps to one string. Steps, in order: Unicode NFKC; the tweet tail
+``— Name (@handle) Month D, YYYY`` reduced to the author's name; URLs and ``pic.twitter.com``
+links removed; ``@handle`` and ``#tag`` marks dropped (the word stays); camel case split
+(``#FreeImranKhan`` -> ``free imran khan``); emoji removed; lower case (with ``ß`` -> ``ss``);
+Arabic-script variants folded to the Urdu forms (Arabic yeh/alef maksura -> ``ی``, Arabic kaf ->
+``ک``, heh -> ``ہ``, alef variants -> ``ا``, hamza carriers, Arabic-Indic digits);
+harakat/diacritics and tatweel removed; punctuation to spaces; common Roman Urdu spellings folded
+to one form (:data:`ROMAN_URDU_VARIANTS`); white space collapsed.
 
 URLs are not lost: :func:`extract_urls` returns them, and :func:`canonical_media` turns a URL
 into the key used for known media (``youtube:<11-char id>`` for every YouTube form, otherwise
