@@ -105,7 +105,7 @@ META_CUES = (
 DIRECT_DEBUNK = (
     "is fake", "is false", "is edited", "was edited", "is doctored", "was doctored", "is not real", "not real",
     "fact check", "never said", "never pledged", "never promised", "did not", "didn t", "stop sharing",
-    "don t share", "do not share", "no ", "fake hai", "jaali hai", "edit hai", "jhoot hai", "dubbed hai",
+    "don t share", "do not share", "fake hai", "jaali hai", "edit hai", "jhoot hai", "dubbed hai",
     "جعلی ہے", "جھوٹ ہے", "ایڈٹ شدہ ہے", "من گھڑت ہے",
 )
 VERIFY_WORDS = (
@@ -147,7 +147,7 @@ HEDGE_RE = _word(_alt(_norm_list(HEDGE_CUES))) + (
 QUESTION_RE = _word(_alt(_norm_list(QUESTION_CUES)))
 MENTION_RE = _word(_alt(_norm_list(MENTION_CUES)))
 META_RE = _word(_alt(_norm_list(META_CUES)))
-DIRECT_RE = _word(_alt([c.strip() for c in _norm_list(DEBUNK_CUES) if False] + _norm_list(DIRECT_DEBUNK)))
+DIRECT_RE = _word(_alt(_norm_list(DIRECT_DEBUNK)))
 VERIFY_RE = _word(_alt(_norm_list(VERIFY_WORDS)))
 
 
