@@ -7,11 +7,13 @@ For a batch of posts (a polars frame with ``post_id`` and ``text``; ``title``, `
    (:mod:`rules.normalise`);
 2. a BM25 index (``bm25s`` weights, applied to the whole batch as one sparse product) gives
    each post its ``candidates`` best claims;
-3. rapidfuzz scores only those pairs (``process.cpdist``, several scorers over every field of
-   the claim, best field kept), plus IDF-weighted word overlap;
-4. a logistic model fitted on labelled pairs (``bench/fit_weights.py``) turns the parts into
-   one calibrated 0-100 ``score``; a link to or embed of a known video of the claim scores 100
-   on that evidence alone;
+3. a ranking model (logistic, fitted on CheckThat train by ``bench/fit_weights.py``) orders the
+   candidates from cheap features: BM25, IDF-weighted word coverage, a sorted-token ratio and a
+   character 4-gram cosine; :meth:`Matcher.rank` reports it;
+4. for the pairs that may be reported, rapidfuzz scores every field of the claim
+   (``process.cpdist``: token set ratio, ratio, partial ratio, best field kept) and a second,
+   class-balanced logistic model gives the calibrated 0-100 ``score`` of :meth:`Matcher.match`;
+   a link to or embed of a known video of the claim scores 100 on that evidence alone;
 5. entity guards, stance (:mod:`rules.stance`) and the thresholds of
    :class:`~rules.config.MatchConfig` give the label.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+import threading
 import time
 from typing import Any, Callable
 
@@ -83,11 +86,13 @@ DEFAULT_MODEL: dict[str, Any] = {
 
 
 _ENGLISH = snowballstemmer.stemmer("english")
+_STEM_LOCK = threading.Lock()  # snowball stemmers keep state while stemming
 
 
 def _stem(tok: str) -> str:
     if tok.isascii() and tok.isalpha():
-        return _ENGLISH.stemWord(tok)
+        with _STEM_LOCK:
+            return _ENGLISH.stemWord(tok)
     return tok
 
 
