@@ -109,26 +109,16 @@ ROMAN_URDU_VARIANTS: dict[str, tuple[str, ...]] = {
 _VARIANT_TO_CANON = {v: k for k, vs in ROMAN_URDU_VARIANTS.items() for v in vs if v != k}
 
 
-def _variant_rules() -> list[tuple[str, str]]:
-    by_canon: dict[str, list[str]] = {}
-    for v, k in _VARIANT_TO_CANON.items():
-        by_canon.setdefault(k, []).append(v)
-    rules = []
-    for k, vs in by_canon.items():
-        alts = "|".join(sorted((re.escape(v) for v in vs), key=len, reverse=True))
-        rules.append((rf"(^|\s)(?:{alts})(\s|$)", f"${{1}}{k}${{2}}"))
-    return rules
-
-
-_VARIANT_RULES = _variant_rules()
-_ROMAN_WORDS = re.compile(r"\S+")
+_VARIANT_PATTERNS = [f" {v} " for v in _VARIANT_TO_CANON]
+_VARIANT_REPLACEMENTS = [f" {k} " for k in _VARIANT_TO_CANON.values()]
 
 
 def _fold_variants(expr: pl.Expr) -> pl.Expr:
-    # Each rule consumes the surrounding spaces, so run it twice to catch adjacent variants.
-    for pattern, repl in _VARIANT_RULES:
-        expr = expr.str.replace_all(pattern, repl).str.replace_all(pattern, repl)
-    return expr
+    # One Aho-Corasick pass: with every word wrapped in its own pair of spaces, " variant "
+    # matches whole words only, adjacent words included.
+    spaced = pl.concat_str([pl.lit("  "), expr.str.replace_all(" ", "  ", literal=True), pl.lit("  ")])
+    folded = spaced.str.replace_many(_VARIANT_PATTERNS, _VARIANT_REPLACEMENTS)
+    return folded.str.replace_all(r"\s+", " ").str.strip_chars()
 
 
 def normalise_expr(expr: pl.Expr) -> pl.Expr:
