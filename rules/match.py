@@ -404,7 +404,7 @@ class Matcher:
         extra_p, extra_c = [], []
         existing = set(zip(pp.tolist(), cc.tolist()))
         for r, ks in enumerate(prep["keys"]):
-            for key in ks:
+            for key in sorted(ks):
                 for c in self._media.get(key, ()):
                     media_key.setdefault((r, c), key)
                     if (r, c) not in existing:
@@ -633,7 +633,7 @@ class Matcher:
         fc_key: dict[int, str] = {}
         if self._fact_checks:
             for i, (p, c) in enumerate(zip(pp.tolist(), cc.tolist())):
-                for k in prep["keys"][p]:
+                for k in sorted(prep["keys"][p]):
                     if c in self._fact_checks.get(k, ()):
                         fc_link[i] = True
                         fc_key[i] = k
