@@ -45,6 +45,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from connectors.base import BaseSource, FetchResult
+from connectors.common import iso_time, refuse_html, unique
 from connectors.errors import ConfigError, HTTPStatusError, ParseError
 from connectors.safe import clip, load_json
 from connectors.schema import make_post
@@ -56,21 +57,6 @@ CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
 SINCE_OVERLAP = timedelta(minutes=15)  # posts indexed late are still found; repeats are dropped
 MAX_SEEN = 2000
 RESUME_MARGIN = timedelta(milliseconds=1)  # "until" is exclusive: posts at the stop instant are read again
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def _unique(values):
-    seen, out = set(), []
-    for v in values:
-        if v and v not in seen:
-            seen.add(v)
-            out.append(v)
-    return out
 
 
 def post_url(uri: str, author: dict | None) -> str | None:
@@ -129,10 +115,10 @@ def post_row(post: dict, *, source: str = "") -> dict:
     return make_post(
         "bluesky", uri, source=source, url=url, canonical_url=canonical_url(url),
         author=handle if handle and handle != "handle.invalid" else author.get("did"),
-        published_at=_time(record.get("createdAt") or post.get("indexedAt")),
+        published_at=iso_time(record.get("createdAt") or post.get("indexedAt")),
         lang=str(langs[0]).split("-")[0].lower() if langs else None, text=clip(record.get("text") or ""),
-        links=_unique(canonical_url(u) for u in links), media_urls=_unique(media),
-        video_ids=_unique(videos), likes=post.get("likeCount"), reposts=post.get("repostCount"),
+        links=unique(canonical_url(u) for u in links), media_urls=unique(media),
+        video_ids=unique(videos), likes=post.get("likeCount"), reposts=post.get("repostCount"),
         replies=post.get("replyCount"),
     )
 
@@ -200,14 +186,6 @@ def create_session(client: Any, url: str, identifier: str, password: str) -> dic
     return session
 
 
-def _refuse_html(resp, expected: str = "JSON") -> None:
-    """Raise ParseError when a server answers an API call with an HTML page."""
-    ctype = getattr(resp, "content_type", "") or ""
-    if ctype in ("text/html", "application/xhtml+xml"):
-        raise ParseError(f"{resp.url}: expected {expected} but the server sent {ctype} "
-                         "(an error, login or consent page?); check the source's URL")
-
-
 class Source(BaseSource):
     kind = "bluesky"
 
@@ -259,7 +237,7 @@ class Source(BaseSource):
                     raise err from None
                 raise
             pages += 1
-            _refuse_html(resp)
+            refuse_html(resp)
             payload = load_json(resp.content, what=resp.url)
             views = _post_views(payload, resp.url)
             rows, bad = _rows(views, self.name)
@@ -290,7 +268,7 @@ class Source(BaseSource):
         base, headers = self._session(warnings)
         seen = list(cursor.get("seen") or [])
         run = {"posts": [], "skipped": 0, "seen": seen, "seen_set": set(seen),
-               "newest": _time(cursor.get("newest"))}
+               "newest": iso_time(cursor.get("newest"))}
         params: dict[str, Any] = {"q": self.query, "limit": self.limit, "sort": self.sort}
         if self.options.get("lang"):
             params["lang"] = self.options["lang"]
@@ -342,7 +320,7 @@ def sort_time(view: dict) -> datetime | None:
     times = []
     for raw in (view.get("indexedAt"), (view.get("record") or {}).get("createdAt")):
         try:
-            t = _time(raw)
+            t = iso_time(raw)
         except (TypeError, ValueError):
             t = None
         if t is not None:

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
+from connectors.common import iso_time, refuse_html, unique
 from connectors.errors import ConfigError, ParseError
 from connectors.safe import clip, load_json
 from connectors.schema import make_post
@@ -48,12 +48,6 @@ def _load_json(data: bytes, where: str) -> Any:
         if b"//" in data[:4096] and "not valid JSON" in str(exc):
             raise ParseError(f"{exc} (documentation examples with // comments are not JSON)") from None
         raise
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def html_text_and_links(content: str | None) -> tuple[str, list[str]]:
@@ -73,15 +67,6 @@ def html_text_and_links(content: str | None) -> tuple[str, list[str]]:
         p.append("\n\n")
     text = re.sub(r"\n{3,}", "\n\n", soup.get_text()).strip()
     return text, links
-
-
-def _unique(values):
-    seen, out = set(), []
-    for v in values:
-        if v and v not in seen:
-            seen.add(v)
-            out.append(v)
-    return out
 
 
 def native_id(status: dict, fallback_host: str = "") -> str:
@@ -132,10 +117,10 @@ def status_row(status: dict, *, source: str = "", fallback_host: str = "") -> di
     return make_post(
         "mastodon", native_id(orig, fallback_host),
         source=source, url=url, canonical_url=canonical_url(url),
-        author=_author(orig.get("account")), published_at=_time(orig.get("created_at")),
+        author=_author(orig.get("account")), published_at=iso_time(orig.get("created_at")),
         lang=orig.get("language"), title=clip(orig.get("spoiler_text") or None), text=clip(text),
-        links=_unique(canonical_url(u) for u in links), media_urls=_unique(media),
-        video_ids=_unique(videos), likes=orig.get("favourites_count"),
+        links=unique(canonical_url(u) for u in links), media_urls=unique(media),
+        video_ids=unique(videos), likes=orig.get("favourites_count"),
         reposts=orig.get("reblogs_count"), replies=orig.get("replies_count"),
     )
 
@@ -201,14 +186,6 @@ def id_key(status_id: Any) -> tuple[int, str]:
     return (len(s), s) if s.isdigit() else (0, s)
 
 
-def _refuse_html(resp, expected: str = "JSON") -> None:
-    """Raise ParseError when a server answers an API call with an HTML page."""
-    ctype = getattr(resp, "content_type", "") or ""
-    if ctype in ("text/html", "application/xhtml+xml"):
-        raise ParseError(f"{resp.url}: expected {expected} but the server sent {ctype} "
-                         "(an error, login or consent page?); check the source's URL")
-
-
 class Source(BaseSource):
     kind = "mastodon"
 
@@ -262,7 +239,7 @@ class Source(BaseSource):
         while url and requests < self.max_pages:
             resp = self.client.get(url, params=params, headers=headers)
             requests += 1
-            _refuse_html(resp)
+            refuse_html(resp)
             seen_urls.add(resp.url)
             statuses = _statuses(_load_json(resp.content, resp.url), resp.url)
             rows, bad = _rows(statuses, resp.url, self.name)

@@ -49,6 +49,7 @@ from urllib.parse import quote
 from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
+from connectors.common import refuse_html, unique
 from connectors.errors import ConfigError, HTTPStatusError, ParseError
 from connectors.safe import clip, load_json
 from connectors.schema import make_post
@@ -57,15 +58,6 @@ from connectors.urls import canonical_url, video_ref
 _BAD_ITEM = (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError)
 _URL = re.compile(r"https?://[^\s<>\"')\]]+")
 _GONE = {"[deleted]", "[removed]"}
-
-
-def _unique(values):
-    seen, out = set(), []
-    for v in values:
-        if v and v not in seen:
-            seen.add(v)
-            out.append(v)
-    return out
 
 
 def _oembed_links(media: Any) -> list[str]:
@@ -130,8 +122,8 @@ def thing_row(thing: dict, *, source: str = "", base_url: str = "https://www.red
         author=None if author in _GONE else author,
         published_at=datetime.fromtimestamp(float(created), timezone.utc) if created is not None else None,
         title=clip(d.get("title")), text=clip(text),
-        links=_unique(canonical_url(u) for u in links), media_urls=_unique(media_urls),
-        video_ids=_unique(videos), likes=d.get("score"), replies=d.get("num_comments"),
+        links=unique(canonical_url(u) for u in links), media_urls=unique(media_urls),
+        video_ids=unique(videos), likes=d.get("score"), replies=d.get("num_comments"),
     )
 
 
@@ -187,14 +179,6 @@ def _post_token(client: Any, url: str, client_id: str, secret: str) -> str:
     return token
 
 
-def _refuse_html(resp, expected: str = "JSON") -> None:
-    """Raise ParseError when a server answers an API call with an HTML page."""
-    ctype = getattr(resp, "content_type", "") or ""
-    if ctype in ("text/html", "application/xhtml+xml"):
-        raise ParseError(f"{resp.url}: expected {expected} but the server sent {ctype} "
-                         "(an error, login or consent page?); check the source's URL")
-
-
 class Source(BaseSource):
     kind = "reddit"
 
@@ -245,7 +229,7 @@ class Source(BaseSource):
             resp = self.client.get(url, params={**params, **({"after": after} if after else {})},
                                    headers=headers)
             pages += 1
-            _refuse_html(resp)
+            refuse_html(resp)
             rows, bad, after = parse_counted(resp.content, url=resp.url, source=self.name,
                                              base_url="https://www.reddit.com")
             run["skipped"] += bad

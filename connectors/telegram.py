@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
+from connectors.common import unique
 from connectors.errors import ConfigError, ParseError
 from connectors.safe import clip, decode_text
 from connectors.schema import make_post
@@ -48,15 +49,6 @@ def parse_count(text: str | None) -> int | None:
         return int(round(float(m.group(1).replace(",", "")) * _MULT[m.group(2)]))
     except ValueError:
         return None
-
-
-def _unique(values):
-    seen, out = set(), []
-    for v in values:
-        if v and v not in seen:
-            seen.add(v)
-            out.append(v)
-    return out
 
 
 def _text(node) -> str:
@@ -122,8 +114,8 @@ def message_row(msg, *, source: str = "", base_url: str = "https://t.me") -> dic
         canonical_url=canonical_url(msg_url),
         author=" ".join(author.get_text().split()) if author is not None else channel,
         published_at=published, title=title, text=clip(_text(text_node)),
-        links=_unique(canonical_url(u) for u in links), media_urls=_unique(media),
-        video_ids=_unique(videos), views=parse_count(views.get_text()) if views is not None else None,
+        links=unique(canonical_url(u) for u in links), media_urls=unique(media),
+        video_ids=unique(videos), views=parse_count(views.get_text()) if views is not None else None,
     )
 
 

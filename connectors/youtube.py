@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from connectors import captions as captions_mod
 from connectors.base import BaseSource, FetchResult
+from connectors.common import iso_time, refuse_html, unique
 from connectors.errors import ConfigError, ConnectorError, HTTPStatusError, ParseError
 from connectors.safe import clip, load_json, parse_xml
 from connectors.schema import content_hash, make_post
@@ -75,12 +75,6 @@ _MESSAGE_REASONS = [
 _TAG = re.compile(r"<[^>]*>")
 
 
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
 def _int(value: Any) -> int | None:
     try:
         return int(value)
@@ -92,15 +86,6 @@ def _lang(value: Any) -> str | None:
     return str(value).split("-")[0].lower() if value else None
 
 
-def _unique(values):
-    seen, out = set(), []
-    for v in values:
-        if v and v not in seen:
-            seen.add(v)
-            out.append(v)
-    return out
-
-
 def _video_row(vid: str, *, source: str, title, description, author, published, lang=None,
                views=None, likes=None, comments=None) -> dict:
     if not vid or not _ID.match(vid):
@@ -109,9 +94,9 @@ def _video_row(vid: str, *, source: str, title, description, author, published, 
     links = _URL.findall(description or "")
     return make_post(
         "youtube", vid, source=source, url=url, canonical_url=canonical_url(url), author=author,
-        published_at=_time(published), lang=lang, title=clip(title), text=clip(description or ""),
-        links=_unique(canonical_url(u) for u in links),
-        video_ids=_unique([f"youtube:{vid}"] + [video_ref(u) for u in links]),
+        published_at=iso_time(published), lang=lang, title=clip(title), text=clip(description or ""),
+        links=unique(canonical_url(u) for u in links),
+        video_ids=unique([f"youtube:{vid}"] + [video_ref(u) for u in links]),
         views=views, likes=likes, replies=comments,
     )
 
@@ -227,14 +212,6 @@ def parse_api(data: bytes, *, url: str | None = None, source: str = "") -> list[
 parse = parse_api
 
 
-def _refuse_html(resp, expected: str = "JSON") -> None:
-    """Raise ParseError when a server answers an API call with an HTML page."""
-    ctype = getattr(resp, "content_type", "") or ""
-    if ctype in ("text/html", "application/xhtml+xml"):
-        raise ParseError(f"{resp.url}: expected {expected} but the server sent {ctype} "
-                         "(an error, login or consent page?); check the source's URL")
-
-
 class Source(BaseSource):
     kind = "youtube"
 
@@ -282,7 +259,7 @@ class Source(BaseSource):
                 raise
             err = HTTPStatusError(f"{exc} ({said})", exc.status_code, exc.body)
             raise err from None
-        _refuse_html(resp)
+        refuse_html(resp)
         rows, bad = parse_api_counted(resp.content, url=resp.url, source=self.name)
         return rows, bad, load_json(resp.content, what=resp.url)
 
@@ -295,7 +272,7 @@ class Source(BaseSource):
         resp = self.client.get(self.feed_url, params={"channel_id": self.channel_id}, headers=headers)
         if resp.not_modified:
             return FetchResult(posts=[], cursor=cursor, requests=1)
-        _refuse_html(resp, "an Atom feed")
+        refuse_html(resp, "an Atom feed")
         rows, skipped = parse_feed_counted(resp.content, url=resp.url, source=self.name)
         seen = set(cursor.get("seen") or [])
         new = [r for r in rows if r["post_id"] not in seen]
