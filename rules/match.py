@@ -69,6 +69,7 @@ FEATURES = (
 # the label score: features that do not depend on the catalogue's size or shape
 CALIBRATION_FEATURES = ("tsr", "tsort", "ratio", "partial", "cov_claim_s", "cov_post_s", "post_terms")
 SHRINK_TERMS = 3.0
+ENTITY_BONUS = 1000.0  # ordering only: rows whose entity guards hold come first
 LEAD_WORDS = 60
 LONG_POST_WORDS = 150
 STANCE_WINDOW_WORDS = 60
@@ -641,7 +642,10 @@ class Matcher:
         sel = np.sort(order[(rnk <= cfg.max_claims_per_post) | media[order] | fc_link[order]])
         lab = self._label_features(prep["norm"], feats, sel)
         score_sel = np.where(media[sel], 100.0, self._calibrated(lab))
-        order2, rank2 = self._order(pp[sel], cc[sel], score_sel)
+        ents_sel = np.array([self._entities_ok(prep["norm"][p], c) for p, c in zip(pp[sel].tolist(), cc[sel].tolist())],
+                            dtype=bool)
+        # a claim whose required entities the post names outranks one whose entities it lacks
+        order2, rank2 = self._order(pp[sel], cc[sel], score_sel + ENTITY_BONUS * ents_sel)
         keep = (rank2 <= cfg.max_claims_per_post) & (
             (score_sel[order2] >= cfg.report_floor) | media[sel][order2] | fc_link[sel][order2])
         idx = sel[order2[keep]]
@@ -655,8 +659,7 @@ class Matcher:
         for i, r in zip(idx.tolist(), rank.tolist()):
             p, c = int(pp[i]), int(cc[i])
             text = prep["norm"][p]
-            groups = self._entities[c]
-            ents = True if groups is None else all(g.search(text) for g in groups)
+            ents = self._entities_ok(text, c)
             stance = pair_stance.get(i, prep["stance"][p])
             if fc_link[i] or any(is_fact_check_url(k) for k in prep["keys"][p]):
                 stance = "debunks"
@@ -688,6 +691,10 @@ class Matcher:
             rows["run_id"].append(None)
             rows["flagged_at"].append(None)
         return pl.DataFrame(rows, schema=MATCHES_SCHEMA)
+
+    def _entities_ok(self, text: str, claim: int) -> bool:
+        groups = self._entities[claim]
+        return groups is None or all(g.search(text) for g in groups)
 
     def _pair_stances(self, prep: dict[str, Any], pp: np.ndarray, cc: np.ndarray, idx: np.ndarray) -> dict[int, str]:
         """Stance of long posts from the words around the claim (a transcript that spreads the

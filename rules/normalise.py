@@ -105,6 +105,11 @@ ROMAN_URDU_VARIANTS: dict[str, tuple[str, ...]] = {
     "banayi": ("banai", "banaee", "bnai", "banaai", "banaya", "bnaya", "banaaya"),
     "gayi": ("gai", "gaye", "gayee", "gaee", "gya", "gaya", "gae"),
     "aur": ("orr", "aor"),
+    "azaad": ("azad", "aazad", "aazaad", "azaaad"),
+    "riha": ("rehaa", "rihaa", "reha", "rehha"),
+    "karwaenge": ("karwayenge", "karwayein ge", "karwaein", "karwaega", "karwayega", "karwaunga", "karwaonga",
+                  "karwaoonga", "karwaoon", "karwaun", "karaonga", "karaunga", "krwaunga", "krwaonga", "krwaenge"),
+    "chhurwa": ("chhuda", "chhura", "chuda", "chura", "chhudwa", "chhurwaa", "churwa", "chudwa", "chhudaa"),
 }
 _VARIANT_TO_CANON = {v: k for k, vs in ROMAN_URDU_VARIANTS.items() for v in vs if v != k}
 

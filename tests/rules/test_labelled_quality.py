@@ -29,9 +29,9 @@ def test_likely_misinformation_is_precise(figures):
 
 
 def test_likely_misinformation_recall_floor(figures):
-    assert figures["recall"] >= 0.83, figures
+    assert figures["recall"] >= 0.92, figures
 
 
 def test_stance_accuracy(figures):
     assert figures["stance_accuracy"] >= 0.90, figures
-    assert figures["stance_accuracy_matched"] >= 0.83, figures
+    assert figures["stance_accuracy_matched"] >= 0.85, figures

@@ -79,6 +79,21 @@ def test_entity_guard_north_korea_does_not_satisfy_south_korea(matcher):
     assert row["entities_ok"] is False and row["label"] != "likely_misinformation"
 
 
+def test_a_claim_whose_entities_the_post_names_outranks_a_higher_scored_one_that_lacks_them():
+    israel = Claim(claim_id="trump-israel", title="Trump says Imran Khan supports Israel",
+                   text="A video shows Donald Trump saying Imran Khan supports Israel.",
+                   required_entities=(("trump",), ("imran khan",), ("israel",)))
+    release = Claim(claim_id="trump-release", title="Trump promises Imran Khan's release from jail",
+                    text="A video shows Donald Trump promising to free Imran Khan from jail.",
+                    required_entities=(("trump",), ("imran khan",)))
+    m = Matcher(Catalogue([israel, release]))
+    post = posts("Donald Trump says Imran Khan, video")
+    scored = {r["claim_id"]: r for r in m.match(post).iter_rows(named=True)}
+    assert scored["trump-israel"]["score"] > scored["trump-release"]["score"]
+    assert scored["trump-release"]["rank"] == 1 and scored["trump-release"]["entities_ok"]
+    assert scored["trump-israel"]["rank"] == 2 and not scored["trump-israel"]["entities_ok"]
+
+
 def test_imported_claims_are_at_most_needs_review_and_retired_never_match():
     imported = Catalogue([Claim(**{**TRUMP.__dict__, "status": "imported"})])
     text = "BREAKING: Donald Trump promises to get Imran Khan out of jail, watch the video!"

@@ -29,6 +29,9 @@ def test_roman_urdu_spellings_fold_to_one_form():
     assert normalise("Imran Kahn ki rehai") == normalise("imran khan ki rihai") == normalise("Imran Khan ki rihayi")
     assert normalise("jhuta vedio") == normalise("jhoota video") == normalise("jhoot vidio")
     assert normalise("Trump ne kha") == "trump ne kaha"
+    assert normalise("azad karwaonga") == normalise("aazaad karwaunga") == normalise("azaad karwayenge")
+    assert normalise("jail se chhuda lunga") == normalise("jail se chhurwa lunga")
+    assert normalise("rehaa") == normalise("riha") != normalise("rihai")
 
 
 def test_emoji_nfkc_and_case_folding():
