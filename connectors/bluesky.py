@@ -45,7 +45,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from connectors.base import BaseSource, FetchResult
-from connectors.common import iso_time, refuse_html, unique
+from connectors.common import iso_time, parse_items, refuse_html, unique
 from connectors.errors import ConfigError, HTTPStatusError, ParseError
 from connectors.safe import clip, load_json
 from connectors.schema import make_post
@@ -142,17 +142,7 @@ def parse_counted(data: bytes, *, url: str | None = None, source: str = "") -> t
 
 
 def _rows(views: list, source: str) -> tuple[list[dict], int]:
-    rows, skipped, seen = [], 0, set()
-    for view in views:
-        try:
-            row = post_row(view, source=source)
-        except _BAD_ITEM:
-            skipped += 1
-            continue
-        if row["post_id"] not in seen:
-            seen.add(row["post_id"])
-            rows.append(row)
-    return rows, skipped
+    return parse_items(views, lambda view: post_row(view, source=source), _BAD_ITEM, dedupe=True)
 
 
 def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict]:

@@ -32,7 +32,7 @@ from urllib.parse import quote, urlsplit
 from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
-from connectors.common import iso_time, refuse_html, unique
+from connectors.common import iso_time, parse_items, refuse_html, unique
 from connectors.errors import ConfigError, ParseError
 from connectors.safe import clip, load_json
 from connectors.schema import make_post
@@ -142,17 +142,8 @@ def _statuses(payload: Any, where: str) -> list:
 
 def _rows(statuses: list, url: str | None, source: str) -> tuple[list[dict], int]:
     host = urlsplit(url).netloc if url else ""
-    rows, skipped, seen = [], 0, set()
-    for item in statuses:
-        try:
-            row = status_row(item, source=source, fallback_host=host)
-        except _BAD_ITEM:
-            skipped += 1
-            continue
-        if row["post_id"] not in seen:
-            seen.add(row["post_id"])
-            rows.append(row)
-    return rows, skipped
+    return parse_items(statuses, lambda item: status_row(item, source=source, fallback_host=host), _BAD_ITEM,
+                       dedupe=True)
 
 
 def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict]:

@@ -49,7 +49,7 @@ from urllib.parse import quote
 from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
-from connectors.common import refuse_html, unique
+from connectors.common import parse_items, refuse_html, unique
 from connectors.errors import ConfigError, HTTPStatusError, ParseError
 from connectors.safe import clip, load_json
 from connectors.schema import make_post
@@ -145,14 +145,8 @@ def parse_counted(data: bytes, *, url: str | None = None, source: str = "",
                   base_url: str = "https://www.reddit.com") -> tuple[list[dict], int, str | None]:
     where = url or "reddit response"
     children, after = _children(load_json(data, what=where), where)
-    rows, skipped = [], 0
-    for child in children:
-        if isinstance(child, dict) and child.get("kind") == "more":
-            continue
-        try:
-            rows.append(thing_row(child, source=source, base_url=base_url))
-        except _BAD_ITEM:
-            skipped += 1
+    things = (c for c in children if not (isinstance(c, dict) and c.get("kind") == "more"))
+    rows, skipped = parse_items(things, lambda thing: thing_row(thing, source=source, base_url=base_url), _BAD_ITEM)
     return rows, skipped, after
 
 

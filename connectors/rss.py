@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from connectors.base import BaseSource, FetchResult
+from connectors.common import parse_items
 from connectors.errors import ConfigError, ConnectorError, ParseError
 from connectors.safe import charset_of, check_xml, clip, decode_text, load_json
 from connectors.schema import make_post
@@ -81,16 +82,7 @@ def _parse_xml_feed(body: bytes, url: str | None, source: str):
         raise ParseError(f"not an RSS, Atom or JSON feed ({looks}"
                          + (f"; {problem}" if problem and looks == "not a feed" else "") + ")")
     feed_lang = _lang(feed.get("language"))
-    rows, skipped = [], 0
-    for e in entries:
-        try:
-            row = _entry_row(e, feed_lang, source)
-        except (ValueError, TypeError, KeyError):
-            row = None
-        if row is None:
-            skipped += 1
-        else:
-            rows.append(row)
+    rows, skipped = parse_items(entries, lambda e: _entry_row(e, feed_lang, source), (ValueError, TypeError, KeyError))
     nxt = next((l.get("href") for l in feed.get("links", []) if l.get("rel") == "next" and l.get("href")), None)
     return rows, skipped, {"title": feed.get("title"), "lang": feed_lang, "next": nxt, "version": version}
 
@@ -225,13 +217,8 @@ def _parse_json_feed(body: bytes, url: str | None, source: str):
         raise ParseError("JSON Feed \"items\" is not a list")
     feed_lang = _lang(doc.get("language"))
     feed_authors = _json_authors(doc)
-    rows, skipped = [], 0
-    for it in items:
-        row = _json_item(it, feed_lang, feed_authors, source) if isinstance(it, dict) else None
-        if row is None:
-            skipped += 1
-        else:
-            rows.append(row)
+    rows, skipped = parse_items(items, lambda it: _json_item(it, feed_lang, feed_authors, source)
+                                if isinstance(it, dict) else None, ())
     nxt = doc.get("next_url") if isinstance(doc.get("next_url"), str) else None
     return rows, skipped, {"title": doc.get("title"), "lang": feed_lang, "next": nxt, "version": "json"}
 

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
-from connectors.common import unique
+from connectors.common import parse_items, unique
 from connectors.errors import ConfigError, ParseError
 from connectors.safe import clip, decode_text
 from connectors.schema import make_post
@@ -131,15 +131,9 @@ def parse_page(data: bytes, *, url: str | None = None, source: str = "",
     if not messages and soup.select_one(".tgme_channel_history") is None:
         raise ParseError(f"{where}: not a Telegram channel preview page (no messages); check that "
                          "the channel is public and its name is right")
-    rows, skipped, numbers = [], 0, []
-    for msg in messages:
-        tail = (msg.get("data-post") or "").rsplit("/", 1)[-1]
-        if tail.isdigit():
-            numbers.append(int(tail))
-        try:
-            rows.append(message_row(msg, source=source, base_url=base_url))
-        except _BAD_ITEM:
-            skipped += 1
+    tails = ((msg.get("data-post") or "").rsplit("/", 1)[-1] for msg in messages)
+    numbers = [int(tail) for tail in tails if tail.isdigit()]
+    rows, skipped = parse_items(messages, lambda msg: message_row(msg, source=source, base_url=base_url), _BAD_ITEM)
     return rows, skipped, numbers
 
 

@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 from connectors import captions as captions_mod
 from connectors.base import BaseSource, FetchResult
-from connectors.common import iso_time, refuse_html, unique
+from connectors.common import iso_time, parse_items, refuse_html, unique
 from connectors.errors import ConfigError, ConnectorError, HTTPStatusError, ParseError
 from connectors.safe import clip, load_json, parse_xml
 from connectors.schema import content_hash, make_post
@@ -107,23 +107,21 @@ def parse_feed_counted(data: bytes, *, url: str | None = None, source: str = "")
     if root.tag != f"{{{NS['atom']}}}feed":
         raise ParseError(f"{where}: not an Atom feed (root element {root.tag!r}); "
                          "use https://www.youtube.com/feeds/videos.xml?channel_id=UC...")
-    rows, skipped = [], 0
-    for entry in root.findall("atom:entry", NS):
-        try:
-            vid = entry.findtext("yt:videoId", namespaces=NS) or ""
-            group = entry.find("media:group", NS)
-            description = group.findtext("media:description", namespaces=NS) if group is not None else None
-            stats = entry.find(".//media:statistics", NS)
-            rows.append(_video_row(
-                vid.strip(), source=source, title=entry.findtext("atom:title", namespaces=NS),
-                description=description,
-                author=entry.findtext("atom:author/atom:name", namespaces=NS),
-                published=entry.findtext("atom:published", namespaces=NS),
-                views=_int(stats.get("views")) if stats is not None else None,
-            ))
-        except _BAD_ITEM:
-            skipped += 1
-    return rows, skipped
+    return parse_items(root.findall("atom:entry", NS), lambda entry: _entry_row(entry, source), _BAD_ITEM)
+
+
+def _entry_row(entry, source: str) -> dict:
+    vid = entry.findtext("yt:videoId", namespaces=NS) or ""
+    group = entry.find("media:group", NS)
+    description = group.findtext("media:description", namespaces=NS) if group is not None else None
+    stats = entry.find(".//media:statistics", NS)
+    return _video_row(
+        vid.strip(), source=source, title=entry.findtext("atom:title", namespaces=NS),
+        description=description,
+        author=entry.findtext("atom:author/atom:name", namespaces=NS),
+        published=entry.findtext("atom:published", namespaces=NS),
+        views=_int(stats.get("views")) if stats is not None else None,
+    )
 
 
 def parse_feed(data: bytes, *, url: str | None = None, source: str = "") -> list[dict]:
@@ -180,28 +178,28 @@ def parse_api_counted(data: bytes, *, url: str | None = None, source: str = "") 
         raise ParseError(f"{where}: {api_error_message(payload)}")
     if not isinstance(payload.get("items"), list):
         raise ParseError(f"{where}: no 'items' list; expected a videos.list or search.list answer")
-    rows, skipped = [], 0
-    for item in payload["items"]:
-        try:
-            ident = item["id"]
-            if isinstance(ident, dict):
-                if ident.get("kind") not in (None, "youtube#video"):
-                    continue  # channels and playlists in search results
-                vid = ident["videoId"]
-            else:
-                vid = ident
-            sn = item.get("snippet") or {}
-            st = item.get("statistics") or {}
-            rows.append(_video_row(
-                vid, source=source, title=sn.get("title"), description=sn.get("description"),
-                author=sn.get("channelTitle"), published=sn.get("publishedAt"),
-                lang=_lang(sn.get("defaultAudioLanguage") or sn.get("defaultLanguage")),
-                views=_int(st.get("viewCount")), likes=_int(st.get("likeCount")),
-                comments=_int(st.get("commentCount")),
-            ))
-        except _BAD_ITEM:
-            skipped += 1
-    return rows, skipped
+    videos = (item for item in payload["items"] if not _other_kind(item))
+    return parse_items(videos, lambda item: _item_row(item, source), _BAD_ITEM)
+
+
+def _other_kind(item: Any) -> bool:
+    """A channel or playlist in search results: left out, not counted as skipped."""
+    ident = item.get("id") if isinstance(item, dict) else None
+    return isinstance(ident, dict) and ident.get("kind") not in (None, "youtube#video")
+
+
+def _item_row(item: dict, source: str) -> dict:
+    ident = item["id"]
+    vid = ident["videoId"] if isinstance(ident, dict) else ident
+    sn = item.get("snippet") or {}
+    st = item.get("statistics") or {}
+    return _video_row(
+        vid, source=source, title=sn.get("title"), description=sn.get("description"),
+        author=sn.get("channelTitle"), published=sn.get("publishedAt"),
+        lang=_lang(sn.get("defaultAudioLanguage") or sn.get("defaultLanguage")),
+        views=_int(st.get("viewCount")), likes=_int(st.get("likeCount")),
+        comments=_int(st.get("commentCount")),
+    )
 
 
 def parse_api(data: bytes, *, url: str | None = None, source: str = "") -> list[dict]:
