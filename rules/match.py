@@ -69,6 +69,7 @@ FEATURES = (
 # the label score: features that do not depend on the catalogue's size or shape
 CALIBRATION_FEATURES = ("tsr", "tsort", "ratio", "partial", "cov_claim_s", "cov_post_s", "post_terms")
 SHRINK_TERMS = 3.0
+COMPOUNDS = True
 ENTITY_BONUS = 1000.0  # ordering only: rows whose entity guards hold come first
 LEAD_WORDS = 60
 LONG_POST_WORDS = 150
@@ -79,10 +80,10 @@ DEFAULT_CALIBRATION: dict[str, Any] = {
 }
 # ranking model, fitted on the CheckThat 2020 train split (bench/fit_weights.py); see docs/matching.md
 DEFAULT_MODEL: dict[str, Any] = {
-    "mean": [0.181985, 0.415916, 1.887673, 0.427528, 0.259146, 0.110125, 0.17716, 0.226752, 0.104239, 0.080649, -0.424145, -0.192438, -0.129433, 0.136847, -0.284264],
-    "scale": [0.086026, 0.192316, 0.28077, 0.065649, 0.129555, 0.062382, 0.093866, 0.152981, 0.063011, 0.062016, 0.206865, 0.138651, 0.084201, 0.083483, 0.158751],
-    "coef": [-0.165788, 1.46622, 0.33846, -0.198347, -0.055043, 0.2267, 0.048247, -0.049065, -0.381905, 0.151751, 0.122927, 0.407615, 0.546577, 0.331899, 2.197077],
-    "intercept": -10.089965,
+    "mean": [0.182344, 0.415361, 1.88936, 0.427496, 0.259652, 0.110356, 0.177519, 0.22727, 0.104472, 0.080865, -0.424039, -0.192877, -0.129522, 0.136902, -0.284209],
+    "scale": [0.08611, 0.191853, 0.281112, 0.065582, 0.12969, 0.062445, 0.093944, 0.153154, 0.063084, 0.062115, 0.206926, 0.138504, 0.084184, 0.083464, 0.158735],
+    "coef": [-0.176387, 1.469985, 0.344493, -0.201202, -0.066971, 0.241201, 0.05889, -0.033846, -0.393011, 0.150204, 0.126645, 0.414273, 0.540826, 0.326043, 2.184488],
+    "intercept": -10.098805,
 }
 
 
@@ -101,10 +102,28 @@ class _Tokens:
     def __init__(self) -> None:
         self.vocab: dict[str, int] = {}
         self._stem: dict[str, str | None] = {}
+        # "pnbrock" -> terms of "pnb rock": two adjacent catalogue words written as one
+        # (lower-case hashtags and handles); consulted for words outside the vocabulary only
+        self.compounds: dict[str, tuple[str, ...]] = {}
+
+    def learn_compounds(self, texts: list[str]) -> None:
+        words = {w for t in texts for w in t.split()}
+        found: dict[str, tuple[str, ...]] = {}
+        for t in texts:
+            ws = t.split()
+            for a, b in zip(ws, ws[1:]):
+                key = a + b
+                if len(key) < 6 or key in words or key in found or a in STOPWORDS or b in STOPWORDS:
+                    continue
+                parts = tuple(self.terms(a + " " + b))
+                if len(parts) == 2:
+                    found[key] = parts
+        self.compounds = found
 
     def terms(self, norm: str) -> list[str]:
         out = []
         cache = self._stem
+        compounds = self.compounds
         for w in norm.split():
             s = cache.get(w, "\0")
             if s == "\0":
@@ -112,7 +131,10 @@ class _Tokens:
                 if len(cache) < 2_000_000:
                     cache[w] = s
             if s is not None:
-                out.append(s)
+                if compounds and s not in self.vocab and w in compounds:
+                    out.extend(compounds[w])
+                else:
+                    out.append(s)
         return out
 
     def ids(self, norm: str, grow: bool) -> list[int]:
@@ -178,6 +200,8 @@ class Matcher:
 
         self._tok = _Tokens()
         field_ids = [self._tok.ids(t, grow=True) for t in self._field_text]
+        if COMPOUNDS:
+            self._tok.learn_compounds(self._field_text)
         vocab_size = max(len(self._tok.vocab), 1)
         docs: list[list[int]] = [[] for _ in range(n)]
         for j, ids in enumerate(field_ids):

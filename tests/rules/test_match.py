@@ -191,3 +191,12 @@ def test_one_matcher_serves_concurrent_batches(matcher):
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(matcher.match, batches))
     assert all(a.equals(t) for a, t in zip(alone, together))
+
+
+def test_two_catalogue_words_written_as_one_lower_case_hashtag_still_find_the_claim():
+    rapper = Claim(claim_id="rapper", title="Rapper Lil Quasar death hoax", text="Rapper Lil Quasar was shot dead.")
+    other = Claim(claim_id="quasar", title="Quasar found in deep space", text="Astronomers found a quasar.")
+    m = Matcher(Catalogue([rapper, other]))
+    ranked = m.rank(posts("im not going anywhere #lilquasar", "#deepspace #astronomy"), top_k=1)
+    assert ranked["claim_id"].to_list() == ["rapper", "quasar"]
+    assert m.rank(posts("#lilquasar"), top_k=1)["claim_id"].to_list() == ["rapper"]
