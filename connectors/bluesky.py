@@ -40,12 +40,11 @@ record-with-media embeds go to ``media_urls``; YouTube links and Bluesky videos 
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from connectors.base import BaseSource, FetchResult
-from connectors.common import iso_time, parse_items, refuse_html, unique
+from connectors.common import iso_time, keep_secret, login_from_env, parse_items, refuse_html, unique
 from connectors.errors import ConfigError, HTTPStatusError, ParseError
 from connectors.safe import clip, load_json
 from connectors.schema import make_post
@@ -193,23 +192,16 @@ class Source(BaseSource):
             raise ConfigError(f"source {name!r}: sort must be \"latest\" or \"top\"")
 
     def _session(self, warnings: list[str]) -> tuple[str, dict[str, str]]:
-        h_env, p_env = self.options.get("handle_env"), self.options.get("app_password_env")
-        if not (h_env and p_env):
+        login = login_from_env(self, "handle_env", "app_password_env", warnings, "searching without a session")
+        if not login:
             return self.service, {}
-        handle, password = os.environ.get(h_env), os.environ.get(p_env)
-        if not (handle and password):
-            warnings.append(f"{self.name}: {h_env} or {p_env} is not set; searching without a session")
-            return self.service, {}
-        add_secret = getattr(self.client, "add_secret", None)
-        if add_secret:
-            add_secret(password)
+        handle, password = login
         session = create_session(self.client, self.auth_service + CREATE_SESSION, handle, password)
         token = session.get("accessJwt")
         if not token:
             raise ParseError(f"{self.name}: createSession answered without an accessJwt; "
                              "check the handle and app password")
-        if add_secret:
-            add_secret(token)
+        keep_secret(self.client, token)
         return self.auth_service, {"Authorization": f"Bearer {token}"}
 
     def _search(self, base: str, headers: dict[str, str], params: dict[str, Any], budget: int,

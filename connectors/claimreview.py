@@ -49,6 +49,7 @@ import unicodedata
 from typing import Any
 
 from connectors.base import BaseSource, FetchResult
+from connectors.common import conditional_headers
 from connectors.errors import ConfigError, ConnectorError, ParseError
 from connectors.urls import canonical_url, video_ref
 
@@ -268,11 +269,8 @@ class Source(BaseSource):
         from connectors import rss
 
         cursor = dict(cursor or {})
-        headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
-        if cursor.get("etag"):
-            headers["If-None-Match"] = cursor["etag"]
-        if cursor.get("last_modified"):
-            headers["If-Modified-Since"] = cursor["last_modified"]
+        headers = conditional_headers(cursor, {
+            "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"})
         result = FetchResult(posts=[], cursor=cursor)
         resp = self.client.get(self.feed_url, headers=headers)
         result.requests += 1

@@ -71,6 +71,22 @@ def env_values(*names: str | None) -> list[str | None]:
     return [os.environ.get(name) if name else None for name in names]
 
 
+def login_from_env(source: Any, id_option: str, secret_option: str, warnings: list[str],
+                   without: str) -> tuple[str, str] | None:
+    """``(identifier, secret)`` from the env vars a source's two options name, the secret masked
+    from then on; None when either option is not given, or (with a warning ending in
+    ``without``) when either variable is not set."""
+    id_env, secret_env = source.options.get(id_option), source.options.get(secret_option)
+    if not (id_env and secret_env):
+        return None
+    ident, secret = env_values(id_env, secret_env)
+    if not (ident and secret):
+        warnings.append(f"{source.name}: {id_env} or {secret_env} is not set; {without}")
+        return None
+    keep_secret(source.client, secret)
+    return ident, secret
+
+
 def conditional_headers(cursor: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, str]:
     """``headers`` plus ``If-None-Match``/``If-Modified-Since`` from a cursor's ``etag`` and
     ``last_modified``, so an unchanged document costs one ``304``."""

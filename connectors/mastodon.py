@@ -24,7 +24,6 @@ YouTube links become ``youtube:<id>`` and video attachments their canonical URL 
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -32,7 +31,7 @@ from urllib.parse import quote, urlsplit
 from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
-from connectors.common import iso_time, parse_items, refuse_html, unique
+from connectors.common import env_values, iso_time, keep_secret, parse_items, refuse_html, unique
 from connectors.errors import ConfigError, ParseError
 from connectors.safe import clip, load_json
 from connectors.schema import make_post
@@ -205,13 +204,11 @@ class Source(BaseSource):
         env = self.options.get("token_env")
         if not env:
             return {}
-        token = os.environ.get(env)
+        [token] = env_values(env)
         if not token:
             warnings.append(f"{self.name}: environment variable {env} is not set; reading without a token")
             return {}
-        secrets = getattr(getattr(self.client, "settings", None), "secrets", None)
-        if isinstance(secrets, list) and token not in secrets:
-            secrets.append(token)
+        keep_secret(self.client, token)
         return {"Authorization": f"Bearer {token}"}
 
     def fetch(self, cursor: dict | None) -> FetchResult:

@@ -40,7 +40,6 @@ from ``secure_media`` oEmbed iframes) become ``youtube:<id>``, Reddit-hosted vid
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -49,7 +48,7 @@ from urllib.parse import quote
 from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
-from connectors.common import parse_items, refuse_html, unique
+from connectors.common import keep_secret, login_from_env, parse_items, refuse_html, unique
 from connectors.errors import ConfigError, HTTPStatusError, ParseError
 from connectors.safe import clip, load_json
 from connectors.schema import make_post
@@ -196,20 +195,13 @@ class Source(BaseSource):
         return f"{base}/r/{quote(self.subreddit)}/new.json", params
 
     def _auth(self, warnings: list[str]) -> tuple[str, dict[str, str]]:
-        id_env, secret_env = self.options.get("client_id_env"), self.options.get("client_secret_env")
-        if not (id_env and secret_env):
+        login = login_from_env(self, "client_id_env", "client_secret_env", warnings, "reading without OAuth")
+        if not login:
             return self.base_url, {}
-        cid, secret = os.environ.get(id_env), os.environ.get(secret_env)
-        if not (cid and secret):
-            warnings.append(f"{self.name}: {id_env} or {secret_env} is not set; reading without OAuth")
-            return self.base_url, {}
-        add_secret = getattr(self.client, "add_secret", None)
-        if add_secret:
-            add_secret(secret)
+        cid, secret = login
         token = _post_token(self.client, self.options.get("token_url") or
                             "https://www.reddit.com/api/v1/access_token", cid, secret)
-        if add_secret:
-            add_secret(token)
+        keep_secret(self.client, token)
         base = (self.options.get("oauth_base_url") or "https://oauth.reddit.com").rstrip("/")
         return base, {"Authorization": f"Bearer {token}"}
 

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from connectors.base import BaseSource, FetchResult
-from connectors.common import parse_items
+from connectors.common import conditional_headers, parse_items
 from connectors.errors import ConfigError, ConnectorError, ParseError
 from connectors.safe import charset_of, check_xml, clip, decode_text, load_json
 from connectors.schema import make_post
@@ -297,12 +297,9 @@ class Source(BaseSource):
         cursor = dict(cursor or {})
         seen = list(cursor.get("seen") or [])
         seen_set = set(seen)
-        headers = {"Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
-                             "application/xml;q=0.9, */*;q=0.5"}
-        if cursor.get("etag"):
-            headers["If-None-Match"] = cursor["etag"]
-        if cursor.get("last_modified"):
-            headers["If-Modified-Since"] = cursor["last_modified"]
+        headers = conditional_headers(cursor, {
+            "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+                      "application/xml;q=0.9, */*;q=0.5"})
         result = FetchResult(posts=[], cursor=cursor)
         resp = self.client.get(self.url, headers=headers)
         result.requests += 1

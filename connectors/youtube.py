@@ -29,14 +29,14 @@ links in the description follow), ``text`` is the description, views/likes/comme
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 from urllib.parse import quote
 
 from connectors import captions as captions_mod
 from connectors.base import BaseSource, FetchResult
-from connectors.common import iso_time, parse_items, refuse_html, unique
+from connectors.common import (conditional_headers, env_values, iso_time, keep_secret, parse_items,
+                               refuse_html, unique)
 from connectors.errors import ConfigError, ConnectorError, HTTPStatusError, ParseError
 from connectors.safe import clip, load_json, parse_xml
 from connectors.schema import content_hash, make_post
@@ -230,14 +230,12 @@ class Source(BaseSource):
 
     def _key(self) -> str:
         env = self.options.get("api_key_env")
-        key = os.environ.get(env) if env else None
+        [key] = env_values(env)
         if not key:
             raise ConfigError(f"source {self.name!r}: a query needs a YouTube Data API key; set "
                               f"api_key_env and the environment variable it names"
                               + (f" ({env} is not set)" if env else ""))
-        add_secret = getattr(self.client, "add_secret", None)
-        if add_secret:
-            add_secret(key)
+        keep_secret(self.client, key)
         return key
 
     def _get_api(self, path: str, params: dict) -> tuple[list[dict], int, dict]:
@@ -262,12 +260,8 @@ class Source(BaseSource):
         return rows, bad, load_json(resp.content, what=resp.url)
 
     def _fetch_feed(self, cursor: dict) -> FetchResult:
-        headers = {}
-        if cursor.get("etag"):
-            headers["If-None-Match"] = cursor["etag"]
-        if cursor.get("last_modified"):
-            headers["If-Modified-Since"] = cursor["last_modified"]
-        resp = self.client.get(self.feed_url, params={"channel_id": self.channel_id}, headers=headers)
+        resp = self.client.get(self.feed_url, params={"channel_id": self.channel_id},
+                               headers=conditional_headers(cursor))
         if resp.not_modified:
             return FetchResult(posts=[], cursor=cursor, requests=1)
         refuse_html(resp, "an Atom feed")
