@@ -17,22 +17,13 @@ import pytest
 from connectors import article
 from connectors.errors import ParseError
 from connectors.http import HttpClient, HttpSettings
+from tests.connectors.support import payloads_dir
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures"
 
 
-def _payloads() -> Path:
-    """The shared real payloads: ``../shared/data/payloads`` beside the checkout (as CI lays it
-    out), else the workplace copy."""
-    here = Path(__file__).resolve().parents[2]
-    for p in (here.parent / "shared" / "data" / "payloads", Path("/work/shared/data/payloads")):
-        if p.is_dir():
-            return p
-    return here.parent / "shared" / "data" / "payloads"
-
-
-PAGES = _payloads() / "html"
+PAGES = payloads_dir() / "html"
 _PLAIN = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 _SEPS = (" - ", " | ", "_", " _", " :: ", " – ", " — ")
 

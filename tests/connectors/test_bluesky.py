@@ -7,7 +7,7 @@ import pytest
 
 from connectors import bluesky
 from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
-from connectors.http import HttpClient, HttpSettings
+from tests.connectors.support import loopback_client as client
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures" / "bluesky"
@@ -17,13 +17,6 @@ JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 def body(name):
     return (FIX / name).read_bytes()
-
-
-def client(**kw):
-    sleeps = []
-    settings = HttpSettings(allow_private=True, retries=kw.pop("retries", 2), backoff=0.01,
-                            timeout=kw.pop("timeout", 5), **kw)
-    return HttpClient(settings, sleep=sleeps.append), sleeps
 
 
 def source(srv, c, **opts):
@@ -105,7 +98,7 @@ def test_pages_follow_the_cursor_and_the_next_run_asks_since_newest():
     page1, page2 = json.loads(body("search_page1.json"))["posts"], json.loads(body("search_page2.json"))["posts"]
     with LoopbackServer() as srv:
         srv.route(SEARCH, [ok(body("search_page1.json")), ok(body("search_page2.json"))])
-        result = source(srv, client()[0]).fetch(None)
+        result = source(srv, client()).fetch(None)
         assert result.requests == 2 and len(result.posts) == 6
         assert "cursor=3" in srv.requests[1][1] and "q=Imran+Khan+Trump" in srv.requests[0][1]
         assert "sort=latest" in srv.requests[0][1] and "since=" not in srv.requests[0][1]
@@ -120,7 +113,7 @@ def test_pages_follow_the_cursor_and_the_next_run_asks_since_newest():
         late["uri"] = late["uri"][:-5] + "zzzzz"
         late["record"]["createdAt"] = "2020-01-01T00:00:00.000Z"  # backdated: sort time is createdAt
         srv.route(SEARCH, ok({"posts": page1 + [late]}))
-        again = source(srv, client()[0]).fetch(cursor)
+        again = source(srv, client()).fetch(cursor)
         assert f"since={cursor['since'].replace(':', '%3A')}" in srv.requests[-1][1]
         assert [p["post_id"] for p in again.posts] == [f"bluesky:{late['uri']}"]
         assert again.cursor["newest"] == cursor["newest"]  # an older sort time does not move it back
@@ -136,7 +129,7 @@ def test_sort_time_is_the_earlier_of_created_and_indexed():
 def test_max_pages_bounds_the_first_run_without_a_gap():
     with LoopbackServer() as srv:
         srv.route(SEARCH, ok(body("search_page1.json")))
-        result = source(srv, client()[0], max_pages=1).fetch(None)
+        result = source(srv, client(), max_pages=1).fetch(None)
         assert result.requests == 1 and "gap" not in result.cursor
         [warning] = result.warnings
         assert "max_pages=1" in warning and "first run" in warning and "raise max_pages" in warning
@@ -148,7 +141,7 @@ def test_app_password_session(monkeypatch):
     with LoopbackServer() as srv:
         srv.route(bluesky.CREATE_SESSION, ok({"accessJwt": "jwt-123", "refreshJwt": "r", "did": "did:plc:x"}))
         srv.route(SEARCH, ok(body("search_page2.json")))
-        c, _ = client()
+        c = client()
         src = source(srv, c, handle_env="CW_BSKY_HANDLE", app_password_env="CW_BSKY_PASSWORD",
                      auth_service=srv.url(""), service="http://unused.invalid")
         result = src.fetch(None)
@@ -164,37 +157,37 @@ def test_app_password_session(monkeypatch):
 def test_429_with_retry_after_then_success():
     with LoopbackServer() as srv:
         srv.route(SEARCH, [Reply(429, b"", {"Retry-After": "2"}), ok(body("search_page2.json"))])
-        c, sleeps = client()
-        assert len(source(srv, c).fetch(None).posts) == 3 and sleeps == [2.0]
+        c = client()
+        assert len(source(srv, c).fetch(None).posts) == 3 and c.sleeps == [2.0]
 
 
 def test_500_then_success():
     with LoopbackServer() as srv:
         srv.route(SEARCH, [Reply(502, b"bad gateway"), ok(body("search_page2.json"))])
-        assert len(source(srv, client()[0]).fetch(None).posts) == 3
+        assert len(source(srv, client()).fetch(None).posts) == 3
 
 
 def test_403_is_a_status_error():
     with LoopbackServer() as srv:
         srv.route(SEARCH, Reply(403, b'{"error":"Forbidden"}', JSON))
         with pytest.raises(HTTPStatusError, match="403.*needs? a session: set handle_env"):
-            source(srv, client()[0]).fetch(None)
+            source(srv, client()).fetch(None)
 
 
 def test_timeout_truncated_html_and_invalid_json():
     with LoopbackServer() as srv:
         srv.route(SEARCH, Reply(200, body("search_page2.json"), JSON, delay=1.0))
         with pytest.raises(FetchError):
-            source(srv, client(timeout=0.2, retries=0)[0]).fetch(None)
+            source(srv, client(timeout=0.2, retries=0)).fetch(None)
         srv.route(SEARCH, Reply(200, body("search_page2.json"), JSON, truncate_to=300))
         with pytest.raises(FetchError):
-            source(srv, client(retries=0)[0]).fetch(None)
+            source(srv, client(retries=0)).fetch(None)
         srv.route(SEARCH, Reply(200, b"<!doctype html><title>Bluesky</title>", {"Content-Type": "text/html"}))
         with pytest.raises(ParseError, match="sent text/html"):
-            source(srv, client()[0]).fetch(None)
+            source(srv, client()).fetch(None)
         srv.route(SEARCH, Reply(200, b'{"posts": [', JSON))
         with pytest.raises(ParseError):
-            source(srv, client()[0]).fetch(None)
+            source(srv, client()).fetch(None)
 
 
 def test_query_is_required():
@@ -210,12 +203,12 @@ def test_wrong_app_password_names_the_server_error_and_is_not_retried(monkeypatc
                                                      b'identifier or password"}', JSON))
         with pytest.raises(HTTPStatusError, match="AuthenticationRequired: Invalid identifier or password.*"
                                                   "check the handle and app password") as err:
-            source(srv, client(retries=3)[0], handle_env="CW_BSKY_HANDLE", app_password_env="CW_BSKY_PASSWORD",
+            source(srv, client(retries=3), handle_env="CW_BSKY_HANDLE", app_password_env="CW_BSKY_PASSWORD",
                    auth_service=srv.url("")).fetch(None)
         assert len(srv.requests) == 1 and "abcd-efgh" not in str(err.value)
         srv.route(bluesky.CREATE_SESSION, Reply(500, b"oops"))
         with pytest.raises(HTTPStatusError, match="500"):
-            source(srv, client(retries=3)[0], handle_env="CW_BSKY_HANDLE", app_password_env="CW_BSKY_PASSWORD",
+            source(srv, client(retries=3), handle_env="CW_BSKY_HANDLE", app_password_env="CW_BSKY_PASSWORD",
                    auth_service=srv.url("")).fetch(None)
         assert len(srv.requests) == 2  # a POST that may have opened a session is not repeated
 
@@ -244,7 +237,7 @@ LAST = {"since": t(0), "newest": t(15), "seen": []}
 def test_a_run_that_runs_out_of_pages_keeps_the_gap_and_says_what_to_do():
     with LoopbackServer() as srv:
         srv.route(SEARCH, [views(t(50), t(49), cursor="2"), views(t(48), t(47), cursor="4")])
-        result = source(srv, client()[0], limit=2, max_pages=2).fetch(LAST)
+        result = source(srv, client(), limit=2, max_pages=2).fetch(LAST)
     assert len(result.posts) == 4
     assert result.cursor["newest"] == t(50) and result.cursor["since"] == t(35)
     assert result.cursor["gap"] == {"since": t(0), "until": "2024-11-09T08:47:00.001Z"}
@@ -258,7 +251,7 @@ def test_the_next_runs_read_new_posts_first_then_close_the_gap_by_time():
               "gap": {"since": t(0), "until": "2024-11-09T08:47:00.001Z"}}
     with LoopbackServer() as srv:
         srv.route(SEARCH, [views(t(51)), views(t(47), t(46), cursor="2")])
-        second = source(srv, client()[0], limit=2, max_pages=2).fetch(cursor)
+        second = source(srv, client(), limit=2, max_pages=2).fetch(cursor)
         top, gap = srv.requests[0][1], srv.requests[1][1]
         assert "since=2024-11-09T08%3A35" in top and "until=" not in top
         assert "until=2024-11-09T08%3A47%3A00.001Z" in gap and "since=2024-11-09T08%3A00" in gap
@@ -268,7 +261,7 @@ def test_the_next_runs_read_new_posts_first_then_close_the_gap_by_time():
         assert len(second.warnings) == 1
 
         srv.route(SEARCH, [views(), views(t(46), t(20))])
-        third = source(srv, client()[0], limit=2, max_pages=2).fetch(second.cursor)
+        third = source(srv, client(), limit=2, max_pages=2).fetch(second.cursor)
         assert "until=2024-11-09T08%3A46%3A00.001Z" in srv.requests[-1][1]
         assert [p["published_at"].minute for p in third.posts] == [20]  # 08:46 was delivered already
         assert "gap" not in third.cursor and third.warnings == []
@@ -280,7 +273,7 @@ def test_new_posts_filling_every_page_again_widen_the_gap():
               "gap": {"since": t(0), "until": "2024-11-09T08:47:00.001Z"}}
     with LoopbackServer() as srv:
         srv.route(SEARCH, views(t(59), t(58), cursor="2"))
-        result = source(srv, client()[0], limit=2, max_pages=1).fetch(cursor)
+        result = source(srv, client(), limit=2, max_pages=1).fetch(cursor)
     assert result.requests == 1
     assert result.cursor["gap"] == {"since": t(0), "until": "2024-11-09T08:58:00.001Z"}
     assert result.cursor["newest"] == t(59)
@@ -289,5 +282,5 @@ def test_new_posts_filling_every_page_again_widen_the_gap():
 def test_sort_top_is_not_in_time_order_so_no_gap_is_kept():
     with LoopbackServer() as srv:
         srv.route(SEARCH, views(t(50), t(49), cursor="2"))
-        result = source(srv, client()[0], limit=2, max_pages=1, sort="top").fetch(LAST)
+        result = source(srv, client(), limit=2, max_pages=1, sort="top").fetch(LAST)
     assert "gap" not in result.cursor and "older matching posts were not read" in result.warnings[0]

@@ -4,7 +4,7 @@ import pytest
 
 from connectors import claimreview
 from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
-from connectors.http import HttpClient, HttpSettings
+from tests.connectors.support import loopback_client
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures" / "claimreview"
@@ -16,13 +16,8 @@ def page(name):
     return (FIX / name).read_bytes()
 
 
-def client(**kw):
-    kw.setdefault("allow_private", True)
-    kw.setdefault("retries", 1)
-    sleeps = []
-    c = HttpClient(HttpSettings(**kw), sleep=sleeps.append)
-    c.sleeps = sleeps
-    return c
+def client(**settings):
+    return loopback_client(**{"retries": 1, **settings})
 
 
 # --- parse -----------------------------------------------------------------------------------------

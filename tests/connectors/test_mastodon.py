@@ -5,7 +5,7 @@ import pytest
 
 from connectors import mastodon
 from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
-from connectors.http import HttpClient, HttpSettings
+from tests.connectors.support import loopback_client as client
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures" / "mastodon"
@@ -15,13 +15,6 @@ JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 def body(name):
     return (FIX / name).read_bytes()
-
-
-def client(**kw):
-    sleeps = []
-    settings = HttpSettings(allow_private=True, retries=kw.pop("retries", 2), backoff=0.01,
-                            timeout=kw.pop("timeout", 5), **kw)
-    return HttpClient(settings, sleep=sleeps.append), sleeps
 
 
 def source(srv, c, **opts):
@@ -111,7 +104,7 @@ def test_first_run_follows_next_links_to_older_pages_within_max_pages():
             page("tag_page2.json", f'<{srv.url(TAG)}?max_id=117020582089808071>; rel="next"'),
             page("tag_page1.json"),
         ])
-        c, _ = client()
+        c = client()
         result = source(srv, c, max_pages=2).fetch(None)
         assert result.requests == 2 and len(srv.requests) == 2
         assert "max_id=117020582169338212" in srv.requests[1][1]
@@ -124,7 +117,7 @@ def test_empty_page_ends_paging():
     with LoopbackServer() as srv:
         srv.route(TAG, [page("tag_page1.json", f'<{srv.url(TAG)}?max_id=1>; rel="next"'),
                         page("tag_empty.json", f'<{srv.url(TAG)}?max_id=0>; rel="next"')])
-        result = source(srv, client()[0]).fetch(None)
+        result = source(srv, client()).fetch(None)
         assert result.requests == 2 and len(result.posts) == 10 and not result.warnings
 
 
@@ -132,7 +125,7 @@ def test_resume_asks_only_for_newer_statuses_and_follows_prev_links():
     with LoopbackServer() as srv:
         srv.route(TAG, [page("tag_newer.json", f'<{srv.url(TAG)}?min_id=117020593741189701>; rel="prev"'),
                         page("tag_empty.json")])
-        result = source(srv, client()[0]).fetch({"min_id": "117020582251615632"})
+        result = source(srv, client()).fetch({"min_id": "117020582251615632"})
         assert "min_id=117020582251615632" in srv.requests[0][1]
         assert "min_id=117020593741189701" in srv.requests[1][1]
         assert [r["post_id"] for r in result.posts] == ["mastodon:localhost:3000/117020593741189701"]
@@ -142,7 +135,7 @@ def test_resume_asks_only_for_newer_statuses_and_follows_prev_links():
 def test_nothing_new_keeps_the_cursor_and_refetches_nothing():
     with LoopbackServer() as srv:
         srv.route(TAG, page("tag_empty.json"))
-        result = source(srv, client()[0]).fetch({"min_id": "117020593741189701"})
+        result = source(srv, client()).fetch({"min_id": "117020593741189701"})
         assert result.posts == [] and result.cursor == {"min_id": "117020593741189701"}
         assert result.requests == 1
 
@@ -150,7 +143,7 @@ def test_nothing_new_keeps_the_cursor_and_refetches_nothing():
 def test_link_to_another_host_is_not_followed():
     with LoopbackServer() as srv:
         srv.route(TAG, page("tag_page1.json", '<https://elsewhere.example/api?max_id=1>; rel="next"'))
-        result = source(srv, client()[0]).fetch(None)
+        result = source(srv, client()).fetch(None)
         assert result.requests == 1 and any("another host" in w for w in result.warnings)
 
 
@@ -158,7 +151,7 @@ def test_token_from_env_is_sent_and_never_shown(monkeypatch):
     monkeypatch.setenv("CW_TEST_MASTO_TOKEN", "s3cret-token")
     with LoopbackServer() as srv:
         srv.route(TAG, Reply(401, b'{"error":"The access token is invalid"}', JSON))
-        c, _ = client()
+        c = client()
         with pytest.raises(HTTPStatusError) as err:
             source(srv, c, token_env="CW_TEST_MASTO_TOKEN").fetch(None)
         assert srv.requests[0][2].get("Authorization") == "Bearer s3cret-token"
@@ -169,7 +162,7 @@ def test_missing_token_env_reads_without_token_and_warns(monkeypatch):
     monkeypatch.delenv("CW_TEST_MASTO_TOKEN", raising=False)
     with LoopbackServer() as srv:
         srv.route(TAG, page("tag_empty.json"))
-        result = source(srv, client()[0], token_env="CW_TEST_MASTO_TOKEN").fetch(None)
+        result = source(srv, client(), token_env="CW_TEST_MASTO_TOKEN").fetch(None)
         assert "Authorization" not in srv.requests[0][2]
         assert any("CW_TEST_MASTO_TOKEN" in w for w in result.warnings)
 
@@ -177,15 +170,15 @@ def test_missing_token_env_reads_without_token_and_warns(monkeypatch):
 def test_429_with_retry_after_is_waited_out():
     with LoopbackServer() as srv:
         srv.route(TAG, [Reply(429, b"", {"Retry-After": "7"}), page("tag_page1.json")])
-        c, sleeps = client()
+        c = client()
         result = source(srv, c).fetch(None)
-        assert len(result.posts) == 10 and sleeps == [7.0]
+        assert len(result.posts) == 10 and c.sleeps == [7.0]
 
 
 def test_500_then_success():
     with LoopbackServer() as srv:
         srv.route(TAG, [Reply(500, b"oops"), page("tag_page1.json")])
-        result = source(srv, client()[0]).fetch(None)
+        result = source(srv, client()).fetch(None)
         assert len(result.posts) == 10 and len(srv.requests) == 2
 
 
@@ -193,35 +186,35 @@ def test_500_every_time_is_a_fetch_error():
     with LoopbackServer() as srv:
         srv.route(TAG, Reply(503, b"down"))
         with pytest.raises(HTTPStatusError, match="503"):
-            source(srv, client(retries=1)[0]).fetch(None)
+            source(srv, client(retries=1)).fetch(None)
 
 
 def test_timeout_is_a_fetch_error():
     with LoopbackServer() as srv:
         srv.route(TAG, Reply(200, body("tag_page1.json"), JSON, delay=1.0))
         with pytest.raises(FetchError):
-            source(srv, client(timeout=0.2, retries=0)[0]).fetch(None)
+            source(srv, client(timeout=0.2, retries=0)).fetch(None)
 
 
 def test_truncated_body_is_a_fetch_error_not_half_a_page():
     with LoopbackServer() as srv:
         srv.route(TAG, Reply(200, body("tag_page1.json"), JSON, truncate_to=500))
         with pytest.raises(FetchError):
-            source(srv, client(retries=1)[0]).fetch(None)
+            source(srv, client(retries=1)).fetch(None)
 
 
 def test_html_instead_of_json_is_a_parse_error():
     with LoopbackServer() as srv:
         srv.route(TAG, Reply(200, b"<html><body>Maintenance</body></html>", {"Content-Type": "text/html"}))
         with pytest.raises(ParseError, match="expected JSON but the server sent text/html"):
-            source(srv, client()[0]).fetch(None)
+            source(srv, client()).fetch(None)
 
 
 def test_invalid_json_is_a_parse_error():
     with LoopbackServer() as srv:
         srv.route(TAG, Reply(200, b'[{"id": "1", ', JSON))
         with pytest.raises(ParseError):
-            source(srv, client()[0]).fetch(None)
+            source(srv, client()).fetch(None)
 
 
 def test_config_errors_name_the_option():
@@ -234,5 +227,5 @@ def test_config_errors_name_the_option():
 def test_public_timeline_endpoint():
     with LoopbackServer() as srv:
         srv.route("/api/v1/timelines/public", page("tag_empty.json"))
-        mastodon.Source("m", {"instance": srv.url(""), "timeline": "local"}, client()[0]).fetch(None)
+        mastodon.Source("m", {"instance": srv.url(""), "timeline": "local"}, client()).fetch(None)
         assert srv.requests[0][1].startswith("/api/v1/timelines/public?") and "local=true" in srv.requests[0][1]

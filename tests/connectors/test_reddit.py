@@ -6,7 +6,7 @@ import pytest
 
 from connectors import reddit
 from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
-from connectors.http import HttpClient, HttpSettings
+from tests.connectors.support import loopback_client
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures" / "reddit"
@@ -18,12 +18,8 @@ def body(name):
     return (FIX / name).read_bytes()
 
 
-def client(**kw):
-    sleeps = []
-    settings = HttpSettings(allow_private=True, retries=kw.pop("retries", 2), backoff=0.01,
-                            timeout=kw.pop("timeout", 5),
-                            user_agent="claimwatch/0.1 (+mailto:desk@example.org)", **kw)
-    return HttpClient(settings, sleep=sleeps.append), sleeps
+def client(**settings):
+    return loopback_client(**{"user_agent": "claimwatch/0.1 (+mailto:desk@example.org)", **settings})
 
 
 def source(srv, c, **opts):
@@ -124,7 +120,7 @@ def test_not_a_listing():
 def test_after_paging_user_agent_and_raw_json():
     with LoopbackServer() as srv:
         srv.route(NEW, [ok(body("new_page1.json")), ok(body("new_page2.json"))])
-        result = source(srv, client()[0]).fetch(None)
+        result = source(srv, client()).fetch(None)
         assert result.requests == 2 and len(result.posts) == 8
         assert "after=t3_48fbg9" in srv.requests[1][1] and "raw_json=1" in srv.requests[0][1]
         assert srv.requests[0][2]["User-Agent"] == "claimwatch/0.1 (+mailto:desk@example.org)"
@@ -135,7 +131,7 @@ def test_next_run_stops_at_posts_already_seen():
     with LoopbackServer() as srv:
         srv.route(NEW, [ok(body("new_page1.json")), ok(body("new_page2.json"))])
         cursor = {"newest": "t3_48fbgl", "newest_utc": 1456821354.0, "seen": ["t3_48fbgl"]}
-        result = source(srv, client()[0]).fetch(cursor)
+        result = source(srv, client()).fetch(cursor)
         assert [p["post_id"] for p in result.posts] == ["reddit:t3_48fbm9", "reddit:t3_48fbig"]
         assert result.requests == 1  # page 2 is older than the cursor: not fetched
         assert result.cursor["newest"] == "t3_48fbm9"
@@ -145,7 +141,7 @@ def test_nothing_new_keeps_the_cursor():
     with LoopbackServer() as srv:
         srv.route(NEW, ok(body("new_page1.json")))
         cursor = {"newest": "t3_48fbm9", "newest_utc": 1456821458.0, "seen": ["t3_48fbm9"]}
-        result = source(srv, client()[0]).fetch(cursor)
+        result = source(srv, client()).fetch(cursor)
         assert result.posts == [] and result.cursor == cursor and result.requests == 1
 
 
@@ -153,7 +149,7 @@ def test_search_endpoints():
     with LoopbackServer() as srv:
         srv.route("/r/pakistan/search.json", ok(body("new_page2.json")))
         srv.route("/search.json", ok(body("new_page2.json")))
-        c = client()[0]
+        c = client()
         source(srv, c, search="Trump Khan").fetch(None)
         reddit.Source("r", {"base_url": srv.url(""), "search": "Imran Khan"}, c).fetch(None)
         first, second = srv.requests[0][1], srv.requests[1][1]
@@ -168,7 +164,7 @@ def test_oauth_client_credentials(monkeypatch):
     with LoopbackServer() as srv:
         srv.route("/api/v1/access_token", ok({"access_token": "tok-789", "token_type": "bearer", "expires_in": 86400}))
         srv.route("/oauth" + NEW, ok(body("new_page2.json")))
-        c, _ = client()
+        c = client()
         result = source(srv, c, client_id_env="CW_REDDIT_ID", client_secret_env="CW_REDDIT_SECRET",
                         token_url=srv.url("/api/v1/access_token"), oauth_base_url=srv.url("/oauth")).fetch(None)
         assert len(result.posts) == 4
@@ -183,33 +179,33 @@ def test_oauth_client_credentials(monkeypatch):
 def test_429_with_retry_after_then_success():
     with LoopbackServer() as srv:
         srv.route(NEW, [Reply(429, b"", {"Retry-After": "5"}), ok(body("new_page2.json"))])
-        c, sleeps = client()
-        assert len(source(srv, c).fetch(None).posts) == 4 and sleeps == [5.0]
+        c = client()
+        assert len(source(srv, c).fetch(None).posts) == 4 and c.sleeps == [5.0]
 
 
 def test_500_then_success_and_final_error():
     with LoopbackServer() as srv:
         srv.route(NEW, [Reply(500, b""), ok(body("new_page2.json"))])
-        assert len(source(srv, client()[0]).fetch(None).posts) == 4
+        assert len(source(srv, client()).fetch(None).posts) == 4
         srv.route(NEW, Reply(500, b""))
         with pytest.raises(HTTPStatusError, match="500"):
-            source(srv, client(retries=1)[0]).fetch(None)
+            source(srv, client(retries=1)).fetch(None)
 
 
 def test_timeout_truncated_html_and_invalid_json():
     with LoopbackServer() as srv:
         srv.route(NEW, Reply(200, body("new_page2.json"), JSON, delay=1.0))
         with pytest.raises(FetchError):
-            source(srv, client(timeout=0.2, retries=0)[0]).fetch(None)
+            source(srv, client(timeout=0.2, retries=0)).fetch(None)
         srv.route(NEW, Reply(200, body("new_page2.json"), JSON, truncate_to=1000))
         with pytest.raises(FetchError):
-            source(srv, client(retries=0)[0]).fetch(None)
+            source(srv, client(retries=0)).fetch(None)
         srv.route(NEW, Reply(200, b"<html>whoa there, pardner!</html>", {"Content-Type": "text/html"}))
         with pytest.raises(ParseError, match="sent text/html"):
-            source(srv, client()[0]).fetch(None)
+            source(srv, client()).fetch(None)
         srv.route(NEW, Reply(200, b'{"kind": "Listing", "data": {"children": [', JSON))
         with pytest.raises(ParseError):
-            source(srv, client()[0]).fetch(None)
+            source(srv, client()).fetch(None)
 
 
 def test_subreddit_or_search_is_required():
@@ -223,13 +219,13 @@ def test_wrong_app_credentials_name_the_reddit_app_and_are_not_retried(monkeypat
     with LoopbackServer() as srv:
         srv.route("/api/v1/access_token", Reply(401, b'{"message": "Unauthorized", "error": 401}', JSON))
         with pytest.raises(HTTPStatusError, match="401.*check the Reddit app's client id and secret") as err:
-            source(srv, client(retries=3)[0], client_id_env="CW_REDDIT_ID", client_secret_env="CW_REDDIT_SECRET",
+            source(srv, client(retries=3), client_id_env="CW_REDDIT_ID", client_secret_env="CW_REDDIT_SECRET",
                    token_url=srv.url("/api/v1/access_token")).fetch(None)
         assert len(srv.requests) == 1 and "app-secret" not in str(err.value)
         assert err.value.body == '{"message": "Unauthorized", "error": 401}'
         srv.route("/api/v1/access_token", Reply(503, b"", {"Retry-After": "1"}))
         with pytest.raises(HTTPStatusError, match="503"):
-            source(srv, client(retries=1)[0], client_id_env="CW_REDDIT_ID", client_secret_env="CW_REDDIT_SECRET",
+            source(srv, client(retries=1), client_id_env="CW_REDDIT_ID", client_secret_env="CW_REDDIT_SECRET",
                    token_url=srv.url("/api/v1/access_token")).fetch(None)
         assert len(srv.requests) == 3  # 503 with Retry-After: the token request was retried once
 
@@ -243,7 +239,7 @@ def test_a_run_that_runs_out_of_pages_keeps_the_gap_and_says_what_to_do():
     with LoopbackServer() as srv:
         srv.route(NEW, [listing([("t3_p10", 1100.0), ("t3_p09", 1090.0)], after="t3_p09"),
                         listing([("t3_p08", 1080.0), ("t3_p07", 1070.0)], after="t3_p07")])
-        result = source(srv, client()[0], limit=2, max_pages=2).fetch(LAST)
+        result = source(srv, client(), limit=2, max_pages=2).fetch(LAST)
     assert [p["post_id"] for p in result.posts] == ["reddit:t3_p10", "reddit:t3_p09", "reddit:t3_p08", "reddit:t3_p07"]
     assert result.cursor == {"newest": "t3_p10", "newest_utc": 1100.0, "seen": ["t3_p10"],
                              "gap": {"after": "t3_p07", "until_utc": 1000.0, "until_seen": ["t3_a00"]}}
@@ -258,7 +254,7 @@ def test_the_next_runs_read_new_posts_first_then_close_the_gap():
     with LoopbackServer() as srv:
         srv.route(NEW, [listing([("t3_p11", 1110.0), ("t3_p10", 1100.0)], after="t3_p10"),
                         listing([("t3_p06", 1060.0), ("t3_p05", 1050.0)], after="t3_p05")])
-        second = source(srv, client()[0], limit=2, max_pages=2).fetch(cursor)
+        second = source(srv, client(), limit=2, max_pages=2).fetch(cursor)
         assert [p["post_id"] for p in second.posts] == ["reddit:t3_p11", "reddit:t3_p06", "reddit:t3_p05"]
         assert "after=" not in srv.requests[0][1] and "after=t3_p07" in srv.requests[1][1]
         assert second.cursor["newest"] == "t3_p11"
@@ -267,7 +263,7 @@ def test_the_next_runs_read_new_posts_first_then_close_the_gap():
 
         srv.route(NEW, [listing([("t3_p11", 1110.0)], after="t3_p11"),
                         listing([("t3_p04", 1040.0), ("t3_a00", 1000.0)], after="t3_a00")])
-        third = source(srv, client()[0], limit=2, max_pages=2).fetch(second.cursor)
+        third = source(srv, client(), limit=2, max_pages=2).fetch(second.cursor)
         assert [p["post_id"] for p in third.posts] == ["reddit:t3_p04"]
         assert "after=t3_p05" in srv.requests[-1][1]
         assert "gap" not in third.cursor and third.warnings == []
@@ -279,7 +275,7 @@ def test_new_posts_filling_every_page_again_widen_the_gap_instead_of_dropping_it
               "gap": {"after": "t3_p07", "until_utc": 1000.0, "until_seen": ["t3_a00"]}}
     with LoopbackServer() as srv:
         srv.route(NEW, listing([("t3_p13", 1130.0), ("t3_p12", 1120.0)], after="t3_p12"))
-        result = source(srv, client()[0], limit=2, max_pages=1).fetch(cursor)
+        result = source(srv, client(), limit=2, max_pages=1).fetch(cursor)
     assert result.requests == 1
     assert result.cursor["gap"] == {"after": "t3_p12", "until_utc": 1000.0, "until_seen": ["t3_a00"]}
     assert result.cursor["newest"] == "t3_p13" and len(result.warnings) == 1
@@ -290,7 +286,7 @@ def test_a_gap_that_fell_out_of_the_listing_is_reported_as_lost():
               "gap": {"after": "t3_p07", "until_utc": 1000.0, "until_seen": ["t3_a00"]}}
     with LoopbackServer() as srv:
         srv.route(NEW, [listing([("t3_p10", 1100.0)]), listing([])])
-        result = source(srv, client()[0], limit=2, max_pages=3).fetch(cursor)
+        result = source(srv, client(), limit=2, max_pages=3).fetch(cursor)
     assert result.posts == [] and "gap" not in result.cursor
     [warning] = result.warnings
     assert "are lost" in warning and "1000" in warning
@@ -299,5 +295,5 @@ def test_a_gap_that_fell_out_of_the_listing_is_reported_as_lost():
 def test_the_first_run_has_no_gap_to_keep():
     with LoopbackServer() as srv:
         srv.route(NEW, ok(body("new_page1.json")))
-        result = source(srv, client()[0], max_pages=1).fetch(None)
+        result = source(srv, client(), max_pages=1).fetch(None)
     assert result.requests == 1 and "gap" not in result.cursor and result.warnings == []

@@ -5,33 +5,14 @@ import pytest
 
 from connectors import rss
 from connectors.errors import ConfigError, FetchError, FetchTimeout, HTTPStatusError, ParseError
-from connectors.http import HttpClient, HttpSettings
+from tests.connectors.support import loopback_client as client, payloads_dir
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures"
 
 
-def _payloads() -> Path:
-    """The shared real payloads: ``../shared/data/payloads`` beside the checkout (as CI lays it
-    out), else the workplace copy."""
-    here = Path(__file__).resolve().parents[2]
-    for p in (here.parent / "shared" / "data" / "payloads", Path("/work/shared/data/payloads")):
-        if p.is_dir():
-            return p
-    return here.parent / "shared" / "data" / "payloads"
-
-
-FEEDS = _payloads() / "feeds"
+FEEDS = payloads_dir() / "feeds"
 ATOM = {"Content-Type": "application/atom+xml"}
-
-
-def client(**kw):
-    kw.setdefault("allow_private", True)
-    kw.setdefault("retries", 2)
-    sleeps = []
-    c = HttpClient(HttpSettings(**kw), sleep=sleeps.append)
-    c.sleeps = sleeps
-    return c
 
 
 # --- parse: pure ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import pytest
 
 from connectors import telegram
 from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
-from connectors.http import HttpClient, HttpSettings
+from tests.connectors.support import loopback_client as client
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures" / "telegram"
@@ -24,13 +24,6 @@ def page(*messages):
     return ("<!DOCTYPE html><html><head><title>News desk – Telegram</title></head><body>"
             '<section class="tgme_channel_history js-message_history">'
             + "".join(messages) + "</section></body></html>").encode("utf-8")
-
-
-def client(**kw):
-    sleeps = []
-    settings = HttpSettings(allow_private=True, retries=kw.pop("retries", 2), backoff=0.01,
-                            timeout=kw.pop("timeout", 5), **kw)
-    return HttpClient(settings, sleep=sleeps.append), sleeps
 
 
 def source(srv, c, **opts):
@@ -117,7 +110,7 @@ def test_not_a_channel_page():
 def test_before_paging_and_cursor():
     with LoopbackServer() as srv:
         srv.route(PAGE, [Reply(200, NEWEST, HTML), Reply(200, OLDER, HTML), Reply(200, EMPTY, HTML)])
-        result = source(srv, client()[0], max_pages=5).fetch(None)
+        result = source(srv, client(), max_pages=5).fetch(None)
         assert [r[1] for r in srv.requests] == [PAGE, PAGE + "?before=103", PAGE + "?before=101"]
         assert sorted(p["post_id"] for p in result.posts) == [f"telegram:newsdesk/{n}" for n in range(101, 106)]
         assert result.cursor == {"newest": 105}
@@ -128,7 +121,7 @@ def test_resume_stops_at_the_newest_message_already_read():
                  fragment("message_poll.html", 107))
     with LoopbackServer() as srv:
         srv.route(PAGE, [Reply(200, newer, HTML), Reply(200, OLDER, HTML)])
-        result = source(srv, client()[0]).fetch({"newest": 105})
+        result = source(srv, client()).fetch({"newest": 105})
         assert [p["post_id"] for p in result.posts] == ["telegram:newsdesk/106", "telegram:newsdesk/107"]
         assert result.requests == 1 and result.cursor == {"newest": 107}
 
@@ -136,34 +129,34 @@ def test_resume_stops_at_the_newest_message_already_read():
 def test_nothing_new_refetches_one_page_only():
     with LoopbackServer() as srv:
         srv.route(PAGE, Reply(200, NEWEST, HTML))
-        result = source(srv, client()[0]).fetch({"newest": 105})
+        result = source(srv, client()).fetch({"newest": 105})
         assert result.posts == [] and result.requests == 1 and result.cursor == {"newest": 105}
 
 
 def test_max_pages_bounds_the_run():
     with LoopbackServer() as srv:
         srv.route(PAGE, [Reply(200, NEWEST, HTML), Reply(200, OLDER, HTML)])
-        result = source(srv, client()[0], max_pages=1).fetch({"newest": 50})
+        result = source(srv, client(), max_pages=1).fetch({"newest": 50})
         assert result.requests == 1 and any("max_pages" in w for w in result.warnings)
 
 
 def test_429_500_timeout_truncated_and_wrong_content():
     with LoopbackServer() as srv:
         srv.route(PAGE, [Reply(429, b"", {"Retry-After": "3"}), Reply(500), Reply(200, EMPTY, HTML)])
-        c, sleeps = client()
-        assert source(srv, c, max_pages=1).fetch(None).posts == [] and sleeps[0] == 3.0 and len(sleeps) == 2
+        c = client()
+        assert source(srv, c, max_pages=1).fetch(None).posts == [] and c.sleeps[0] == 3.0 and len(c.sleeps) == 2
         srv.route(PAGE, Reply(200, NEWEST, HTML, delay=1.0))
         with pytest.raises(FetchError):
-            source(srv, client(timeout=0.2, retries=0)[0]).fetch(None)
+            source(srv, client(timeout=0.2, retries=0)).fetch(None)
         srv.route(PAGE, Reply(200, NEWEST, HTML, truncate_to=3000))
         with pytest.raises(FetchError):
-            source(srv, client(retries=0)[0]).fetch(None)
+            source(srv, client(retries=0)).fetch(None)
         srv.route(PAGE, Reply(200, b'{"error": "json"}', {"Content-Type": "application/json"}))
         with pytest.raises(ParseError):
-            source(srv, client()[0]).fetch(None)
+            source(srv, client()).fetch(None)
         srv.route(PAGE, Reply(404, b""))
         with pytest.raises(HTTPStatusError):
-            source(srv, client()[0]).fetch(None)
+            source(srv, client()).fetch(None)
 
 
 @pytest.mark.parametrize("given", ["newsdesk", "@newsdesk", "https://t.me/newsdesk", "t.me/s/newsdesk"])

@@ -6,7 +6,7 @@ import pytest
 
 from connectors import youtube
 from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
-from connectors.http import HttpClient, HttpSettings
+from tests.connectors.support import loopback_client as client
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures" / "youtube"
@@ -19,13 +19,6 @@ CHANNEL = "UCK8sQmJBp8GCxrOtXWBpyEA"
 
 def body(name):
     return (FIX / name).read_bytes()
-
-
-def client(**kw):
-    sleeps = []
-    settings = HttpSettings(allow_private=True, retries=kw.pop("retries", 2), backoff=0.01,
-                            timeout=kw.pop("timeout", 5), **kw)
-    return HttpClient(settings, sleep=sleeps.append), sleeps
 
 
 def feed_source(srv, c, **opts):
@@ -132,7 +125,7 @@ def test_feed_conditional_get_and_304():
         srv.route(FEED, [Reply(200, body("channel_feed.xml"), {**ATOM, "ETag": '"v1"',
                                                                 "Last-Modified": "Mon, 04 May 2015 00:01:27 GMT"}),
                          Reply(304, b"")])
-        c = client()[0]
+        c = client()
         first = feed_source(srv, c).fetch(None)
         assert len(first.posts) == 15 and f"channel_id={CHANNEL}" in srv.requests[0][1]
         assert first.cursor["etag"] == '"v1"'
@@ -145,7 +138,7 @@ def test_feed_conditional_get_and_304():
 def test_feed_without_etag_repeats_no_video():
     with LoopbackServer() as srv:
         srv.route(FEED, Reply(200, body("channel_feed.xml"), ATOM))
-        c = client()[0]
+        c = client()
         first = feed_source(srv, c).fetch(None)
         assert feed_source(srv, c).fetch(first.cursor).posts == []
 
@@ -153,22 +146,22 @@ def test_feed_without_etag_repeats_no_video():
 def test_feed_errors():
     with LoopbackServer() as srv:
         srv.route(FEED, [Reply(429, b"", {"Retry-After": "4"}), Reply(200, body("channel_feed.xml"), ATOM)])
-        c, sleeps = client()
-        assert len(feed_source(srv, c).fetch(None).posts) == 15 and sleeps == [4.0]
+        c = client()
+        assert len(feed_source(srv, c).fetch(None).posts) == 15 and c.sleeps == [4.0]
         srv.route(FEED, [Reply(500), Reply(200, body("channel_feed.xml"), ATOM)])
-        assert len(feed_source(srv, client()[0]).fetch(None).posts) == 15
+        assert len(feed_source(srv, client()).fetch(None).posts) == 15
         srv.route(FEED, Reply(200, body("channel_feed.xml"), ATOM, delay=1.0))
         with pytest.raises(FetchError):
-            feed_source(srv, client(timeout=0.2, retries=0)[0]).fetch(None)
+            feed_source(srv, client(timeout=0.2, retries=0)).fetch(None)
         srv.route(FEED, Reply(200, body("channel_feed.xml"), ATOM, truncate_to=2000))
         with pytest.raises(FetchError):
-            feed_source(srv, client(retries=0)[0]).fetch(None)
+            feed_source(srv, client(retries=0)).fetch(None)
         srv.route(FEED, Reply(200, b'{"not": "xml"}', JSON))
         with pytest.raises(ParseError):
-            feed_source(srv, client()[0]).fetch(None)
+            feed_source(srv, client()).fetch(None)
         srv.route(FEED, Reply(404, b"not found"))
         with pytest.raises(HTTPStatusError, match="404"):
-            feed_source(srv, client()[0]).fetch(None)
+            feed_source(srv, client()).fetch(None)
 
 
 # -- API fetch ---------------------------------------------------------------------------------
@@ -178,7 +171,7 @@ def test_search_pages_then_videos_list_and_resume(key):
     with LoopbackServer() as srv:
         srv.route("/youtube/v3/search", [Reply(200, body("search_p1.json"), JSON), Reply(200, body("search_p2.json"), JSON)])
         srv.route("/youtube/v3/videos", Reply(200, videos_answer(ids), JSON))
-        result = api_source(srv, client()[0], max_pages=2).fetch(None)
+        result = api_source(srv, client(), max_pages=2).fetch(None)
         assert [p["post_id"] for p in result.posts] == [f"youtube:{i}" for i in ids]
         assert result.posts[0]["text"].startswith("Full description")  # from videos.list
         assert result.posts[0]["views"] == 1000
@@ -191,7 +184,7 @@ def test_search_pages_then_videos_list_and_resume(key):
         assert result.cursor["published_after"] == newest.isoformat().replace("+00:00", "Z")
 
         srv.route("/youtube/v3/search", Reply(200, body("search_p2.json"), JSON))
-        again = api_source(srv, client()[0]).fetch(result.cursor)
+        again = api_source(srv, client()).fetch(result.cursor)
         searches = [r[1] for r in srv.requests if r[1].startswith("/youtube/v3/search")]
         assert len(searches) == 3 and "publishedAfter=" in searches[-1]
         assert "publishedAfter=" not in searches[0]
@@ -208,7 +201,7 @@ def test_quota_403_names_the_likely_causes_and_hides_the_key(key):
     with LoopbackServer() as srv:
         srv.route("/youtube/v3/search", Reply(403, b'{"error": {"code": 403, "errors": [{"reason": "quotaExceeded"}]}}', JSON))
         with pytest.raises(HTTPStatusError, match="quota") as err:
-            api_source(srv, client()[0]).fetch(None)
+            api_source(srv, client()).fetch(None)
         assert key not in str(err.value)
         assert srv.requests[0][1].count("key=AIza-test-key") == 1
 
@@ -217,20 +210,20 @@ def test_api_429_500_timeout_and_bad_bodies(key):
     with LoopbackServer() as srv:
         srv.route("/youtube/v3/videos", Reply(200, videos_answer(search_ids()), JSON))
         srv.route("/youtube/v3/search", [Reply(429, b"", {"Retry-After": "1"}), Reply(503), Reply(200, body("search_p2.json"), JSON)])
-        c, sleeps = client()
-        assert len(api_source(srv, c).fetch(None).posts) == 2 and sleeps[0] == 1.0 and len(sleeps) == 2
+        c = client()
+        assert len(api_source(srv, c).fetch(None).posts) == 2 and c.sleeps[0] == 1.0 and len(c.sleeps) == 2
         srv.route("/youtube/v3/search", Reply(200, body("search_p2.json"), JSON, delay=1.0))
         with pytest.raises(FetchError):
-            api_source(srv, client(timeout=0.2, retries=0)[0]).fetch(None)
+            api_source(srv, client(timeout=0.2, retries=0)).fetch(None)
         srv.route("/youtube/v3/search", Reply(200, body("search_p2.json"), JSON, truncate_to=100))
         with pytest.raises(FetchError):
-            api_source(srv, client(retries=0)[0]).fetch(None)
+            api_source(srv, client(retries=0)).fetch(None)
         srv.route("/youtube/v3/search", Reply(200, b"<html>consent</html>", {"Content-Type": "text/html"}))
         with pytest.raises(ParseError, match="sent text/html"):
-            api_source(srv, client()[0]).fetch(None)
+            api_source(srv, client()).fetch(None)
         srv.route("/youtube/v3/search", Reply(200, b'{"items": [', JSON))
         with pytest.raises(ParseError):
-            api_source(srv, client()[0]).fetch(None)
+            api_source(srv, client()).fetch(None)
 
 
 def test_captions_fill_the_transcript_and_404_means_none():
@@ -238,7 +231,7 @@ def test_captions_fill_the_transcript_and_404_means_none():
         srv.route(FEED, Reply(200, body("channel_feed.xml"), ATOM))
         srv.route("/captions/5shykyfmb28.vtt", Reply(200, (CAPS / "youtube_dl.vtt").read_bytes(), {"Content-Type": "text/vtt"}))
         srv.route("/captions/xfFHnBQ6nQg.vtt", Reply(200, (CAPS / "invalid.vtt").read_bytes(), {"Content-Type": "text/vtt"}))
-        result = feed_source(srv, client()[0], captions_url=srv.url("/captions/{video_id}.vtt")).fetch(None)
+        result = feed_source(srv, client(), captions_url=srv.url("/captions/{video_id}.vtt")).fetch(None)
         by_id = {p["post_id"]: p for p in result.posts}
         assert by_id["youtube:5shykyfmb28"]["transcript"] == "yeah\nwhat\nthis will happen is I'm telling"
         assert by_id["youtube:xfFHnBQ6nQg"]["transcript"] is None
@@ -324,7 +317,7 @@ def test_api_refusals_name_the_reason_and_what_to_do(key, status, answer, reason
     with LoopbackServer() as srv:
         srv.route("/youtube/v3/search", Reply(status, answer, JSON))
         with pytest.raises(HTTPStatusError) as err:
-            api_source(srv, client(retries=3)[0]).fetch(None)
+            api_source(srv, client(retries=3)).fetch(None)
     message = str(err.value)
     assert f"HTTP {status}" in message and f"YouTube says {reason}: " in message and advice in message
     assert key not in message and len(srv.requests) == 1
@@ -347,14 +340,14 @@ def test_an_unknown_reason_shows_the_api_message_without_markup(key):
     with LoopbackServer() as srv:
         srv.route("/youtube/v3/search", Reply(400, json.dumps(answer).encode(), JSON))
         with pytest.raises(HTTPStatusError, match="YouTube says invalidPageToken: Invalid pageToken value."):
-            api_source(srv, client()[0]).fetch(None)
+            api_source(srv, client()).fetch(None)
 
 
 def test_a_refusal_without_a_readable_body_still_names_the_likely_causes(key):
     with LoopbackServer() as srv:
         srv.route("/youtube/v3/search", Reply(403, b"<html>Forbidden</html>", {"Content-Type": "text/html"}))
         with pytest.raises(HTTPStatusError, match="quotaExceeded, keyInvalid and API-not-enabled"):
-            api_source(srv, client()[0]).fetch(None)
+            api_source(srv, client()).fetch(None)
         srv.route("/youtube/v3/search", Reply(404, b""))
         with pytest.raises(HTTPStatusError, match="HTTP 404; check the URL$"):
-            api_source(srv, client()[0]).fetch(None)
+            api_source(srv, client()).fetch(None)

@@ -9,22 +9,13 @@ from pathlib import Path
 import pytest
 
 from flows.commands import parse as parse_cmd
+from tests.connectors.support import payloads_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "connectors" / "fixtures"
 
 
-def _payloads() -> Path:
-    """The shared real payloads: ``../shared/data/payloads`` beside the checkout (as CI lays it
-    out), else the workplace copy."""
-    here = Path(__file__).resolve().parents[2]
-    for p in (here.parent / "shared" / "data" / "payloads", Path("/work/shared/data/payloads")):
-        if p.is_dir():
-            return p
-    return here.parent / "shared" / "data" / "payloads"
-
-
-PAYLOADS = _payloads()
+PAYLOADS = payloads_dir()
 
 
 def run(kind, *files, **kw):
