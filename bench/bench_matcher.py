@@ -64,7 +64,7 @@ def run(label: str, cat, posts: pl.DataFrame, workers: int, repeat: int, sample:
     ex_rate = len(texts) / ex_dt
     top_ex = np.argsort(-scores.astype(np.int16), axis=1, kind="stable")[:, :10]
     prep = m._prepare(ex_posts)
-    pp, cc, _, _ = m._candidates(prep["norm"])
+    pp, cc = m._candidates(prep["norm"])[:2]
     index_of = {cid: i for i, cid in enumerate(c.claim_id for c in cat)}
     cand = [set() for _ in range(ex_posts.height)]
     for p, c in zip(pp.tolist(), cc.tolist()):

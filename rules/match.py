@@ -372,12 +372,15 @@ class Matcher:
             "keys": keys,
         }
 
-    def _candidates(self, norm: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[int]]]:
-        q_ids = [self._tok.ids(t, grow=False) for t in norm]
+    def _candidates(self, norm: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[int]], np.ndarray]:
+        terms = [self._tok.terms(t) for t in norm]
+        v = self._tok.vocab
+        q_ids = [[i for i in (v.get(x) for x in ts) if i is not None] for ts in terms]
+        n_terms = np.array([len(set(ts)) for ts in terms], dtype=np.int64)
         n_claims = len(self.claim_ids)
         if n_claims == 0:
             e = np.empty(0, dtype=np.int64)
-            return e, e, np.empty(0), q_ids
+            return e, e, np.empty(0), q_ids, n_terms
         q = self._binary(q_ids, self._W.shape[0])
         s = (q @ self._W).tocsr()
         k = self.config.candidates
@@ -396,8 +399,8 @@ class Matcher:
             bb.append(data)
         if not pp:
             e = np.empty(0, dtype=np.int64)
-            return e, e, np.empty(0), q_ids
-        return np.concatenate(pp), np.concatenate(cc), np.concatenate(bb), q_ids
+            return e, e, np.empty(0), q_ids, n_terms
+        return np.concatenate(pp), np.concatenate(cc), np.concatenate(bb), q_ids, n_terms
 
     def _fuzzy_text(self, norm: str, claim: int) -> str:
         limit = self.config.max_fuzzy_chars
@@ -423,7 +426,7 @@ class Matcher:
 
     def _pairs(self, prep: dict[str, Any]) -> dict[str, np.ndarray]:
         norm = prep["norm"]
-        pp, cc, bm, q_ids = self._candidates(norm)
+        pp, cc, bm, q_ids, n_terms = self._candidates(norm)
         media = np.zeros(len(pp), dtype=bool)
         media_key: dict[tuple[int, int], str] = {}
         extra_p, extra_c = [], []
@@ -444,7 +447,7 @@ class Matcher:
             media = np.fromiter(((int(p), int(c)) in media_key for p, c in zip(pp, cc)), dtype=bool, count=len(pp))
         else:
             media = np.zeros(len(pp), dtype=bool)
-        feats = self._features(norm, q_ids, pp, cc, bm)
+        feats = self._features(norm, q_ids, pp, cc, bm, n_terms)
         feats.update(post=pp, claim=cc, bm25=bm, media=media)
         feats["media_key"] = media_key
         return feats
@@ -490,7 +493,7 @@ class Matcher:
                           dtype=np.float64) / 100
 
     def _features(self, norm: list[str], q_ids: list[list[int]], pp: np.ndarray, cc: np.ndarray,
-                  bm: np.ndarray) -> dict[str, np.ndarray]:
+                  bm: np.ndarray, n_terms: np.ndarray) -> dict[str, np.ndarray]:
         n_pairs = len(pp)
         out: dict[str, np.ndarray] = {}
         if n_pairs == 0:
@@ -519,7 +522,6 @@ class Matcher:
 
         qb = self._binary(q_ids, self._F.shape[1])
         known_idf = np.asarray(qb @ self._idf).ravel()
-        n_terms = np.array([len(set(self._tok.terms(t))) for t in norm])
         n_unknown = np.maximum(0, n_terms - np.array([len(set(q)) for q in q_ids]))
         out["post_terms"] = np.log1p(n_terms)[pp]
         post_total = known_idf + n_unknown * self._unknown_idf + 1e-9
