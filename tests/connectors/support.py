@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
+import pytest
+
+from connectors.errors import FetchError
 from connectors.http import HttpClient, HttpSettings
+from tests.loopback import LoopbackServer, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,3 +32,16 @@ def payloads_dir() -> Path:
         if p.is_dir():
             return p
     return ROOT.parent / "shared" / "data" / "payloads"
+
+
+def assert_slow_and_cut_off_answers_fail(srv: LoopbackServer, path: str, body: bytes, headers: dict[str, str],
+                                         truncate_to: int, fetch: Callable[..., object]) -> None:
+    """``body`` at ``path`` answered a second late, then cut off after ``truncate_to`` bytes: each
+    makes ``fetch(**client_settings)`` (one fetch with a client built from those settings) raise
+    FetchError, not a timeout traceback or half a page."""
+    srv.route(path, Reply(200, body, headers, delay=1.0))
+    with pytest.raises(FetchError):
+        fetch(timeout=0.2, retries=0)
+    srv.route(path, Reply(200, body, headers, truncate_to=truncate_to))
+    with pytest.raises(FetchError):
+        fetch(retries=0)

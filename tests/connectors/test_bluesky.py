@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from connectors import bluesky
-from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
-from tests.connectors.support import loopback_client as client
+from connectors.errors import ConfigError, HTTPStatusError, ParseError
+from tests.connectors.support import assert_slow_and_cut_off_answers_fail, loopback_client as client
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures" / "bluesky"
@@ -176,12 +176,8 @@ def test_403_is_a_status_error():
 
 def test_timeout_truncated_html_and_invalid_json():
     with LoopbackServer() as srv:
-        srv.route(SEARCH, Reply(200, body("search_page2.json"), JSON, delay=1.0))
-        with pytest.raises(FetchError):
-            source(srv, client(timeout=0.2, retries=0)).fetch(None)
-        srv.route(SEARCH, Reply(200, body("search_page2.json"), JSON, truncate_to=300))
-        with pytest.raises(FetchError):
-            source(srv, client(retries=0)).fetch(None)
+        assert_slow_and_cut_off_answers_fail(srv, SEARCH, body("search_page2.json"), JSON, 300,
+                                             lambda **kw: source(srv, client(**kw)).fetch(None))
         srv.route(SEARCH, Reply(200, b"<!doctype html><title>Bluesky</title>", {"Content-Type": "text/html"}))
         with pytest.raises(ParseError, match="sent text/html"):
             source(srv, client()).fetch(None)

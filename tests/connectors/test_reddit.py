@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from connectors import reddit
-from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
-from tests.connectors.support import loopback_client
+from connectors.errors import ConfigError, HTTPStatusError, ParseError
+from tests.connectors.support import assert_slow_and_cut_off_answers_fail, loopback_client
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures" / "reddit"
@@ -194,12 +194,8 @@ def test_500_then_success_and_final_error():
 
 def test_timeout_truncated_html_and_invalid_json():
     with LoopbackServer() as srv:
-        srv.route(NEW, Reply(200, body("new_page2.json"), JSON, delay=1.0))
-        with pytest.raises(FetchError):
-            source(srv, client(timeout=0.2, retries=0)).fetch(None)
-        srv.route(NEW, Reply(200, body("new_page2.json"), JSON, truncate_to=1000))
-        with pytest.raises(FetchError):
-            source(srv, client(retries=0)).fetch(None)
+        assert_slow_and_cut_off_answers_fail(srv, NEW, body("new_page2.json"), JSON, 1000,
+                                             lambda **kw: source(srv, client(**kw)).fetch(None))
         srv.route(NEW, Reply(200, b"<html>whoa there, pardner!</html>", {"Content-Type": "text/html"}))
         with pytest.raises(ParseError, match="sent text/html"):
             source(srv, client()).fetch(None)

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from connectors import telegram
-from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
-from tests.connectors.support import loopback_client as client
+from connectors.errors import ConfigError, HTTPStatusError, ParseError
+from tests.connectors.support import assert_slow_and_cut_off_answers_fail, loopback_client as client
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures" / "telegram"
@@ -145,12 +145,8 @@ def test_429_500_timeout_truncated_and_wrong_content():
         srv.route(PAGE, [Reply(429, b"", {"Retry-After": "3"}), Reply(500), Reply(200, EMPTY, HTML)])
         c = client()
         assert source(srv, c, max_pages=1).fetch(None).posts == [] and c.sleeps[0] == 3.0 and len(c.sleeps) == 2
-        srv.route(PAGE, Reply(200, NEWEST, HTML, delay=1.0))
-        with pytest.raises(FetchError):
-            source(srv, client(timeout=0.2, retries=0)).fetch(None)
-        srv.route(PAGE, Reply(200, NEWEST, HTML, truncate_to=3000))
-        with pytest.raises(FetchError):
-            source(srv, client(retries=0)).fetch(None)
+        assert_slow_and_cut_off_answers_fail(srv, PAGE, NEWEST, HTML, 3000,
+                                             lambda **kw: source(srv, client(**kw)).fetch(None))
         srv.route(PAGE, Reply(200, b'{"error": "json"}', {"Content-Type": "application/json"}))
         with pytest.raises(ParseError):
             source(srv, client()).fetch(None)

@@ -6,7 +6,7 @@ import pytest
 
 from connectors import youtube
 from connectors.errors import ConfigError, FetchError, HTTPStatusError, ParseError
-from tests.connectors.support import loopback_client as client
+from tests.connectors.support import assert_slow_and_cut_off_answers_fail, loopback_client as client
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures" / "youtube"
@@ -150,12 +150,8 @@ def test_feed_errors():
         assert len(feed_source(srv, c).fetch(None).posts) == 15 and c.sleeps == [4.0]
         srv.route(FEED, [Reply(500), Reply(200, body("channel_feed.xml"), ATOM)])
         assert len(feed_source(srv, client()).fetch(None).posts) == 15
-        srv.route(FEED, Reply(200, body("channel_feed.xml"), ATOM, delay=1.0))
-        with pytest.raises(FetchError):
-            feed_source(srv, client(timeout=0.2, retries=0)).fetch(None)
-        srv.route(FEED, Reply(200, body("channel_feed.xml"), ATOM, truncate_to=2000))
-        with pytest.raises(FetchError):
-            feed_source(srv, client(retries=0)).fetch(None)
+        assert_slow_and_cut_off_answers_fail(srv, FEED, body("channel_feed.xml"), ATOM, 2000,
+                                             lambda **kw: feed_source(srv, client(**kw)).fetch(None))
         srv.route(FEED, Reply(200, b'{"not": "xml"}', JSON))
         with pytest.raises(ParseError):
             feed_source(srv, client()).fetch(None)
