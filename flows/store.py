@@ -7,7 +7,13 @@ Guarantees (see docs/data.md):
 * idempotent: rows whose key (:data:`KEYS`) is already in the table are not written again, and
   writing the same ``run_id`` twice replaces that run's part file;
 * cursors (``_state/cursors.json``) are saved atomically and only after the posts are on disk;
-* one writer at a time per data dir (an ``flock`` on ``_state/lock``).
+* one writer at a time per data dir (an ``flock`` on ``_state/lock``);
+* crash-safe compaction: the journal ``_state/compact.json`` names the merged file and the part
+  files it replaces before the merged file is renamed in; while the journal is there and the
+  merged file exists, :meth:`Store.files` (and so :meth:`Store.scan`, :meth:`Store.read` and
+  :func:`part_files`) leave the replaced files out, so no row is seen twice; the next store
+  operation deletes them and the journal;
+* a part file that is not Parquet is refused with one line naming it (:class:`StoreError`).
 """
 
 from __future__ import annotations
@@ -80,7 +86,15 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 class StoreError(RuntimeError):
-    """Raised when the data dir cannot be used (not writable, a file where a folder should be)."""
+    """Raised when the data dir cannot be used (not writable, a file where a folder should be,
+    a part file that is not Parquet). The message is one line naming the path."""
+
+
+def part_files(data_dir: str | Path, table: str) -> list[Path]:
+    """The part files of ``table`` a reader must read: every ``date=*/*.parquet`` except hidden
+    files and those an unfinished compaction has already merged into another file. Every reader
+    of the dataset inside claimwatch lists parts through this (or :meth:`Store.files`)."""
+    return Store(data_dir).files(table)
 
 
 def empty(table: str) -> pl.DataFrame:
@@ -112,6 +126,7 @@ class Store:
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._checked: set[tuple[str, int, int]] = set()
 
     # paths
     @property
@@ -129,10 +144,67 @@ class Store:
         return self.table_dir(table) / f"date={day.isoformat()}" / f"part-{run_id}.parquet"
 
     def files(self, table: str) -> list[Path]:
+        """Readable part files of ``table`` (see :func:`part_files`), each checked to be Parquet."""
         d = self.table_dir(table)
         if not d.is_dir():
             return []
-        return sorted(p for p in d.glob("date=*/*.parquet") if not p.name.startswith("."))
+        replaced = self.replaced()
+        files = sorted(p for p in d.glob("date=*/*.parquet")
+                       if not p.name.startswith(".") and p.resolve() not in replaced)
+        for f in files:
+            self.check_part(f)
+        return files
+
+    @property
+    def journal_path(self) -> Path:
+        return self.state_dir / "compact.json"
+
+    def _journal(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.journal_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError, OSError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _journal_path(self, name: str) -> Path:
+        p = Path(name)
+        return (p if p.is_absolute() else self.root / p).resolve()
+
+    def replaced(self) -> set[Path]:
+        """Files an unfinished compaction replaced (its merged file is in place): never read them."""
+        data = self._journal()
+        if not data or not self._journal_path(str(data.get("merged", ""))).exists():
+            return set()
+        return {self._journal_path(str(f)) for f in data.get("sources", [])}
+
+    def check_part(self, path: Path) -> None:
+        """Raise a one-line :class:`StoreError` if ``path`` is not a readable Parquet file."""
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key in self._checked:
+            return
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(4)
+                fh.seek(max(st.st_size - 4, 0))
+                tail = fh.read(4)
+            if head != b"PAR1" or tail != b"PAR1":
+                raise ValueError("no PAR1 magic bytes" if st.st_size else "empty file")
+            pl.read_parquet_schema(path)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot read this part file ({exc.strerror}); check its permissions or move it away") from None
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"{path}: not a Parquet file ({reason}); move it away or delete it") from None
+        self._checked.add(key)
+
+    def check(self, tables: tuple[str, ...] | None = None) -> None:
+        """Check every part file of ``tables`` (default: all); raises :class:`StoreError`."""
+        for t in tables or TABLES:
+            self.files(t)
 
     def ensure(self) -> None:
         try:
@@ -142,10 +214,12 @@ class Store:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
+        """The data dir's write lock; an unfinished compaction is finished first."""
         self.ensure()
         with open(self.state_dir / "lock", "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
+                self._finish_compaction()
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
@@ -158,11 +232,20 @@ class Store:
         return pl.scan_parquet(files, hive_partitioning=False, schema=SCHEMAS[table],
                                missing_columns="insert")
 
+    def collect(self, table: str, frame: pl.LazyFrame) -> pl.DataFrame:
+        """``frame.collect()``; a part file polars cannot read is a one-line :class:`StoreError`."""
+        try:
+            return frame.collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"{self.table_dir(table)}: a part file cannot be read ({reason}); "
+                             f"move the bad file away or delete it") from None
+
     def read(self, table: str) -> pl.DataFrame:
-        return self.scan(table).collect()
+        return self.collect(table, self.scan(table))
 
     def keys(self, table: str, exclude: Path | None = None) -> pl.DataFrame:
-        return self.scan(table, exclude).select(KEYS[table]).unique().collect()
+        return self.collect(table, self.scan(table, exclude).select(KEYS[table]).unique())
 
     # writing
     def new_rows(self, table: str, frame: pl.DataFrame, exclude: Path | None = None) -> pl.DataFrame:
@@ -227,10 +310,11 @@ class Store:
         """
         done = []
         with self.lock():
-            self._finish_compaction()
             d = self.table_dir(table)
             for part_dir in sorted(d.glob("date=*")) if d.is_dir() else []:
                 files = sorted(p for p in part_dir.glob("*.parquet") if not p.name.startswith("."))
+                for f in files:
+                    self.check_part(f)
                 if len(files) < 2:
                     continue
                 frame = pl.read_parquet(files, hive_partitioning=False)
@@ -238,24 +322,26 @@ class Store:
                 merged = part_dir / f"part-compacted-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}.parquet"
                 tmp = merged.with_name(f".{merged.name}.tmp")
                 frame.write_parquet(tmp, compression="zstd", statistics=True)
-                journal = {"merged": str(merged), "sources": [str(f) for f in files]}
-                _atomic_write_bytes(self.state_dir / "compact.json", json.dumps(journal).encode())
+                # paths relative to the data dir, so a copied or moved data dir keeps its journal
+                journal = {"merged": str(merged.relative_to(self.root)),
+                           "sources": [str(f.relative_to(self.root)) for f in files]}
+                _atomic_write_bytes(self.journal_path, json.dumps(journal).encode())
                 os.replace(tmp, merged)
                 self._finish_compaction()
                 done.append((part_dir.name, len(files), frame.height))
         return done
 
     def _finish_compaction(self) -> None:
-        journal = self.state_dir / "compact.json"
-        try:
-            data = json.loads(journal.read_text())
-        except (FileNotFoundError, ValueError):
+        """Called with the lock held: delete what the journal says was replaced, then the journal."""
+        if not self.journal_path.exists():
             return
-        if Path(data.get("merged", "")).exists():
+        data = self._journal()
+        if data and self._journal_path(str(data.get("merged", ""))).exists():
             for f in data.get("sources", []):
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(f)
-        journal.unlink()
+                    os.unlink(self._journal_path(str(f)))
+        with contextlib.suppress(FileNotFoundError):
+            self.journal_path.unlink()
 
     def remove_tmp(self) -> int:
         """Delete ``*.tmp`` leftovers of killed runs; returns how many."""

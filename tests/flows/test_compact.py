@@ -123,3 +123,17 @@ def test_compact_bad_input_is_one_line(tmp_path, args, expected):
     result = CliRunner().invoke(app, ["compact"] + [a.format(tmp=tmp_path) for a in args])
     assert result.exit_code == 2
     assert expected in result.output and "Traceback" not in result.output
+
+
+def test_a_junk_part_file_stops_compaction_with_one_line_and_its_partition_is_left_alone(tmp_path):
+    build(tmp_path)
+    junk = tmp_path / "matches" / "date=2026-11-27" / "part-junk.parquet"
+    junk.write_text("not parquet")
+    result = CliRunner().invoke(app, ["compact", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith(f"claimwatch compact: {junk}: not a Parquet file (")
+    assert lines[-1].endswith("move it away or delete it")
+    assert "Traceback" not in result.output
+    assert junk.exists()
+    assert len(list((tmp_path / "matches" / "date=2026-11-27").glob("*.parquet"))) == 4

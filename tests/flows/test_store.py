@@ -183,3 +183,74 @@ def test_concurrent_writers_take_turns_and_never_double_rows(tmp_path):
         written = list(pool.map(lambda n: Store(tmp_path).write("posts", frame, f"run-{n}", DAY).height, range(8)))
     assert sorted(written) == [0] * 7 + [50]
     assert Store(tmp_path).read("posts").height == 50
+
+
+# ---------------------------------------------------------------- bad part files
+
+
+@pytest.mark.parametrize("content, reason", [(b"", "empty file"), (b"hello, not parquet", "no PAR1"),
+                                             (b"PAR1 broken footer PAR1", "")])
+def test_a_junk_part_file_is_one_line_naming_it(tmp_path, content, reason):
+    store = Store(tmp_path / "claimwatch-data")
+    store.write("matches", pl.DataFrame({"post_id": ["p"], "claim_id": ["c"], "catalogue_version": ["v"]}), "r1", DAY)
+    junk = tmp_path / "claimwatch-data" / "matches" / "date=2026-11-28" / "part-junk.parquet"
+    junk.write_bytes(content)
+    for call in (lambda: store.read("matches"), lambda: store.files("matches"), store.check,
+                 lambda: store.write("matches", pl.DataFrame({"post_id": ["q"], "claim_id": ["c"], "catalogue_version": ["v"]}), "r2", DAY)):
+        with pytest.raises(StoreError) as info:
+            call()
+        msg = str(info.value)
+        assert "\n" not in msg
+        assert msg.startswith(f"{junk}: not a Parquet file (") and msg.endswith("); move it away or delete it")
+        assert reason in msg
+    assert store.read("posts").height == 0  # other tables stay readable
+    junk.unlink()
+    assert store.read("matches").height == 1
+
+
+# ---------------------------------------------------------------- crash-safe compaction
+
+
+def test_a_compaction_killed_between_rename_and_delete_never_shows_a_row_twice(tmp_path, monkeypatch):
+    from flows.store import part_files
+
+    store = Store(tmp_path)
+    for run in range(3):
+        store.write("posts", posts((run, f"text {run}")), f"run-{run}", DAY)
+    real_finish = Store._finish_compaction
+
+    def killed(self):
+        if self.journal_path.exists():
+            raise KeyboardInterrupt  # the merged file is renamed in; the small files are still there
+        return real_finish(self)
+
+    monkeypatch.setattr(Store, "_finish_compaction", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.compact("posts")
+    monkeypatch.undo()
+    part = tmp_path / "posts" / "date=2026-11-28"
+    assert len(list(part.glob("*.parquet"))) == 4 and (tmp_path / "_state" / "compact.json").exists()
+    # before anything finishes the journal, every reader sees each row once
+    fresh = Store(tmp_path)
+    assert [p.name for p in fresh.files("posts")] == [p.name for p in part_files(tmp_path, "posts")]
+    assert len(fresh.files("posts")) == 1 and fresh.files("posts")[0].name.startswith("part-compacted-")
+    assert sorted(fresh.read("posts")["post_id"]) == ["mastodon:m.s/0", "mastodon:m.s/1", "mastodon:m.s/2"]
+    assert fresh.keys("posts").height == 3
+    # a write of a row already merged is still recognised, and it finishes the journal
+    assert fresh.write("posts", posts((1, "text 1"), (3, "text 3")), "run-4", DAY).height == 1
+    assert not (tmp_path / "_state" / "compact.json").exists()
+    assert len(list(part.glob("*.parquet"))) == 2
+    assert fresh.read("posts").height == 4
+
+
+def test_a_copied_data_dir_keeps_its_compaction_journal(tmp_path, monkeypatch):
+    import shutil
+
+    store = Store(tmp_path / "a")
+    for run in range(2):
+        store.write("posts", posts((run, f"text {run}")), f"run-{run}", DAY)
+    monkeypatch.setattr(Store, "_finish_compaction", lambda self: None)
+    store.compact("posts")
+    monkeypatch.undo()
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert Store(tmp_path / "b").read("posts").height == 2
