@@ -31,8 +31,21 @@ _HTTP_FIELDS = {f.name: f for f in dataclasses.fields(HttpSettings)}
 RUNNER_KEYS = {
     "kind": str, "address": str, "n_workers": int, "threads_per_worker": int, "max_workers": int,
     "batch_size": int, "fetch_retries": int, "fetch_retry_delay": (int, float),
+    "catch_up_days": (int, float), "catch_up_max_posts": int,
 }
-ALERT_KEYS = {"spreading_threshold": int}
+ALERT_KEYS = {"spreading_threshold": int, "window": str}
+COMMON_SOURCE_KEYS = ("name", "kind", "enabled")
+DEFAULT_WINDOW = "1h"
+_WINDOW = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_window(text: str) -> int:
+    """``"90m"``, ``"1h"``, ``"2d"`` -> seconds; ValueError otherwise."""
+    m = _WINDOW.match(text) if isinstance(text, str) else None
+    if not m or int(m.group(1)) < 1:
+        raise ValueError(f"{text!r} is not a duration; write a positive number and a unit s, m, h or d, e.g. \"1h\"")
+    return int(m.group(1)) * _UNIT_S[m.group(2)]
 
 
 @dataclass
@@ -64,6 +77,22 @@ class PipelineConfig:
     def spreading_threshold(self) -> int:
         return int(self.alerts.get("spreading_threshold", 3))
 
+    @property
+    def alert_window(self) -> str:
+        return str(self.alerts.get("window", DEFAULT_WINDOW))
+
+    @property
+    def alert_window_s(self) -> int:
+        return parse_window(self.alert_window)
+
+    @property
+    def catch_up_days(self) -> float:
+        return float(self.runner.get("catch_up_days", 3))
+
+    @property
+    def catch_up_max_posts(self) -> int:
+        return int(self.runner.get("catch_up_max_posts", 2000))
+
     def http_settings(self, secrets: list[str] | None = None) -> HttpSettings:
         kw = {_SETTING_ALIASES.get(k, k): v for k, v in self.settings.items()}
         if secrets:
@@ -75,16 +104,27 @@ def _fail(path: Path, where: str, problem: str) -> ConfigError:
     return ConfigError(f"{path}: {where}: {problem}" if where else f"{path}: {problem}")
 
 
+_TYPE_NAMES = {"str": "a string", "int": "an integer", "bool": "true or false", "float": "a number",
+               "list": "a list", "dict": "a table"}
+
+
 def _type_name(t: Any) -> str:
     if isinstance(t, tuple):
-        return " or ".join(x.__name__ for x in t)
-    return {"str": "a string", "int": "an integer", "bool": "true or false",
-            "float": "a number"}.get(t.__name__, t.__name__)
+        if set(t) == {int, float}:
+            return "a number"
+        return " or ".join(_type_name(x) for x in t)
+    return _TYPE_NAMES.get(t.__name__, t.__name__)
+
+
+def _type_ok(value: Any, want: Any) -> bool:
+    wanted = want if isinstance(want, tuple) else (want,)
+    if isinstance(value, bool) and bool not in wanted:
+        return False
+    return isinstance(value, wanted)
 
 
 def _check_type(path: Path, where: str, key: str, value: Any, want: Any) -> None:
-    ok = isinstance(value, want) and not (isinstance(value, bool) and want in (int, (int, float)))
-    if not ok:
+    if not _type_ok(value, want):
         raise _fail(path, where, f"option {key!r} must be {_type_name(want)}, got {value!r}")
 
 
@@ -145,13 +185,27 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
         if key in runner and runner[key] < 0:
             raise _fail(path, "[runner]", f"option {key!r} must not be negative, got {runner[key]!r}")
 
+    if "catch_up_days" in runner and runner["catch_up_days"] <= 0:
+        raise _fail(path, "[runner]", f"option 'catch_up_days' must be positive, got {runner['catch_up_days']!r}")
+    if "catch_up_max_posts" in runner and runner["catch_up_max_posts"] < 0:
+        raise _fail(path, "[runner]", f"option 'catch_up_max_posts' must not be negative (0 turns catching up off), "
+                                      f"got {runner['catch_up_max_posts']!r}")
+
     alerts = dict(data.get("alerts", {}))
     for key, value in alerts.items():
         if key not in ALERT_KEYS:
             raise _fail(path, "[alerts]", f"unknown option {key!r}; use one of: {', '.join(ALERT_KEYS)}")
         _check_type(path, "[alerts]", key, value, ALERT_KEYS[key])
-        if value < 1:
+        if key == "window":
+            try:
+                parse_window(value)
+            except ValueError as exc:
+                raise _fail(path, "[alerts]", f"option 'window': {exc}") from None
+        elif value < 1:
             raise _fail(path, "[alerts]", f"option {key!r} must be at least 1, got {value!r}")
+
+    matching = dict(data.get("matching", {}))
+    _check_matching(path, matching)
 
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list) or not all(isinstance(s, dict) for s in raw_sources):
@@ -173,12 +227,44 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
             raise _fail(path, where, f"option 'kind' is {kind!r}; use one of: {', '.join(sorted(KINDS))}")
         enabled = entry.get("enabled", True)
         _check_type(path, where, "enabled", enabled, bool)
-        options = {k: v for k, v in entry.items() if k not in ("name", "kind", "enabled")}
+        options = {k: v for k, v in entry.items() if k not in COMMON_SOURCE_KEYS}
+        _check_source_options(path, name, kind, options)
         sources.append(SourceConfig(name, kind, options, enabled))
     if not any(s.enabled for s in sources):
         raise _fail(path, "", "every source has enabled = false; enable at least one")
 
-    return PipelineConfig(path, settings, dict(data.get("matching", {})), runner, alerts, sources)
+    return PipelineConfig(path, settings, matching, runner, alerts, sources)
+
+
+def _check_matching(path: Path, matching: dict[str, Any]) -> None:
+    from rules.match import MatchConfig
+
+    try:
+        MatchConfig.from_mapping(matching)
+    except (ValueError, TypeError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if msg.startswith("[matching]"):
+            msg = msg[len("[matching]"):].strip()
+        raise _fail(path, "[matching]", msg) from None
+
+
+def _check_source_options(path: Path, name: str, kind: str, options: dict[str, Any]) -> None:
+    """Options against the connector's ``Source.OPTIONS`` (name -> type or tuple of types), if it
+    declares one; a connector that cannot be imported is reported later by :func:`build_source`."""
+    from connectors.registry import module_for
+
+    try:
+        declared = getattr(getattr(module_for(kind), "Source", None), "OPTIONS", None)
+    except Exception:
+        return
+    if not isinstance(declared, dict):
+        return
+    where = f"source {name!r} ({kind})"
+    for key, value in options.items():
+        if key not in declared:
+            known = ", ".join(sorted([*declared, *COMMON_SOURCE_KEYS]))
+            raise _fail(path, where, f"unknown option {key!r}; known options: {known}")
+        _check_type(path, where, key, value, declared[key])
 
 
 def build_source(cfg: PipelineConfig, src: SourceConfig, client: Any) -> Any:

@@ -116,3 +116,84 @@ def test_the_runner_table_picks_the_task_runner(tmp_path):
     assert local.cluster_kwargs["n_workers"] == 3 and local.address is None
     with pytest.raises(ValueError, match="thread"):
         task_runner_from_config({"kind": "spark"})
+
+
+# ---------------------------------------------------------------- [matching] and [alerts]
+
+RSS = "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'https://x.org/f'\n"
+
+
+@pytest.mark.parametrize("matching, expected", [
+    ("flag_threshold = 500", "[matching]: flag_threshold must be a number from 0 to 100"),
+    ("flag_treshold = 70", "[matching]: unknown key(s) flag_treshold"),
+])
+def test_a_bad_matching_table_is_refused_when_the_file_is_loaded(tmp_path, matching, expected):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, f"[matching]\n{matching}\n{RSS}"))  # no source is built, nothing fetched
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"{tmp_path / 'sources.toml'}: [matching]: ")
+    assert expected in msg
+
+
+def test_alert_window_and_catch_up_limits_have_documented_defaults(tmp_path):
+    cfg = load_config(write(tmp_path, RSS))
+    assert (cfg.alert_window, cfg.alert_window_s, cfg.spreading_threshold) == ("1h", 3600, 3)
+    assert (cfg.catch_up_days, cfg.catch_up_max_posts) == (3.0, 2000)
+    cfg = load_config(write(tmp_path, "[alerts]\nwindow = '90m'\n[runner]\ncatch_up_days = 1\ncatch_up_max_posts = 0\n" + RSS))
+    assert cfg.alert_window_s == 5400 and cfg.catch_up_days == 1.0 and cfg.catch_up_max_posts == 0
+
+
+@pytest.mark.parametrize("table, expected", [
+    ("[alerts]\nwindow = 'soon'", "[alerts]: option 'window': 'soon' is not a duration"),
+    ("[alerts]\nwindow = 60", "[alerts]: option 'window' must be a string"),
+    ("[runner]\ncatch_up_days = 0", "[runner]: option 'catch_up_days' must be positive"),
+    ("[runner]\ncatch_up_max_posts = -1", "[runner]: option 'catch_up_max_posts' must not be negative"),
+])
+def test_bad_alert_and_catch_up_options(tmp_path, table, expected):
+    assert expected in error_of(tmp_path, f"{table}\n{RSS}")
+
+
+# ---------------------------------------------------------------- connector OPTIONS
+
+
+class Source:
+    """A connector that declares its options (this test module is registered as kind 'fake')."""
+
+    OPTIONS = {"query": str, "limit": int, "ratio": (int, float), "tags": list}
+
+    def __init__(self, name, options, client):
+        self.name, self.options = name, options
+
+
+@pytest.fixture
+def fake_kind(monkeypatch):
+    from connectors import registry
+
+    monkeypatch.setitem(registry.KINDS, "fake", __name__)
+
+
+FAKE = "[[sources]]\nname = 'x'\nkind = 'fake'\n"
+
+
+def test_declared_options_of_the_right_type_load(tmp_path, fake_kind):
+    cfg = load_config(write(tmp_path, FAKE + "query = 'q'\nlimit = 5\nratio = 0.5\ntags = ['a']\nenabled = true\n"))
+    assert cfg.sources[0].options == {"query": "q", "limit": 5, "ratio": 0.5, "tags": ["a"]}
+
+
+@pytest.mark.parametrize("option, expected", [
+    ("max_page = 3", "source 'x' (fake): unknown option 'max_page'; known options: enabled, kind, limit, name, query, ratio, tags"),
+    ("limit = '50'", "source 'x' (fake): option 'limit' must be an integer, got '50'"),
+    ("limit = true", "source 'x' (fake): option 'limit' must be an integer, got True"),
+    ("ratio = 'high'", "source 'x' (fake): option 'ratio' must be a number, got 'high'"),
+    ("query = 3", "source 'x' (fake): option 'query' must be a string, got 3"),
+])
+def test_unknown_and_wrongly_typed_options_are_refused(tmp_path, fake_kind, option, expected):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, FAKE + option + "\n"))
+    assert str(info.value) == f"{tmp_path / 'sources.toml'}: {expected}"
+
+
+def test_a_connector_without_options_keeps_accepting_what_it_accepted(tmp_path, monkeypatch, fake_kind):
+    monkeypatch.delattr(Source, "OPTIONS")
+    cfg = load_config(write(tmp_path, FAKE + "max_page = 3\n"))
+    assert cfg.sources[0].options == {"max_page": 3}
