@@ -13,11 +13,17 @@ from typing import Any, List, Optional
 import typer
 
 DEFAULT_CLAIMS_DIR = Path(__file__).resolve().parents[2] / "rules" / "claims"
-CLAIMS_DIR_HELP = "Folder of claim YAML files (default: the project's rules/claims)."
+CLAIMS_DIR_HELP = "Claim catalogue folder, as in `claimwatch run --claims` (default: the project's rules/claims)."
 _ID = re.compile(r"^[a-z0-9-]+$")
 
+
+def _old_option_names(name: str) -> str:
+    return "claims" if name == "claims-dir" else name  # --claims-dir, the option's earlier name, still works
+
+
 claims_app = typer.Typer(help="List, show, approve, retire and import claims of the catalogue.",
-                         no_args_is_help=True, add_completion=False)
+                         no_args_is_help=True, add_completion=False,
+                         context_settings={"token_normalize_func": _old_option_names})
 
 
 def register(app: typer.Typer) -> None:
@@ -48,7 +54,7 @@ def _catalogue(claims_dir: Path):
 
 
 def _dir_option() -> Any:
-    return typer.Option(DEFAULT_CLAIMS_DIR, "--claims-dir", help=CLAIMS_DIR_HELP)
+    return typer.Option(DEFAULT_CLAIMS_DIR, "--claims", help=CLAIMS_DIR_HELP)
 
 
 @claims_app.command("list")
