@@ -1,4 +1,8 @@
-"""``claimwatch serve``: run every scheduled deployment from one process (one machine, no work pool)."""
+"""``claimwatch serve``: run every scheduled deployment from one process (one machine, no work pool).
+
+Exit codes: 2 a bad option or sources file (one line naming it, nothing is served), 1 the flows
+cannot be loaded; otherwise serve runs until stopped.
+"""
 
 from __future__ import annotations
 
@@ -29,10 +33,16 @@ def serve(
     from flows import prefect_env
 
     prefect_env.configure(verbose=verbose)
+    if sources is not None and sources.is_dir():
+        _fail(f"--sources {sources}: is a folder; pass the sources file (TOML) itself (see deploy/sources.example.toml)")
     if sources is not None and not sources.is_file():
         _fail(f"--sources {sources}: no such file; pass an existing sources file (see deploy/sources.example.toml)")
     if demo and sources is not None:
         _fail("--demo uses the bundled demo sources; drop --sources or --demo")
+    if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
+        _fail(f"--data-dir {data_dir}: exists and is not a folder; pass the dataset's folder (created if missing)")
+    if sources is not None:
+        _check_sources(sources)
 
     from flows import deployments as dep
 
@@ -54,7 +64,7 @@ def serve(
             paused=paused,
         )
     except ImportError as exc:
-        _fail(f"cannot load the flows ({exc}); check the installation")
+        _fail(f"cannot load the flows ({exc}); check the installation", 1)
 
     if "PREFECT_API_URL" not in os.environ:
         typer.echo(
@@ -73,6 +83,16 @@ def _demo_has_factchecks() -> bool:
     return any(src.kind == "factchecks" for src in load_config(DEMO_SOURCES).enabled_sources)
 
 
-def _fail(message: str) -> None:
+def _check_sources(path: Path) -> None:
+    from connectors.errors import ConfigError
+    from flows.config import check_sources, load_config
+
+    try:
+        check_sources(load_config(path))
+    except ConfigError as exc:
+        _fail(f"--sources {exc}")
+
+
+def _fail(message: str, code: int = 2) -> None:
     typer.echo(f"claimwatch serve: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)

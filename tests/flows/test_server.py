@@ -117,21 +117,36 @@ def _serve_cli(*args: str):
     return CliRunner().invoke(app, ["serve", *args])
 
 
+BAD_SOURCES = "[[sources]]\nname = \"x\"\nkind = \"myspace\"\n"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--only", "nightly"], "no deployment named 'nightly'; choose from ingest-and-detect, import-factchecks, compact-dataset"),
+        (["--only", "nightly"], "--only: no deployment named 'nightly'; choose from ingest-and-detect, import-factchecks, compact-dataset"),
         ([], "give --sources FILE"),
         (["--sources", "/nonexistent/sources.toml"], "--sources /nonexistent/sources.toml: no such file"),
+        (["--sources", "{tmp}"], "--sources {tmp}: is a folder; pass the sources file (TOML) itself"),
+        (["--sources", "{tmp}/bad.toml"], "--sources {tmp}/bad.toml: source 'x': option 'kind' is 'myspace'"),
+        (["--demo", "--sources", "{tmp}/bad.toml"], "--demo uses the bundled demo sources; drop --sources or --demo"),
+        (["--demo", "--data-dir", "{tmp}/bad.toml"], "--data-dir {tmp}/bad.toml: exists and is not a folder"),
+        (["--demo", "--limit", "0"], "'--limit'"),
     ],
 )
-def test_serve_rejects_bad_options_in_one_line(args, message, monkeypatch):
+def test_serve_rejects_bad_options_in_one_line_with_exit_2_like_run(args, message, monkeypatch, tmp_path):
+    import prefect
+
     from flows import prefect_env
 
     monkeypatch.setattr(prefect_env, "configure", lambda **kw: {})  # keep this process's environment
-    result = _serve_cli(*args)
-    assert result.exit_code == 1
-    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    monkeypatch.setattr(prefect, "serve", lambda *a, **kw: pytest.fail("served despite a bad option"))
+    (tmp_path / "bad.toml").write_text(BAD_SOURCES, encoding="utf-8")
+    result = _serve_cli(*[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 2, result.output
+    assert message.format(tmp=tmp_path) in result.stderr
+    if not args or args[-1] != "0":  # typer's own usage box for --limit is several lines
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert result.stderr.startswith("claimwatch serve: --" if args else "claimwatch serve: give --sources")
 
 
 def test_serve_demo_serves_what_the_demo_can_run_and_passes_the_options(monkeypatch, tmp_path):
