@@ -15,11 +15,12 @@ pipeline's schedule. ``kind`` sorts each flag into ``spreading`` (stance ``sprea
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
@@ -53,14 +54,21 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     try:
         if len(text.strip()) == 10:
             d = date.fromisoformat(text.strip())
-            return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
-        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+            dt = datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+        else:
+            dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ReportError(
             f"--since {text!r} is neither a date (2024-11-20), a datetime (2024-11-20T08:00) "
             "nor a span like 7d, 24h, 30m, 2w"
         ) from None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    if dt > now:
+        raise ReportError(
+            f"--since {text!r} is in the future (now {now:%Y-%m-%d %H:%M} UTC); "
+            "give a past date or a span like 7d"
+        )
+    return dt
 
 
 def check_tz(name: str) -> str:
@@ -89,29 +97,64 @@ def parse_labels(values: Iterable[str] | None) -> tuple[str, ...]:
 
 
 def table_files(data_dir: Path | str, table: str) -> list[Path]:
-    root = Path(data_dir) / table
-    return sorted(root.glob("**/*.parquet")) if root.is_dir() else []
+    """The table's part files a reader must read (see :func:`flows.store.part_files`)."""
+    from flows.store import part_files
+
+    return part_files(data_dir, table)
 
 
 def scan(data_dir: Path | str, table: str) -> pl.LazyFrame | None:
     """Lazy scan of one table across all its date partitions, or ``None`` when it has no files."""
-    if not table_files(data_dir, table):
+    files = table_files(data_dir, table)
+    if not files:
         return None
-    return pl.scan_parquet(
-        f"{Path(data_dir)}/{table}/**/*.parquet",
-        hive_partitioning=True,
-        missing_columns="insert",
-        extra_columns="ignore",
-    )
+    return pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore")
 
 
 def require_data(data_dir: Path | str) -> Path:
     path = Path(data_dir)
+    if path.exists() and not path.is_dir():
+        raise NoData(f"{path} is a file, not a claimwatch data dir: pass the folder given to `claimwatch run --data-dir`")
     if not path.is_dir():
         raise NoData(f"no claimwatch data in {path} (directory missing): run `claimwatch run --data-dir {path}` first")
     if not any(table_files(path, t) for t in TABLES):
         raise NoData(f"no claimwatch data in {path} (no Parquet files): run `claimwatch run --data-dir {path}` first")
     return path
+
+
+def unreadable_part(data_dir: Path | str) -> tuple[Path, str] | None:
+    """The first part file polars cannot read in full, with the first line of the reason, or ``None``."""
+    for table in TABLES:
+        for f in table_files(data_dir, table):
+            try:
+                pl.scan_parquet(f).collect()
+            except (pl.exceptions.PolarsError, OSError) as exc:
+                lines = str(exc).strip().splitlines()
+                return f, lines[0] if lines else type(exc).__name__
+    return None
+
+
+@contextlib.contextmanager
+def reading(data_dir: Path | str) -> Iterator[None]:
+    """Turn an error while reading the dataset into a one-line :class:`ReportError`.
+
+    A part file that is not Parquet, or whose data polars cannot read, is named, with what to do.
+    """
+    from flows.store import StoreError
+
+    try:
+        yield
+    except StoreError as exc:
+        raise ReportError(str(exc)) from None
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        try:
+            bad = unreadable_part(data_dir)
+        except StoreError as again:
+            raise ReportError(str(again)) from None
+        if bad is not None:
+            raise ReportError(f"{bad[0]}: cannot read this part file ({bad[1]}); move it away or delete it") from None
+        lines = str(exc).strip().splitlines()
+        raise ReportError(f"cannot read the dataset in {data_dir}: {lines[0] if lines else type(exc).__name__}") from None
 
 
 @dataclass(frozen=True)
@@ -148,7 +191,7 @@ def flagged_posts(data_dir: Path | str, filters: Filters = Filters()) -> pl.Lazy
     names = latest.collect_schema().names()
 
     def col(name: str, dtype: pl.DataType = pl.String) -> pl.Expr:
-        return pl.col(name) if name in names else pl.lit(None, dtype=dtype)
+        return pl.col(name) if name in names else pl.lit(None, dtype=dtype).alias(name)
 
     when = pl.Datetime("us", "UTC")
     time = pl.coalesce(col("published_at", when), col("fetched_at", when), col("flagged_at", when))

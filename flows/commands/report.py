@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sys
+from dataclasses import replace
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
@@ -53,8 +54,6 @@ def report(
             since=rep.parse_since(since) if since else None,
             labels=rep.parse_labels(label),
             tz=rep.check_tz(tz),
-            claims=rep.check_choices(data_dir, "--claim", "claim_id", claim or ()),
-            platforms=rep.check_choices(data_dir, "--platform", "platform", platform or ()),
         )
         if view is None:
             view_ = View.flags if fmt is Format.csv else View.both
@@ -62,22 +61,34 @@ def report(
             view_ = view
         if fmt is Format.csv and view_ is View.both:
             raise rep.ReportError("--format csv writes one table: add --view flags or --view daily")
-        if plot is not None and plot.suffix.lower() != ".png":
-            raise rep.ReportError(f"--plot {plot}: give a file name ending in .png")
-        flags = rep.flagged_posts(data_dir, filters).collect().lazy()
+        if plot is not None:
+            _check_plot_path(plot)
+        with rep.reading(data_dir):
+            rep.require_data(data_dir)
+            filters = replace(
+                filters,
+                claims=rep.check_choices(data_dir, "--claim", "claim_id", claim or ()),
+                platforms=rep.check_choices(data_dir, "--platform", "platform", platform or ()),
+            )
+            flags = rep.flagged_posts(data_dir, filters).collect().lazy()
+            no_matches = rep.scan(data_dir, "matches") is None
         latest = rep.latest_flags(flags, limit or None, tz=filters.tz) if view_ in (View.both, View.flags) else None
-        daily = rep.daily_counts(flags) if view_ in (View.both, View.daily) else None
+        counts = rep.daily_counts(flags) if view_ in (View.both, View.daily) or plot is not None else None
+        daily = counts if view_ in (View.both, View.daily) else None
         if plot is not None:
             from flows.plot import plot_daily
 
-            plot_daily(rep.daily_counts(flags), plot, title_suffix=_describe(filters), tz=filters.tz)
+            try:
+                plot_daily(counts, plot, title_suffix=_describe(filters), tz=filters.tz)
+            except OSError as exc:
+                raise rep.ReportError(f"--plot {plot}: cannot write the file ({exc.strerror or exc}); choose a writable path") from None
     except rep.ReportError as exc:
         typer.echo(f"claimwatch report: {exc}", err=True)
         raise typer.Exit(1)
-    except OSError as exc:
-        typer.echo(f"claimwatch report: cannot write {exc.filename or plot}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(1)
 
+    if no_matches:
+        typer.echo(f"claimwatch report: {data_dir} has no matches yet, so nothing is flagged; "
+                   f"`claimwatch run --data-dir {data_dir}` matches the posts it fetches", err=True)
     out = sys.stdout
     if fmt is Format.json:
         payload = {}
@@ -101,6 +112,18 @@ def report(
             out.write(_table(daily) if daily.height else "  none match these filters\n")
     if plot is not None:
         typer.echo(f"wrote {plot}", err=True)
+
+
+def _check_plot_path(plot: Path) -> None:
+    from flows.report import ReportError
+
+    if plot.is_dir():
+        raise ReportError(f"--plot {plot} is a folder; give a file name ending in .png, e.g. {plot / 'daily.png'}")
+    if plot.suffix.lower() != ".png":
+        raise ReportError(f"--plot {plot}: give a file name ending in .png, e.g. {plot.with_suffix('.png')}")
+    folder = plot.parent
+    if not folder.is_dir():
+        raise ReportError(f"--plot {plot}: cannot write the file, folder {folder} does not exist; create it or choose another folder")
 
 
 def _describe(filters) -> str:

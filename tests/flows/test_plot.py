@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -89,8 +90,40 @@ def test_report_plot_option_writes_the_file(tmp_path):
     assert target.read_bytes()[:8] == PNG_MAGIC
     assert f"wrote {target}" in result.stderr
 
-    bad = CliRunner().invoke(app, ["report", "--data-dir", str(data), "--plot", str(tmp_path / "no" / "dir" / "x.png")])
-    assert bad.exit_code == 1 and "cannot write" in bad.stderr and "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("no/dir/x.png", "--plot {p}: cannot write the file, folder {p.parent} does not exist; create it or choose another folder"),
+        ("daily", "--plot {p}: give a file name ending in .png, e.g. {p}.png"),
+        ("daily.svg", "--plot {p}: give a file name ending in .png, e.g. {p.parent}/daily.png"),
+        (".", "--plot {p} is a folder; give a file name ending in .png, e.g. {p}/daily.png"),
+    ],
+)
+def test_report_plot_to_a_path_it_cannot_use_is_one_line_before_any_work(tmp_path, target, message):
+    data = write_sample_dataset(tmp_path / "data")
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    report_command.register(app)
+    path = tmp_path / target if target != "." else tmp_path
+    result = CliRunner().invoke(app, ["report", "--data-dir", str(data), "--plot", str(path)])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.strip() == "claimwatch report: " + message.format(p=path)
+    assert not list(tmp_path.rglob("*.png"))
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc, where no file can be created")
+def test_report_plot_that_cannot_be_written_is_one_line(tmp_path):
+    data = write_sample_dataset(tmp_path / "data")
+    target = Path("/proc") / "claimwatch-daily.png"  # an existing folder that refuses new files, even to root
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    report_command.register(app)
+    result = CliRunner().invoke(app, ["report", "--data-dir", str(data), "--plot", str(target)])
+    assert result.exit_code == 1 and "Traceback" not in result.output and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"claimwatch report: --plot {target}: cannot write the file (") and line.endswith("); choose a writable path")
 
 
 @pytest.mark.prefect

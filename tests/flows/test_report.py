@@ -156,6 +156,13 @@ def test_since_rejects_anything_else_naming_the_forms(text):
         rep.parse_since(text, now=NOW)
 
 
+@pytest.mark.parametrize("text", ["2024-11-23", "2024-11-22T12:01", "2024-11-22T18:00+05:00", "2030-01-01"])
+def test_since_in_the_future_is_refused_rather_than_matching_nothing(text):
+    with pytest.raises(rep.ReportError, match=r"is in the future \(now 2024-11-22 12:00 UTC\)"):
+        rep.parse_since(text, now=NOW)
+    assert rep.parse_since("2024-11-22T12:00", now=NOW) == NOW  # now itself is fine
+
+
 def test_labels_default_to_every_claim_label_and_accept_lists_and_all():
     assert rep.parse_labels(None) == ("likely_misinformation", "needs_review", "debunk")
     assert rep.parse_labels(["debunk, needs_review"]) == ("debunk", "needs_review")
@@ -280,9 +287,85 @@ def test_missing_or_empty_data_dir_says_to_run_first(tmp_path):
 
 
 def test_filters_that_match_nothing_say_so(sample):
-    result = invoke("--data-dir", str(sample), "--since", "2030-01-01")
+    result = invoke("--data-dir", str(sample), "--platform", "youtube", "--label", "debunk")
     assert result.exit_code == 0
     assert result.stdout.count("none match these filters") == 2
+
+
+def test_json_with_no_rows_is_still_a_document_with_both_lists(sample):
+    result = invoke("--data-dir", str(sample), "--format", "json", "--platform", "youtube", "--label", "debunk")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"flags": [], "daily": []}
+    only_daily = invoke("--data-dir", str(sample), "--format", "json", "--view", "daily", "--claim", OTHER, "--label", "debunk")
+    assert json.loads(only_daily.stdout) == {"daily": []}
+    csv_out = invoke("--data-dir", str(sample), "--format", "csv", "--platform", "youtube", "--label", "debunk")
+    assert csv_out.stdout == "time,platform,claim_id,label,stance,score,url\n"
+
+
+def test_since_in_the_future_is_one_line_at_the_command(sample):
+    result = invoke("--data-dir", str(sample), "--since", "2999-01-01")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("claimwatch report: --since '2999-01-01' is in the future (now ")
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+
+
+def test_a_junk_part_file_is_named_in_one_line(sample):
+    junk = sample / "matches" / "date=2024-11-21" / "part-junk.parquet"
+    junk.write_text("not parquet at all\n", encoding="utf-8")
+    for args in ((), ("--format", "json"), ("--claim", CLIP), ("--view", "daily")):
+        result = invoke("--data-dir", str(sample), *args)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output and result.stdout == ""
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith(f"claimwatch report: {junk}: ") and "move it away or delete it" in line
+
+
+def test_a_part_file_with_damaged_data_is_named_in_one_line(sample):
+    part = sample / "posts" / "date=2024-11-20" / "part-r1.parquet"
+    data = bytearray(part.read_bytes())
+    data[8 : len(data) // 2] = b"\x55" * (len(data) // 2 - 8)  # magic bytes and footer intact
+    part.write_bytes(bytes(data))
+    result = invoke("--data-dir", str(sample))
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"claimwatch report: {part}: ") and "move it away or delete it" in line
+
+
+def test_a_dataset_without_posts_still_reports_its_matches(sample):
+    import shutil
+
+    shutil.rmtree(sample / "posts")
+    flags = rep.flagged_posts(sample).collect()
+    assert flags.height == 8
+    assert flags["source"].null_count() == flags["author"].null_count() == 8
+    assert set(flags["platform"]) == {"mastodon", "youtube", "reddit", "news", "bluesky", "telegram"}  # from post_id
+    result = invoke("--data-dir", str(sample), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["flags"]) == 8
+
+
+def test_a_dataset_with_only_runs_says_nothing_is_matched_yet(sample):
+    import shutil
+
+    for table in ("posts", "matches", "claims", "source_health"):
+        shutil.rmtree(sample / table)
+    result = invoke("--data-dir", str(sample), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"flags": [], "daily": []}
+    assert result.stderr.strip().splitlines() == [
+        f"claimwatch report: {sample} has no matches yet, so nothing is flagged; "
+        f"`claimwatch run --data-dir {sample}` matches the posts it fetches"
+    ]
+
+
+def test_a_file_given_as_data_dir_is_refused(sample):
+    part = next((sample / "runs").glob("date=*/*.parquet"))
+    result = invoke("--data-dir", str(part))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"claimwatch report: {part} is a file, not a claimwatch data dir: "
+        "pass the folder given to `claimwatch run --data-dir`"
+    )
 
 
 # --- on what the demo pipeline writes ----------------------------------------------------------
