@@ -183,27 +183,57 @@ def test_automation_file_is_what_prefect_automation_create_accepts():
     assert action.type == "send-notification"
 
 
-def test_automation_message_renders_from_a_spreading_event():
+def test_automation_reacts_to_each_crossing_with_a_quiet_period_per_claim():
+    from prefect.events.schemas.automations import AutomationCore, Posture
+
+    trigger = AutomationCore.model_validate(yaml.safe_load(AUTOMATION.read_text(encoding="utf-8"))).trigger
+    # the pipeline counts posts against [alerts] spreading_threshold within [alerts] window and
+    # emits once per crossing, so one event is enough to tell the desk
+    assert trigger.posture == Posture.Reactive and trigger.threshold == 1
+    # a reactive trigger fires on the first event, then ignores the claim for `within`
+    assert trigger.within == dt.timedelta(hours=6)
+
+
+def _spreading_event(**payload):
     from prefect.events.schemas.events import ReceivedEvent
-    from prefect.server.utilities.user_templates import render_user_template_sync, validate_user_template
 
     now = dt.datetime(2024, 11, 9, 7, 0, tzinfo=dt.timezone.utc)
-    event = ReceivedEvent(
+    return ReceivedEvent(
         event="claimwatch.claim.spreading",
         resource={"prefect.resource.id": "claimwatch.claim.trump-khan-release-clip",
                   "prefect.resource.name": "Trump pledges to work for Imran Khan's release (edited clip)"},
-        payload={"claim_id": "trump-khan-release-clip", "new_spreading": 4, "likely_misinformation": 3,
-                 "threshold": 3, "run_id": "20241109T070000Z-abcd1234", "catalogue_version": "9ad9fe1b"},
+        payload={"claim_id": "trump-khan-release-clip", "count": 4, "window": "1h", "threshold": 3,
+                 "run_id": "20241109T070000Z-abcd1234", "catalogue_version": "9ad9fe1b", **payload},
         occurred=now, received=now,
     )
+
+
+def _render(event):
+    from prefect.server.utilities.user_templates import render_user_template_sync, validate_user_template
+
     action = yaml.safe_load(AUTOMATION.read_text(encoding="utf-8"))["actions"][0]
     for template in (action["subject"], action["body"]):
         validate_user_template(template)
-    subject = render_user_template_sync(action["subject"], {"event": event})
-    body = render_user_template_sync(action["body"], {"event": event})
-    assert subject == "claimwatch: Trump pledges to work for Imran Khan's release (edited clip) is spreading"
-    assert "4 new posts spread" in body and "3 of them labelled likely_misinformation" in body
+    return [render_user_template_sync(t, {"event": event}) for t in (action["subject"], action["body"])]
+
+
+def test_automation_message_names_the_claim_and_the_count():
+    subject, body = _render(_spreading_event())
+    assert subject == "claimwatch: Trump pledges to work for Imran Khan's release (edited clip) is spreading (4 posts in 1h)"
+    assert body.splitlines()[0] == (
+        "4 posts spread the debunked claim \"Trump pledges to work for Imran Khan's release (edited clip)\" "
+        "(trump-khan-release-clip) within 1h (alert threshold 3)."
+    )
+    assert "Run 20241109T070000Z-abcd1234, catalogue 9ad9fe1b" in body
     assert "claimwatch report --claim trump-khan-release-clip --since 24h" in body
+
+
+def test_automation_message_falls_back_to_the_claim_id_without_a_title():
+    event = _spreading_event(count=7)
+    event.resource.root.pop("prefect.resource.name")
+    subject, body = _render(event)
+    assert subject == "claimwatch: claimwatch.claim.trump-khan-release-clip is spreading (7 posts in 1h)"
+    assert body.startswith("7 posts spread the debunked claim")
 
 
 # --- a real server -----------------------------------------------------------------------------
@@ -400,7 +430,8 @@ def test_served_pipeline_runs_on_a_real_server(server, tmp_path):
             assert "Spreading alerts" in summary and "trump-khan-release-clip" in summary
             notes = server.wait("the spreading notification", lambda: [
                 n for n in webhook.received if "trump-khan-release-clip" in n.get("body", "")], 60)
-            assert notes[0]["subject"].startswith("claimwatch: ") and notes[0]["subject"].endswith(" is spreading")
+            assert notes[0]["subject"].startswith("claimwatch: ") and " is spreading (" in notes[0]["subject"]
+            assert " posts spread the debunked claim " in notes[0]["body"]
             assert "claimwatch report --claim trump-khan-release-clip --since 24h" in notes[0]["body"]
     finally:
         server.stop(serve)
@@ -450,3 +481,34 @@ def test_prefect_yaml_deploys_to_a_work_pool_and_a_worker_runs_it(server, tmp_pa
         finally:
             server.stop(worker)
     assert list(data_dir.glob("matches/date=*/part-*.parquet"))
+
+
+# --- the documentation of the set-up -------------------------------------------------------------
+
+
+def _readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"### {title}\n")
+    rest = text[start + len(title) + 5:]
+    return rest[: min(i for i in (rest.find("\n## "), rest.find("\n### "), len(rest)) if i >= 0)]
+
+
+def test_readme_explains_the_team_set_up_itself_and_links_the_details():
+    section = _readme_section("Scheduled runs and the team set-up")
+    for step in ("prefect server start", "prefect work-pool create claimwatch", "prefect worker start --pool claimwatch",
+                 "prefect deploy --prefect-file deploy/prefect.yaml --all", "prefect cloud login",
+                 "PREFECT_API_URL", "PREFECT_API_KEY", "claimwatch serve", "(docs/deploy.md)"):
+        assert step in section, step
+    pool = yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))["definitions"]["work_pool"]["name"]
+    assert f"--pool {pool}" in section and f"work-pool create {pool}" in section
+
+
+def test_deploy_doc_describes_the_automation_as_the_file_declares_it():
+    doc = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    automation = yaml.safe_load(AUTOMATION.read_text(encoding="utf-8"))
+    trigger = automation["trigger"]
+    assert f"| `within`    | `{trigger['within']}` (6 hours)" in doc
+    assert f"| `threshold` | `{trigger['threshold']}`" in doc
+    for key in ("claim_id", "count", "window", "threshold", "run_id", "catalogue_version"):
+        assert f"`{key}`" in doc
+    assert "{{ event.payload." + "count }}" in automation["actions"][0]["subject"]
