@@ -5,8 +5,11 @@ Flows stay thin: connectors fetch and parse, ``rules`` matches, :mod:`flows.stor
 work on a whole source or a batch of posts, never on one post.
 
 Final state of ``run_pipeline``: ``Completed`` when at least one source delivered (the message
-names the sources that failed, if any), ``Failed`` when every source failed. Bad configuration or
-a bad catalogue fails the run before anything is fetched or written.
+names the sources that failed, if any), ``Failed`` when every source failed or matching failed.
+Bad configuration (including the ``[matching]`` table), a bad catalogue or a part file that is not
+Parquet fails the run before anything is fetched or written. Posts are stored and cursors moved
+before matching; a run whose matching failed is caught up by the next run (see the comment in
+:func:`run_pipeline` and docs/data.md).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +57,7 @@ from flows.config import (
 )
 from flows.replay import placeholder_credentials
 from flows.runners import task_runner_from_config
-from flows.store import Store, conform, empty
+from flows.store import Store, StoreError, conform, empty
 
 FLAG_LABELS = ("likely_misinformation", "needs_review", "debunk")
 progress = logging.getLogger("claimwatch.progress")
@@ -271,7 +274,8 @@ def _markdown(summary: dict[str, Any]) -> str:
         lines.append("No new flags.")
     if summary["alerts"]:
         lines += ["", "## Spreading alerts", ""]
-        lines += [f"- `{a['claim_id']}`: {a['new_spreading']} new spreading posts" for a in summary["alerts"]]
+        lines += [f"- `{a['claim_id']}`: {a['count']} new spreading posts in the last {a['window']}"
+                  for a in summary["alerts"]]
     return "\n".join(lines) + "\n"
 
 
@@ -288,27 +292,73 @@ def publish(summary: dict[str, Any], new_matches: pl.DataFrame, posts: pl.DataFr
                               description=f"{misinfo.height} new posts labelled likely_misinformation")
 
 
-def spreading_alerts(new_matches: pl.DataFrame, catalogue: Any, threshold: int, run_id: str) -> list[dict[str, Any]]:
-    if new_matches.is_empty():
-        return []
-    per_claim = (new_matches.filter((pl.col("stance") == "spreads") & (pl.col("label") != "no_flag"))
-                 .group_by("claim_id")
-                 .agg(new_spreading=pl.len(),
-                      likely_misinformation=(pl.col("label") == "likely_misinformation").sum())
-                 .filter(pl.col("new_spreading") >= threshold).sort("claim_id"))
-    alerts = []
-    for row in per_claim.iter_rows(named=True):
-        cid = row["claim_id"]
+def _alert_state(store: Store) -> dict[str, Any]:
+    try:
+        data = json.loads((store.state_dir / "alerts.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError, OSError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def spreading_counts(store: Store, now: datetime, window_s: int) -> dict[str, int]:
+    """Per claim: posts newly spreading it within the window, read from the store. A post counts
+    once per claim, at the first time it was labelled ``likely_misinformation`` with stance
+    ``spreads`` (under any catalogue version), if that time falls in ``(now - window, now]``."""
+    spreading = store.collect("matches", store.scan("matches")
+                              .filter((pl.col("label") == "likely_misinformation") & (pl.col("stance") == "spreads")
+                                      & pl.col("flagged_at").is_not_null())
+                              .group_by("claim_id", "post_id").agg(first=pl.col("flagged_at").min())
+                              .filter((pl.col("first") > now - timedelta(seconds=window_s)) & (pl.col("first") <= now))
+                              .group_by("claim_id").agg(n=pl.len()))
+    return {r["claim_id"]: int(r["n"]) for r in spreading.iter_rows(named=True)}
+
+
+def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, window_s: int, run_id: str,
+                     now: datetime | None = None) -> list[dict[str, Any]]:
+    """Emit ``claimwatch.claim.spreading`` once per crossing: when a claim's count of new spreading
+    posts in the window reaches ``threshold`` after being below it. ``_state/alerts.json`` remembers
+    which claims are above; a claim that falls below may alert again on its next crossing."""
+    now = now or utcnow()
+    counts = spreading_counts(store, now, window_s)
+    state = _alert_state(store)
+    alerts, above = [], {}
+    for cid in sorted(counts):
+        n = counts[cid]
+        if n < threshold:
+            continue
+        above[cid] = state.get(cid) or {"since": now.isoformat(), "run_id": run_id}
+        if cid in state:
+            continue  # already alerted for this crossing
         title = catalogue.get(cid).title if cid in catalogue else None
-        payload = {"claim_id": cid, "new_spreading": int(row["new_spreading"]),
-                   "likely_misinformation": int(row["likely_misinformation"]),
-                   "threshold": threshold, "run_id": run_id, "catalogue_version": catalogue.version}
+        payload = {"claim_id": cid, "count": n, "window": window, "threshold": threshold,
+                   "new_spreading": n, "likely_misinformation": n,
+                   "run_id": run_id, "catalogue_version": catalogue.version}
         emit_event(event="claimwatch.claim.spreading",
                    resource={"prefect.resource.id": f"claimwatch.claim.{cid}",
                              "prefect.resource.name": title or cid},
                    payload=payload)
         alerts.append(payload)
+    if above != state:
+        with store.lock():
+            tmp = store.state_dir / f".alerts.json.{run_id}.tmp"
+            tmp.write_text(json.dumps(above, indent=2, sort_keys=True), encoding="utf-8")
+            tmp.replace(store.state_dir / "alerts.json")
     return alerts
+
+
+def posts_to_catch_up(store: Store, catalogue_version: str, now: datetime, days: float, limit: int,
+                      exclude: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Stored posts fetched in the last ``days`` with no ``matches`` row for ``catalogue_version``,
+    newest first, at most ``limit`` (one row per post_id: its latest stored version)."""
+    if limit <= 0:
+        return empty("posts")
+    matched = store.scan("matches").filter(pl.col("catalogue_version") == catalogue_version).select("post_id").unique()
+    recent = (store.scan("posts").filter(pl.col("fetched_at") >= now - timedelta(days=days))
+              .sort("fetched_at", descending=True).unique("post_id", keep="first", maintain_order=True)
+              .join(matched, on="post_id", how="anti"))
+    if exclude is not None and exclude.height:
+        recent = recent.join(exclude.select("post_id").lazy(), on="post_id", how="anti")
+    return store.collect("posts", recent.head(limit))
 
 
 # ---------------------------------------------------------------- the flows
@@ -345,6 +395,7 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
     day = started.date()
     store = Store(data_dir)
     store.ensure()
+    store.check()  # a part file that is not Parquet stops the run before anything is fetched
     _say(f"run {run_id}: {len(cfg.enabled_sources)} sources, catalogue {catalogue.version} ({len(catalogue)} claims)")
     store.write("claims", catalogue.frame(), run_id, day)
 
@@ -360,17 +411,31 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
     new_posts = store.write("posts", posts, run_id, day)
     imported = [o["rows"] for o in ok.values() if o["table"] == "claims" and o["rows"].height]
     imported_new = store.write("claims", pl.concat(imported), run_id, day) if imported else None
-    # cursors move only now that the rows are on disk
+    # Cursors move as soon as the posts are on disk, whether or not matching below succeeds:
+    # matching never depends on fetching again. Every run matches the posts it fetched plus the
+    # stored posts of the last [runner] catch_up_days (default 3) that have no matches row for
+    # this catalogue version, newest first, at most catch_up_max_posts (default 2000). So a run
+    # whose matching failed is caught up by the next run, and a new catalogue version re-matches
+    # recent posts. Posts no claim scores for have no matches row, so they are re-checked by
+    # each run while they are recent (bounded by the same limits); they still write nothing.
     store.save_cursors({n: o["cursor"] for n, o in ok.items()})
     _say(f"stored {new_posts.height} new posts of {fetched.height} fetched")
 
     match_error = None
+    caught_up = 0
+    to_match = posts
     try:
-        matches = match_all(cfg, posts, catalogue, run_id)
+        backlog = posts_to_catch_up(store, catalogue.version, started, cfg.catch_up_days, cfg.catch_up_max_posts,
+                                    exclude=posts)
+        caught_up = backlog.height
+        if caught_up:
+            _say(f"matching {caught_up} stored posts not yet matched with catalogue {catalogue.version}")
+        to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
+        matches = match_all(cfg, to_match, catalogue, run_id)
         new_matches = store.write("matches", matches, run_id, day)
         _say(f"stored {new_matches.height} new matches")
-    except Exception as exc:  # recorded in runs; the posts stay, a re-run matches them
-        match_error = f"matching failed: {_error_text(exc)}"
+    except Exception as exc:  # recorded in runs; the posts stay, the next run matches them
+        match_error = f"matching failed: {exc}" if isinstance(exc, StoreError) else f"matching failed: {_error_text(exc)}"
         new_matches = empty("matches")
         _say(match_error, logging.ERROR)
 
@@ -395,7 +460,12 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
 
     flags = (new_matches.filter(pl.col("label").is_in(FLAG_LABELS)).group_by("claim_id", "label").len("n")
              .sort(["claim_id", "label"]).to_dicts()) if new_matches.height else []
-    alerts = spreading_alerts(new_matches, catalogue, cfg.spreading_threshold, run_id)
+    try:
+        alerts = spreading_alerts(store, catalogue, cfg.spreading_threshold, cfg.alert_window, cfg.alert_window_s,
+                                  run_id, utcnow())
+    except StoreError as exc:
+        alerts = []
+        _say(f"spreading alerts skipped: {exc}", logging.WARNING)
     failed = [h for h in health if h["status"] == "error"]
     status = "failed" if len(failed) == len(health) or match_error else "partial" if failed else "ok"
     n_flags = int(new_matches.filter(pl.col("label").is_in(("likely_misinformation", "needs_review"))).height)
@@ -413,9 +483,9 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
         "matches_new": new_matches.height, "flags": flags, "alerts": alerts, "duplicates_in_run": dup_in_run,
         "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
                     for h in health],
-        "duration_s": round(time.monotonic() - t0, 2), "error": match_error,
+        "duration_s": round(time.monotonic() - t0, 2), "error": match_error, "caught_up": caught_up,
     }
-    publish(summary, new_matches, posts)
+    publish(summary, new_matches, to_match)
     if match_error:
         return Failed(message=match_error, data=summary)
     if status == "failed":

@@ -5,7 +5,7 @@ Without ``--sources`` it runs the bundled demo: the real connectors read recorde
 ``PREFECT_API_URL`` Prefect runs in ephemeral mode with its state in ``./.prefect``.
 
 Exit codes: 0 the run completed (some sources may have failed: one line each), 1 every source
-failed or the run crashed, 2 a bad input (sources file, catalogue, replay manifest, data dir);
+failed, matching failed, a part file of the data dir is not Parquet, or the run crashed, 2 a bad input (sources file, catalogue, replay manifest, data dir);
 nothing is written for a bad input.
 """
 
@@ -67,6 +67,10 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, d
         Store(data_dir).read_cursors()
     except StoreError as exc:
         _fail(str(exc))
+    try:
+        Store(data_dir).check()
+    except StoreError as exc:  # data already written needs a hand, not a different input
+        _fail(str(exc), 1)
     return cfg, manifest
 
 
@@ -129,7 +133,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     else:
         lines.append("  none (posts and matches already in the dataset are not counted again)")
     for a in summary.get("alerts", []):
-        lines.append(f"  alert: {a['claim_id']} is spreading ({a['new_spreading']} new spreading posts)")
+        lines.append(f"  alert: {a['claim_id']} is spreading ({a['count']} new spreading posts in the last {a['window']})")
     if summary.get("error"):
         lines += ["", f"run error: {summary['error']}"]
     errors = [s for s in summary["sources"] if s["status"] != "ok"]
@@ -172,6 +176,10 @@ def run(
         if state.is_failed():
             _fail(state.message or "every source failed", 1)
         return
+    from flows.store import StoreError
+
+    if isinstance(result, StoreError):
+        _fail(str(result), 1)
     if isinstance(result, BaseException):
         msg = str(result).strip().splitlines()[0] if str(result).strip() else type(result).__name__
         _fail(f"the run failed: {msg}", 1)
