@@ -93,6 +93,8 @@ def parse_labels(values: Iterable[str] | None) -> tuple[str, ...]:
                 out.append(part)
             else:
                 raise ReportError(f"--label {part!r} is not a label; use one of {', '.join(ALL_LABELS)} or all")
+    if values and not out:
+        raise ReportError(f"--label is empty; use one of {', '.join(ALL_LABELS)} or all, or leave the option out")
     return tuple(dict.fromkeys(out)) or DEFAULT_LABELS
 
 
@@ -256,8 +258,11 @@ def known_values(data_dir: Path | str, column: str) -> list[str]:
 
 def check_choices(data_dir: Path | str, option: str, column: str, values: Sequence[str]) -> tuple[str, ...]:
     """Reject a ``--claim``/``--platform`` value that never occurs in the data, listing what does."""
+    given = bool(values)
     values = tuple(v.strip() for value in values for v in value.split(",") if v.strip())
     if not values:
+        if given:
+            raise ReportError(f"{option} is empty; give a value or leave the option out")
         return ()
     known = known_values(data_dir, column)
     unknown = [v for v in values if v not in known]

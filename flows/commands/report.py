@@ -51,7 +51,7 @@ def report(
 
     try:
         filters = rep.Filters(
-            since=rep.parse_since(since) if since else None,
+            since=rep.parse_since(since) if since is not None else None,
             labels=rep.parse_labels(label),
             tz=rep.check_tz(tz),
         )

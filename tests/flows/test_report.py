@@ -266,6 +266,10 @@ def test_report_limit_and_time_zone(sample):
         (["--tz", "Mars/Olympus"], "--tz 'Mars/Olympus' is not a known time zone"),
         (["--format", "csv", "--view", "both"], "add --view flags or --view daily"),
         (["--plot", "out.svg"], "ending in .png"),
+        (["--since="], "--since '' is neither"),
+        (["--claim="], "--claim is empty; give a value or leave the option out"),
+        (["--platform", " , "], "--platform is empty; give a value or leave the option out"),
+        (["--label="], "--label is empty; use one of"),
     ],
 )
 def test_report_bad_options_give_one_clear_line(sample, args, message):
