@@ -123,6 +123,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         else:
             lines.append(f"  {s['source']:<{width}}  error")
     lines.append(f"  {'total':<{width}}  {summary['posts_fetched']:>5} fetched  {summary['posts_new']:>5} new")
+    if summary.get("caught_up"):
+        lines.append(f"  also checked {summary['caught_up']} recent stored posts with no match for this catalogue")
     lines += ["", "new flags per claim and label:"]
     if summary["flags"]:
         per_claim: dict[str, list[str]] = {}

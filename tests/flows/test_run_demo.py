@@ -477,6 +477,9 @@ def test_a_run_whose_matching_failed_is_caught_up_by_the_next_run(prefect_harnes
     assert caught.is_completed()
     summary = caught.result()
     assert summary["posts_fetched"] == 0 and summary["caught_up"] == 12
+    from flows.commands.run import format_summary
+
+    assert "also checked 12 recent stored posts with no match for this catalogue" in format_summary(summary)
     assert matches_of(data_dir).equals(expected)
     # and nothing is matched twice: a third run finds no post left to catch up
     third = pipeline.run_pipeline(config=str(once_source), data_dir=str(data_dir), return_state=True).result()
