@@ -90,11 +90,14 @@ class StoreError(RuntimeError):
     a part file that is not Parquet). The message is one line naming the path."""
 
 
-def part_files(data_dir: str | Path, table: str) -> list[Path]:
+def part_files(data_dir: str | Path, table: str, check: bool = True) -> list[Path]:
     """The part files of ``table`` a reader must read: every ``date=*/*.parquet`` except hidden
     files and those an unfinished compaction has already merged into another file. Every reader
-    of the dataset inside claimwatch lists parts through this (or :meth:`Store.files`)."""
-    return Store(data_dir).files(table)
+    of the dataset inside claimwatch lists parts through this (or :meth:`Store.files`).
+
+    With ``check`` (default) a file that is not Parquet raises a one-line :class:`StoreError`
+    naming it; ``check=False`` lists without opening the files."""
+    return Store(data_dir).files(table, check=check)
 
 
 def empty(table: str) -> pl.DataFrame:
@@ -143,16 +146,17 @@ class Store:
             raise ValueError(f"run_id {run_id!r} may only hold letters, digits, '.', '_' and '-'")
         return self.table_dir(table) / f"date={day.isoformat()}" / f"part-{run_id}.parquet"
 
-    def files(self, table: str) -> list[Path]:
-        """Readable part files of ``table`` (see :func:`part_files`), each checked to be Parquet."""
+    def files(self, table: str, check: bool = True) -> list[Path]:
+        """Part files of ``table`` to read (see :func:`part_files`), each checked to be Parquet."""
         d = self.table_dir(table)
         if not d.is_dir():
             return []
         replaced = self.replaced()
         files = sorted(p for p in d.glob("date=*/*.parquet")
                        if not p.name.startswith(".") and p.resolve() not in replaced)
-        for f in files:
-            self.check_part(f)
+        if check:
+            for f in files:
+                self.check_part(f)
         return files
 
     @property

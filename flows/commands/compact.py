@@ -2,6 +2,9 @@
 
 Every query answers the same before and after; it holds the data dir's write lock, so it never
 interleaves with a run's writes. The nightly ``compact_dataset`` flow does the same under Prefect.
+
+Exit codes: 0 done, 1 a part file is not Parquet (one line naming it) or the data dir cannot be
+written, 2 a bad option.
 """
 
 from __future__ import annotations

@@ -552,3 +552,29 @@ def test_a_spreading_alert_counts_posts_in_the_window_and_fires_once_per_crossin
     spreading(store, "r6", "c1", ["e", "f", "g"], t0 + timedelta(hours=3, minutes=1))
     assert [a["count"] for a in alerts("r6", t0 + timedelta(hours=3, minutes=1))] == [3]
     assert len(events) == 2
+
+
+def test_catching_up_takes_recent_unmatched_posts_newest_first_within_the_limits(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from connectors.schema import make_post, posts_frame
+    from flows.pipeline import posts_to_catch_up
+    from flows.store import Store
+
+    store = Store(tmp_path)
+    now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+    rows = [make_post("reddit", f"t3_{i}", text=f"post {i}", source="s", fetched_at=now - timedelta(days=i))
+            for i in range(6)]  # t3_0 fetched now ... t3_5 five days ago
+    store.write("posts", posts_frame(rows), "r1", now.date())
+    store.write("matches", pl.DataFrame({"post_id": ["reddit:t3_0", "reddit:t3_1"], "claim_id": ["c", "c"],
+                                         "catalogue_version": ["v1", "v1"]}), "r1", now.date())
+
+    def ids(version, days=3, limit=100, exclude=None):
+        return posts_to_catch_up(store, version, now, days, limit, exclude)["post_id"].to_list()
+
+    assert ids("v1") == ["reddit:t3_2", "reddit:t3_3"]  # within 3 days, no v1 row yet
+    # a new catalogue version re-matches every recent post
+    assert ids("v2") == ["reddit:t3_0", "reddit:t3_1", "reddit:t3_2", "reddit:t3_3"]
+    assert ids("v2", limit=1) == ["reddit:t3_0"] and ids("v2", limit=0) == []
+    assert ids("v2", days=10) == [f"reddit:t3_{i}" for i in range(6)]
+    assert ids("v2", exclude=posts_frame(rows[:1])) == ["reddit:t3_1", "reddit:t3_2", "reddit:t3_3"]

@@ -254,3 +254,14 @@ def test_a_copied_data_dir_keeps_its_compaction_journal(tmp_path, monkeypatch):
     monkeypatch.undo()
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     assert Store(tmp_path / "b").read("posts").height == 2
+
+
+def test_part_files_can_list_without_opening_the_files(tmp_path):
+    from flows.store import part_files
+
+    junk = tmp_path / "posts" / "date=2026-11-28" / "part-junk.parquet"
+    junk.parent.mkdir(parents=True)
+    junk.write_text("junk")
+    assert part_files(tmp_path, "posts", check=False) == [junk]
+    with pytest.raises(StoreError, match="part-junk.parquet: not a Parquet file"):
+        part_files(tmp_path, "posts")
