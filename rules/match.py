@@ -70,7 +70,8 @@ FEATURES = (
 CALIBRATION_FEATURES = ("tsr", "tsort", "ratio", "partial", "cov_claim_s", "cov_post_s", "post_terms")
 SHRINK_TERMS = 3.0
 COMPOUNDS = True
-ENTITY_BONUS = 1000.0  # ordering only: rows whose entity guards hold come first
+ENTITY_BONUS = 1000.0  # ordering only: direct evidence, then rows whose entity guards hold, come first
+FLAG_LABELS = ("likely_misinformation", "debunk")  # at most one row of a post carries one
 LEAD_WORDS = 60
 LONG_POST_WORDS = 150
 STANCE_WINDOW_WORDS = 60
@@ -670,8 +671,10 @@ class Matcher:
         score_sel = np.where(media[sel], 100.0, self._calibrated(lab))
         ents_sel = np.array([self._entities_ok(prep["norm"][p], c) for p, c in zip(pp[sel].tolist(), cc[sel].tolist())],
                             dtype=bool)
-        # a claim whose required entities the post names outranks one whose entities it lacks
-        order2, rank2 = self._order(pp[sel], cc[sel], score_sel + ENTITY_BONUS * ents_sel)
+        # direct evidence (known media, a link to the claim's fact check) first, then claims whose
+        # required entities the post names, then the score
+        evidence_sel = media[sel] | fc_link[sel]
+        order2, rank2 = self._order(pp[sel], cc[sel], score_sel + ENTITY_BONUS * (ents_sel + 2.0 * evidence_sel))
         keep = (rank2 <= cfg.max_claims_per_post) & (
             (score_sel[order2] >= cfg.report_floor) | media[sel][order2] | fc_link[sel][order2])
         idx = sel[order2[keep]]
@@ -681,6 +684,7 @@ class Matcher:
         fuzzy = np.zeros(len(pp))
         fuzzy[sel] = lab["tsr"]
         pair_stance = self._pair_stances(prep, pp, cc, idx)
+        flagged: set[int] = set()
         rows: dict[str, list[Any]] = {k: [] for k in MATCHES_SCHEMA}
         for i, r in zip(idx.tolist(), rank.tolist()):
             p, c = int(pp[i]), int(cc[i])
@@ -701,6 +705,11 @@ class Matcher:
                 label = "likely_misinformation"
             else:
                 label = "needs_review"
+            if label in FLAG_LABELS:
+                # one claim per post carries a flag: the best-ranked; the others are left for review
+                if p in flagged:
+                    label = "needs_review"
+                flagged.add(p)
             rows["post_id"].append(prep["post_id"][p])
             rows["claim_id"].append(self.claim_ids[c])
             rows["score"].append(round(s, 2))

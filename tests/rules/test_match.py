@@ -200,3 +200,24 @@ def test_two_catalogue_words_written_as_one_lower_case_hashtag_still_find_the_cl
     ranked = m.rank(posts("im not going anywhere #lilquasar", "#deepspace #astronomy"), top_k=1)
     assert ranked["claim_id"].to_list() == ["rapper", "quasar"]
     assert m.rank(posts("#lilquasar"), top_k=1)["claim_id"].to_list() == ["rapper"]
+
+
+def test_only_the_best_ranked_claim_of_a_post_carries_a_flag():
+    israel = Claim(claim_id="trump-israel", title="Trump says Imran Khan supports Israel",
+                   text="A video shows Donald Trump saying Imran Khan supports Israel.",
+                   required_entities=(("trump",), ("imran khan",), ("israel",)),
+                   fact_checks=({"url": "https://factcheck.example.org/trump-israel"},))
+    release = Claim(claim_id="trump-release", title="Trump says Imran Khan will be freed from jail",
+                    text="A video shows Donald Trump saying Imran Khan will be freed from jail.",
+                    required_entities=(("trump",), ("imran khan",)),
+                    fact_checks=({"url": "https://factcheck.example.org/trump-release"},))
+    m = Matcher(Catalogue([israel, release]))
+    out = m.match(posts("Watch: Donald Trump says Imran Khan supports Israel, a video of Trump on Imran Khan",
+                        "Fake: Trump never said Imran Khan will be freed https://factcheck.example.org/trump-release"))
+    labels = {(r["post_id"], r["claim_id"]): (r["rank"], r["label"]) for r in out.iter_rows(named=True)}
+    assert labels[("p0", "trump-israel")] == (1, "likely_misinformation")
+    assert labels.get(("p0", "trump-release"), (2, "no_flag"))[1] in ("needs_review", "no_flag")
+    assert labels[("p1", "trump-release")] == (1, "debunk")
+    assert labels.get(("p1", "trump-israel"), (2, "no_flag"))[1] in ("needs_review", "no_flag")
+    flagged = out.filter(pl.col("label").is_in(["likely_misinformation", "debunk"]))
+    assert flagged["post_id"].is_unique().all()
