@@ -1,6 +1,6 @@
 """Fit the matcher's logistic scoring model on CheckThat 2020 *train* and print it.
 
-    .venv/bin/python bench/fit_weights.py [--data ../shared/data/checkthat2020] [--dev] [--out model.json]
+    .venv/bin/python bench/fit_weights.py [--data ../shared/data/checkthat2020] [--dev] [--cv 5] [--out model.json]
 
 Features are those of rules.match.FEATURES over the BM25 candidates of each train post; the
 label is 1 for a gold pair. Prints the model (paste into rules/match.py DEFAULT_MODEL) and the
@@ -53,6 +53,8 @@ def main() -> None:
     ap.add_argument("--calibration", action="store_true",
                     help="fit the label score: CALIBRATION_FEATURES only, balanced classes, raw features")
     ap.add_argument("--pairwise", action="store_true", help="fit on (gold - other) differences within a post")
+    ap.add_argument("--cv", type=int, default=0, metavar="K",
+                    help="also print K-fold cross-validated train MAP@5 (folds over posts; refit per fold)")
     ap.add_argument("--out")
     a = ap.parse_args()
     data = Path(a.data)
@@ -98,6 +100,17 @@ def main() -> None:
         coef_sub, b = fit_logistic(xs[:, cols], y, l2=a.l2)
     coef = np.zeros(len(FEATURES))
     coef[cols] = coef_sub
+    if a.cv > 1:
+        fold = (np.arange(len(pids)) * 7919) % a.cv
+        z = np.zeros(len(y))
+        for k in range(a.cv):
+            te = fold[f["post"]] == k
+            mu, sd = x[~te].mean(0), x[~te].std(0) + 1e-9
+            w, b0 = fit_logistic(((x[~te] - mu) / sd)[:, cols], y[~te], l2=a.l2)
+            z[te] = ((x[te] - mu) / sd)[:, cols] @ w + b0
+        ranked = m._ranked(pids, f["post"], f["claim"], z, 1000)
+        res = evaluate(ranked, gold)
+        print(f"train {a.cv}-fold CV " + " ".join(f"{k}={v:.4f}" for k, v in res.items()))
     model = {"mean": [round(v, 6) for v in mean], "scale": [round(v, 6) for v in scale],
              "coef": [round(v, 6) for v in coef], "intercept": round(b, 6)}
     print(json.dumps(model))
