@@ -41,6 +41,19 @@ def peak_memory(fn):
     return peak
 
 
+def get_too_large(c, url):
+    """GET ``url`` where it is too large: ``(TooLargeError messages, peak traced memory)``."""
+    errors = []
+
+    def fetch():
+        try:
+            c.get(url)
+        except TooLargeError as exc:
+            errors.append(str(exc))
+
+    return errors, peak_memory(fetch)
+
+
 # --- compression bomb ------------------------------------------------------------------------------
 
 def test_gzip_bomb_over_http_stops_at_the_cap_in_bounded_memory(gzip_bomb):
@@ -48,15 +61,7 @@ def test_gzip_bomb_over_http_stops_at_the_cap_in_bounded_memory(gzip_bomb):
         srv.route("/bomb", Reply(200, gzip_bomb, {"Content-Encoding": "gzip", "Content-Type": "application/rss+xml"}))
         c = HttpClient(HttpSettings(allow_private=True, retries=0, max_bytes=20 * MB,
                                     max_decompressed_bytes=10 * MB))
-        errors = []
-
-        def fetch():
-            try:
-                c.get(srv.url("/bomb"))
-            except TooLargeError as exc:
-                errors.append(str(exc))
-
-        peak = peak_memory(fetch)
+        errors, peak = get_too_large(c, srv.url("/bomb"))
     assert errors and "decompressed body larger than" in errors[0]
     assert peak < 40 * MB, f"peak {peak / MB:.0f} MB"
 
@@ -196,16 +201,8 @@ def test_200_mb_streamed_response_stops_at_the_cap_in_bounded_memory(chunked):
     with LoopbackServer() as srv:
         srv.route("/big", big)
         c = HttpClient(HttpSettings(allow_private=True, retries=0, max_bytes=5 * MB))
-        errors = []
-
-        def fetch():
-            try:
-                c.get(srv.url("/big"))
-            except TooLargeError as exc:
-                errors.append(str(exc))
-
         started = time.monotonic()
-        peak = peak_memory(fetch)
+        errors, peak = get_too_large(c, srv.url("/big"))
         elapsed = time.monotonic() - started
         c.close()
         time.sleep(0.2)
