@@ -9,7 +9,7 @@ Format of one claim (``rules/claims/<claim_id>.yaml``, one claim per file; files
     text: ...                             # the claim as fact-checkers state it
     variants: [...]                       # paraphrases, Urdu script, Roman Urdu
     verdict: altered                      # lower case
-    media_category: EditedOrCroppedContent
+    media_category: EditedOrCroppedContent   # schema.org mediaAuthenticityCategory term, or null
     required_entities: [[trump, ٹرمپ], [imran khan, khan]]   # every group must appear
     known_media: [youtube:<id>, https://...]                  # canonicalised on load
     fact_checks: [{publisher, url, date, rating}]             # >= 1 for an active claim
@@ -53,6 +53,13 @@ KNOWN_FIELDS = {
     "required_entities", "known_media", "fact_checks", "debunk_note", "region",
     "fact_check_urls", "notes", "tags", "language", "lang", "first_seen", "source",
 }
+
+
+# schema.org MediaReview mediaAuthenticityCategory (MediaManipulationRatingEnumeration members)
+MEDIA_CATEGORIES = (
+    "DecontextualizedContent", "EditedOrCroppedContent", "OriginalMediaContent", "SatireOrParodyContent",
+    "StagedContent", "TransformedContent",
+)
 
 
 class CatalogueError(ValueError):
@@ -204,6 +211,9 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
     if status not in STATUSES:
         raise bad("status", f"must be one of {', '.join(STATUSES)} (got '{status}')")
     verdict = opt_str("verdict")
+    media_category = opt_str("media_category")
+    if media_category is not None and media_category not in MEDIA_CATEGORIES:
+        raise bad("media_category", f"must be one of {', '.join(MEDIA_CATEGORIES)} or null (got '{media_category}')")
     groups_raw = raw.get("required_entities")
     groups: list[tuple[str, ...]] = []
     if groups_raw is not None:
@@ -239,7 +249,7 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
         raise bad("fact_checks", "an active claim needs at least one fact check with a url")
     return Claim(
         claim_id=cid, text=text or title or "", title=title, status=status, variants=str_list("variants"),
-        verdict=verdict.lower() if verdict else None, media_category=opt_str("media_category"),
+        verdict=verdict.lower() if verdict else None, media_category=media_category,
         required_entities=tuple(groups), known_media=tuple(dict.fromkeys(media)), fact_checks=tuple(fcs),
         debunk_note=opt_str("debunk_note"), region=str_list("region"), origin=where,
     )

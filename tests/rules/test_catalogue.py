@@ -114,3 +114,30 @@ def test_set_status_changes_only_the_status_line_atomically(tmp_path):
 def test_the_shipped_catalogue_loads():
     cat = load_catalogue("rules/claims")
     assert "trump-khan-release-clip" in cat
+
+
+def test_media_category_must_be_a_schema_org_media_review_term(tmp_path):
+    write(tmp_path, "x.yaml", {**GOOD, "media_category": "EditedOrCropedContent"})
+    with pytest.raises(CatalogueError) as err:
+        load_catalogue(tmp_path)
+    msg = str(err.value)
+    assert msg.startswith(f"{tmp_path / 'x.yaml'}: claim 'abc': field 'media_category': must be one of ") or \
+        "x.yaml: claim 'abc': field 'media_category': must be one of " in msg
+    for term in ("DecontextualizedContent", "EditedOrCroppedContent", "OriginalMediaContent",
+                 "SatireOrParodyContent", "StagedContent", "TransformedContent"):
+        assert term in msg
+    assert "'EditedOrCropedContent'" in msg and "\n" not in msg
+
+
+def test_media_category_null_or_a_valid_term_loads(tmp_path):
+    write(tmp_path, "a.yaml", {**GOOD, "media_category": None})
+    write(tmp_path, "b.yaml", {**GOOD, "claim_id": "b", "media_category": "SatireOrParodyContent"})
+    cat = load_catalogue(tmp_path)
+    assert cat.get("abc").media_category is None and cat.get("b").media_category == "SatireOrParodyContent"
+
+
+def test_media_category_in_a_jsonl_catalogue_names_the_line(tmp_path):
+    p = tmp_path / "c.jsonl"
+    p.write_text(json.dumps({"claim_id": "1", "text": "t", "media_category": "Fake"}) + "\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"c\.jsonl:1: claim '1': field 'media_category': must be one of"):
+        load_jsonl(p)
