@@ -13,6 +13,10 @@ It provides:
   :class:`FetchResult`. The cursor is a plain JSON-able dict the connector defines (since id,
   ETag, page token...); the flow stores ``result.cursor`` only after ``result.posts`` are written,
   so a failed run re-fetches what it missed.
+* ``Source.OPTIONS``: every option the source reads (besides ``name``, ``kind`` and ``enabled``)
+  mapped to the type or tuple of types it accepts (TOML types: ``str``, ``int``, ``bool``,
+  ``(int, float)`` for a number). The sources file is checked against it before anything runs:
+  an unknown option is refused with the list of known ones, a wrong type is named.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class FetchResult:
 
 class BaseSource:
     kind: ClassVar[str] = ""
+    OPTIONS: ClassVar[dict[str, type | tuple[type, ...]]]
 
     def __init__(self, name: str, options: dict[str, Any], client: Any):
         self.name = name

@@ -177,6 +177,10 @@ def create_session(client: Any, url: str, identifier: str, password: str) -> dic
 
 class Source(BaseSource):
     kind = "bluesky"
+    OPTIONS: dict[str, type | tuple[type, ...]] = {
+        "query": str, "service": str, "auth_service": str, "limit": int, "max_pages": int, "sort": str,
+        "lang": str, "handle_env": str, "app_password_env": str,
+    }
 
     def __init__(self, name, options, client):
         super().__init__(name, options, client)

@@ -253,6 +253,7 @@ class Source(BaseSource):
     """A fact-checker's feed and its review pages (see the module docstring)."""
 
     kind = "factchecks"
+    OPTIONS: dict[str, type | tuple[type, ...]] = {"feed_url": str, "url": str, "max_pages": int}
 
     def __init__(self, name: str, options: dict[str, Any], client: Any):
         super().__init__(name, options, client)

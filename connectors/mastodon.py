@@ -178,6 +178,9 @@ def id_key(status_id: Any) -> tuple[int, str]:
 
 class Source(BaseSource):
     kind = "mastodon"
+    OPTIONS: dict[str, type | tuple[type, ...]] = {
+        "instance": str, "hashtag": str, "timeline": str, "limit": int, "max_pages": int, "token_env": str,
+    }
 
     def __init__(self, name, options, client):
         super().__init__(name, options, client)

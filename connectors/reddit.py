@@ -174,6 +174,10 @@ def _post_token(client: Any, url: str, client_id: str, secret: str) -> str:
 
 class Source(BaseSource):
     kind = "reddit"
+    OPTIONS: dict[str, type | tuple[type, ...]] = {
+        "subreddit": str, "search": str, "limit": int, "max_pages": int, "base_url": str,
+        "client_id_env": str, "client_secret_env": str, "token_url": str, "oauth_base_url": str,
+    }
 
     def __init__(self, name, options, client):
         super().__init__(name, options, client)

@@ -282,6 +282,9 @@ class Source(BaseSource):
     """A feed fetched with a conditional GET (see the module docstring for options and cursor)."""
 
     kind = "rss"
+    OPTIONS: dict[str, type | tuple[type, ...]] = {
+        "url": str, "fetch_articles": bool, "max_articles": int, "max_pages": int, "max_seen": int,
+    }
 
     def __init__(self, name: str, options: dict[str, Any], client: Any):
         super().__init__(name, options, client)

@@ -144,6 +144,7 @@ def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict
 
 class Source(BaseSource):
     kind = "telegram"
+    OPTIONS: dict[str, type | tuple[type, ...]] = {"channel": str, "base_url": str, "max_pages": int}
 
     def __init__(self, name, options, client):
         super().__init__(name, options, client)

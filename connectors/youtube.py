@@ -212,6 +212,10 @@ parse = parse_api
 
 class Source(BaseSource):
     kind = "youtube"
+    OPTIONS: dict[str, type | tuple[type, ...]] = {
+        "channel_id": str, "feed_url": str, "query": str, "api_key_env": str, "base_url": str,
+        "limit": int, "max_pages": int, "captions_url": str,
+    }
 
     def __init__(self, name, options, client):
         super().__init__(name, options, client)
