@@ -95,8 +95,11 @@ def score_labelled(matcher, rows: list[dict], catalogue) -> dict[str, float]:
     """Precision and recall of ``likely_misinformation`` and stance accuracy on labelled posts
     (format of ``tests/rules/data/labelled_posts.jsonl``).
 
-    A post counts as a true positive when its best match is labelled ``likely_misinformation``
-    and is the post's ``claim_id``. ``stance_accuracy`` is the stance classifier's on every post
+    Every ``matches`` row counts, whatever its rank: a ``likely_misinformation`` row for the
+    post's gold ``claim_id`` (when the gold label is ``likely_misinformation``) is a true
+    positive; any other ``likely_misinformation`` row (another claim, or a post whose gold label
+    is not ``likely_misinformation``) is a false positive; a gold ``likely_misinformation`` post
+    with no such row for its claim is a false negative. ``stance_accuracy`` is the stance classifier's on every post
     with a gold stance (cues plus links to the gold claim's fact checks);
     ``stance_accuracy_matched`` is the end-to-end stance of the matcher's row for the gold claim
     (a post with no such row counts as wrong).
@@ -114,17 +117,18 @@ def score_labelled(matcher, rows: list[dict], catalogue) -> dict[str, float]:
         schema={"post_id": pl.String, "text": pl.String, "title": pl.String, "links": pl.List(pl.String)},
     )
     res = matcher.match(posts)
-    best = {r["post_id"]: r for r in res.filter(pl.col("rank") == 1).iter_rows(named=True)}
     by_pair = {(r["post_id"], r["claim_id"]): r for r in res.iter_rows(named=True)}
+    flagged: dict[str, set[str]] = {}
+    for pid, cid in res.filter(pl.col("label") == "likely_misinformation").select("post_id", "claim_id").iter_rows():
+        flagged.setdefault(pid, set()).add(cid)
     tp = fp = fn = 0
     st_ok = st_match_ok = st_n = 0
     for r in rows:
-        b = best.get(r["post_id"])
-        pred = b is not None and b["label"] == "likely_misinformation"
+        pred = flagged.get(r["post_id"], set())
         gold = r["label"] == "likely_misinformation"
-        right = pred and gold and b["claim_id"] == r["claim_id"]
+        right = gold and r.get("claim_id") in pred
         tp += right
-        fp += pred and not right
+        fp += len(pred) - right
         fn += gold and not right
         if r.get("stance"):
             st_n += 1

@@ -27,3 +27,36 @@ def test_qrels_reader_accepts_header_two_and_four_columns_and_refuses_junk(tmp_p
         load_qrels(p)
     with pytest.raises(QrelsError, match="no such qrels"):
         load_qrels(tmp_path / "missing.tsv")
+
+
+class _FixedMatcher:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def match(self, posts):
+        return pl.DataFrame(self.rows, schema={"post_id": pl.String, "claim_id": pl.String, "rank": pl.Int32,
+                                               "label": pl.String, "stance": pl.String})
+
+
+def test_score_labelled_counts_every_flagged_row_not_only_rank_1():
+    from rules.catalogue import Catalogue
+    from rules.evaluate import score_labelled
+
+    posts = [
+        {"post_id": "a", "text": "x", "label": "likely_misinformation", "claim_id": "c1"},
+        {"post_id": "b", "text": "y", "label": "likely_misinformation", "claim_id": "c1"},
+        {"post_id": "c", "text": "z", "label": "no_flag", "claim_id": None},
+    ]
+    matcher = _FixedMatcher([
+        # a: gold claim flagged at rank 1 -> tp
+        {"post_id": "a", "claim_id": "c1", "rank": 1, "label": "likely_misinformation", "stance": "spreads"},
+        # b: rank 1 is only needs_review, the flag sits on another claim at rank 2 -> fp and fn
+        {"post_id": "b", "claim_id": "c1", "rank": 1, "label": "needs_review", "stance": "spreads"},
+        {"post_id": "b", "claim_id": "c2", "rank": 2, "label": "likely_misinformation", "stance": "spreads"},
+        # c: a post that should not be flagged, flagged at rank 3 -> fp
+        {"post_id": "c", "claim_id": "c1", "rank": 1, "label": "no_flag", "stance": "spreads"},
+        {"post_id": "c", "claim_id": "c3", "rank": 3, "label": "likely_misinformation", "stance": "spreads"},
+    ])
+    res = score_labelled(matcher, posts, Catalogue([]))
+    assert (res["tp"], res["fp"], res["fn"]) == (1, 2, 1)
+    assert res["precision"] == pytest.approx(1 / 3) and res["recall"] == pytest.approx(1 / 2)

@@ -117,7 +117,13 @@ def test_odd_posts_do_not_break_the_batch(matcher, text):
     df = pl.DataFrame({"post_id": ["odd", "ok"], "text": [text, "Donald Trump promises to get Imran Khan out of jail"]},
                       schema={"post_id": pl.String, "text": pl.String})
     out = matcher.match(df)
-    assert "ok" in out["post_id"].to_list()
+    ok = out.filter(pl.col("post_id") == "ok")
+    assert ok.select("claim_id", "rank", "label").rows() == [("trump-khan", 1, "likely_misinformation")]
+    odd = out.filter(pl.col("post_id") == "odd")
+    # no claim is reported for a post with no words of it; a post naming only Trump and Khan
+    # can match the Trump-Khan claim, never the unrelated ones
+    assert set(odd["claim_id"].to_list()) <= ({"trump-khan"} if text and "Khan" in text else set())
+    assert set(out["post_id"].to_list()) <= {"odd", "ok"}
 
 
 def test_a_long_transcript_still_finds_the_claim(matcher):
