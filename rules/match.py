@@ -71,6 +71,7 @@ CALIBRATION_FEATURES = ("tsr", "tsort", "ratio", "partial", "cov_claim_s", "cov_
 SHRINK_TERMS = 3.0
 COMPOUNDS = True
 ENTITY_BONUS = 1000.0  # ordering only: direct evidence, then rows whose entity guards hold, come first
+DUPLICATE_STEP = 1e-3  # a later copy of a duplicate claim scores this much less per position below the first
 FLAG_LABELS = ("likely_misinformation", "debunk")  # at most one row of a post carries one
 LEAD_WORDS = 60
 LONG_POST_WORDS = 150
@@ -198,6 +199,7 @@ class Matcher:
         self._field_kind = np.array([kinds[j] for j in keep], dtype=np.int8)
         field_owner = np.array([owner[j] for j in keep], dtype=np.int64)
         self._field_start = np.searchsorted(field_owner, np.arange(n + 1)).astype(np.int64)
+        self._build_duplicates(n)
 
         self._tok = _Tokens()
         field_ids = [self._tok.ids(t, grow=True) for t in self._field_text]
@@ -243,6 +245,90 @@ class Matcher:
                 if aliases:
                     groups.append(re.compile(r"(?<!\S)(?:" + "|".join(map(re.escape, aliases)) + r")(?!\S)"))
             self._entities.append(groups or None)
+
+    # ------------------------------------------------------------ duplicates
+
+    def _representation(self, i: int) -> tuple[tuple[int, tuple[str, ...]], ...]:
+        a, b = self._field_start[i], self._field_start[i + 1]
+        return tuple((int(self._field_kind[j]), tuple(w for w in self._field_text[j].split() if w not in STOPWORDS))
+                     for j in range(a, b))
+
+    def _build_duplicates(self, n: int) -> None:
+        first: dict[tuple, int] = {}
+        members: dict[int, list[int]] = {}
+        for i in range(n):
+            key = self._representation(i)
+            head = first.setdefault(key, i)
+            if head != i:
+                members.setdefault(head, [head]).append(i)
+        self._dup_group = np.full(n, -1, dtype=np.int64)
+        self._dup_pos = np.zeros(n, dtype=np.int64)
+        self._dup_members: list[np.ndarray] = []
+        for g, ids in enumerate(members.values()):
+            self._dup_members.append(np.asarray(ids, dtype=np.int64))
+            self._dup_group[ids] = g
+            self._dup_pos[ids] = np.arange(len(ids))
+
+    def duplicate_groups(self) -> dict[str, str]:
+        """Claims whose matching representation is identical, as ``claim_id -> canonical claim_id``.
+
+        The representation is what the ranking features see: every field (text, title, each
+        variant) after :mod:`rules.normalise` with stop words removed. The canonical claim is the
+        first of its group in catalogue order (file order of a JSONL catalogue; sorted file order
+        of a folder) and maps to itself; claims without a duplicate are left out. Retired claims
+        are not matched and not grouped.
+        """
+        return {self.claim_ids[int(c)]: self.claim_ids[int(m[0])] for m in self._dup_members for c in m}
+
+    def _with_duplicates(self, pp: np.ndarray, cc: np.ndarray, bm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Adds every copy of a candidate's duplicate group to the post's candidates."""
+        if not self._dup_members or len(pp) == 0:
+            return pp, cc, bm
+        m = self._dup_group[cc] >= 0
+        if not m.any():
+            return pp, cc, bm
+        have = set(zip(pp[m].tolist(), cc[m].tolist()))
+        ep, ec, eb = [], [], []
+        for p, c, b in zip(pp[m].tolist(), cc[m].tolist(), bm[m].tolist()):
+            for o in self._dup_members[self._dup_group[c]].tolist():
+                if (p, o) not in have:
+                    have.add((p, o))
+                    ep.append(p)
+                    ec.append(o)
+                    eb.append(b)
+        if not ep:
+            return pp, cc, bm
+        return (np.concatenate([pp, np.asarray(ep, dtype=np.int64)]), np.concatenate([cc, np.asarray(ec, dtype=np.int64)]),
+                np.concatenate([bm, np.asarray(eb, dtype=np.float64)]))
+
+    def _order_duplicates(self, pp: np.ndarray, cc: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """Every copy in a duplicate group takes the group's best score for the post, less a step
+        per position after the first in catalogue order: DUPLICATE_STEP, or less when another claim
+        of the post scores closer below, so a copy never passes a claim outside its group."""
+        if not self._dup_members or len(pp) == 0:
+            return score
+        g = self._dup_group[cc]
+        m = g >= 0
+        if not m.any():
+            return score
+        key = pp[m] * len(self._dup_members) + g[m]
+        uniq, inv = np.unique(key, return_inverse=True)
+        best = np.full(len(uniq), -np.inf)
+        np.maximum.at(best, inv, score[m])
+        order = np.lexsort((-score, pp))
+        ps, ss, gs = pp[order], score[order], g[order]
+        step = np.empty(len(uniq))
+        for u, (k, b) in enumerate(zip(uniq.tolist(), best.tolist())):
+            p, grp = divmod(k, len(self._dup_members))
+            lo, hi = np.searchsorted(ps, p, "left"), np.searchsorted(ps, p, "right")
+            j = lo + int(np.searchsorted(-ss[lo:hi], -b, "right"))
+            while j < hi and gs[j] == grp:
+                j += 1
+            gap = b - ss[j] if j < hi else b
+            step[u] = min(DUPLICATE_STEP, max(gap, 0.0) / len(self._dup_members[grp]))
+        out = score.astype(np.float64, copy=True)
+        out[m] = best[inv] - step[inv] * self._dup_pos[cc[m]]
+        return out
 
     # ------------------------------------------------------------ index
 
@@ -428,6 +514,7 @@ class Matcher:
     def _pairs(self, prep: dict[str, Any]) -> dict[str, np.ndarray]:
         norm = prep["norm"]
         pp, cc, bm, q_ids, n_terms = self._candidates(norm)
+        pp, cc, bm = self._with_duplicates(pp, cc, bm)
         media = np.zeros(len(pp), dtype=bool)
         media_key: dict[tuple[int, int], str] = {}
         extra_p, extra_c = [], []
@@ -613,7 +700,7 @@ class Matcher:
             prep = self._prepare(batch, cues=False)
             feats = self._pairs(prep)
             score = self._score(feats)
-            score = np.where(feats["media"], 100.0, score)
+            score = self._order_duplicates(feats["post"], feats["claim"], np.where(feats["media"], 100.0, score))
             parts.append(self._ranked(prep["post_id"], feats["post"], feats["claim"], score, top_k))
         if not parts:
             return pl.DataFrame(schema={"post_id": pl.String, "claim_id": pl.String, "score": pl.Float64,
@@ -635,7 +722,7 @@ class Matcher:
         return pl.DataFrame({
             "post_id": [post_ids[i] for i in pp[o].tolist()],
             "claim_id": [self.claim_ids[i] for i in cc[o].tolist()],
-            "score": np.round(score[o], 4),
+            "score": score[o],
             "rank": rank[keep].astype(np.int32),
         }, schema={"post_id": pl.String, "claim_id": pl.String, "score": pl.Float64, "rank": pl.Int32})
 
@@ -665,10 +752,10 @@ class Matcher:
                     if c in self._fact_checks.get(k, ()):
                         fc_link[i] = True
                         fc_key[i] = k
-        order, rnk = self._order(pp, cc, self._score(feats))
+        order, rnk = self._order(pp, cc, self._order_duplicates(pp, cc, self._score(feats)))
         sel = np.sort(order[(rnk <= cfg.max_claims_per_post) | media[order] | fc_link[order]])
         lab = self._label_features(prep["norm"], feats, sel)
-        score_sel = np.where(media[sel], 100.0, self._calibrated(lab))
+        score_sel = self._order_duplicates(pp[sel], cc[sel], np.where(media[sel], 100.0, self._calibrated(lab)))
         ents_sel = np.array([self._entities_ok(prep["norm"][p], c) for p, c in zip(pp[sel].tolist(), cc[sel].tolist())],
                             dtype=bool)
         # direct evidence (known media, a link to the claim's fact check) first, then claims whose
@@ -712,7 +799,7 @@ class Matcher:
                 flagged.add(p)
             rows["post_id"].append(prep["post_id"][p])
             rows["claim_id"].append(self.claim_ids[c])
-            rows["score"].append(round(s, 2))
+            rows["score"].append(s)
             rows["rank"].append(r)
             rows["score_lexical"].append(round(float(feats["bm25_norm"][i]) * 100, 2))
             rows["score_fuzzy"].append(round(float(fuzzy[i]) * 100, 2))

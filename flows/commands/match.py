@@ -88,8 +88,13 @@ def _load(claims: Path, posts: Path):
         df = read_posts(posts)
     except ValueError as exc:
         _fail(str(exc))
-    print(f"catalogue {claims}: {len(cat)} claims (version {cat.version}); {df.height} posts", file=sys.stderr)
-    return Matcher(cat), df
+    matcher = Matcher(cat)
+    groups = matcher.duplicate_groups()
+    n_groups = len(set(groups.values()))
+    print(f"catalogue {claims}: {len(cat)} claims (version {cat.version}); {n_groups} duplicate groups "
+          f"({len(groups) - n_groups} later copies ranked right below the first in catalogue order); "
+          f"{df.height} posts", file=sys.stderr)
+    return matcher, df
 
 
 def register(app: typer.Typer) -> None:

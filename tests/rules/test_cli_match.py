@@ -69,3 +69,17 @@ def test_bad_files_give_one_line_and_exit_2(tmp_path):
         assert res.output.strip().count("\n") == 0 or "claimwatch:" in res.output
     res = CliRunner().invoke(app(), cases[1])
     assert "bad.jsonl:2: not valid JSON" in res.output
+
+
+def test_match_and_eval_report_duplicate_groups_on_stderr(tmp_path):
+    claims = write_jsonl(tmp_path / "c.jsonl", CLAIMS + [{"claim_id": "3", "text": "Trump will free “Imran Khan” from the jail",
+                                                          "title": "Trump Khan jail"}])
+    posts = write_jsonl(tmp_path / "p.jsonl", POSTS)
+    q = tmp_path / "q.tsv"
+    q.write_text("a\t1\nb\t2\n")
+    for args in (["match", "--out", str(tmp_path / "r.parquet")], ["eval", "--qrels", str(q)]):
+        res = CliRunner().invoke(app(), args + ["--claims", str(claims), "--posts", str(posts)])
+        assert res.exit_code == 0, res.output
+        assert "1 duplicate groups (1 later copies" in res.output
+    df = pl.read_parquet(tmp_path / "r.parquet").filter(pl.col("post_id") == "a").sort("rank")
+    assert df["claim_id"].to_list()[:2] == ["1", "3"]
