@@ -2,7 +2,9 @@
 
 :func:`parse_cues` returns the cues (start and end in seconds, plain text) so evidence can point
 at the moment a claim is spoken; :func:`parse` returns one ``posts`` row (platform
-``captions``) whose ``transcript`` is the joined cue text, for ``claimwatch parse captions FILE``.
+``captions``) whose ``transcript`` is the joined cue text and ``transcript_cues`` the cues, for
+``claimwatch parse captions FILE``; its ``post_id`` comes from the file's URL or name (or, when
+neither is given, a digest of the file), so every file gives its own row.
 :func:`transcript` joins cues the way the YouTube connector stores them.
 
 Handled: a UTF-8 BOM, ``STYLE``/``NOTE``/``REGION`` blocks and ``Kind:``/``Language:`` headers,
@@ -15,6 +17,7 @@ that are none of the three formats raise :class:`connectors.errors.ParseError`.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -165,9 +168,15 @@ def transcript(cues: list[Cue]) -> str:
     return "\n".join(c.text.replace("\n", " ") for c in cues)
 
 
-def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict]:
-    """One ``captions`` row whose ``transcript`` is the text of every cue."""
-    cues = parse_cues(data, name=url)
-    native = url or "file"
+def parse(data: bytes, *, url: str | None = None, source: str = "", name: str | None = None) -> list[dict]:
+    """One ``captions`` row whose ``transcript`` is the text of every cue and ``transcript_cues``
+    the cues themselves (seconds).
+
+    ``post_id`` is ``captions:<url>`` when the file's URL is known, else ``captions:<name>`` (the
+    file's name), else ``captions:sha256:<digest of the file>``, so different files never share
+    a row."""
+    cues = parse_cues(data, name=url or name)
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    native = url or name or f"sha256:{hashlib.sha256(raw).hexdigest()[:32]}"
     return [make_post("captions", native, source=source, url=url, canonical_url=url,
-                      transcript=transcript(cues))]
+                      transcript=transcript(cues), transcript_cues=cues)]

@@ -13,6 +13,8 @@ from typing import Any, Iterable
 
 import polars as pl
 
+CUE = pl.Struct({"start": pl.Float64, "end": pl.Float64, "text": pl.String})
+
 POSTS_SCHEMA: dict[str, pl.DataType] = {
     "post_id": pl.String,  # "platform:native_id", stable across runs
     "platform": pl.String,  # rss, article, mastodon, bluesky, reddit, youtube, telegram
@@ -29,6 +31,9 @@ POSTS_SCHEMA: dict[str, pl.DataType] = {
     "media_urls": pl.List(pl.String),
     "video_ids": pl.List(pl.String),  # e.g. "youtube:dQw4w9WgXcQ"
     "transcript": pl.String,  # captions text, when the post is a video with captions
+    # the caption cues behind ``transcript``: start/end in seconds from the video's start, so a
+    # match can point at the moment a claim is spoken; empty list when there are no captions
+    "transcript_cues": pl.List(CUE),
     "likes": pl.Int64,
     "reposts": pl.Int64,
     "replies": pl.Int64,
@@ -55,8 +60,24 @@ def content_hash(title: str | None, text: str | None, transcript: str | None) ->
     return h.hexdigest()[:32]
 
 
+def _cue(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        start, end, text = value.get("start"), value.get("end"), value.get("text")
+    else:
+        start, end, text = (getattr(value, k, None) for k in ("start", "end", "text"))
+    for name, v in (("start", start), ("end", end)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v < 0:
+            raise TypeError(f"transcript_cues: {name} must be seconds (a number >= 0), got {v!r}")
+    if not isinstance(text, str):
+        raise TypeError(f"transcript_cues: text must be a string, got {type(text).__name__}")
+    return {"start": float(start), "end": float(max(start, end)), "text": text}
+
+
 def make_post(platform: str, native_id: str, **fields: Any) -> dict[str, Any]:
-    """Build one ``posts`` row. Unknown keys raise ``TypeError`` (a bug in the connector)."""
+    """Build one ``posts`` row. Unknown keys raise ``TypeError`` (a bug in the connector).
+
+    ``transcript_cues`` takes cues as dicts or objects with ``start``, ``end`` (seconds) and
+    ``text`` (e.g. :class:`connectors.captions.Cue`) and stores plain dicts."""
     unknown = set(fields) - set(POST_COLUMNS)
     if unknown:
         raise TypeError(f"unknown post fields: {sorted(unknown)}")
@@ -68,6 +89,7 @@ def make_post(platform: str, native_id: str, **fields: Any) -> dict[str, Any]:
     row["post_id"] = f"{platform}:{native_id}"
     for c in _LIST_COLUMNS:
         row[c] = [str(v) for v in (row[c] or []) if v]
+    row["transcript_cues"] = [_cue(c) for c in (row["transcript_cues"] or [])]
     for c in _INT_COLUMNS:
         v = row[c]
         row[c] = int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None

@@ -75,6 +75,11 @@ _MESSAGE_REASONS = [
 _TAG = re.compile(r"<[^>]*>")
 
 
+def cue_rows(cues: list) -> list[dict]:
+    """Cues as ``transcript_cues`` values (``{"start", "end", "text"}``, seconds)."""
+    return [{"start": c.start, "end": c.end, "text": c.text} for c in cues]
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value)
@@ -335,6 +340,7 @@ class Source(BaseSource):
                 result.warnings.append(f"{self.name}: captions for {vid}: {exc}")
                 continue
             row["transcript"] = captions_mod.transcript(cues)
+            row["transcript_cues"] = cue_rows(cues)
             row["content_hash"] = content_hash(row["title"], row["text"], row["transcript"])
 
     def fetch(self, cursor: dict | None) -> FetchResult:

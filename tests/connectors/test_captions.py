@@ -108,3 +108,21 @@ def test_parse_gives_one_row_with_the_transcript():
     [row] = parse((FIX / "cue_tags.vtt").read_bytes(), url="https://captions.example.org/abc.vtt", source="t")
     assert row["platform"] == "captions" and row["source"] == "t"
     assert row["transcript"] == "When the moon hits your eye\nLike a big-a pizza pie\nThat's amore"
+
+
+def test_parse_keeps_the_cue_times_beside_the_plain_transcript():
+    [row] = parse((FIX / "cue_tags.vtt").read_bytes(), url="https://captions.example.org/abc.vtt")
+    assert row["transcript"] == "\n".join(c["text"] for c in row["transcript_cues"])
+    assert row["transcript_cues"] == [{"start": c.start, "end": c.end, "text": c.text} for c in cues("cue_tags.vtt")]
+    assert all(isinstance(c["start"], float) and c["start"] <= c["end"] for c in row["transcript_cues"])
+
+
+def test_every_caption_file_gets_its_own_post_id():
+    vtt, srt = (FIX / "sample.vtt").read_bytes(), (FIX / "sample.srt").read_bytes()
+    assert parse(vtt, url="https://c.example.org/a.vtt")[0]["post_id"] == "captions:https://c.example.org/a.vtt"
+    assert parse(vtt, name="clips/a.vtt")[0]["post_id"] == "captions:clips/a.vtt"
+    assert parse(vtt, name="a.vtt")[0]["post_id"] != parse(vtt, name="b.vtt")[0]["post_id"]
+    by_content = {parse(vtt)[0]["post_id"], parse(srt)[0]["post_id"]}
+    assert len(by_content) == 2 and all(p.startswith("captions:sha256:") for p in by_content)
+    assert parse(vtt)[0]["post_id"] == parse(vtt)[0]["post_id"]  # stable across runs
+    assert "captions:file" not in by_content

@@ -230,6 +230,12 @@ def test_captions_fill_the_transcript_and_404_means_none():
         result = feed_source(srv, client(), captions_url=srv.url("/captions/{video_id}.vtt")).fetch(None)
         by_id = {p["post_id"]: p for p in result.posts}
         assert by_id["youtube:5shykyfmb28"]["transcript"] == "yeah\nwhat\nthis will happen is I'm telling"
+        assert by_id["youtube:5shykyfmb28"]["transcript_cues"] == [
+            {"start": 286.07, "end": 286.47, "text": "yeah"},
+            {"start": 286.47, "end": 304.08, "text": "what"},
+            {"start": 304.08, "end": 305.069, "text": "this will happen is I'm telling"},
+        ]
+        assert by_id["youtube:xfFHnBQ6nQg"]["transcript_cues"] == []
         assert by_id["youtube:xfFHnBQ6nQg"]["transcript"] is None
         assert sum(p["transcript"] is None for p in result.posts) == 14  # 404s: no captions, no warning
         assert len(result.warnings) == 1 and "xfFHnBQ6nQg" in result.warnings[0]

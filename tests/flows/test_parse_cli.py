@@ -113,3 +113,13 @@ def test_parse_path_does_not_import_prefect():
             "print('prefect' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stderr
+
+
+def test_captions_files_get_their_own_rows_with_cue_times():
+    caps = FIX / "captions"
+    code, rows, err = run("captions", caps / "sample.vtt", caps / "sample.srt", caps / "youtube_dl.vtt")
+    assert (code, err) == (0, "")
+    assert [r["source_file"] for r in rows] == [str(caps / n) for n in ("sample.vtt", "sample.srt", "youtube_dl.vtt")]
+    assert len({r["post_id"] for r in rows}) == 3
+    assert rows[2]["transcript_cues"][0] == {"start": 286.07, "end": 286.47, "text": "yeah"}
+    assert rows[2]["transcript"].splitlines() == [c["text"] for c in rows[2]["transcript_cues"]]
