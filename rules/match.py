@@ -691,8 +691,12 @@ class Matcher:
 
     def rank(self, posts: pl.DataFrame, top_k: int = 10, batch_size: int = 2000,
              progress: Callable[[int, int], None] | None = None) -> pl.DataFrame:
-        """Up to ``top_k`` claims per post: columns ``post_id, claim_id, score, rank`` (1 = best;
-        ties broken by the higher claim id, as integers when every id is a number)."""
+        """Up to ``top_k`` claims for every post (a row for every post): columns
+        ``post_id, claim_id, score, rank`` (1 = best; ties broken by the higher claim id, as
+        integers when every id is a number; duplicate claims first in catalogue order, see
+        :meth:`duplicate_groups`). A post without a BM25 candidate (empty, emoji only, words
+        outside the vocabulary) gets ``top_k`` rows (or the whole catalogue) ranked by the
+        character 4-gram cosine (0-1, low) instead."""
         if not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be a positive integer (got {top_k!r})")
         parts = []
@@ -700,12 +704,50 @@ class Matcher:
             prep = self._prepare(batch, cues=False)
             feats = self._pairs(prep)
             score = self._score(feats)
-            score = self._order_duplicates(feats["post"], feats["claim"], np.where(feats["media"], 100.0, score))
-            parts.append(self._ranked(prep["post_id"], feats["post"], feats["claim"], score, top_k))
+            pp, cc = feats["post"], feats["claim"]
+            score = np.where(feats["media"], 100.0, score)
+            missing = np.setdiff1d(np.arange(len(prep["post_id"])), pp)
+            if len(missing) and len(self.claim_ids):
+                fp, fc, fs = self._fallback([prep["norm"][i] for i in missing.tolist()], top_k)
+                pp = np.concatenate([pp, missing[fp]])
+                cc = np.concatenate([cc, fc])
+                score = np.concatenate([score, fs])
+            score = self._order_duplicates(pp, cc, score)
+            parts.append(self._ranked(prep["post_id"], pp, cc, score, top_k))
         if not parts:
             return pl.DataFrame(schema={"post_id": pl.String, "claim_id": pl.String, "score": pl.Float64,
                                         "rank": pl.Int32})
         return pl.concat(parts)
+
+    def _fallback(self, norm: list[str], top_k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``top_k`` claims for posts without a BM25 candidate (empty, emoji only, words outside
+        the vocabulary), by the character 4-gram cosine over the whole catalogue (0-1, so far
+        below a real candidate's score); claims sharing no 4-gram follow in tie-break order."""
+        n = len(self.claim_ids)
+        k = min(top_k, n)
+        sims = (self._tfidf(self._gram_counts([t[:20000] for t in norm], grow=False)) @ self._G.T).tocsr()
+        tb = self._tiebreak_key(np.arange(n))
+        default = np.argsort(-tb, kind="stable")[:k]
+        pp, cc, ss = [], [], []
+        for r in range(len(norm)):
+            a, b = sims.indptr[r], sims.indptr[r + 1]
+            idx, val = sims.indices[a:b].astype(np.int64), np.asarray(sims.data[a:b], dtype=np.float64)
+            keep = val > 0
+            idx, val = idx[keep], val[keep]
+            if len(idx) > k:
+                top = np.argpartition(-val, k - 1)[:k]
+                idx, val = idx[top], val[top]
+            if len(idx) < k:
+                extra = default[~np.isin(default, idx)][: k - len(idx)] if len(idx) else default[:k]
+                if len(extra) < k - len(idx):
+                    rest = np.setdiff1d(np.arange(n), np.concatenate([idx, extra]))
+                    extra = np.concatenate([extra, rest[np.argsort(-tb[rest], kind="stable")][: k - len(idx) - len(extra)]])
+                idx = np.concatenate([idx, extra])
+                val = np.concatenate([val, np.zeros(len(extra))])
+            pp.append(np.full(len(idx), r, dtype=np.int64))
+            cc.append(idx)
+            ss.append(val)
+        return np.concatenate(pp), np.concatenate(cc), np.concatenate(ss)
 
     def _order(self, pp: np.ndarray, cc: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         order = np.lexsort((-self._tiebreak_key(cc), -score, pp))

@@ -10,6 +10,9 @@ from typing import Any
 import typer
 
 
+OUT_FORMATS = {".parquet": "write_parquet", ".csv": "write_csv", ".jsonl": "write_ndjson"}
+
+
 def _fail(msg: str) -> None:
     typer.echo(f"claimwatch: {msg}", err=True)
     raise typer.Exit(2)
@@ -103,21 +106,28 @@ def register(app: typer.Typer) -> None:
         claims: Path = typer.Option(..., "--claims", help="catalogue: claims folder, .yaml or .jsonl"),
         posts: Path = typer.Option(..., "--posts", help="posts .jsonl (post_id, text, ...) or .parquet"),
         top_k: int = typer.Option(10, "--top-k", min=1, help="claims kept per post"),
-        out: Path = typer.Option(..., "--out", help="output Parquet: post_id, claim_id, score, rank"),
+        out: Path = typer.Option(..., "--out", help="output .parquet, .csv or .jsonl: post_id, claim_id, score, rank"),
     ) -> None:
-        """Rank the catalogue's claims for every post and write the top K (rank 1 = best)."""
+        """Rank the catalogue's claims for every post and write the top K (rank 1 = best).
+
+        Every post gets rows, also one the index finds no candidate for (empty, emoji only,
+        unknown words): those are ranked by character 4-gram similarity, with low scores."""
         import os
 
         from rules.match import progress_printer
 
+        fmt = OUT_FORMATS.get(out.suffix.lower())
+        if fmt is None:
+            _fail(f"{out}: unknown output format '{out.suffix or '(no suffix)'}'; use a .parquet, .csv or .jsonl file")
         matcher, df = _load(claims, posts)
         ranked = matcher.rank(df, top_k=top_k, progress=progress_printer("matching"))
         tmp = out.with_name(f".{out.name}.tmp")
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            ranked.write_parquet(tmp)
+            getattr(ranked, fmt)(tmp)
             os.replace(tmp, out)
         except OSError as exc:
+            tmp.unlink(missing_ok=True)
             _fail(f"{out}: cannot write ({exc.strerror or exc})")
         print(f"wrote {ranked.height} rows for {ranked['post_id'].n_unique()} posts to {out}", file=sys.stderr)
 
@@ -136,7 +146,19 @@ def register(app: typer.Typer) -> None:
         except QrelsError as exc:
             _fail(str(exc))
         matcher, df = _load(claims, posts)
-        ranked = matcher.rank(df, top_k=1000, progress=progress_printer("ranking"))
-        res = evaluate(ranked, gold)
+        post_ids = set(df.get_column("post_id").to_list())
+        known = {pid: rel for pid, rel in gold.items() if pid in post_ids}
+        if not known:
+            _fail(f"no post of {qrels} is in {posts} ({len(gold)} qrels posts); "
+                  "check that the qrels belong to this posts file")
+        matchable = set(matcher.claim_ids)
+        n_claims = sum(1 for rel in gold.values() for c in rel if c not in matchable)
+        if len(known) < len(gold) or n_claims:
+            print(f"warning: {len(gold) - len(known)} of {len(gold)} qrels posts are not in {posts} "
+                  f"(left out of the measures); {n_claims} qrels claim ids are not in {claims} or retired "
+                  "(those pairs count as not found)", file=sys.stderr)
+        ranked = matcher.rank(df.filter(df["post_id"].is_in(list(known))), top_k=1000,
+                              progress=progress_printer("ranking"))
+        res = evaluate(ranked, known)
         for k, v in res.items():
             typer.echo(f"{k}\t{v:.4f}")

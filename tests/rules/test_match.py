@@ -110,6 +110,19 @@ def test_rank_gives_every_post_up_to_top_k_rows_best_first(matcher):
     assert r.filter(pl.col("post_id") == "p1").row(0, named=True)["claim_id"] == "mosque"
     for _, g in r.group_by("post_id"):
         assert g.sort("rank")["score"].is_sorted(descending=True)
+    assert sorted(set(r["post_id"].to_list())) == ["p0", "p1", "p2"]
+
+
+@pytest.mark.parametrize("text", ["", "🔥🔥🔥😂", None, "qwzx blorfication zzyzx"])
+def test_rank_gives_a_post_without_candidates_its_top_k_rows_with_low_scores(matcher, text):
+    df = pl.DataFrame({"post_id": ["odd", "ok"], "text": [text, "Donald Trump promises to get Imran Khan out of jail"]},
+                      schema={"post_id": pl.String, "text": pl.String})
+    r = matcher.rank(df, top_k=2)
+    odd = r.filter(pl.col("post_id") == "odd").sort("rank")
+    assert odd["rank"].to_list() == [1, 2] and odd["score"].max() <= 1.0
+    assert r.filter(pl.col("post_id") == "ok").sort("rank")["claim_id"][0] == "trump-khan"
+    assert matcher.rank(df, top_k=10).filter(pl.col("post_id") == "odd").height == 3  # the whole catalogue
+    assert matcher.match(df).filter(pl.col("post_id") == "odd").height == 0  # nothing reported as a match
 
 
 @pytest.mark.parametrize("text", ["", "🔥🔥🔥😂", None, "عمران Khan ٹرمپ mixed स्क्रिप्ट", "x" * 1_000_000])
