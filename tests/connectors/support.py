@@ -25,13 +25,16 @@ def loopback_client(**settings) -> HttpClient:
     return c
 
 
+PAYLOADS = (ROOT / ".." / "shared" / "data" / "payloads").resolve()
+NO_PAYLOADS = (f"shared payloads not found at {PAYLOADS}; put the shared data folder beside the "
+               "checkout (../shared/data/payloads) to run the tests on real responses")
+
+
 def payloads_dir() -> Path:
-    """The shared real payloads: ``../shared/data/payloads`` beside the checkout (as CI lays it
-    out), else the workplace copy."""
-    for p in (ROOT.parent / "shared" / "data" / "payloads", Path("/work/shared/data/payloads")):
-        if p.is_dir():
-            return p
-    return ROOT.parent / "shared" / "data" / "payloads"
+    """The shared real payloads: ``../shared/data/payloads`` beside the checkout (found from this
+    file, never from a fixed path). Tests that need them skip with :data:`NO_PAYLOADS` when the
+    folder is absent."""
+    return PAYLOADS
 
 
 def assert_slow_and_cut_off_answers_fail(srv: LoopbackServer, path: str, body: bytes, headers: dict[str, str],

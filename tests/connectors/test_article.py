@@ -17,7 +17,7 @@ import pytest
 from connectors import article
 from connectors.errors import ParseError
 from connectors.http import HttpClient, HttpSettings
-from tests.connectors.support import payloads_dir
+from tests.connectors.support import NO_PAYLOADS, payloads_dir
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures"
@@ -43,7 +43,7 @@ def titles_match(got, expected, strict=False):
     return longer.startswith(shorter) and rest.startswith(_SEPS) and len(rest) <= 45
 
 
-@pytest.mark.skipif(not PAGES.is_dir(), reason="shared payloads not present")
+@pytest.mark.skipif(not PAGES.is_dir(), reason=NO_PAYLOADS)
 def test_titles_match_expected_on_at_least_90_percent_and_no_page_is_empty():
     pages = sorted(PAGES.glob("*.html"))
     assert len(pages) == 39

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flows.commands import parse as parse_cmd
-from tests.connectors.support import payloads_dir
+from tests.connectors.support import NO_PAYLOADS, payloads_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "connectors" / "fixtures"
@@ -83,7 +83,7 @@ def test_unknown_kind_is_a_usage_error():
     assert code == 2 and rows == [] and "unknown parse kind 'nonsense'" in err
 
 
-@pytest.mark.skipif(not PAYLOADS.is_dir(), reason="shared payloads not present")
+@pytest.mark.skipif(not PAYLOADS.is_dir(), reason=NO_PAYLOADS)
 def test_every_real_feed_and_page_through_the_command():
     feeds = sorted((PAYLOADS / "feeds").glob("*"))
     code, rows, err = run("rss", *feeds)
