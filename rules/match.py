@@ -17,6 +17,10 @@ For a batch of posts (a polars frame with ``post_id`` and ``text``; ``title``, `
 5. entity guards, stance (:mod:`rules.stance`) and the thresholds of
    :class:`~rules.config.MatchConfig` give the label.
 
+Claims with an identical matching representation (duplicates, :meth:`Matcher.duplicate_groups`)
+rank first in catalogue order, later copies right below; :meth:`Matcher.rank` gives every post
+rows, ranking a post without a BM25 candidate by character 4-gram similarity.
+
 What :meth:`Matcher.match` writes: for each post, its best ``max_claims_per_post`` claims whose
 score is at least ``report_floor`` (or that it links by known media or fact-check URL). Rows
 between ``report_floor`` and ``review_threshold`` carry label ``no_flag``: weak signal kept for
