@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import tomllib
 
 import pytest
 
@@ -104,3 +105,34 @@ def test_secret_env_names_are_options_but_secrets_are_not():
     with pytest.raises(ConfigError, match="unknown option 'api_key'"):
         _config("youtube", api_key="AIza-not-here")
 
+
+
+def test_example_sources_file_shows_alerts_and_runner_options():
+    path = ROOT / "deploy" / "sources.example.toml"
+    cfg = load_config(path)
+    assert cfg.alerts == {"spreading_threshold": 3, "window": "1h"} and cfg.alert_window_s == 3600
+    assert {"kind", "catch_up_days", "catch_up_max_posts"} <= set(cfg.runner)
+    assert (cfg.catch_up_days, cfg.catch_up_max_posts) == (3.0, 2000)
+    text = path.read_text(encoding="utf-8")
+    for commented in ("# address = ", "# n_workers = "):  # the dask keys, shown but not in use
+        assert commented in text
+        line = next(line for line in text.splitlines() if line.startswith(commented))
+        runner = {"kind": "dask", **tomllib.loads(line.lstrip("# ").split("#")[0])}
+        assert config_from_mapping({"runner": runner, "sources": [{"name": "s", "kind": "telegram",
+                                                                   "channel": "abc"}]}).runner == runner
+
+
+def test_example_youtube_searches_stay_under_the_daily_quota():
+    runs_a_day = 24 * 4  # ingest-and-detect every 15 minutes
+    cfg = load_config(ROOT / "deploy" / "sources.example.toml")
+    per_key: dict[str, int] = {}
+    for src in cfg.enabled_sources:
+        if src.kind == "youtube" and src.options.get("query"):
+            pages = src.options.get("max_pages", 1)
+            videos_calls = -(-pages * src.options.get("limit", 50) // 50)
+            key = src.options["api_key_env"]
+            per_key[key] = per_key.get(key, 0) + runs_a_day * (100 * pages + videos_calls)
+    assert per_key == {"CLAIMWATCH_YOUTUBE_KEY": 9696}
+    assert all(units <= 10_000 for units in per_key.values())
+    disabled = [s.name for s in cfg.sources if s.kind == "youtube" and s.options.get("query") and not s.enabled]
+    assert disabled == ["yt-khan-trump-urdu"]
