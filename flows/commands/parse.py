@@ -46,7 +46,7 @@ def run(kind: str, files: list[str], *, url: str | None = None, source: str = ""
     for name in files:
         try:
             data = read_input(name)
-            rows = _call(parser, data, url=url, source=source)
+            rows = _call(parser, data, url=url, source=source, name=name)
         except Exception as exc:  # every failure is one line naming the file; never a traceback
             failed += 1
             print(f"{name}: {_describe(exc)}", file=err)
@@ -79,7 +79,7 @@ def _parser(kind: str):
                           f"kinds: {', '.join(PARSERS)}") from None
 
 
-def _call(parser, data: bytes, *, url: str | None, source: str) -> list[dict]:
+def _call(parser, data: bytes, *, url: str | None, source: str, name: str | None = None) -> list[dict]:
     import inspect
 
     try:
@@ -92,6 +92,8 @@ def _call(parser, data: bytes, *, url: str | None, source: str) -> list[dict]:
         kwargs["url"] = url
     if "source" in params or takes_any:
         kwargs["source"] = source
+    if "name" in params:  # parsers that derive ids from the file name (captions)
+        kwargs["name"] = name
     rows = parser(data, **kwargs)
     if isinstance(rows, tuple):  # parsers that also return a count or a cursor
         rows = rows[0]

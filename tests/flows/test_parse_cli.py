@@ -107,6 +107,15 @@ def test_console_script_exit_codes_no_traceback_and_fast_start(tmp_path):
     assert elapsed < 5
 
 
+def test_identical_caption_files_keep_the_id_of_their_own_name(tmp_path):
+    body = (FIX / "captions" / "sample.vtt").read_bytes()
+    (tmp_path / "a.vtt").write_bytes(body)
+    (tmp_path / "b.vtt").write_bytes(body)
+    code, rows, err = run("captions", tmp_path / "a.vtt", tmp_path / "b.vtt")
+    assert (code, err) == (0, "")
+    assert [r["post_id"] for r in rows] == [f"captions:{tmp_path / 'a.vtt'}", f"captions:{tmp_path / 'b.vtt'}"]
+
+
 def test_parse_path_does_not_import_prefect():
     code = ("import sys; from flows.cli import app; from flows.commands import parse; "
             f"parse.run('rss', [{str(FIX / 'rss/page2.xml')!r}]); "
@@ -120,6 +129,6 @@ def test_captions_files_get_their_own_rows_with_cue_times():
     code, rows, err = run("captions", caps / "sample.vtt", caps / "sample.srt", caps / "youtube_dl.vtt")
     assert (code, err) == (0, "")
     assert [r["source_file"] for r in rows] == [str(caps / n) for n in ("sample.vtt", "sample.srt", "youtube_dl.vtt")]
-    assert len({r["post_id"] for r in rows}) == 3
+    assert [r["post_id"] for r in rows] == [f"captions:{caps / n}" for n in ("sample.vtt", "sample.srt", "youtube_dl.vtt")]
     assert rows[2]["transcript_cues"][0] == {"start": 286.07, "end": 286.47, "text": "yeah"}
     assert rows[2]["transcript"].splitlines() == [c["text"] for c in rows[2]["transcript_cues"]]
