@@ -338,13 +338,12 @@ class Matcher:
 
     @staticmethod
     def _binary(rows: list[list[int]], width: int) -> sparse.csr_matrix:
+        lengths = np.fromiter((len(ids) for ids in rows), dtype=np.int64, count=len(rows))
+        flat = np.fromiter((i for ids in rows for i in ids), dtype=np.int64, count=int(lengths.sum()))
+        keys = np.unique(np.repeat(np.arange(len(rows), dtype=np.int64), lengths) * max(width, 1) + flat)
+        r, indices = np.divmod(keys, max(width, 1))
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        cols = []
-        for r, ids in enumerate(rows):
-            u = np.unique(np.asarray(ids, dtype=np.int64)) if ids else np.empty(0, dtype=np.int64)
-            cols.append(u)
-            indptr[r + 1] = indptr[r] + len(u)
-        indices = np.concatenate(cols) if cols else np.empty(0, dtype=np.int64)
+        np.cumsum(np.bincount(r, minlength=len(rows)), out=indptr[1:])
         return sparse.csr_matrix((np.ones(len(indices), dtype=np.float32), indices.astype(np.int32), indptr),
                                  shape=(len(rows), width))
 
@@ -377,14 +376,16 @@ class Matcher:
         return ids
 
     def _gram_counts(self, texts: list[str], grow: bool) -> sparse.csr_matrix:
-        rows, cols = [], []
+        cols: list[int] = []
+        lengths = np.zeros(len(texts), dtype=np.int64)
         for r, t in enumerate(texts):
+            before = len(cols)
             for w in t.split():
                 if w in STOPWORDS:
                     continue
-                ids = self._grams(w, grow)
-                cols.extend(ids)
-                rows.extend([r] * len(ids))
+                cols.extend(self._grams(w, grow))
+            lengths[r] = len(cols) - before
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         width = max(len(self._gram_vocab), 1)
         m = sparse.csr_matrix((np.ones(len(cols)), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
                               shape=(len(texts), width))
@@ -522,7 +523,7 @@ class Matcher:
         media = np.zeros(len(pp), dtype=bool)
         media_key: dict[tuple[int, int], str] = {}
         extra_p, extra_c = [], []
-        existing = set(zip(pp.tolist(), cc.tolist()))
+        existing = set(zip(pp.tolist(), cc.tolist())) if self._media and any(prep["keys"]) else set()
         for r, ks in enumerate(prep["keys"]):
             for key in sorted(ks):
                 for c in self._media.get(key, ()):
@@ -683,6 +684,13 @@ class Matcher:
                 progress(min(start + size, total), total)
 
     def _tiebreak_key(self, cc: np.ndarray) -> np.ndarray:
+        key = self.__dict__.get("_tiebreak")
+        if key is None:
+            key = self._tiebreak = self._tiebreak_positions()
+        return key[cc]
+
+    def _tiebreak_positions(self) -> np.ndarray:
+        cc = np.arange(len(self.claim_ids))
         if self._numeric_ids:
             ids = np.array([int(x) for x in self.claim_ids], dtype=np.int64)
             return ids[cc]
@@ -765,9 +773,12 @@ class Matcher:
         order, rank = self._order(pp, cc, score)
         keep = rank <= top_k
         o = order[keep]
+        claim_ids = self.__dict__.get("_claim_id_series")
+        if claim_ids is None:
+            claim_ids = self._claim_id_series = pl.Series("claim_id", self.claim_ids, dtype=pl.String)
         return pl.DataFrame({
-            "post_id": [post_ids[i] for i in pp[o].tolist()],
-            "claim_id": [self.claim_ids[i] for i in cc[o].tolist()],
+            "post_id": pl.Series("post_id", post_ids, dtype=pl.String).gather(pp[o]),
+            "claim_id": claim_ids.gather(cc[o]),
             "score": score[o],
             "rank": rank[keep].astype(np.int32),
         }, schema={"post_id": pl.String, "claim_id": pl.String, "score": pl.Float64, "rank": pl.Int32})
