@@ -319,17 +319,37 @@ class Matcher:
         uniq, inv = np.unique(key, return_inverse=True)
         best = np.full(len(uniq), -np.inf)
         np.maximum.at(best, inv, score[m])
+        # rows of each post by falling score; for every (post, group): the first row below the
+        # group's best score that is not a copy of the group (gap 0 when there is none)
+        n = len(pp)
         order = np.lexsort((-score, pp))
         ps, ss, gs = pp[order], score[order], g[order]
-        step = np.empty(len(uniq))
-        for u, (k, b) in enumerate(zip(uniq.tolist(), best.tolist())):
-            p, grp = divmod(k, len(self._dup_members))
-            lo, hi = np.searchsorted(ps, p, "left"), np.searchsorted(ps, p, "right")
-            j = lo + int(np.searchsorted(-ss[lo:hi], -b, "right"))
-            while j < hi and gs[j] == grp:
-                j += 1
-            gap = b - ss[j] if j < hi else b
-            step[u] = min(DUPLICATE_STEP, max(gap, 0.0) / len(self._dup_members[grp]))
+        pos = np.empty(n, dtype=np.int64)
+        pos[order] = np.arange(n)
+        same_post = ps[1:] == ps[:-1]
+        idx = np.arange(n)
+
+        def run_end(cont: np.ndarray) -> np.ndarray:
+            ends = np.flatnonzero(np.r_[~cont, True])
+            return ends[np.searchsorted(ends, idx)]
+
+        tie_end = run_end(same_post & (ss[1:] == ss[:-1]))
+        group_end = run_end(same_post & (gs[1:] == gs[:-1]))
+        post_end = run_end(same_post)
+        rows_m = np.flatnonzero(m)
+        at_best = score[m] == best[inv]
+        rep = np.empty(len(uniq), dtype=np.int64)
+        rep[inv[at_best]] = pos[rows_m[at_best]]
+        grp = uniq % len(self._dup_members)
+        j = tie_end[rep] + 1
+        hi = post_end[rep] + 1
+        inside = j < hi
+        jc = np.minimum(j, n - 1)
+        j = np.where(inside & (gs[jc] == grp), group_end[jc] + 1, j)
+        jc = np.minimum(j, n - 1)
+        gap = np.where(j < hi, best - ss[jc], best)
+        sizes = np.array([len(x) for x in self._dup_members], dtype=np.float64)
+        step = np.minimum(DUPLICATE_STEP, np.maximum(gap, 0.0) / sizes[grp])
         out = score.astype(np.float64, copy=True)
         out[m] = best[inv] - step[inv] * self._dup_pos[cc[m]]
         return out
@@ -378,12 +398,16 @@ class Matcher:
     def _gram_counts(self, texts: list[str], grow: bool) -> sparse.csr_matrix:
         cols: list[int] = []
         lengths = np.zeros(len(texts), dtype=np.int64)
+        cache = self._gram_cache
         for r, t in enumerate(texts):
             before = len(cols)
             for w in t.split():
-                if w in STOPWORDS:
-                    continue
-                cols.extend(self._grams(w, grow))
+                ids = cache.get(w)
+                if ids is None:
+                    if w in STOPWORDS:
+                        continue
+                    ids = self._grams(w, grow)
+                cols.extend(ids)
             lengths[r] = len(cols) - before
         rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         width = max(len(self._gram_vocab), 1)
@@ -418,8 +442,11 @@ class Matcher:
         lead: list[str] = []
         if cues:
             stance, hedge, lead = self._cues(frame, text)
-        urls = pl.DataFrame({"f": full}).select(pl.col("f").str.extract_all(r"(?i)" + URL_PATTERN)).to_series().to_list()
-        prep = self._finish_prepare(posts, norm, stance, hedge, urls)
+        if cues or self._media:
+            urls = pl.DataFrame({"f": full}).select(pl.col("f").str.extract_all(r"(?i)" + URL_PATTERN)).to_series().to_list()
+            prep = self._finish_prepare(posts, norm, stance, hedge, urls)
+        else:  # ranking without known media needs no links
+            prep = self._finish_prepare(posts, norm, stance, hedge, None)
         prep["lead_stance"] = lead
         return prep
 
@@ -444,7 +471,10 @@ class Matcher:
                 cues.get_column("lead_stance").to_list())
 
     def _finish_prepare(self, posts: pl.DataFrame, norm: pl.Series, stance: list[str], hedge: list[bool],
-                        urls: list[list[str] | None]) -> dict[str, Any]:
+                        urls: list[list[str] | None] | None) -> dict[str, Any]:
+        if urls is None:
+            return {"post_id": posts.get_column("post_id").cast(pl.String).to_list(), "norm": norm.to_list(),
+                    "stance": stance, "hedge": hedge, "keys": [frozenset()] * posts.height}
         links = _column(posts, "links", pl.List(pl.String)).to_list()
         videos = _column(posts, "video_ids", pl.List(pl.String)).to_list()
         keys: list[set[str]] = []
@@ -467,7 +497,7 @@ class Matcher:
     def _candidates(self, norm: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[int]], np.ndarray]:
         terms = [self._tok.terms(t) for t in norm]
         v = self._tok.vocab
-        q_ids = [[i for i in (v.get(x) for x in ts) if i is not None] for ts in terms]
+        q_ids = [[v[x] for x in ts if x in v] for ts in terms]
         n_terms = np.array([len(set(ts)) for ts in terms], dtype=np.int64)
         n_claims = len(self.claim_ids)
         if n_claims == 0:
@@ -581,6 +611,12 @@ class Matcher:
                 out[i] = " ".join(sorted(t.split())) if sort_tokens else t
         return out
 
+    def _field_sorted_array(self) -> np.ndarray:
+        arr = self.__dict__.get("_field_sorted_arr")
+        if arr is None:
+            arr = self._field_sorted_arr = np.array(self._field_sorted, dtype=object)
+        return arr
+
     def _cpdist(self, scorer: Callable[..., float], a: list[str], b: list[str]) -> np.ndarray:
         return np.asarray(process.cpdist(a, b, scorer=scorer, workers=self.config.workers, dtype=np.float32),
                           dtype=np.float64) / 100
@@ -608,7 +644,7 @@ class Matcher:
         fields = self._field_pairs(pp, cc)
         fp, ff = fields["fp"], fields["ff"]
         sorted_posts = self._post_texts(norm, fields, sort_tokens=True)
-        sorted_fields = [self._field_sorted[f] for f in ff.tolist()]
+        sorted_fields = self._field_sorted_array()[ff].tolist()
         tsort = self._cpdist(fuzz.ratio, sorted_posts, sorted_fields)
         out["tsort"] = self._per_pair_max(fields, tsort)
         kinds = self._field_kind[ff]

@@ -17,6 +17,7 @@ into the key used for known media (``youtube:<11-char id>`` for every YouTube fo
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -207,6 +208,7 @@ def youtube_id(url: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=65536)
 def canonical_media(url: str | None) -> str | None:
     """Canonical key of a media URL: ``youtube:<id>`` for YouTube, else a canonical ``https`` URL.
 
