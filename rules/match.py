@@ -388,7 +388,7 @@ class Matcher:
         ids = self._gram_cache.get(word)
         if ids is None:
             w = f"#{word}#"
-            grams = {w[i:i + 4] for i in range(max(1, len(w) - 3))}
+            grams = sorted({w[i:i + 4] for i in range(max(1, len(w) - 3))})  # sorted: same ids, same float sums in every process
             v = self._gram_vocab
             ids = [v.setdefault(g, len(v)) for g in grams] if grow else [v[g] for g in grams if g in v]
             if len(self._gram_cache) < 1_000_000:

@@ -1,6 +1,8 @@
 """The matcher: candidates, fuzzy scores, media evidence, entity guards, labels, schema, pickling."""
 
+import os
 import pickle
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -240,3 +242,29 @@ def test_only_the_best_ranked_claim_of_a_post_carries_a_flag():
     assert labels.get(("p1", "trump-israel"), (2, "no_flag"))[1] in ("needs_review", "no_flag")
     flagged = out.filter(pl.col("label").is_in(["likely_misinformation", "debunk"]))
     assert flagged["post_id"].is_unique().all()
+
+
+def test_scores_are_identical_whatever_the_hash_seed():
+    """Dask workers and later runs are other processes, each with its own string-hash seed."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    data = root.parent / "shared" / "data" / "checkthat2020"
+    if not data.is_dir():
+        pytest.skip(f"CheckThat data not found at {data}")
+    code = (
+        "import polars as pl\n"
+        "from rules.catalogue import load_jsonl\n"
+        "from rules.match import Matcher\n"
+        f"posts = pl.read_ndjson({str(data / 'dev' / 'posts.jsonl')!r}).head(60)\n"
+        f"m = Matcher(load_jsonl({str(data / 'claims.jsonl')!r}))\n"
+        "r = m.rank(posts, top_k=5)\n"
+        "print(repr(r['claim_id'].to_list()), repr(r['score'].to_list()))\n"
+    )
+    outs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                       env={**os.environ, "PYTHONHASHSEED": seed}, check=True).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outs) == 1, "rank() scores differ between processes"
