@@ -12,7 +12,8 @@ to one form (:data:`ROMAN_URDU_VARIANTS`); white space collapsed.
 
 URLs are not lost: :func:`extract_urls` returns them, and :func:`canonical_media` turns a URL
 into the key used for known media (``youtube:<11-char id>`` for every YouTube form, otherwise
-``https://host/path?query`` without ``www.``/``m.``, tracking parameters or fragment).
+``https://host/path?query`` without ``www.``/``m.``, tracking parameters or fragment, query
+parameters sorted).
 """
 
 from __future__ import annotations
@@ -171,6 +172,9 @@ TRACKING_PARAMS = {
     "fbclid", "gclid", "dclid", "msclkid", "igshid", "igsh", "si", "feature", "ref", "ref_src", "ref_url",
     "s", "t", "mc_cid", "mc_eid", "spm", "share", "app", "utm", "_ga", "cmpid", "ocid", "sr_share", "rcm",
     "mibextid", "__cft__", "__tn__", "smid", "smtyp", "cid", "taid", "ito", "ab_channel",
+    # also dropped by the connectors before links are stored, so a catalogue URL carrying them
+    # must lose them too to meet the stored link
+    "yclid", "gbraid", "wbraid", "mkt_tok", "_hsenc", "_hsmla", "s_cid", "share_id", "pp",
 }
 
 
@@ -240,9 +244,9 @@ def canonical_media(url: str | None) -> str | None:
     path = re.sub(r"/{2,}", "/", parts.path or "/")
     if len(path) > 1:
         path = path.rstrip("/")
-    query = [
+    query = sorted(  # sorted as the connectors store links, so parameter order never decides a match
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
-    ]
+    )
     q = urlencode(query)
     return f"https://{host}{path}" + (f"?{q}" if q else "")
