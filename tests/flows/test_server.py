@@ -154,8 +154,11 @@ def test_serve_demo_serves_what_the_demo_can_run_and_passes_the_options(monkeypa
 
     from flows import prefect_env
 
+    from flows import execution
+
     monkeypatch.setattr(prefect_env, "configure", lambda **kw: {})
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(execution, "api_url", lambda: None)
+    monkeypatch.setattr(prefect_env, "temporary_api", lambda **kw: "http://127.0.0.1:9/api")
     served = {}
     monkeypatch.setattr(prefect, "serve", lambda *deployments, **kw: served.update(deployments=deployments, **kw))
     result = _serve_cli("--demo", "--data-dir", str(tmp_path), "--limit", "2")
@@ -163,7 +166,8 @@ def test_serve_demo_serves_what_the_demo_can_run_and_passes_the_options(monkeypa
     names = [d.name for d in served["deployments"]]
     assert names == ["ingest-and-detect", "compact-dataset"]  # the demo sources have no fact-check feed
     assert "import-factchecks is not served" in result.stderr
-    assert "PREFECT_API_URL is not set" in result.stderr
+    assert "no Prefect API is configured, so runs go to a temporary local API" in result.stderr
+    assert "temporary Prefect API on http://127.0.0.1:9/api" in result.stderr
     assert served["limit"] == 2
     assert all(d.parameters["data_dir"] == str(tmp_path) for d in served["deployments"])
 
