@@ -117,6 +117,7 @@ class _PrefectFuture(Future):
         self._inner.wait()
 
     def exception(self) -> BaseException | None:
+        self._inner.wait()
         state = self._inner.state
         if state.is_completed():
             return None
@@ -386,6 +387,22 @@ class PrefectExecutor(Executor):
         from prefect.runtime import flow_run
 
         return str(flow_run.id or "")
+
+    def annotate(self, name: str | None = None, tags: Sequence[str] = ()) -> None:
+        """Rename the flow run and add ``tags`` to it (the UI's runs list shows both); a failure
+        to do so is logged, never raised."""
+        if not name and not tags:
+            return
+        try:
+            from prefect.client.orchestration import get_client
+
+            fid = self.flow_run_id()
+            with get_client(sync_client=True) as client:
+                current = client.read_flow_run(fid).tags if tags else []
+                client.update_flow_run(fid, name=name or None,
+                                       tags=list(dict.fromkeys([*current, *tags])) if tags else None)
+        except Exception as exc:
+            self.log(f"could not rename or tag the flow run: {first_line(exc)}", logging.WARNING)
 
 
 # ---------------------------------------------------------------- the executor in force

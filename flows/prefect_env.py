@@ -23,13 +23,16 @@ TELEMETRY_OFF = {
 def configure(*, verbose: bool = False) -> dict[str, str]:
     """Set Prefect's environment for a CLI command; returns the values it set.
 
-    Telemetry is always off. Prefect's own logs are kept at WARNING unless ``verbose``; a
-    ``PREFECT_LOGGING_LEVEL`` the user set wins. ``PREFECT_HOME`` is left alone, so the user's
-    profiles (``prefect config set``, ``prefect cloud login``) are honoured.
+    Telemetry is always off. Run and task logs are sent to the API at INFO (progress lines,
+    retries), while the terminal shows only warnings and errors unless ``verbose``; a
+    ``PREFECT_LOGGING_LEVEL`` or ``PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL`` the user set wins.
+    ``PREFECT_HOME`` is left alone, so the user's profiles (``prefect config set``,
+    ``prefect cloud login``) are honoured.
     """
     env: dict[str, str] = dict(TELEMETRY_OFF)
-    if "PREFECT_LOGGING_LEVEL" not in os.environ:
-        env["PREFECT_LOGGING_LEVEL"] = "INFO" if verbose else "WARNING"
+    defaults = {"PREFECT_LOGGING_LEVEL": "INFO",
+                "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "INFO" if verbose else "WARNING"}
+    env.update({k: v for k, v in defaults.items() if k not in os.environ})
     os.environ.update(env)
     return env
 

@@ -217,9 +217,12 @@ def dedupe_run(posts: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
 
 
 def _markdown(summary: dict[str, Any]) -> str:
+    data_dir = summary["data_dir"]
     lines = [f"# claimwatch run `{summary['run_id']}`", "",
              f"Catalogue `{summary['catalogue_version']}` · {summary['posts_new']} new posts · "
              f"{summary['matches_new']} new matches · status **{summary['status']}**", "",
+             f"**Data:** `{data_dir}` (Parquet tables posts, matches, claims, runs, source_health). "
+             f"Read it with `claimwatch report --data-dir {data_dir}` or the queries in docs/queries.md.", "",
              "## Posts per source", "", "| source | status | fetched | new | duplicates | error |",
              "|---|---|---:|---:|---:|---|"]
     for s in summary["sources"]:
@@ -238,16 +241,77 @@ def _markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish(summary: dict[str, Any], new_matches: pl.DataFrame, posts: pl.DataFrame) -> None:
-    execution.markdown("claimwatch-run-summary", _markdown(summary), "Posts per source, new flags per claim, errors")
+EXCERPT = 140
+
+
+def _excerpt(*texts: str | None) -> str:
+    text = " ".join(" ".join(t.split()) for t in texts if t and t.strip())
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1].rsplit(" ", 1)[0] + "…"
+
+
+def flags_table(new_matches: pl.DataFrame, posts: pl.DataFrame, catalogue: Any = None) -> list[dict[str, Any]]:
+    """The run's new ``likely_misinformation`` posts as rows for the flags artifact: claim title,
+    post excerpt, rounded score, stance, link; highest score first within each claim."""
     misinfo = new_matches.filter(pl.col("label") == "likely_misinformation")
-    if misinfo.height:
-        table = (misinfo.join(posts.select("post_id", "url", "source", "published_at"), on="post_id", how="left")
-                 .sort(["claim_id", "score"], descending=[False, True])
-                 .select("claim_id", "post_id", "source", "url", "score", "stance",
-                         pl.col("published_at").dt.to_string("%Y-%m-%d %H:%M").alias("published_at"), "evidence"))
-        execution.table("claimwatch-new-misinformation", table.to_dicts(),
-                        f"{misinfo.height} new posts labelled likely_misinformation")
+    if not misinfo.height:
+        return []
+    cols = [c for c in ("post_id", "url", "source", "published_at", "title", "text", "transcript") if c in posts.columns]
+    joined = (misinfo.join(posts.select(cols).unique("post_id", keep="first"), on="post_id", how="left")
+              .sort(["claim_id", "score"], descending=[False, True]))
+    rows = []
+    for r in joined.iter_rows(named=True):
+        claim = catalogue.get(r["claim_id"]) if catalogue is not None and r["claim_id"] in catalogue else None
+        rows.append({
+            "claim": (claim.title or claim.text) if claim is not None else r["claim_id"],
+            "post": _excerpt(r.get("title"), r.get("text")) or _excerpt(r.get("transcript")),
+            "score": int(round(r["score"])) if r.get("score") is not None else None,
+            "stance": r.get("stance"),
+            "source": r.get("source"),
+            "published": f"{r['published_at']:%Y-%m-%d %H:%M}" if r.get("published_at") else "",
+            "link": r.get("url") or r["post_id"],
+        })
+    return rows
+
+
+def _link(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    if not url.startswith(("http://", "https://")):
+        return url.replace("|", "/")
+    host = urlsplit(url).netloc
+    return f"[{host[:24]}]({url.replace(')', '%29').replace(' ', '%20')})"
+
+
+def flags_markdown(rows: list[dict[str, Any]], run_id: str) -> str:
+    """The flags table as markdown, one table per claim under its title, with short cells (the
+    Prefect UI does not wrap table cells) so it fits a 1600 px page; links are clickable."""
+    def cell(v: Any, width: int | None = None) -> str:
+        text = "" if v is None else " ".join(str(v).replace("|", "/").split())
+        return text if width is None or len(text) <= width else text[: width - 1].rstrip() + "…"
+
+    lines = [f"# New likely misinformation, run `{run_id}`", ""]
+    if not rows:
+        return "\n".join(lines + ["No post was newly labelled likely_misinformation in this run."]) + "\n"
+    lines.append(f"{len(rows)} posts newly labelled likely_misinformation, highest score first.")
+    claim = None
+    for r in rows:
+        if r["claim"] != claim:
+            claim = r["claim"]
+            lines += ["", f"## {cell(claim)}", "", "| score | stance | post | published | link |",
+                      "|---:|---|---|---|---|"]
+        lines.append(f"| {r['score']} | {cell(r['stance'])} | {cell(r['post'], 60)} | {cell(r['published'])} "
+                     f"| {_link(r['link'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def publish(summary: dict[str, Any], new_matches: pl.DataFrame, posts: pl.DataFrame, catalogue: Any = None) -> None:
+    """The run's summary and its table of new flags; both replace the previous run's (the flags
+    table too when this run flagged nothing, so it never shows an older run's rows as new)."""
+    execution.markdown("claimwatch-run-summary", _markdown(summary),
+                       f"Posts per source, new flags per claim, errors. Data: {summary['data_dir']}")
+    rows = flags_table(new_matches, posts, catalogue)
+    execution.markdown("claimwatch-new-misinformation", flags_markdown(rows, summary["run_id"]),
+                       f"{len(rows)} new posts labelled likely_misinformation in run {summary['run_id']}")
 
 
 def _alert_state(store: Store) -> dict[str, Any]:
@@ -290,10 +354,14 @@ def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, 
         title = catalogue.get(cid).title if cid in catalogue else None
         payload = {"claim_id": cid, "count": n, "window": window, "threshold": threshold,
                    "new_spreading": n, "likely_misinformation": n,
-                   "run_id": run_id, "catalogue_version": catalogue.version}
+                   "run_id": run_id, "catalogue_version": catalogue.version,
+                   "data_dir": str(store.root.resolve())}
         execution.event(event="claimwatch.claim.spreading",
                         resource={"prefect.resource.id": f"claimwatch.claim.{cid}",
-                                  "prefect.resource.name": title or cid},
+                                  "prefect.resource.name": title or cid,
+                                  "claimwatch.count": str(n), "claimwatch.window": window,
+                                  "claimwatch.threshold": str(threshold),
+                                  "claimwatch.summary": f"{n} posts spreading it in {window} (threshold {threshold})"},
                         payload=payload)
         alerts.append(payload)
     if above != state:
@@ -443,7 +511,7 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
                     for h in health],
         "duration_s": round(time.monotonic() - t0, 2), "error": match_error, "caught_up": caught_up,
     }
-    publish(summary, new_matches, to_match)
+    publish(summary, new_matches, to_match, catalogue)
     return summary
 
 
@@ -484,16 +552,42 @@ def import_factchecks(config: str, data_dir: str = "claimwatch-data", replay: st
             "errors": {n: o["error"] for n, o in outcomes.items() if o["status"] == "error"}}
 
 
+def _compact_table(data_dir: str, table: str) -> list[dict[str, Any]]:
+    merged = Store(data_dir).compact(table)
+    if not merged:
+        _say(f"{table}: nothing to merge (no partition has more than one part file)")
+    for p, n, r in merged:
+        _say(f"compacted {table}/{p}: {n} files -> 1 ({r} rows)")
+    return [{"partition": p, "files": n, "rows": r} for p, n, r in merged]
+
+
+compact_table = execution.step(_compact_table, name="compact_table")
+COMPACTED = ("posts", "matches", "claims", "runs", "source_health")
+
+
+def _compaction_markdown(data_dir: str, out: dict[str, list[dict[str, Any]]], removed: int) -> str:
+    lines = ["# claimwatch compaction", "", f"**Data:** `{Path(data_dir).resolve()}`", ""]
+    merged = [(t, p) for t, parts in out.items() for p in parts]
+    if not merged:
+        lines.append("Nothing to merge: no partition of any table has more than one part file.")
+    else:
+        lines += ["| table | partition | files merged | rows |", "|---|---|---:|---:|"]
+        lines += [f"| {t} | {p['partition']} | {p['files']} | {p['rows']} |" for t, p in merged]
+    lines += ["", f"Leftover `.tmp` files removed: {removed}."]
+    return "\n".join(lines) + "\n"
+
+
 def compact_dataset(data_dir: str = "claimwatch-data") -> dict[str, Any]:
-    """Merge each partition's small part files into one (same rows; every query answers the same)."""
-    store = Store(data_dir)
-    out = {}
-    for table in ("posts", "matches", "claims", "runs", "source_health"):
-        merged = store.compact(table)
-        out[table] = [{"partition": p, "files": n, "rows": r} for p, n, r in merged]
-        for p, n, r in merged:
-            _say(f"compacted {table}/{p}: {n} files -> 1 ({r} rows)")
-    removed = store.remove_tmp()
+    """Merge each partition's small part files into one (same rows; every query answers the same).
+    One step per table, one after the other; the outcome is logged and published as the
+    ``claimwatch-compaction`` artifact, also when there was nothing to merge."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table in COMPACTED:
+        out[table] = execution.submit(compact_table, data_dir, table, name=f"compact_table[{table}]",
+                                      tags=[f"table:{table}"]).result()
+    removed = Store(data_dir).remove_tmp()
     if removed:
         _say(f"removed {removed} leftover .tmp files")
+    execution.markdown("claimwatch-compaction", _compaction_markdown(data_dir, out, removed),
+                       "Part files merged per table and partition")
     return out

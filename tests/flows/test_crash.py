@@ -1,4 +1,5 @@
-"""A process killed with SIGKILL leaves nothing running and nothing "Running".
+"""A process killed with SIGKILL leaves nothing running and nothing "Running"; a Prefect server
+started for claimwatch never writes to the terminal.
 
 * ``claimwatch serve`` with no Prefect API starts a temporary API; killing serve with SIGKILL
   must take that server with it (no process left listening).
@@ -83,16 +84,21 @@ class _Silent:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
+        self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
 
     def _accept(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
+        while not self.stopped.is_set():
+            with contextlib.suppress(socket.timeout, OSError):
                 self.conns.append(self.sock.accept()[0])
 
     def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
         for c in self.conns:
             c.close()
         self.sock.close()
@@ -146,3 +152,25 @@ def test_a_run_killed_mid_flow_is_marked_crashed_by_the_next_run(prefect_harness
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
         assert all(t.state.is_final() for t in tasks), [(t.name, t.state.type) for t in tasks]
     assert not list(records.glob("*.json"))  # both records are gone: the dead one and the compaction's
+
+
+@pytest.mark.timeout(300)
+def test_the_temporary_api_never_writes_to_the_terminal(tmp_path, capfd, monkeypatch):
+    """A Prefect server's tracebacks (here: the dump of a server killed with SIGABRT, with
+    faulthandler on) go to ``temporary-api.log``, never to the stderr of the process that
+    started it; Prefect's own ephemeral server inherits that stderr."""
+    from flows import temporary_api
+
+    for key, value in {"PYTHONFAULTHANDLER": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+                       "PREFECT_API_URL": ""}.items():
+        monkeypatch.setenv(key, value)
+    url, proc = temporary_api.start(tmp_path / "home")
+    try:
+        os.kill(proc.pid, signal.SIGABRT)
+        proc.wait(timeout=30)
+    finally:
+        temporary_api.stop(proc)
+    out, err = capfd.readouterr()
+    log = (tmp_path / "home" / "temporary-api.log").read_text(errors="replace")
+    assert "Fatal Python error: Aborted" in log
+    assert "Fatal Python error" not in out + err and "Traceback" not in out + err

@@ -31,7 +31,7 @@ CLAIMWATCH = Path(sys.executable).with_name("claimwatch")
 
 
 # what `claimwatch run` sets in the environment (flows/prefect_env.py); tests undo it afterwards
-CLI_ENV = ("PREFECT_HOME", "PREFECT_LOGGING_LEVEL", "PREFECT_SERVER_LOGGING_LEVEL", "PREFECT_SERVER_UI_ENABLED",
+CLI_ENV = ("PREFECT_HOME", "PREFECT_LOGGING_LEVEL", "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "PREFECT_SERVER_LOGGING_LEVEL", "PREFECT_SERVER_UI_ENABLED",
            "DO_NOT_TRACK", "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY",
            "PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS")
 
@@ -272,6 +272,11 @@ REVIEW = """<html lang="en"><head><title>Fact check</title><script type="applica
 @pytest.fixture
 def mixed_sources(tmp_path):
     """A fact-check feed, a working Mastodon tag, and a Mastodon server that answers 401."""
+    return write_mixed_sources(tmp_path)
+
+
+def write_mixed_sources(tmp_path: Path) -> tuple[Path, Path]:
+    """Write the sources file and replay manifest of :func:`mixed_sources` into ``tmp_path``."""
     resp = tmp_path / "responses"
     shutil.copytree(DEMO_DIR / "responses" / "mastodon", resp / "mastodon")
     (resp / "feed.xml").write_text(FEED)
@@ -334,9 +339,10 @@ def test_the_flow_names_failed_sources_and_publishes_artifacts_and_events(prefec
     data_dir = tmp_path / "data"
     state = pipeline.run_pipeline(config=str(sources), data_dir=str(data_dir), replay=str(manifest), return_state=True)
 
-    assert state.is_completed()
+    # data from two sources is written, yet the run is not a green "Completed": a source needs a hand
+    assert state.is_failed() and state.name == "Degraded"
     assert state.message == "2 of 3 sources ok; failed: locked"
-    summary = state.result()
+    summary = state.result(raise_on_failure=False)
     assert summary["status"] == "partial"
     locked = next(s for s in summary["sources"] if s["source"] == "locked")
     assert "HTTP 401" in locked["error"]
@@ -348,7 +354,8 @@ def test_the_flow_names_failed_sources_and_publishes_artifacts_and_events(prefec
 
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(state.state_details.flow_run_id)
-        assert "3 sources: checks, masto, locked" in run.name
+        assert run.name.startswith("ingest ") and run.name.endswith("Z · 2/3 ok · failed: locked"), run.name
+        assert len(run.name) <= 60 and {"degraded", "failed:locked"} <= set(run.tags)
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
         fetches = {t.name: t for t in tasks if t.name.startswith("fetch_source")}
         assert set(fetches) == {"fetch_source[checks]", "fetch_source[masto]", "fetch_source[locked]"}
@@ -369,7 +376,7 @@ def test_the_flow_names_failed_sources_and_publishes_artifacts_and_events(prefec
     # a second run, within the hour, with nothing new: the claims are still above, no new event
     events.clear()
     again = pipeline.run_pipeline(config=str(sources), data_dir=str(data_dir), replay=str(manifest), return_state=True)
-    assert again.result()["alerts"] == [] and events == []
+    assert again.result(raise_on_failure=False)["alerts"] == [] and events == []
 
 
 def test_every_source_failing_fails_the_run_but_still_records_it(prefect_harness, mixed_sources, tmp_path):
