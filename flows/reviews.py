@@ -17,8 +17,7 @@ recent one, whoever gave it. Each row keeps the post's text and the match (label
 catalogue version) as they were when reviewed, so the table alone says what was judged.
 
 Feedback: ``not_this_claim`` and ``true_content`` make the post a counter-example of the claim,
-``confirmed`` a positive example (:func:`feedback`); the pipeline and ``claimwatch label`` hand
-these to the matcher. No Prefect here.
+``confirmed`` a positive example (:func:`feedback`). No Prefect here.
 """
 
 from __future__ import annotations
@@ -403,16 +402,12 @@ def quality(store: Store, *, claims: Sequence[str] = (), platforms: Sequence[str
     return out.with_columns(precision=(pl.col("confirmed") / pl.col("reviewed")).round(3)).select(list(QUALITY_COLUMNS))
 
 
-# ---------------------------------------------------------------- the matcher with feedback
+
+# ---------------------------------------------------------------- the matcher
 
 
-def build_matcher(catalogue: Any, matching: dict[str, Any] | None, feedback: pl.DataFrame | None = None) -> Any:
-    """The matcher a run builds: ``catalogue``, the ``[matching]`` settings and the reviewers'
-    examples (:func:`feedback`). Its ``catalogue_version`` changes when the feedback does, so a
-    run re-matches recent posts after new verdicts."""
+def build_matcher(catalogue: Any, matching: dict[str, Any] | None) -> Any:
+    """The matcher a run builds from ``catalogue`` and the ``[matching]`` settings."""
     from rules.match import MatchConfig, Matcher
 
-    config = MatchConfig.from_mapping(matching or {})
-    if feedback is None or feedback.is_empty():
-        return Matcher(catalogue, config)
-    return Matcher(catalogue, config, feedback=feedback)
+    return Matcher(catalogue, MatchConfig.from_mapping(matching or {}))

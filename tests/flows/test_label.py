@@ -91,7 +91,6 @@ def test_matching_settings_come_from_a_sources_file_and_set(tmp_path, posts):
     (("--set", "review_threshold=90"), "[matching] needs report_floor <= review_threshold <= flag_threshold"),
     (("--sources", "{tmp}/none.toml"), "none.toml"),
     (("--claims", "{tmp}/no-claims"), "no-claims: no such catalogue file or folder"),
-    (("--data-dir", "{tmp}/no-data"), "--data-dir {tmp}/no-data: no such data dir"),
     (("--posts", "{tmp}/missing.jsonl"), "missing.jsonl: no such posts file"),
     (("--posts", "{tmp}/bad.jsonl"), "bad.jsonl:2: not valid JSON"),
 ])
