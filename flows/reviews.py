@@ -17,7 +17,7 @@ recent one, whoever gave it. Each row keeps the post's text and the match (label
 catalogue version) as they were when reviewed, so the table alone says what was judged.
 
 Feedback: ``not_this_claim`` and ``true_content`` make the post a counter-example of the claim,
-``confirmed`` a positive example (:func:`feedback`). No Prefect here.
+``confirmed`` a confirmed example (:func:`feedback`). No Prefect here.
 """
 
 from __future__ import annotations
@@ -192,14 +192,14 @@ def current(store: Store) -> pl.DataFrame:
 
 def feedback(store: Store) -> pl.DataFrame:
     """Examples for the matcher from the verdicts that count: ``claim_id``, ``kind``
-    (``counter`` for not_this_claim and true_content, ``positive`` for confirmed), ``text`` (the
+    (``counter`` for not_this_claim and true_content, ``confirmed`` for confirmed), ``text`` (the
     post as reviewed) and ``ref`` (its post_id). Sorted, so equal reviews give an equal frame."""
     return feedback_from(current(store))
 
 
 def feedback_from(reviews: pl.DataFrame) -> pl.DataFrame:
     kind = (pl.when(pl.col("verdict").is_in(COUNTER_VERDICTS)).then(pl.lit("counter"))
-            .when(pl.col("verdict").is_in(POSITIVE_VERDICTS)).then(pl.lit("positive")))
+            .when(pl.col("verdict").is_in(POSITIVE_VERDICTS)).then(pl.lit("confirmed")))
     if reviews.is_empty():
         return pl.DataFrame(schema=FEEDBACK_SCHEMA)
     return (reviews.select("claim_id", kind.alias("kind"), "text", pl.col("post_id").alias("ref"))

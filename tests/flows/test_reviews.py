@@ -384,7 +384,7 @@ def test_a_junk_reviews_file_is_named_in_one_line(data):
 # --- feedback -----------------------------------------------------------------------------------
 
 
-def test_feedback_turns_verdicts_into_counter_and_positive_examples(data):
+def test_feedback_turns_verdicts_into_counter_and_confirmed_examples(data):
     store = Store(data)
     reviews.record(store, [
         reviews.Verdict(post_id("m1"), CLIP, "confirmed", "ayesha"),
@@ -395,14 +395,14 @@ def test_feedback_turns_verdicts_into_counter_and_positive_examples(data):
     fb = reviews.feedback(store)
     assert fb.rows() == [
         (FIRE, "counter", "Faisal Masjid ke paas aag lagi, video", post_id("t2")),
+        (CLIP, "confirmed", "Trump says he will get Imran Khan out of jail, watch the video", post_id("m1")),
         (CLIP, "counter", "Grenell calls for Imran Khan's release", post_id("m2")),
-        (CLIP, "positive", "Trump says he will get Imran Khan out of jail, watch the video", post_id("m1")),
     ]
-    # a later verdict replaces the example: m1 is no longer a positive example
+    # a later verdict replaces the example: m1 is no longer a confirmed example
     reviews.record(store, [reviews.Verdict(post_id("m1"), CLIP, "not_this_claim", "bilal")],
                    now=T0 + timedelta(days=2))
     assert (CLIP, "counter", post_id("m1")) in reviews.feedback(store).select("claim_id", "kind", "ref").rows()
-    assert (CLIP, "positive", post_id("m1")) not in reviews.feedback(store).select("claim_id", "kind", "ref").rows()
+    assert (CLIP, "confirmed", post_id("m1")) not in reviews.feedback(store).select("claim_id", "kind", "ref").rows()
 
 
 def test_no_reviews_means_no_feedback(data):
