@@ -49,7 +49,7 @@ from flows.config import (
     load_config,
 )
 from flows.replay import placeholder_credentials
-from flows.store import Store, StoreError, conform, empty
+from flows.store import TABLES, Store, StoreError, conform, empty
 
 FLAG_LABELS = ("likely_misinformation", "needs_review", "debunk")
 
@@ -562,7 +562,7 @@ def _compact_table(data_dir: str, table: str) -> list[dict[str, Any]]:
 
 
 compact_table = execution.step(_compact_table, name="compact_table")
-COMPACTED = ("posts", "matches", "claims", "runs", "source_health")
+COMPACTED = TABLES  # every table of the dataset
 
 
 def _compaction_markdown(data_dir: str, out: dict[str, list[dict[str, Any]]], removed: int) -> str:
