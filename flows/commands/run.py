@@ -161,13 +161,9 @@ def run(
 ) -> None:
     """Fetch every source, store new posts, match them against the claim catalogue, and print a summary.
 
-    With a Prefect API configured (PREFECT_API_URL or a Prefect profile) the run is a flow run on
-    that API; without one, or with --local, it runs in this process and writes its reports to
-    DATA_DIR/_reports/.
+    With a Prefect API configured (PREFECT_API_URL or a Prefect profile) the run is a flow run on that API; without one, or with --local, it runs in this process and writes its reports to DATA_DIR/_reports/.
 
-    Exit status: 0 the run completed (a failed source is reported, not fatal); 1 every source
-    failed, matching failed, the dataset needs a hand, or the run crashed; 2 a bad option or input
-    file (nothing is written).
+    Exit status: 0 the run completed (a failed source is reported, not fatal); 1 every source failed, matching failed, the dataset needs a hand, or the run crashed; 2 a bad option or input file (nothing is written).
     """
     from flows import execution, prefect_env
 
