@@ -952,20 +952,27 @@ class Store:
             raise StoreError(f"{self._show(table)}: cannot write {table} rows ({_os_reason(exc)}); {hint} "
                              f"and run again") from None
         if rows.height and self.compact_files > 0:
-            part = f"date={day.isoformat()}"
+            self._auto_compact(table, f"date={day.isoformat()}")
+        return rows
+
+    def _auto_compact(self, table: str, current: str) -> None:
+        """Compact the partition just written when it holds more than ``compact_files`` files,
+        and every earlier partition that holds two or more (runs no longer write there)."""
+        parts = self._committed[table].partitions()
+        due = [p for p, rels in parts.items()
+               if (len(rels) > self.compact_files if p == current else p < current and len(rels) > 1)]
+        for part in due:
             try:
-                if len(self._committed[table].partitions().get(part, [])) > self.compact_files:
-                    self._compact(table, only=part)
+                self._compact(table, only=part)
             except (StoreError, OSError) as exc:  # the rows are committed; compaction can wait
                 _warn(f"automatic compaction of {self._show(table)}/{part} skipped: {_first_line(exc)}")
-        return rows
 
     def _write(self, table: str, frame: pl.DataFrame, run_id: str, day: date, op: str = "write") -> pl.DataFrame:
         key = list(KEYS[table])
         rows = conform(table, frame).unique(subset=key, keep="first", maintain_order=True)
         if rows.is_empty():
             return rows
-        snap, keys = self._keys_since(table, None)
+        snap, keys = self._keys_since(table, None, rows)
         rows = rows.join(keys, on=key, how="anti", nulls_equal=True)
         rel = None
         try:
@@ -983,7 +990,7 @@ class Store:
                 except _Conflict:
                     self._backoff(attempt)
                     before = rows.height
-                    snap, keys = self._keys_since(table, set(snap.files))  # the rows other writers added
+                    snap, keys = self._keys_since(table, set(snap.files), rows)  # the rows other writers added
                     if keys.height:
                         rows = rows.join(keys, on=key, how="anti", nulls_equal=True)
                         if rows.height != before:
@@ -997,15 +1004,21 @@ class Store:
                         self.io.delete(f"{table}/{rel}")
             raise
 
-    def _keys_since(self, table: str, known: set[str] | None) -> tuple[Snapshot, pl.DataFrame]:
-        """The newest snapshot and the keys in its files that are not in ``known`` (all: None).
-        A file removed by a compaction while being read means reading the newer snapshot."""
+    def _keys_since(self, table: str, known: set[str] | None, rows: pl.DataFrame) -> tuple[Snapshot, pl.DataFrame]:
+        """The newest snapshot and those keys of ``rows`` that its files not in ``known`` (all:
+        None) hold. A file removed by a compaction while being read means reading the newer
+        snapshot."""
         state: dict[str, Snapshot] = {}
+        first = KEYS[table][0]
+        wanted = rows.get_column(first).drop_nulls().unique().implode()
+        has_null = rows.get_column(first).null_count() > 0
 
         def build() -> pl.LazyFrame:
             snap = state["snap"] = self._bootstrap(table)
             rels = [r for r in snap.files if known is None or r not in known]
-            return self._scan_snapshot(snap, rels).select(KEYS[table]).unique()
+            match = pl.col(first).is_in(wanted)
+            return (self._scan_snapshot(snap, rels).select(KEYS[table])
+                    .filter(match | pl.col(first).is_null() if has_null else match).unique())
 
         keys = self.collect(table, build)
         return state["snap"], keys

@@ -632,3 +632,63 @@ def test_a_post_no_claim_scores_for_is_matched_once_per_catalogue_version(tmp_pa
     store.write("matched_posts", done, "r1", now.date())
     assert posts_to_catch_up(store, "v1", now, 3, 100).height == 0
     assert posts_to_catch_up(store, "v2", now, 3, 100).height == 4  # a new catalogue matches them again
+
+
+# ---------------------------------------------------------------- a full disk
+
+
+def _full_disk(monkeypatch, tables):
+    """Every write of a part file of ``tables`` fails as on a full disk (ENOSPC)."""
+    import errno
+
+    import flows.store as store_module
+
+    real_put = store_module._Local.put
+
+    def put(self, rel, data):
+        if rel.split("/", 1)[0] in tables:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.root / rel))
+        return real_put(self, rel, data)
+
+    monkeypatch.setattr(store_module._Local, "put", put)
+    return lambda: setattr(store_module._Local, "put", real_put)
+
+
+def test_a_full_disk_still_records_the_run_and_its_sources_and_moves_no_cursor(prefect_harness, once_source,
+                                                                                  tmp_path, monkeypatch):
+    import flows.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "emit_event", lambda **kw: None)
+    data_dir = tmp_path / "data"
+    space_freed = _full_disk(monkeypatch, {"posts"})  # the big write fails; the small rows still fit
+    state = pipeline.run_pipeline(config=str(once_source), data_dir=str(data_dir), return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith("storing posts failed: ") and "No space left on device" in state.message
+    assert "\n" not in state.message
+    runs = table(data_dir, "runs")
+    assert runs["status"].to_list() == ["failed"] and "No space left on device" in runs["error"].item()
+    assert table(data_dir, "source_health")["source"].to_list() == ["once"]
+    assert not list(data_dir.glob("posts/date=*/*.parquet")) and not list(data_dir.glob("matches/date=*/*.parquet"))
+    assert Store(data_dir).read_cursors() == {}  # the posts were not stored: fetch them again next time
+    space_freed()
+    again = pipeline.run_pipeline(config=str(once_source), data_dir=str(data_dir), return_state=True)
+    assert again.is_completed() and table(data_dir, "posts").height == 12
+
+
+def test_a_disk_too_full_for_any_row_is_one_line_saying_what_was_not_written(prefect_harness, once_source,
+                                                                             tmp_path, monkeypatch):
+    import flows.pipeline as pipeline
+
+    from flows.store import SCHEMAS, StoreError
+
+    monkeypatch.setattr(pipeline, "emit_event", lambda **kw: None)
+    data_dir = tmp_path / "data"
+    _full_disk(monkeypatch, set(SCHEMAS))
+    state = pipeline.run_pipeline(config=str(once_source), data_dir=str(data_dir), return_state=True)
+    assert state.is_failed()
+    exc = state.result(raise_on_failure=False)
+    assert isinstance(exc, StoreError)
+    msg = str(exc)
+    assert "\n" not in msg and msg.startswith(f"{data_dir}: the source_health and runs rows of run ")
+    assert "were not written (" in msg and "No space left on device" in msg
+    assert "the posts were not stored and cursors did not move; free space and run again" in msg
