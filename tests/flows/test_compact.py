@@ -18,7 +18,7 @@ T0 = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
 
 
 def build(root) -> Store:
-    store = Store(root)
+    store = Store(root, compact_files=0)
     for run in range(6):
         day = date(2026, 11, 27) + timedelta(days=run % 2)
         rows = [make_post("reddit", f"t3_{run}_{i}", text=f"post {run} {i}", source=f"src{i % 3}",
