@@ -168,3 +168,29 @@ def test_a_log_version_that_names_a_key_outside_the_table_deletes_nothing(url):
     with pytest.raises(StoreError, match="which is not a part file"):
         Store(url).compact("posts")
     assert fs.cat_file(f"{bucket}/precious.txt") == b"keep me"
+
+
+@pytest.mark.prefect
+def test_a_run_on_a_bucket_stores_matches_cursors_and_alert_state(prefect_harness, url, tmp_path, monkeypatch):
+    """The whole pipeline with --data-dir s3://…: posts, matches, matched_posts, runs, health,
+    cursors and alert state in the bucket; a second run adds nothing and catches up nothing."""
+    import flows.pipeline as pipeline
+    from connectors import registry
+
+    monkeypatch.setitem(registry.KINDS, "once", "tests.flows.test_run_demo")
+    monkeypatch.setattr(pipeline, "emit_event", lambda **kw: None)
+    sources = tmp_path / "once.toml"
+    sources.write_text('[runner]\nbatch_size = 5\n[alerts]\nspreading_threshold = 1\n'
+                       '[[sources]]\nname = "once"\nkind = "once"\n')
+    first = pipeline.run_pipeline(config=str(sources), data_dir=url, return_state=True)
+    assert first.is_completed(), first.message
+    summary = first.result()
+    assert summary["posts_new"] == 12 and summary["data_dir"] == url
+    store = Store(url)
+    assert store.read("posts").height == 12 and store.read("matches").height > 0
+    assert store.read("matched_posts")["post_id"].n_unique() == 12
+    assert store.read_cursors() == {"once": {"done": True}}
+    assert store.read_state("alerts")  # a claim crossed the threshold of 1
+    again = pipeline.run_pipeline(config=str(sources), data_dir=url, return_state=True).result()
+    assert again["posts_new"] == 0 and again["matches_new"] == 0 and again["caught_up"] == 0
+    assert Store(url).read("runs").height == 2
