@@ -401,3 +401,32 @@ def test_readers_see_the_old_or_the_new_file_set_while_compactions_run(tmp_path)
     thread.join()
     assert not failures, f"{len(failures)} of {reads} reads failed; first: {failures[0]}"
     assert Store(tmp_path).read("posts").height == 100
+
+
+def test_the_exact_reads_in_docs_data_md_read_the_newest_log_version(tmp_path, monkeypatch):
+    """docs/data.md's polars and DuckDB snippets read what the log lists, not a leftover."""
+    import re
+    from pathlib import Path
+
+    import duckdb
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "data.md").read_text()
+    section = text[text.index("**Exact reads"):]
+    python = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    sql = re.search(r"```sql\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    store = Store("claimwatch-data")
+    for run in range(3):
+        store.write("posts", posts(*[(run * 10 + i, f"text {run} {i}") for i in range(4)]), f"r{run}", DAY)
+    store.compact("posts")
+    leftover = tmp_path / "claimwatch-data" / "posts" / "date=2026-11-28" / "part-killed-abc123.parquet"
+    posts((0, "text 0 0"), (99, "never committed")).write_parquet(leftover)  # a killed writer's file
+    assert scan("claimwatch-data", "posts").height == 14  # a glob reads the leftover too
+    scope = {}
+    exec(python, scope)
+    assert scope["posts"].collect().height == 12
+    con = duckdb.connect()
+    statements = [s for s in sql.split(";") if s.strip()]
+    for s in statements[:-1]:
+        con.execute(s)
+    assert con.execute(statements[-1]).fetchall() == [(DAY, 12)]
