@@ -106,7 +106,16 @@ def test_two_concurrent_writer_processes_never_double_or_lose_a_row(url):
     assert cursors["a"] == 9 and cursors["b"] == 9 and cursors["shared"]["i"] == 9
 
 
-def test_kill_9_in_the_middle_of_commits_and_compactions_doubles_and_loses_nothing(url, monkeypatch):
+@pytest.fixture(params=["s3", "local disk"])
+def any_url(request, tmp_path):
+    if request.param == "local disk":
+        return str(tmp_path / "claimwatch-data")
+    request.getfixturevalue("s3")
+    return f"s3://{new_bucket()}/claimwatch-data"
+
+
+def test_kill_9_in_the_middle_of_commits_and_compactions_doubles_and_loses_nothing(any_url, monkeypatch):
+    url = any_url
     import flows.store as store_module
 
     rng = random.Random(7)
