@@ -57,8 +57,7 @@ from flows.config import (
 )
 from flows.replay import placeholder_credentials
 from flows.runners import task_runner_from_config
-from flows.store import Store, StoreError, conform, empty
-from flows.store import SCHEMAS
+from flows.store import SCHEMAS, Store, StoreError, conform, empty
 
 
 class _Skip(Exception):
