@@ -710,6 +710,10 @@ class Store:
             return snap
         self._finish_legacy_journal()
         snap = self._legacy_snapshot(table)
+        for rel in snap.files:
+            if not _PART_REL.match(rel):
+                raise StoreError(f"{self._show(table, rel)}: not a part file name claimwatch can use "
+                                 f"(letters, digits, '.', '_', '-', ending in .parquet); rename or move it away")
         files = {rel: self._verify(table, rel) for rel in snap.files}
         with contextlib.suppress(_Conflict):
             self._create_version(self._log(table), 0, self._entry(table, 0, files, files, [], "adopt"))

@@ -430,3 +430,14 @@ def test_the_exact_reads_in_docs_data_md_read_the_newest_log_version(tmp_path, m
     for s in statements[:-1]:
         con.execute(s)
     assert con.execute(statements[-1]).fetchall() == [(DAY, 12)]
+
+
+def test_a_file_name_the_log_cannot_hold_in_a_data_dir_without_log_is_one_line(tmp_path):
+    part = tmp_path / "posts" / "date=2026-11-28"
+    part.mkdir(parents=True)
+    odd = part / "my copy (1).parquet"
+    posts((1, "a")).write_parquet(odd)
+    assert Store(tmp_path).read("posts").height == 1  # read as before
+    with pytest.raises(StoreError, match=r"my copy \(1\)\.parquet: not a part file name claimwatch can use"):
+        Store(tmp_path).write("posts", posts((2, "b")), "r1", DAY)
+    assert odd.exists() and not (tmp_path / "posts" / "_log").exists()
