@@ -1,7 +1,7 @@
 """A simulated history of scheduled runs: does a run stay as fast on day 3 as on day 1?
 
     .venv/bin/python bench/bench_history.py [--runs 300] [--new 40] [--refetch 40] [--compact-files 16]
-        [--compare]
+        [--compare | --interleaved]
     .venv/bin/python bench/bench_history.py --dedupe
 
 Each simulated run does what ``claimwatch run`` does with the dataset, without Prefect and
@@ -55,14 +55,16 @@ def _posts(first: int, n: int, at: datetime, claim_texts: list[str]) -> pl.DataF
 
 
 def simulate(data_dir: str | Path, runs: int, new: int, refetch: int, compact_files: int,
-             record_matched: bool = True, catch_up_days: float = 3, catch_up_max: int = 2000) -> list[dict]:
-    """Run the history; one dict per run: seconds, caught_up, files per table."""
+             record_matched: bool = True, catch_up_days: float = 3, catch_up_max: int = 2000,
+             start_run: int = 0) -> list[dict]:
+    """Run the history (from run ``start_run`` on an existing data dir); one dict per run:
+    seconds, caught_up, files per table."""
     catalogue = load_catalogue(Path(__file__).resolve().parents[1] / "rules" / "claims")
     matcher = _matcher(catalogue, {})
     texts = [t for t in catalogue.frame()["text"].to_list() if t]
     out = []
-    next_id = 0
-    for r in range(runs):
+    next_id = new * start_run
+    for r in range(start_run, start_run + runs):
         now = START + timedelta(minutes=15 * r)
         run_id, day = f"{now:%Y%m%dT%H%M%SZ}-bench", now.date()
         t0 = time.perf_counter()
@@ -91,6 +93,27 @@ def simulate(data_dir: str | Path, runs: int, new: int, refetch: int, compact_fi
         out.append({"run": r + 1, "seconds": seconds, "caught_up": backlog.height, "new": written.height,
                     "files": files})
     return out
+
+
+def interleaved(tmp: Path, runs: int, new: int, refetch: int, compact_files: int, young: int = 20) -> None:
+    """The long history's runs alternate with runs on a young data dir (emptied every ``young``
+    runs), so machine load hits both alike; prints the per-run time ratio long/young per window."""
+    import shutil
+
+    long_runs, young_runs = [], []
+    for r in range(runs):
+        long_runs += simulate(tmp / "long", 1, new, refetch, compact_files, start_run=r)
+        if r % young == 0:
+            shutil.rmtree(tmp / "young", ignore_errors=True)
+        young_runs += simulate(tmp / "young", 1, new, refetch, compact_files, start_run=r % young)
+    for lo, hi in ((0, 50), (runs - 50, runs)):
+        a = statistics.median(h["seconds"] for h in long_runs[lo:hi])
+        b = statistics.median(h["seconds"] for h in young_runs[lo:hi])
+        print(f"  runs {lo + 1}-{hi}: long history {a:.3f} s per run, young data dir (<= {young} runs) "
+              f"{b:.3f} s in the same minutes; ratio {a / b:.2f}")
+    print(f"  posts caught up per run (long): max {max(h['caught_up'] for h in long_runs)}; part files after "
+          f"the last run: {long_runs[-1]['files']}; most at any time: "
+          f"{ {t: max(h['files'][t] for h in long_runs) for t in long_runs[-1]['files']} }")
 
 
 def report(label: str, history: list[dict]) -> float:
@@ -140,6 +163,8 @@ def main() -> None:
     ap.add_argument("--compare", action="store_true",
                     help="also run the history as before matched_posts and automatic compaction")
     ap.add_argument("--dedupe", action="store_true", help="only time a write against tables of 10k, 100k, 1M posts")
+    ap.add_argument("--interleaved", action="store_true",
+                    help="alternate the history's runs with runs on a young data dir and print their ratio")
     args = ap.parse_args()
     if args.dedupe:
         dedupe_cost()
@@ -147,6 +172,10 @@ def main() -> None:
     print(f"{args.runs} runs, 15 minutes apart; {args.new} new and {args.refetch} re-fetched posts per run; "
           f"shipped catalogue")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.interleaved:
+            print(f"now (matched_posts, compact_files = {args.compact_files}), interleaved with a young data dir:")
+            interleaved(Path(tmp), args.runs, args.new, args.refetch, args.compact_files)
+            return
         report(f"now (matched_posts, compact_files = {args.compact_files})",
                simulate(Path(tmp) / "now", args.runs, args.new, args.refetch, args.compact_files))
         if args.compare:
