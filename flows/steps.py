@@ -49,7 +49,16 @@ from flows.config import (
     load_config,
 )
 from flows.replay import placeholder_credentials
-from flows.store import TABLES, Store, StoreError, conform, empty
+from flows.store import SCHEMAS, Store, StoreError, conform, empty
+
+
+class _Skip(Exception):
+    """Matching is skipped: the posts could not be stored."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 FLAG_LABELS = ("likely_misinformation", "needs_review", "debunk")
 
@@ -316,17 +325,16 @@ def publish(summary: dict[str, Any], new_matches: pl.DataFrame, posts: pl.DataFr
 
 def _alert_state(store: Store) -> dict[str, Any]:
     try:
-        data = json.loads((store.state_dir / "alerts.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError, OSError):
+        return store.read_state("alerts", legacy="alerts.json", what="alert state")
+    except (StoreError, OSError):
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def spreading_counts(store: Store, now: datetime, window_s: int) -> dict[str, int]:
     """Per claim: posts newly spreading it within the window, read from the store. A post counts
     once per claim, at the first time it was labelled ``likely_misinformation`` with stance
     ``spreads`` (under any catalogue version), if that time falls in ``(now - window, now]``."""
-    spreading = store.collect("matches", store.scan("matches")
+    spreading = store.collect("matches", lambda: store.scan("matches")
                               .filter((pl.col("label") == "likely_misinformation") & (pl.col("stance") == "spreads")
                                       & pl.col("flagged_at").is_not_null())
                               .group_by("claim_id", "post_id").agg(first=pl.col("flagged_at").min())
@@ -338,7 +346,7 @@ def spreading_counts(store: Store, now: datetime, window_s: int) -> dict[str, in
 def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, window_s: int, run_id: str,
                      now: datetime | None = None) -> list[dict[str, Any]]:
     """Emit ``claimwatch.claim.spreading`` once per crossing: when a claim's count of new spreading
-    posts in the window reaches ``threshold`` after being below it. ``_state/alerts.json`` remembers
+    posts in the window reaches ``threshold`` after being below it. ``_state/alerts/`` remembers
     which claims are above; a claim that falls below may alert again on its next crossing."""
     now = now or utcnow()
     counts = spreading_counts(store, now, window_s)
@@ -355,7 +363,7 @@ def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, 
         payload = {"claim_id": cid, "count": n, "window": window, "threshold": threshold,
                    "new_spreading": n, "likely_misinformation": n,
                    "run_id": run_id, "catalogue_version": catalogue.version,
-                   "data_dir": str(store.root.resolve())}
+                   "data_dir": str(store.root.resolve()) if store.local else str(store.root)}
         execution.event(event="claimwatch.claim.spreading",
                         resource={"prefect.resource.id": f"claimwatch.claim.{cid}",
                                   "prefect.resource.name": title or cid,
@@ -365,26 +373,42 @@ def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, 
                         payload=payload)
         alerts.append(payload)
     if above != state:
-        with store.lock():
-            tmp = store.state_dir / f".alerts.json.{run_id}.tmp"
-            tmp.write_text(json.dumps(above, indent=2, sort_keys=True), encoding="utf-8")
-            tmp.replace(store.state_dir / "alerts.json")
+        store.update_state("alerts", lambda _: above, legacy="alerts.json", what="alert state")
     return alerts
 
 
 def posts_to_catch_up(store: Store, catalogue_version: str, now: datetime, days: float, limit: int,
                       exclude: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Stored posts fetched in the last ``days`` with no ``matches`` row for ``catalogue_version``,
-    newest first, at most ``limit`` (one row per post_id: its latest stored version)."""
+    """Stored posts fetched in the last ``days`` not yet matched against ``catalogue_version``
+    (no ``matched_posts`` row, and no ``matches`` row for data written before ``matched_posts``
+    existed), newest first, at most ``limit`` (one row per post_id: its latest stored version)."""
     if limit <= 0:
         return empty("posts")
-    matched = store.scan("matches").filter(pl.col("catalogue_version") == catalogue_version).select("post_id").unique()
-    recent = (store.scan("posts").filter(pl.col("fetched_at") >= now - timedelta(days=days))
-              .sort("fetched_at", descending=True).unique("post_id", keep="first", maintain_order=True)
-              .join(matched, on="post_id", how="anti"))
-    if exclude is not None and exclude.height:
-        recent = recent.join(exclude.select("post_id").lazy(), on="post_id", how="anti")
-    return store.collect("posts", recent.head(limit))
+
+    def build() -> pl.LazyFrame:
+        version = pl.col("catalogue_version") == catalogue_version
+        done = pl.concat([store.scan("matched_posts").filter(version).select("post_id"),
+                          store.scan("matches").filter(version).select("post_id")]).unique()
+        recent = (store.scan("posts").filter(pl.col("fetched_at") >= now - timedelta(days=days))
+                  .sort("fetched_at", descending=True).unique("post_id", keep="first", maintain_order=True)
+                  .join(done, on="post_id", how="anti"))
+        if exclude is not None and exclude.height:
+            recent = recent.join(exclude.select("post_id").lazy(), on="post_id", how="anti")
+        return recent.head(limit)
+
+    return store.collect("posts", build)
+
+
+def matched_rows(posts: pl.DataFrame, matches: pl.DataFrame, catalogue_version: str, run_id: str,
+                 when: datetime) -> pl.DataFrame:
+    """One ``matched_posts`` row per matched post: the post was matched against this catalogue
+    version, with this many match rows (0 when no claim scored), so it is not matched again."""
+    counts = matches.group_by("post_id").agg(matches=pl.len().cast(pl.Int64)) if matches.height else None
+    out = posts.select("post_id").unique(maintain_order=True).with_columns(
+        catalogue_version=pl.lit(catalogue_version), run_id=pl.lit(run_id), matched_at=pl.lit(when))
+    if counts is None:
+        return out.with_columns(matches=pl.lit(0, dtype=pl.Int64))
+    return out.join(counts, on="post_id", how="left").with_columns(pl.col("matches").fill_null(0))
 
 
 # ---------------------------------------------------------------- the flow bodies
@@ -419,24 +443,42 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
     catalogue = _load_catalogue(claims_dir)
     run_id, flow_run_id = _run_id(started)
     day = started.date()
-    store = Store(data_dir)
+    store = Store(data_dir, compact_files=cfg.compact_files)
     store.ensure()
-    store.check()  # a part file that is not Parquet stops the run before anything is fetched
+    store.check()  # a part file that is not Parquet (or not of its table) stops the run before anything is fetched
     _say(f"run {run_id}: {len(cfg.enabled_sources)} sources, catalogue {catalogue.version} ({len(catalogue)} claims)")
-    store.write("claims", catalogue.frame(), run_id, day)
-
     cursors = store.read_cursors()
-    with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
-        outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None)
+    # A data dir that cannot be written (a full disk) is recorded like any other failure: what
+    # was not stored is said in runs.error and source_health, and cursors move only for stored posts.
+    store_error = None
+    try:
+        store.write("claims", catalogue.frame(), run_id, day)
+    except StoreError as exc:
+        store_error = f"storing failed: {exc}"
+        _say(store_error, logging.ERROR)
+
+    if store_error is None:
+        with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
+            outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None)
+    else:
+        outcomes = {s.name: {"status": "error", "error": f"not fetched: {store_error}", "kind": s.kind, "rows": None,
+                             "cursor": cursors.get(s.name), "skipped": 0, "duration_s": None}
+                    for s in cfg.enabled_sources}
 
     ok = {n: o for n, o in outcomes.items() if o["status"] == "ok"}
     post_frames = [o["rows"].with_columns(run_id=pl.lit(run_id)) for o in ok.values()
                    if o["table"] == "posts" and o["rows"].height]
     fetched = pl.concat(post_frames, how="vertical") if post_frames else empty("posts")
     posts, dup_in_run = dedupe_run(fetched)
-    new_posts = store.write("posts", posts, run_id, day)
+    new_posts, imported_new = empty("posts"), None
     imported = [o["rows"] for o in ok.values() if o["table"] == "claims" and o["rows"].height]
-    imported_new = store.write("claims", pl.concat(imported), run_id, day) if imported else None
+    try:
+        if store_error is None:
+            new_posts = store.write("posts", posts, run_id, day)
+            imported_new = store.write("claims", pl.concat(imported), run_id, day) if imported else None
+    except StoreError as exc:
+        store_error = f"storing posts failed: {exc}; cursors not moved, the next run fetches them again"
+        _say(store_error, logging.ERROR)
     # Cursors move as soon as the posts are on disk, whether or not matching below succeeds:
     # matching never depends on fetching again. Every run matches the posts it fetched plus the
     # stored posts of the last [runner] catch_up_days (default 3) that have no matches row for
@@ -444,13 +486,23 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
     # whose matching failed is caught up by the next run, and a new catalogue version re-matches
     # recent posts. Posts no claim scores for have no matches row, so they are re-checked by
     # each run while they are recent (bounded by the same limits); they still write nothing.
-    store.save_cursors({n: o["cursor"] for n, o in ok.items()})
-    _say(f"stored {new_posts.height} new posts of {fetched.height} fetched")
+    # Each post matched is recorded in matched_posts (with 0 rows when no claim scored), so a post
+    # is matched once per catalogue version and catching up ends.
+    if store_error is None:
+        try:
+            store.save_cursors({n: o["cursor"] for n, o in ok.items()})
+        except StoreError as exc:
+            store_error = f"saving cursors failed: {exc}"
+            _say(store_error, logging.ERROR)
+        _say(f"stored {new_posts.height} new posts of {fetched.height} fetched")
 
     match_error = None
     caught_up = 0
-    to_match = posts
+    to_match = posts if store_error is None else empty("posts")
+    new_matches = empty("matches")
     try:
+        if store_error is not None:
+            raise _Skip
         backlog = posts_to_catch_up(store, catalogue.version, started, cfg.catch_up_days, cfg.catch_up_max_posts,
                                     exclude=posts)
         caught_up = backlog.height
@@ -459,7 +511,10 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
         to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
         matches = match_all(cfg, to_match, catalogue, run_id)
         new_matches = store.write("matches", matches, run_id, day)
+        store.write("matched_posts", matched_rows(to_match, matches, catalogue.version, run_id, utcnow()), run_id, day)
         _say(f"stored {new_matches.height} new matches")
+    except _Skip:
+        pass
     except Exception as exc:  # recorded in runs; the posts stay, the next run matches them
         match_error = f"matching failed: {exc}" if isinstance(exc, StoreError) else f"matching failed: {_error_text(exc)}"
         new_matches = empty("matches")
@@ -482,34 +537,49 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
             "cursor_after": json.dumps(o["cursor"], sort_keys=True, default=str),
             "duration_s": o.get("duration_s"), "checked_at": checked,
         })
-    store.write("source_health", pl.DataFrame(health), run_id, day)
+    unwritten = []
+    try:
+        store.write("source_health", pl.DataFrame(health), run_id, day)
+    except StoreError as exc:
+        unwritten.append(("source_health", exc))
 
     flags = (new_matches.filter(pl.col("label").is_in(FLAG_LABELS)).group_by("claim_id", "label").len("n")
              .sort(["claim_id", "label"]).to_dicts()) if new_matches.height else []
     try:
+        if unwritten or store_error:
+            raise StoreError("the data dir cannot be written")
         alerts = spreading_alerts(store, catalogue, cfg.spreading_threshold, cfg.alert_window, cfg.alert_window_s,
                                   run_id, utcnow())
     except StoreError as exc:
         alerts = []
         _say(f"spreading alerts skipped: {exc}", logging.WARNING)
     failed = [h for h in health if h["status"] == "error"]
-    status = "failed" if len(failed) == len(health) or match_error else "partial" if failed else "ok"
+    status = "failed" if len(failed) == len(health) or match_error or store_error else "partial" if failed else "ok"
     n_flags = int(new_matches.filter(pl.col("label").is_in(("likely_misinformation", "needs_review"))).height)
     finished = utcnow()
-    store.write("runs", pl.DataFrame([{
-        "run_id": run_id, "flow_run_id": flow_run_id, "started_at": started, "finished_at": finished,
-        "sources": [s.name for s in cfg.enabled_sources], "posts_fetched": fetched.height,
-        "posts_new": new_posts.height, "matches": new_matches.height, "flags": n_flags, "status": status,
-        "catalogue_version": catalogue.version, "duration_s": time.monotonic() - t0, "error": match_error,
-    }]), run_id, day)
+    try:
+        store.write("runs", pl.DataFrame([{
+            "run_id": run_id, "flow_run_id": flow_run_id, "started_at": started, "finished_at": finished,
+            "sources": [s.name for s in cfg.enabled_sources], "posts_fetched": fetched.height,
+            "posts_new": new_posts.height, "matches": new_matches.height, "flags": n_flags, "status": status,
+            "catalogue_version": catalogue.version, "duration_s": time.monotonic() - t0,
+            "error": store_error or match_error,
+        }]), run_id, day)
+    except StoreError as exc:
+        unwritten.append(("runs", exc))
+    if unwritten:
+        stored = "the posts were stored and cursors moved" if store_error is None else \
+            "the posts were not stored and cursors did not move"
+        raise StoreError(f"{store.root}: the {' and '.join(t for t, _ in unwritten)} rows of run {run_id} were not "
+                         f"written ({_first_line(unwritten[0][1])}); {stored}; free space and run again")
 
     summary = {
-        "run_id": run_id, "flow_run_id": flow_run_id, "status": status, "data_dir": str(Path(data_dir).resolve()),
+        "run_id": run_id, "flow_run_id": flow_run_id, "status": status, "data_dir": str(Path(data_dir).resolve()) if store.local else str(store.root),
         "catalogue_version": catalogue.version, "posts_fetched": fetched.height, "posts_new": new_posts.height,
         "matches_new": new_matches.height, "flags": flags, "alerts": alerts, "duplicates_in_run": dup_in_run,
         "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
                     for h in health],
-        "duration_s": round(time.monotonic() - t0, 2), "error": match_error, "caught_up": caught_up,
+        "duration_s": round(time.monotonic() - t0, 2), "error": store_error or match_error, "caught_up": caught_up,
     }
     publish(summary, new_matches, to_match, catalogue)
     return summary
@@ -562,11 +632,10 @@ def _compact_table(data_dir: str, table: str) -> list[dict[str, Any]]:
 
 
 compact_table = execution.step(_compact_table, name="compact_table")
-COMPACTED = TABLES  # every table of the dataset
 
 
 def _compaction_markdown(data_dir: str, out: dict[str, list[dict[str, Any]]], removed: int) -> str:
-    lines = ["# claimwatch compaction", "", f"**Data:** `{Path(data_dir).resolve()}`", ""]
+    lines = ["# claimwatch compaction", "", f"**Data:** `{data_dir if '://' in str(data_dir) else Path(data_dir).resolve()}`", ""]
     merged = [(t, p) for t, parts in out.items() for p in parts]
     if not merged:
         lines.append("Nothing to merge: no partition of any table has more than one part file.")
@@ -582,7 +651,7 @@ def compact_dataset(data_dir: str = "claimwatch-data") -> dict[str, Any]:
     One step per table, one after the other; the outcome is logged and published as the
     ``claimwatch-compaction`` artifact, also when there was nothing to merge."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for table in COMPACTED:
+    for table in list(SCHEMAS):  # every table of the dataset, those registered later included
         out[table] = execution.submit(compact_table, data_dir, table, name=f"compact_table[{table}]",
                                       tags=[f"table:{table}"]).result()
     removed = Store(data_dir).remove_tmp()

@@ -34,7 +34,7 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, demo: bool,
+def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path | str, demo: bool,
               replay: Optional[Path] = None) -> tuple[Any, Optional[Path]]:
     """Validate every input before anything is fetched or written; exit 2 with one line if bad."""
     from connectors.errors import ConfigError
@@ -58,15 +58,23 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, d
         load_catalogue(claims or CLAIMS_DIR)
     except CatalogueError as exc:
         _fail(str(exc))
-    if data_dir.exists() and not data_dir.is_dir():
-        _fail(f"{data_dir}: exists and is not a folder; pass another --data-dir")
-    try:  # the last check: everything else is valid, so the run would create it next anyway
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        _fail(f"{data_dir}: cannot create the data dir ({exc.strerror}); pass a writable --data-dir")
-    if not os.access(data_dir, os.W_OK):
-        _fail(f"{data_dir}: not writable; pass a writable --data-dir")
     from flows.store import Store, StoreError
+
+    if "://" in str(data_dir):  # object storage: the bucket must exist and answer
+        try:
+            Store(data_dir).ensure()
+        except StoreError as exc:
+            _fail(str(exc))
+    else:
+        data_dir = Path(data_dir)
+        if data_dir.exists() and not data_dir.is_dir():
+            _fail(f"{data_dir}: exists and is not a folder; pass another --data-dir")
+        try:  # the last check: everything else is valid, so the run would create it next anyway
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(f"{data_dir}: cannot create the data dir ({exc.strerror}); pass a writable --data-dir")
+        if not os.access(data_dir, os.W_OK):
+            _fail(f"{data_dir}: not writable; pass a writable --data-dir")
 
     try:
         Store(data_dir).read_cursors()
@@ -153,7 +161,8 @@ def format_summary(summary: dict[str, Any]) -> str:
 def run(
     sources: Optional[Path] = typer.Option(None, "--sources", help="Sources file (TOML). Fetches over the network. Default: the bundled demo, replayed offline."),
     claims: Optional[Path] = typer.Option(None, "--claims", help="Claim catalogue folder (default: rules/claims)."),
-    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Where the Parquet dataset is written."),
+    data_dir: str = typer.Option("claimwatch-data", "--data-dir",
+                                 help="Where the Parquet dataset is written: a folder, s3://bucket/prefix or gs://bucket/prefix."),
     demo: bool = typer.Option(False, "--demo", help="Replay the bundled recorded responses instead of using the network (implied without --sources)."),
     replay: Optional[Path] = typer.Option(None, "--replay", help="Replay recorded responses from this manifest.toml instead of using the network."),
     local: bool = typer.Option(False, "--local", help="Run in this process and report to no Prefect API, even if one is configured."),
@@ -182,12 +191,14 @@ def run(
     _run_flow(params, verbose)
 
 
-def _run_local(params: dict[str, Any], data_dir: Path, verbose: bool) -> None:
+def _run_local(params: dict[str, Any], data_dir: Path | str, verbose: bool) -> None:
     from flows import execution, steps
     from flows.store import StoreError
 
     handler = _progress_to_stderr(False)
-    executor = execution.LocalExecutor(report_dir=data_dir / "_reports")
+    # reports are files beside a local dataset; with object storage they are printed only
+    reports = None if "://" in str(data_dir) else Path(data_dir) / "_reports"
+    executor = execution.LocalExecutor(report_dir=reports)
     try:
         with execution.use(executor):
             summary = steps.ingest_and_detect(**params)
