@@ -5,6 +5,8 @@
     ConnectorError                 base; never escapes a run, it becomes a source_health row
     ├── FetchError                 the source could not be fetched (raised by connectors.http)
     │   ├── FetchTimeout           no answer (or no complete answer) within the time limits
+    │   │   └── BudgetExceeded     the source's or the run's time budget is used up, or the
+    │   │                          run is stopping (SIGTERM/SIGINT); nothing more is fetched
     │   ├── HTTPStatusError        a final 4xx/5xx after retries; .status_code, .body (the
     │   │                          start of the error body, secrets masked, or None)
     │   ├── TooLargeError          body or decompressed body over the configured cap
@@ -32,6 +34,12 @@ class FetchError(ConnectorError):
 class FetchTimeout(FetchError):
     """Raised by connectors.http when connect/read timed out on every attempt, or the whole
     response took longer than the total time limit. The source is retried next run."""
+
+
+class BudgetExceeded(FetchTimeout):
+    """Raised by connectors.http when the :class:`connectors.deadlines.Budget` the client runs
+    under is used up or cancelled: the request in flight is cut off and no new request starts.
+    Never retried; the flow records the source as timed out and goes on with the others."""
 
 
 class HTTPStatusError(FetchError):

@@ -8,8 +8,13 @@ inject an ``httpx`` transport instead of patching.
 
 Guarantees (each pinned by tests/connectors/test_http.py):
 
-* **Time**: connect/read timeouts of ``timeout`` seconds per attempt, and a total limit of
-  ``total_timeout`` for one response body (a server dripping one byte a second is cut off).
+* **Time**: connect/read timeouts of ``timeout`` seconds per socket call, and a total deadline
+  of ``total_timeout`` per attempt over connect, TLS, headers and body, enforced at the socket
+  (:mod:`connectors.deadlines`): a server trickling its headers or body one byte at a time is cut
+  off at the deadline, and that is final (not retried). A client built with a
+  :class:`connectors.deadlines.Budget` (the source's time budget, under the run's) makes no
+  request once the budget is used up or cancelled, cuts off the request in flight within half a
+  second, and never starts a retry wait longer than the time left (:class:`BudgetExceeded`).
 * **Retries**: connection errors, timeouts, 408, 429 and 5xx (except 501) are retried up to
   ``retries`` times with exponential backoff and full jitter; ``Retry-After`` (seconds or an
   HTTP date) is honoured, and a server asking for more than ``retry_after_max`` seconds is not
@@ -59,8 +64,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from connectors import deadlines
+from connectors.deadlines import Budget, RequestGuard
 from connectors.errors import (
     BlockedURLError,
+    BudgetExceeded,
     ConfigError,
     ConnectorError,
     FetchError,
@@ -283,12 +291,14 @@ class HttpClient:
                  *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
                  resolver: Callable[[str], list[str]] = default_resolver,
-                 rand: Callable[[], float] = random.random):
+                 rand: Callable[[], float] = random.random, budget: Budget | None = None):
         self.settings = settings or HttpSettings()
         self.sleep = sleep
         self.clock = clock
         self.resolver = resolver
         self.rand = rand
+        self.budget = budget
+        self._guard = RequestGuard(clock)
         self._secrets = [s for s in self.settings.secrets if s]
         self._lock = threading.Lock()
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
@@ -300,6 +310,12 @@ class HttpClient:
             follow_redirects=False,
             headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
+        # every socket call of the real transports (direct, and proxies from the environment)
+        # is bounded by the request's total deadline and the budget; injected test transports
+        # have no sockets
+        self.socket_deadlines = transport is None and all(
+            deadlines.install(t, self._guard)
+            for t in [self._client._transport, *self._client._mounts.values()] if t is not None)
 
     # -- secrets ------------------------------------------------------------------------------
     def add_secret(self, value: str | None) -> None:
@@ -360,7 +376,7 @@ class HttpClient:
                     max(1, self.settings.per_host_concurrency))
             return slot
 
-    def _wait_turn(self, host: str) -> None:
+    def _wait_turn(self, host: str, shown: str) -> None:
         if self.settings.min_interval <= 0:
             return
         with self._lock:
@@ -368,7 +384,32 @@ class HttpClient:
             start = max(now, self._host_next.get(host, now))
             self._host_next[host] = start + self.settings.min_interval
         if start > now:
-            self.sleep(start - now)
+            self._pause(start - now, shown)
+
+    # -- time budget --------------------------------------------------------------------------
+    def _stopped(self, shown: str) -> BudgetExceeded:
+        return BudgetExceeded(self.mask(f"{shown}: not fetched: {self.budget.reason if self.budget else 'stopped'}"))
+
+    def _check_budget(self, shown: str) -> None:
+        if self.budget is not None and self.budget.reason is not None:
+            raise self._stopped(shown)
+
+    def _pause(self, seconds: float, shown: str) -> None:
+        """Wait ``seconds`` (a retry's backoff, a host's turn) within the budget: a wait that
+        would outlast the budget is not started, and a cancelled budget ends the wait at once."""
+        budget = self.budget
+        if budget is None:
+            self.sleep(seconds)
+            return
+        left = budget.remaining()
+        if seconds >= left:
+            raise BudgetExceeded(self.mask(
+                f"{shown}: would wait {seconds:.1f} s but the {budget.what} has {max(left, 0):.1f} s left"))
+        if self.sleep is time.sleep:
+            budget.wait(seconds)
+        else:
+            self.sleep(seconds)
+        self._check_budget(shown)
 
     # -- requests -----------------------------------------------------------------------------
     def _request_url(self, url: str, params: Mapping[str, Any] | None) -> str:
@@ -392,7 +433,7 @@ class HttpClient:
                 if delay is None:
                     raise r.final(self, attempt) from None
                 log.info("retrying %s %s in %.1fs (%s)", method, r.shown, delay, self.mask(r.reason))
-                self.sleep(delay)
+                self._pause(delay, r.shown)
 
     def get(self, url: str, *, params: Mapping[str, Any] | None = None,
             headers: Mapping[str, str] | None = None) -> Response:
@@ -514,12 +555,18 @@ class HttpClient:
         s = self.settings
         shown = self._url_for_message(url)
         host = urlsplit(url).netloc.lower()
+        self._check_budget(shown)
         slot = self._slot(host)
-        slot.acquire()
+        if not slot.acquire(timeout=max(0.0, self.budget.remaining()) if self.budget is not None else None):
+            raise self._stopped(shown)
         try:
-            self._wait_turn(host)
+            self._wait_turn(host, shown)
+            self._check_budget(shown)
             self.requests += 1
             started = self.clock()
+            # the whole answer (connect, headers, body) must come by this time; the socket
+            # layer (connectors.deadlines) enforces it on every read
+            self._guard.start(started + s.total_timeout, self.budget)
             try:
                 with self._client.stream(method, url, headers=headers, **(send or {})) as r:
                     status = r.status_code
@@ -546,12 +593,17 @@ class HttpClient:
                             raise TooLargeError(f"{shown}: response larger than {s.max_bytes} bytes; "
                                                 "raise max_bytes if it is expected")
                         if self.clock() - started > s.total_timeout:
-                            raise FetchTimeout(f"{shown}: response took longer than {s.total_timeout:g}s; "
-                                               "try again later")
+                            raise self._too_slow(shown)
+                        self._check_budget(shown)
                         chunks.append(inflater.feed(chunk))
                     chunks.append(inflater.flush())
                     return status, rh, b"".join(chunks), str(r.url), None
             except httpx.TimeoutException as exc:
+                why = self._guard.expired
+                if why == "total":
+                    raise self._too_slow(shown) from None
+                if why is not None:
+                    raise self._stopped(shown) from None
                 raise _Retryable(shown, error=exc) from None
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 raise _Retryable(shown, error=exc) from None
@@ -562,7 +614,12 @@ class HttpClient:
             except (ValueError, UnicodeError, OSError) as exc:  # e.g. an unencodable host name
                 raise FetchError(self.mask(f"{shown}: {type(exc).__name__}: {exc}; check the URL")) from None
         finally:
+            self._guard.stop()
             slot.release()
+
+    def _too_slow(self, shown: str) -> FetchTimeout:
+        return FetchTimeout(f"{shown}: no complete answer within total_timeout = "
+                            f"{self.settings.total_timeout:g} s (connect, headers and body); try again later")
 
     def close(self) -> None:
         self._client.close()
