@@ -28,9 +28,16 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SETTING_ALIASES = {"allow_private_links": "allow_private"}
 _MAY_BE_ZERO = {"retries", "backoff", "backoff_max", "retry_after_max", "min_interval"}
 _HTTP_FIELDS = {f.name: f for f in dataclasses.fields(HttpSettings)}
+# options that were removed, and what replaces them
+RETIRED_RUNNER_KEYS = {
+    "fetch_retries": "the HTTP client is the one layer that retries a request (see [settings] "
+                     "retries, backoff, retry_after_max); remove it",
+    "fetch_retry_delay": "the HTTP client is the one layer that retries a request (see [settings] "
+                         "backoff, backoff_max); remove it",
+}
 RUNNER_KEYS = {
     "kind": str, "address": str, "n_workers": int, "threads_per_worker": int, "max_workers": int,
-    "batch_size": int, "fetch_retries": int, "fetch_retry_delay": (int, float),
+    "batch_size": int,
     "catch_up_days": (int, float), "catch_up_max_posts": int,
 }
 ALERT_KEYS = {"spreading_threshold": int, "window": str}
@@ -173,6 +180,8 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
 
     runner = dict(data.get("runner", {}))
     for key, value in runner.items():
+        if key in RETIRED_RUNNER_KEYS:
+            raise _fail(path, "[runner]", f"option {key!r} is no longer used: {RETIRED_RUNNER_KEYS[key]}")
         if key not in RUNNER_KEYS:
             raise _fail(path, "[runner]", f"unknown option {key!r}; use one of: {', '.join(RUNNER_KEYS)}")
         _check_type(path, "[runner]", key, value, RUNNER_KEYS[key])
@@ -181,9 +190,6 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
     for key in ("n_workers", "threads_per_worker", "max_workers", "batch_size"):
         if key in runner and runner[key] < 1:
             raise _fail(path, "[runner]", f"option {key!r} must be at least 1, got {runner[key]!r}")
-    for key in ("fetch_retries", "fetch_retry_delay"):
-        if key in runner and runner[key] < 0:
-            raise _fail(path, "[runner]", f"option {key!r} must not be negative, got {runner[key]!r}")
 
     if "catch_up_days" in runner and runner["catch_up_days"] <= 0:
         raise _fail(path, "[runner]", f"option 'catch_up_days' must be positive, got {runner['catch_up_days']!r}")

@@ -36,14 +36,7 @@ from prefect.events import emit_event
 from prefect.futures import as_completed
 from prefect.states import Completed, Failed
 
-from connectors.errors import (
-    BlockedURLError,
-    ConfigError,
-    FetchError,
-    HTTPStatusError,
-    ParseError,
-    TooLargeError,
-)
+from connectors.errors import ConfigError, ParseError
 from connectors.schema import POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA
 from flows.config import (
@@ -110,21 +103,6 @@ def _flow_run_name() -> str:
 # ---------------------------------------------------------------- fetching
 
 
-def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only what may pass on a second try: network trouble, 5xx and 429."""
-    try:
-        state.result()
-    except HTTPStatusError as exc:
-        return exc.status_code >= 500 or exc.status_code == 429
-    except (TooLargeError, BlockedURLError, ConfigError):
-        return False
-    except FetchError:
-        return True
-    except Exception:
-        return False
-    return False
-
-
 def _rows_frame(kind: str, rows: list[dict[str, Any]], source: str) -> tuple[str, pl.DataFrame]:
     if kind == "factchecks" or rows and "claim_id" in rows[0] and "post_id" not in rows[0]:
         claims = [{k: r.get(k) for k in CLAIMS_SCHEMA} for r in rows]
@@ -134,8 +112,10 @@ def _rows_frame(kind: str, rows: list[dict[str, Any]], source: str) -> tuple[str
     return "posts", frame.with_columns(source=pl.coalesce(pl.col("source"), pl.lit(source)))
 
 
-@task(name="fetch_source", cache_policy=NO_CACHE, persist_result=False, retries=1,
-      retry_delay_seconds=2, retry_condition_fn=_transient)
+# retries=0: the HTTP client owns every retry decision (connectors.http.retry_delay: backoff,
+# Retry-After, retry_after_max, nothing after a redirect loop or a bad encoding); a task-level
+# retry would fetch a second time what the client already gave up on
+@task(name="fetch_source", cache_policy=NO_CACHE, persist_result=False, retries=0)
 def fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] | None,
                  replay: str | None = None) -> dict[str, Any]:
     """Fetch one source since ``cursor``; returns its rows, new cursor and counts."""
@@ -168,12 +148,10 @@ def _error_text(exc: BaseException) -> str:
 
 
 def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None) -> dict[str, dict[str, Any]]:
-    retries = int(cfg.runner.get("fetch_retries", 1))
-    delay = cfg.runner.get("fetch_retry_delay", 2)
     futures = {}
     for src in cfg.enabled_sources:
-        t = fetch_source.with_options(task_run_name=f"fetch_source[{src.name}]", retries=retries,
-                                      retry_delay_seconds=delay, tags=[f"source:{src.name}", f"kind:{src.kind}"])
+        t = fetch_source.with_options(task_run_name=f"fetch_source[{src.name}]",
+                                      tags=[f"source:{src.name}", f"kind:{src.kind}"])
         futures[src.name] = (src, t.submit(cfg, src, cursors.get(src.name), str(replay) if replay else None))
     outcomes: dict[str, dict[str, Any]] = {}
     for name, (src, fut) in futures.items():
