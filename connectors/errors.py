@@ -18,13 +18,23 @@
 
 ``connectors.http`` translates every ``httpx`` exception into a ``FetchError``; parsers translate
 ``json``/``xml``/``feedparser`` failures into ``ParseError``. Nothing else leaves a connector.
-Every message says what went wrong and what to do next; no message carries a secret (the HTTP
-client masks configured secrets and secret-looking query parameters).
+Every message says what went wrong and what to do next; no message carries a secret: every
+``ConnectorError`` passes its message through :func:`connectors.redact.redact` when it is created
+(registered secret values, ``user:password@`` and secret-looking parameters such as ``key=``
+become ``***``), whoever raises it.
 """
+
+from connectors.redact import redact
 
 
 class ConnectorError(Exception):
-    """Base of every connector failure. Flows record it in source_health and go on."""
+    """Base of every connector failure. Flows record it in source_health and go on. Its message
+    is redacted when the exception is created."""
+
+    def __init__(self, *args: object):
+        if args and isinstance(args[0], str):
+            args = (redact(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class FetchError(ConnectorError):

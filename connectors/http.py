@@ -64,7 +64,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from connectors import deadlines
+from connectors import deadlines, redact
 from connectors.deadlines import Budget, RequestGuard
 from connectors.errors import (
     BlockedURLError,
@@ -80,6 +80,7 @@ from connectors.errors import (
 from connectors.safe import BoundedDecompressor, charset_of, decode_text, load_json
 
 log = logging.getLogger("claimwatch.http")
+redact.install_log_filters()  # httpx logs every request URL (with its key=) at INFO
 
 RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600)) - {501, 505}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -300,6 +301,8 @@ class HttpClient:
         self.budget = budget
         self._guard = RequestGuard(clock)
         self._secrets = [s for s in self.settings.secrets if s]
+        for value in self._secrets:
+            redact.register(value)
         self._lock = threading.Lock()
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
         self._host_next: dict[str, float] = {}
@@ -322,11 +325,12 @@ class HttpClient:
         """Mask this value (a token obtained at run time) in every later message."""
         if value and value not in self._secrets:
             self._secrets.append(value)
+        redact.register(value)
 
     def mask(self, text: str) -> str:
         for s in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(s, "***")
-        return text
+        return redact.redact(text)
 
     def _url_for_message(self, url: str) -> str:
         return self.mask(mask_url(url))

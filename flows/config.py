@@ -297,10 +297,45 @@ def build_source(cfg: PipelineConfig, src: SourceConfig, client: Any) -> Any:
         raise _fail(cfg.path, f"source {src.name!r}", f"invalid options ({exc})") from None
 
 
-def check_sources(cfg: PipelineConfig) -> None:
-    """Build every enabled source once (no request is made) so option errors surface up front."""
+def env_names(src: SourceConfig) -> list[str]:
+    """The environment variables a source's ``*_env`` options name (tokens, keys, passwords)."""
+    return [v for k, v in src.options.items() if k.endswith("_env") and isinstance(v, str) and v]
+
+
+def register_env_secrets(cfg: PipelineConfig) -> None:
+    """Mask the values of every variable the sources' ``*_env`` options name, in every message
+    of this process (:func:`connectors.redact.redact`), before anything is fetched."""
+    import os
+
+    from connectors import redact
+
+    for src in cfg.sources:
+        for name in env_names(src):
+            redact.register(os.environ.get(name))
+
+
+def missing_env(cfg: PipelineConfig, src: SourceConfig, source: Any) -> str | None:
+    """One line naming the first environment variable ``source`` needs that is not set (or
+    empty), and the source; None when all are there."""
+    import os
+
+    required = getattr(source, "required_env", None)
+    for name, what in (required() if required else {}).items():
+        if not os.environ.get(name):
+            return (f"{cfg.path}: source {src.name!r} ({src.kind}): environment variable {name} is not set "
+                    f"({what}); export it, or set enabled = false for this source")
+    return None
+
+
+def check_sources(cfg: PipelineConfig, env: bool = False) -> None:
+    """Build every enabled source once (no request is made) so option errors surface up front;
+    with ``env``, also check that the environment variables each source needs (API keys) are
+    set. Raises :class:`ConfigError` (one line)."""
     from connectors.http import HttpClient
 
     with HttpClient(cfg.http_settings()) as client:
         for src in cfg.enabled_sources:
-            build_source(cfg, src, client)
+            source = build_source(cfg, src, client)
+            problem = missing_env(cfg, src, source) if env else None
+            if problem:
+                raise ConfigError(problem)

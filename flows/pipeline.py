@@ -19,6 +19,7 @@ import json
 import logging
 import threading
 import time
+import traceback
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ from prefect.events import emit_event
 from prefect.futures import as_completed
 from prefect.states import Completed, Failed
 
-from connectors.errors import ConfigError, ParseError
+from connectors.errors import ConfigError, ConnectorError, ParseError
+from connectors.redact import redact
 from connectors.schema import POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA
 from flows.config import (
@@ -47,6 +49,8 @@ from flows.config import (
     SourceConfig,
     build_source,
     load_config,
+    missing_env,
+    register_env_secrets,
 )
 from flows.replay import placeholder_credentials
 from flows.runners import task_runner_from_config
@@ -61,7 +65,8 @@ def utcnow() -> datetime:
 
 
 def _say(msg: str, level: int = logging.INFO) -> None:
-    """Progress to the Prefect run log and to the CLI (``claimwatch.progress``)."""
+    """Progress to the Prefect run log and to the CLI (``claimwatch.progress``), secrets masked."""
+    msg = redact(msg)
     try:
         get_run_logger().log(max(level, logging.INFO), msg)
     except Exception:  # outside a run context
@@ -127,24 +132,41 @@ def fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] 
 
         transport = ReplayTransport.from_manifest(replay)
     t0 = time.monotonic()
+    register_env_secrets(cfg)
     with HttpClient(cfg.http_settings(), transport) as client:
         try:
-            result = build_source(cfg, src, client).fetch(cursor)
+            source = build_source(cfg, src, client)
+            problem = missing_env(cfg, src, source)
+            if problem:
+                raise ConfigError(problem)
+            result = source.fetch(cursor)
         except ParseError as exc:
             if transport is not None and transport.served and transport.served[-1][1] is not None:
                 exc.args = (f"{exc} (recorded file {transport.served[-1][1]})",)
             raise
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            # a connector bug: its message may quote a URL with a key in it, and Prefect records
+            # the exception (logs, task state, events); only a redacted copy leaves this task
+            _say(redact("".join(traceback.format_exception(exc))), logging.ERROR)
+            raise ConnectorError(f"{type(exc).__name__}: {_first_line(exc)}") from None
     table, frame = _rows_frame(src.kind, result.posts, src.name)
-    for w in result.warnings:
+    warnings = [redact(w) for w in result.warnings]
+    for w in warnings:
         _say(w, logging.WARNING)
     return {"table": table, "rows": frame, "cursor": result.cursor, "skipped": result.skipped,
-            "warnings": list(result.warnings), "requests": result.requests,
+            "warnings": warnings, "requests": result.requests,
             "duration_s": time.monotonic() - t0}
 
 
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _error_text(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return msg if type(exc).__module__.startswith("connectors") else f"{type(exc).__name__}: {msg}"
+    msg = _first_line(exc)
+    return redact(msg if type(exc).__module__.startswith("connectors") else f"{type(exc).__name__}: {msg}")
 
 
 def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None) -> dict[str, dict[str, Any]]:
@@ -368,6 +390,7 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
     t0 = time.monotonic()
     cfg_path, manifest = resolve_inputs(config, replay, demo)
     cfg = load_config(cfg_path)
+    register_env_secrets(cfg)
     catalogue = _load_catalogue(claims_dir)
     run_id, flow_run_id = _run_id(started)
     day = started.date()
@@ -479,6 +502,7 @@ def import_factchecks(config: str, data_dir: str = "claimwatch-data", replay: st
     """Fetch only the ``factchecks`` sources of ``config`` into the ``claims`` table (status
     ``imported``, catalogue_version ``imported``). ``claimwatch claims import`` turns them into YAML."""
     cfg = load_config(config)
+    register_env_secrets(cfg)
     cfg.sources = [s for s in cfg.sources if s.kind == "factchecks"]
     if not cfg.enabled_sources:
         raise ConfigError(f"{config}: no enabled source of kind 'factchecks'")
