@@ -41,7 +41,7 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, d
     manifest = replay or (DEMO_MANIFEST if (demo or sources is None) else None)
     try:
         cfg = load_config(cfg_path)
-        check_sources(cfg)
+        check_sources(cfg, env=manifest is None)  # replays give credentials placeholders
     except ConfigError as exc:
         _fail(str(exc))
     if manifest is not None:

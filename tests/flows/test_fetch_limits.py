@@ -73,3 +73,34 @@ def test_the_task_level_fetch_retry_options_are_refused_with_what_replaces_them(
     with pytest.raises(ConfigError, match=r"\[runner\]: option 'fetch_retries' is no longer used: the HTTP client "
                                           r"is the one layer that retries"):
         load_config(path)
+
+
+def test_a_missing_api_key_variable_stops_claimwatch_run_before_anything_is_fetched(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    monkeypatch.delenv("CW_UNSET_YT_KEY", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / ".prefect"))
+    with LoopbackServer() as srv:
+        srv.route("/good", Reply(200, FEED, {"Content-Type": "application/rss+xml"}))
+        sources = write_sources(tmp_path / "sources.toml", srv, {"good": "/good"})
+        with sources.open("a", encoding="utf-8") as fh:
+            fh.write(f'[[sources]]\nname = "yt-search"\nkind = "youtube"\nquery = "imran khan"\n'
+                     f'api_key_env = "CW_UNSET_YT_KEY"\nbase_url = "{srv.url("/yt")}"\n')
+        data_dir = tmp_path / "data"
+        result = CliRunner().invoke(app, ["run", "--sources", str(sources), "--data-dir", str(data_dir)])
+        assert srv.requests == []  # not even the good source was fetched
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (
+        f"claimwatch run: {sources}: source 'yt-search' (youtube): environment variable CW_UNSET_YT_KEY is not "
+        "set (the YouTube Data API key named by api_key_env); export it, or set enabled = false for this source")
+    assert not data_dir.exists()
+
+
+def test_a_youtube_query_without_api_key_env_is_a_config_error():
+    from connectors import youtube
+    from connectors.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="set api_key_env to the name of the environment variable"):
+        youtube.Source("yt", {"query": "imran khan"}, client=None)
