@@ -40,9 +40,12 @@ class Budget:
         self.clock = clock
         self.started = clock()
         self.at = math.inf if seconds is None else self.started + seconds
-        # one event for the whole tree, so cancelling a run wakes every source's waits
-        self._event = parent._event if parent is not None else threading.Event()
+        self._event = threading.Event()
+        self._children: list[Budget] = []
         self._cancelled: str | None = None
+        self._cancelled_at = math.inf
+        if parent is not None:
+            parent._children.append(self)
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -58,8 +61,13 @@ class Budget:
         :data:`SLICE` seconds, waits end at once."""
         if self._cancelled is None:
             self._cancelled = reason
-        if self.parent is None:
-            self._event.set()
+            self._cancelled_at = self.clock()
+        self._wake()
+
+    def _wake(self) -> None:
+        self._event.set()
+        for child in list(self._children):  # the waits below end too (their reason names ours)
+            child._wake()
 
     @property
     def reason(self) -> str | None:
@@ -82,6 +90,16 @@ class Budget:
         if left > 0 and self.reason is None:
             self._event.wait(left)
         return self.reason is not None
+
+    def stopped_at(self) -> float | None:
+        """When this budget stopped (clock time), or None while it runs."""
+        if self._cancelled is not None:
+            return self._cancelled_at
+        if self.parent is not None:
+            above = self.parent.stopped_at()
+            if above is not None:
+                return min(above, self.at)
+        return self.at if self.clock() >= self.at else None
 
 
 class RequestGuard(threading.local):

@@ -37,11 +37,13 @@ RETIRED_RUNNER_KEYS = {
 }
 RUNNER_KEYS = {
     "kind": str, "address": str, "n_workers": int, "threads_per_worker": int, "max_workers": int,
-    "batch_size": int,
+    "batch_size": int, "run_budget": (int, float), "source_budget": (int, float),
     "catch_up_days": (int, float), "catch_up_max_posts": int,
 }
 ALERT_KEYS = {"spreading_threshold": int, "window": str}
-COMMON_SOURCE_KEYS = ("name", "kind", "enabled")
+COMMON_SOURCE_KEYS = ("name", "kind", "enabled", "budget")
+DEFAULT_RUN_BUDGET = 840.0  # seconds: a run on the 15-minute schedule ends before the next one starts
+DEFAULT_SOURCE_BUDGET = 300.0  # seconds one source may take (all its requests and parsing)
 DEFAULT_WINDOW = "1h"
 _WINDOW = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -61,6 +63,7 @@ class SourceConfig:
     kind: str
     options: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
+    budget: float | None = None  # seconds; None: [runner] source_budget
 
 
 @dataclass
@@ -91,6 +94,15 @@ class PipelineConfig:
     @property
     def alert_window_s(self) -> int:
         return parse_window(self.alert_window)
+
+    @property
+    def run_budget(self) -> float:
+        """Seconds the whole run may take ([runner] run_budget)."""
+        return float(self.runner.get("run_budget", DEFAULT_RUN_BUDGET))
+
+    def source_budget(self, src: SourceConfig) -> float:
+        """Seconds ``src`` may take: its own ``budget``, else [runner] source_budget."""
+        return float(src.budget if src.budget is not None else self.runner.get("source_budget", DEFAULT_SOURCE_BUDGET))
 
     @property
     def catch_up_days(self) -> float:
@@ -191,6 +203,9 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
         if key in runner and runner[key] < 1:
             raise _fail(path, "[runner]", f"option {key!r} must be at least 1, got {runner[key]!r}")
 
+    for key in ("run_budget", "source_budget"):
+        if key in runner and runner[key] <= 0:
+            raise _fail(path, "[runner]", f"option {key!r} must be a positive number of seconds, got {runner[key]!r}")
     if "catch_up_days" in runner and runner["catch_up_days"] <= 0:
         raise _fail(path, "[runner]", f"option 'catch_up_days' must be positive, got {runner['catch_up_days']!r}")
     if "catch_up_max_posts" in runner and runner["catch_up_max_posts"] < 0:
@@ -233,9 +248,14 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
             raise _fail(path, where, f"option 'kind' is {kind!r}; use one of: {', '.join(sorted(KINDS))}")
         enabled = entry.get("enabled", True)
         _check_type(path, where, "enabled", enabled, bool)
+        budget = entry.get("budget")
+        if budget is not None:
+            _check_type(path, where, "budget", budget, (int, float))
+            if budget <= 0:
+                raise _fail(path, where, f"option 'budget' must be a positive number of seconds, got {budget!r}")
         options = {k: v for k, v in entry.items() if k not in COMMON_SOURCE_KEYS}
         _check_source_options(path, name, kind, options)
-        sources.append(SourceConfig(name, kind, options, enabled))
+        sources.append(SourceConfig(name, kind, options, enabled, None if budget is None else float(budget)))
     if not any(s.enabled for s in sources):
         raise _fail(path, "", "every source has enabled = false; enable at least one")
 

@@ -35,9 +35,10 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.futures import as_completed
-from prefect.states import Completed, Failed
+from prefect.states import Cancelled, Completed, Failed
 
-from connectors.errors import ConfigError, ConnectorError, ParseError
+from connectors.deadlines import Budget
+from connectors.errors import BudgetExceeded, ConfigError, ConnectorError, ParseError
 from connectors.redact import redact
 from connectors.schema import POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA
@@ -54,6 +55,7 @@ from flows.config import (
 )
 from flows.replay import placeholder_credentials
 from flows.runners import task_runner_from_config
+from flows import stopping
 from flows.store import Store, StoreError, conform, empty
 
 FLAG_LABELS = ("likely_misinformation", "needs_review", "debunk")
@@ -122,8 +124,10 @@ def _rows_frame(kind: str, rows: list[dict[str, Any]], source: str) -> tuple[str
 # retry would fetch a second time what the client already gave up on
 @task(name="fetch_source", cache_policy=NO_CACHE, persist_result=False, retries=0)
 def fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] | None,
-                 replay: str | None = None) -> dict[str, Any]:
-    """Fetch one source since ``cursor``; returns its rows, new cursor and counts."""
+                 replay: str | None = None, budget: Budget | None = None) -> dict[str, Any]:
+    """Fetch one source since ``cursor`` within ``budget``; returns its rows, new cursor and
+    counts. A source whose budget ran out (or was cancelled) while it fetched raises
+    :class:`BudgetExceeded`: what it had is not kept, so its cursor stays where it was."""
     from connectors.http import HttpClient
 
     transport = None
@@ -133,7 +137,7 @@ def fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] 
         transport = ReplayTransport.from_manifest(replay)
     t0 = time.monotonic()
     register_env_secrets(cfg)
-    with HttpClient(cfg.http_settings(), transport) as client:
+    with HttpClient(cfg.http_settings(), transport, budget=budget) as client:
         try:
             source = build_source(cfg, src, client)
             problem = missing_env(cfg, src, source)
@@ -151,6 +155,10 @@ def fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] 
             # the exception (logs, task state, events); only a redacted copy leaves this task
             _say(redact("".join(traceback.format_exception(exc))), logging.ERROR)
             raise ConnectorError(f"{type(exc).__name__}: {_first_line(exc)}") from None
+    if budget is not None and budget.reason is not None:
+        # the connector may have kept going past failed requests (per-item warnings); a partial
+        # result is not stored, so the cursor cannot move past what was not read
+        raise BudgetExceeded(f"source {src.name!r}: {budget.reason}")
     table, frame = _rows_frame(src.kind, result.posts, src.name)
     warnings = [redact(w) for w in result.warnings]
     for w in warnings:
@@ -169,28 +177,84 @@ def _error_text(exc: BaseException) -> str:
     return redact(msg if type(exc).__module__.startswith("connectors") else f"{type(exc).__name__}: {msg}")
 
 
-def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None) -> dict[str, dict[str, Any]]:
+ABANDON_AFTER = 2.0  # seconds a stopped source gets to return before the run goes on without it
+
+
+def _budget_error(budget: Budget) -> str:
+    """The source_health line of a source stopped by its budget, the run's, or a signal."""
+    took = f"{budget.elapsed():.0f} s"
+    kept = "nothing it fetched is stored this run; it is fetched again next run"
+    if budget.cancelled:
+        return f"stopped after {took}: {budget.reason}; {kept}"
+    own = budget.clock() >= budget.at
+    hint = ("raise [runner] source_budget or this source's budget if it needs longer" if own
+            else "raise [runner] run_budget or fetch fewer sources per run")
+    return f"timed out after {took}: {budget.reason}; {kept} ({hint})"
+
+
+def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None,
+              window: Budget | None = None) -> dict[str, dict[str, Any]]:
+    """Fetch every enabled source in parallel, each within its own budget under ``window``
+    (the run's fetching time). A source still running ``ABANDON_AFTER`` seconds after its
+    budget stopped is recorded as timed out and left behind: its thread ends at its next socket
+    call, and nothing it returns later is used."""
     futures = {}
+    done = threading.Event()
     for src in cfg.enabled_sources:
+        seconds = cfg.source_budget(src)
+        budget = Budget(seconds, f"source budget of {seconds:g} s", parent=window)
         t = fetch_source.with_options(task_run_name=f"fetch_source[{src.name}]",
                                       tags=[f"source:{src.name}", f"kind:{src.kind}"])
-        futures[src.name] = (src, t.submit(cfg, src, cursors.get(src.name), str(replay) if replay else None))
+        fut = t.submit(cfg, src, cursors.get(src.name), str(replay) if replay else None, budget)
+        fut.add_done_callback(lambda f: done.set())
+        futures[src.name] = (src, fut, budget)
     outcomes: dict[str, dict[str, Any]] = {}
-    for name, (src, fut) in futures.items():
-        fut.wait()
-        state = fut.state
-        if state.is_completed():
-            out = fut.result()
-            out.update(status="ok", error=None, kind=src.kind)
-            _say(f"fetched {name}: {out['rows'].height} items")
-        else:
-            exc = state.result(raise_on_failure=False)
-            err = _error_text(exc) if isinstance(exc, BaseException) else (state.message or state.name)
-            out = {"status": "error", "error": err, "kind": src.kind, "rows": None, "cursor": cursors.get(name),
-                   "skipped": 0, "duration_s": None}
-            _say(f"source {name} failed: {err}", logging.WARNING)
-        outcomes[name] = out
-    return outcomes
+    pending = dict(futures)
+    while pending:
+        done.wait(0.5)
+        done.clear()
+        for name, (src, fut, budget) in list(pending.items()):
+            if _is_done(fut):
+                fut.wait()
+                outcomes[name] = _outcome(name, src, fut, budget, cursors)
+            elif budget.stopped_at() is not None and budget.clock() - budget.stopped_at() > ABANDON_AFTER:
+                err = _budget_error(budget)
+                outcomes[name] = _failed(src, err, cursors.get(name), budget.elapsed())
+                _say(f"source {name} failed: {err}", logging.WARNING)
+            else:
+                continue
+            del pending[name]
+    return {name: outcomes[name] for name in futures}
+
+
+def _is_done(fut: Any) -> bool:
+    wrapped = getattr(fut, "wrapped_future", None)
+    return wrapped.done() if wrapped is not None else fut.state.is_final()
+
+
+class _MatchingSkipped(Exception):
+    pass
+
+
+def _failed(src: SourceConfig, err: str, cursor: Any, duration: float | None) -> dict[str, Any]:
+    return {"status": "error", "error": err, "kind": src.kind, "rows": None, "cursor": cursor,
+            "skipped": 0, "duration_s": duration}
+
+
+def _outcome(name: str, src: SourceConfig, fut: Any, budget: Budget, cursors: dict[str, Any]) -> dict[str, Any]:
+    state = fut.state
+    if state.is_completed() and budget.reason is None:
+        out = fut.result()
+        out.update(status="ok", error=None, kind=src.kind)
+        _say(f"fetched {name}: {out['rows'].height} items")
+        return out
+    if budget.reason is not None:
+        err = _budget_error(budget)
+    else:
+        exc = state.result(raise_on_failure=False)
+        err = _error_text(exc) if isinstance(exc, BaseException) else redact(state.message or state.name)
+    _say(f"source {name} failed: {err}", logging.WARNING)
+    return _failed(src, err, cursors.get(name), budget.elapsed())
 
 
 # ---------------------------------------------------------------- matching
@@ -215,7 +279,10 @@ def match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any]) -
     return _matcher(catalogue, matching).match(posts)
 
 
-def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: str) -> pl.DataFrame:
+def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: str,
+              budget: Budget | None = None) -> pl.DataFrame:
+    """Matches of ``posts`` in batches. When ``budget`` stops (the run's time is up, or a signal)
+    no further batch starts; the batches done are returned and the rest is caught up next run."""
     size = cfg.batch_size
     chunks = [posts.slice(i, size) for i in range(0, posts.height, size)]
     if not chunks:
@@ -230,6 +297,14 @@ def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: 
             results.append(fut.result())
             update_progress_artifact(artifact_id=artifact, progress=100.0 * i / len(chunks))
             _say(f"matched batch {i}/{len(chunks)}")
+            if budget is not None and budget.reason is not None and i < len(chunks):
+                for f in futures:  # batches not started yet are dropped; running ones finish
+                    wrapped = getattr(f, "wrapped_future", None)
+                    if wrapped is not None:
+                        wrapped.cancel()
+                _say(f"matching stopped after {i} of {len(chunks)} batches: {budget.reason}; the next run "
+                     "matches the rest", logging.WARNING)
+                break
     frame = pl.concat([conform("matches", r) for r in results], how="vertical")
     return frame.with_columns(run_id=pl.lit(run_id), flagged_at=pl.coalesce(pl.col("flagged_at"), pl.lit(utcnow())))
 
@@ -379,18 +454,33 @@ def _run_id(started: datetime) -> tuple[str, str]:
 
 @flow(name="claimwatch-pipeline", flow_run_name=_flow_run_name, persist_result=False, log_prints=False)
 def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", claims_dir: str | None = None,
-                 replay: str | None = None, demo: bool = False):
+                 replay: str | None = None, demo: bool = False, run_budget: float | None = None):
     """Fetch every enabled source, store new posts, match them, store new matches, report.
 
     ``config`` is a sources file (None: the bundled demo, replayed from recorded responses);
-    ``replay`` a manifest of recorded responses to use instead of the network. Returns a summary
-    dict (printed by :func:`flows.commands.run.format_summary`).
+    ``replay`` a manifest of recorded responses to use instead of the network; ``run_budget``
+    the seconds the run may take (default: ``[runner] run_budget``; scheduled deployments set it
+    from their schedule). Returns a summary dict (printed by
+    :func:`flows.commands.run.format_summary`). SIGTERM/SIGINT stop the run within seconds
+    (:mod:`flows.stopping`): what was fetched is stored, the flow run ends ``Cancelled``.
     """
+    stop = Budget(None, "run")
+    with stopping.on_signals(stop):
+        return _pipeline(config, data_dir, claims_dir, replay, demo, run_budget, stop)
+
+
+def _pipeline(config: str | None, data_dir: str, claims_dir: str | None, replay: str | None, demo: bool,
+              run_budget: float | None, stop: Budget):
     started = utcnow()
     t0 = time.monotonic()
     cfg_path, manifest = resolve_inputs(config, replay, demo)
     cfg = load_config(cfg_path)
     register_env_secrets(cfg)
+    run_s = float(run_budget) if run_budget else cfg.run_budget
+    run = Budget(run_s, f"run budget of {run_s:g} s", parent=stop)
+    reserve = min(120.0, run_s / 5)  # fetching ends this long before the run's end: store, match
+    window = Budget(run_s - reserve, f"run budget of {run_s:g} s (fetching ends {reserve:g} s before it, "
+                                     "to store and match)", parent=run)
     catalogue = _load_catalogue(claims_dir)
     run_id, flow_run_id = _run_id(started)
     day = started.date()
@@ -402,7 +492,7 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
 
     cursors = store.read_cursors()
     with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
-        outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None)
+        outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None, window)
 
     ok = {n: o for n, o in outcomes.items() if o["status"] == "ok"}
     post_frames = [o["rows"].with_columns(run_id=pl.lit(run_id)) for o in ok.values()
@@ -422,19 +512,25 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
     store.save_cursors({n: o["cursor"] for n, o in ok.items()})
     _say(f"stored {new_posts.height} new posts of {fetched.height} fetched")
 
-    match_error = None
+    match_error = skipped_note = None
     caught_up = 0
     to_match = posts
     try:
+        if run.reason is not None:  # a signal, or the run's time is up: the next run catches up
+            raise _MatchingSkipped(f"matching skipped: {run.reason}; the next run matches these posts")
         backlog = posts_to_catch_up(store, catalogue.version, started, cfg.catch_up_days, cfg.catch_up_max_posts,
                                     exclude=posts)
         caught_up = backlog.height
         if caught_up:
             _say(f"matching {caught_up} stored posts not yet matched with catalogue {catalogue.version}")
         to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
-        matches = match_all(cfg, to_match, catalogue, run_id)
+        matches = match_all(cfg, to_match, catalogue, run_id, run)
         new_matches = store.write("matches", matches, run_id, day)
         _say(f"stored {new_matches.height} new matches")
+    except _MatchingSkipped as exc:
+        match_error, new_matches = None, empty("matches")
+        skipped_note = str(exc)
+        _say(skipped_note, logging.WARNING)
     except Exception as exc:  # recorded in runs; the posts stay, the next run matches them
         match_error = f"matching failed: {exc}" if isinstance(exc, StoreError) else f"matching failed: {_error_text(exc)}"
         new_matches = empty("matches")
@@ -469,13 +565,16 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
         _say(f"spreading alerts skipped: {exc}", logging.WARNING)
     failed = [h for h in health if h["status"] == "error"]
     status = "failed" if len(failed) == len(health) or match_error else "partial" if failed else "ok"
+    if stop.cancelled:
+        status = "stopped"
     n_flags = int(new_matches.filter(pl.col("label").is_in(("likely_misinformation", "needs_review"))).height)
     finished = utcnow()
     store.write("runs", pl.DataFrame([{
         "run_id": run_id, "flow_run_id": flow_run_id, "started_at": started, "finished_at": finished,
         "sources": [s.name for s in cfg.enabled_sources], "posts_fetched": fetched.height,
         "posts_new": new_posts.height, "matches": new_matches.height, "flags": n_flags, "status": status,
-        "catalogue_version": catalogue.version, "duration_s": time.monotonic() - t0, "error": match_error,
+        "catalogue_version": catalogue.version, "duration_s": time.monotonic() - t0,
+        "error": match_error or skipped_note,
     }]), run_id, day)
 
     summary = {
@@ -484,9 +583,12 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
         "matches_new": new_matches.height, "flags": flags, "alerts": alerts, "duplicates_in_run": dup_in_run,
         "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
                     for h in health],
-        "duration_s": round(time.monotonic() - t0, 2), "error": match_error, "caught_up": caught_up,
+        "duration_s": round(time.monotonic() - t0, 2), "error": match_error or skipped_note, "caught_up": caught_up,
     }
     publish(summary, new_matches, to_match)
+    if stop.cancelled:
+        return Cancelled(message=f"{stop.reason} after {summary['duration_s']:.1f} s; {new_posts.height} new "
+                                 f"posts stored, {len(failed)} of {len(health)} sources not fetched", data=summary)
     if match_error:
         return Failed(message=match_error, data=summary)
     if status == "failed":

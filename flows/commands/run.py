@@ -6,7 +6,8 @@ Without ``--sources`` it runs the bundled demo: the real connectors read recorde
 
 Exit codes: 0 the run completed (some sources may have failed: one line each), 1 every source
 failed, matching failed, a part file of the data dir is not Parquet, or the run crashed, 2 a bad input (sources file, catalogue, replay manifest, data dir);
-nothing is written for a bad input.
+nothing is written for a bad input. 143 (SIGTERM) or 130 (SIGINT): the run was stopped; what
+was fetched before the signal is stored with its cursors, the rest is fetched next run.
 """
 
 from __future__ import annotations
@@ -161,8 +162,12 @@ def run(
     typer.echo(f"claimwatch run: {len(cfg.enabled_sources)} sources from {cfg.path}"
                + (" (replayed, no network)" if manifest else ""), err=True)
 
+    from flows import stopping
     from flows.pipeline import run_pipeline
 
+    # after SIGTERM/SIGINT the run stores what it fetched and ends; this bounds the wait for a
+    # thread stuck in a C call, so the process is gone within 10 s of the signal
+    stopping.hard_exit_after = 8.5
     _filter_prefect_console(verbose)
     handler = _progress_to_stderr(verbose)
     try:
@@ -175,6 +180,8 @@ def run(
     result = state.result(raise_on_failure=False)
     if isinstance(result, dict) and "run_id" in result:
         typer.echo(format_summary(result))
+        if state.is_cancelled():
+            _fail(state.message or "stopped", 128 + (stopping.received or 15))
         if state.is_failed():
             _fail(state.message or "every source failed", 1)
         return

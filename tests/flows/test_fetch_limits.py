@@ -104,3 +104,136 @@ def test_a_youtube_query_without_api_key_env_is_a_config_error():
 
     with pytest.raises(ConfigError, match="set api_key_env to the name of the environment variable"):
         youtube.Source("yt", {"query": "imran khan"}, client=None)
+
+
+# --- budgets and signals ------------------------------------------------------------------------
+
+
+def test_a_source_trickling_its_headers_is_cut_at_its_budget_and_the_run_goes_on(prefect_harness, tmp_path):
+    """The server sends one header byte every 0.5 s: a per-read timeout never fires, total_timeout
+    is far away, and the source budget (3 s) ends it; the good source is stored."""
+    import time
+
+    import flows.pipeline as pipeline
+
+    with LoopbackServer() as srv:
+        srv.route("/good", Reply(200, FEED, {"Content-Type": "application/rss+xml"}))
+        srv.route("/drip", Reply(200, FEED, {"Content-Type": "application/rss+xml"}, trickle=0.5))
+        sources = write_sources(tmp_path / "sources.toml", srv, {"good": "/good", "drip": "/drip"},
+                                settings="timeout = 20\ntotal_timeout = 120", runner="source_budget = 3")
+        started = time.monotonic()
+        state = pipeline.run_pipeline(config=str(sources), data_dir=str(tmp_path / "data"), return_state=True)
+        fetch_took = time.monotonic() - started
+        assert [r.path for r in srv.requests if r.path == "/drip"] == ["/drip"]  # not retried
+    assert state.is_completed() and "failed: drip" in state.message
+    health = {r["source"]: r for r in table(tmp_path / "data", "source_health").iter_rows(named=True)}
+    assert health["drip"]["status"] == "error"
+    assert health["drip"]["error"].startswith("timed out after 3 s: source budget of 3 s used up; nothing it "
+                                              "fetched is stored this run; it is fetched again next run")
+    assert health["drip"]["duration_s"] < 6
+    assert health["good"]["status"] == "ok" and health["good"]["new"] == 1
+    cursors = json.loads((tmp_path / "data" / "_state" / "cursors.json").read_text())
+    assert "good" in cursors and "drip" not in cursors
+    assert fetch_took < 60, fetch_took  # the whole run, Prefect and matching included
+
+
+def test_the_run_budget_ends_fetching_before_the_run_ends(prefect_harness, tmp_path):
+    import flows.pipeline as pipeline
+
+    with LoopbackServer() as srv:
+        srv.route("/good", Reply(200, FEED, {"Content-Type": "application/rss+xml"}))
+        srv.route("/hang", Reply(200, FEED, delay=30))
+        sources = write_sources(tmp_path / "sources.toml", srv, {"good": "/good", "hang": "/hang"},
+                                settings="timeout = 60", runner="source_budget = 300")
+        state = pipeline.run_pipeline(config=str(sources), data_dir=str(tmp_path / "data"), run_budget=5,
+                                      return_state=True)
+    health = {r["source"]: r for r in table(tmp_path / "data", "source_health").iter_rows(named=True)}
+    assert health["hang"]["error"].startswith("timed out after 4 s: run budget of 5 s (fetching ends 1 s before "
+                                              "it, to store and match) used up")
+    assert "raise [runner] run_budget" in health["hang"]["error"]
+    assert health["good"]["status"] == "ok" and state.is_completed()
+
+
+def test_budget_options_are_checked():
+    from connectors.errors import ConfigError
+    from flows.config import config_from_mapping
+
+    src = {"name": "a", "kind": "rss", "url": "https://e.org/f"}
+    cfg = config_from_mapping({"runner": {"source_budget": 60, "run_budget": 600},
+                               "sources": [src, {**src, "name": "b", "budget": 5}]})
+    assert (cfg.run_budget, cfg.source_budget(cfg.sources[0]), cfg.source_budget(cfg.sources[1])) == (600, 60, 5)
+    with pytest.raises(ConfigError, match="option 'budget' must be a positive number of seconds, got 0"):
+        config_from_mapping({"sources": [{**src, "budget": 0}]})
+    with pytest.raises(ConfigError, match=r"\[runner\]: option 'run_budget' must be a positive number"):
+        config_from_mapping({"runner": {"run_budget": -1}, "sources": [src]})
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_sigterm_stops_a_hung_claimwatch_run_within_10_s_and_keeps_the_data_consistent(tmp_path):
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    claimwatch = Path(sys.executable).with_name("claimwatch")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / ".prefect"), DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="150")
+    data_dir = tmp_path / "data"
+    with LoopbackServer() as srv:
+        srv.route("/good", Reply(200, FEED, {"Content-Type": "application/rss+xml"}))
+        srv.route("/hang", Reply(200, FEED, delay=600))  # accepts, then says nothing for 10 minutes
+        sources = write_sources(tmp_path / "sources.toml", srv, {"good": "/good", "hang": "/hang"},
+                                settings="timeout = 300\ntotal_timeout = 600")
+        out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+        with out_path.open("w") as out_file, err_path.open("w") as err_file:
+            proc = subprocess.Popen([str(claimwatch), "run", "--sources", str(sources), "--data-dir", str(data_dir)],
+                                    cwd=tmp_path, env=env, stdout=out_file, stderr=err_file, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 200
+            while {"/good", "/hang"} - {r.path for r in srv.requests}:
+                assert proc.poll() is None and time.monotonic() < deadline, "the run never reached the servers"
+                time.sleep(0.2)
+            time.sleep(3)  # the good source is stored in memory by now; the other one hangs
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+            took = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            with contextlib.suppress(ProcessLookupError):  # anything the run started (Prefect's server)
+                os.killpg(proc.pid, signal.SIGKILL)
+    out, err = out_path.read_text(), err_path.read_text()
+    assert took < 10, f"still running {took:.1f} s after SIGTERM\n{err}"
+    assert proc.returncode == 143, out + err
+    assert "stopped by SIGTERM" in err
+    posts = table(data_dir, "posts")
+    assert posts["source"].to_list() == ["good"]
+    cursors = json.loads((data_dir / "_state" / "cursors.json").read_text())
+    assert "good" in cursors and "hang" not in cursors  # a cursor only for what was stored
+    health = {r["source"]: r for r in table(data_dir, "source_health").iter_rows(named=True)}
+    assert health["good"]["status"] == "ok"
+    assert health["hang"]["error"].startswith("stopped after ") and "stopped by SIGTERM" in health["hang"]["error"]
+    assert table(data_dir, "runs")["status"].to_list() == ["stopped"]
+    assert not list(data_dir.rglob("*.tmp"))
+
+
+def test_the_scheduled_pipeline_gets_a_run_budget_that_ends_before_the_next_run():
+    import yaml
+
+    from flows import deployments as dep
+
+    spec = dep.by_name(["ingest-and-detect"])[0]
+    assert (spec.interval_seconds, spec.run_budget) == (900, 840)  # */15: 60 s to spare
+    assert dep.flow_parameters(spec, spec.load_flow(), config="s.toml")["run_budget"] == 840
+    nightly = dep.by_name(["compact-dataset"])[0]
+    assert nightly.interval_seconds == 86400 and "run_budget" not in dep.flow_parameters(nightly, nightly.load_flow())
+    declared = yaml.safe_load((Path(__file__).resolve().parents[2] / "deploy" / "prefect.yaml").read_text())
+    ingest = next(d for d in declared["deployments"] if d["name"] == "ingest-and-detect")
+    assert ingest["parameters"]["run_budget"] == spec.run_budget
+    assert ingest["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}

@@ -411,7 +411,7 @@ def test_served_pipeline_runs_on_a_real_server(server, tmp_path):
                 return None
 
             deployed = server.wait("the served deployment", deployment, 60)
-            assert deployed.parameters == {"data_dir": str(data_dir), "demo": True}
+            assert deployed.parameters == {"data_dir": str(data_dir), "demo": True, "run_budget": 840}
             assert deployed.schedules[0].schedule.timezone == "Asia/Karachi"
 
             flow_run = run_deployment("claimwatch-pipeline/ingest-and-detect", timeout=0, as_subflow=False)
