@@ -11,7 +11,8 @@
     │   │                          start of the error body, secrets masked, or None)
     │   ├── TooLargeError          body or decompressed body over the configured cap
     │   └── BlockedURLError        a private, loopback, link-local or non-HTTP URL the config
-    │                              does not allow
+    │       │                      does not allow
+    │       └── RobotsDisallowed   a page the site's robots.txt does not let claimwatch fetch
     ├── ParseError                 a response (or saved file) is not what the parser expects:
     │                              invalid JSON/XML, JSON nested too deep, XML declaring entities
     └── ConfigError                a source's options are missing or wrong; names the source/option
@@ -69,6 +70,15 @@ class TooLargeError(FetchError):
 class BlockedURLError(FetchError):
     """Raised by connectors.http for URLs to private/loopback/link-local/non-HTTP addresses when
     ``allow_private`` is off; the link is skipped, the rest of the batch goes on."""
+
+
+class RobotsDisallowed(BlockedURLError):
+    """Raised by ``HttpClient.check_robots`` for a page its site's robots.txt disallows
+    (``temporary`` is True when robots.txt could not be read this run); the page is skipped."""
+
+    def __init__(self, message: str, temporary: bool = False):
+        super().__init__(message)
+        self.temporary = temporary
 
 
 class ParseError(ConnectorError):

@@ -31,6 +31,10 @@ Guarantees (each pinned by tests/connectors/test_http.py):
   address rule below, and credentials (``Authorization``, ``Cookie``) are not sent on to
   another host. A POST is never redirected: a 3xx answer is an :class:`HTTPStatusError` naming
   the target, so a login or token request reaches exactly the configured URL.
+* **robots.txt**: :meth:`HttpClient.check_robots` (used before fetching a page found in
+  content: an article, a fact-check page) refuses URLs the site's robots.txt disallows for
+  claimwatch (:mod:`connectors.robots`; read once per site per run), unless
+  ``respect_robots_txt`` is false.
 * **Addresses**: only http/https. :meth:`HttpClient.check_url` (used for links found inside
   content, and for every redirect hop) refuses hosts that resolve to private, loopback,
   link-local, multicast or reserved addresses unless ``allow_private`` is set. Host names are
@@ -66,6 +70,7 @@ import httpx
 
 from connectors import deadlines, redact
 from connectors.deadlines import Budget, RequestGuard
+from connectors.robots import RobotsCache
 from connectors.errors import (
     BlockedURLError,
     BudgetExceeded,
@@ -75,6 +80,7 @@ from connectors.errors import (
     FetchTimeout,
     HTTPStatusError,
     ParseError,
+    RobotsDisallowed,
     TooLargeError,
 )
 from connectors.safe import BoundedDecompressor, charset_of, decode_text, load_json
@@ -115,6 +121,7 @@ class HttpSettings:
     per_host_concurrency: int = 2
     min_interval: float = 0.0
     allow_private: bool = False
+    respect_robots_txt: bool = True  # check_robots: pages found in content obey their robots.txt
     secrets: list[str] = field(default_factory=list)  # values masked in every message
 
     _ALIASES = {"allow_private_links": "allow_private"}
@@ -292,13 +299,15 @@ class HttpClient:
                  *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
                  resolver: Callable[[str], list[str]] = default_resolver,
-                 rand: Callable[[], float] = random.random, budget: Budget | None = None):
+                 rand: Callable[[], float] = random.random, budget: Budget | None = None,
+                 robots: RobotsCache | None = None):
         self.settings = settings or HttpSettings()
         self.sleep = sleep
         self.clock = clock
         self.resolver = resolver
         self.rand = rand
         self.budget = budget
+        self.robots = robots if robots is not None else RobotsCache()
         self._guard = RequestGuard(clock)
         self._secrets = [s for s in self.settings.secrets if s]
         for value in self._secrets:
@@ -369,6 +378,19 @@ class HttpClient:
                 raise BlockedURLError(
                     f"{shown}: {host} resolves to a private, loopback or link-local address ({a}); "
                     "not followed (set allow_private_links = true to allow)")
+        return url
+
+    def check_robots(self, url: str) -> str:
+        """Return ``url`` if its site's robots.txt lets claimwatch fetch it (or
+        ``respect_robots_txt`` is off); raise :class:`BlockedURLError` with the reason otherwise.
+        For pages found in content; the robots.txt of each site is read once per cache."""
+        if not self.settings.respect_robots_txt:
+            return url
+        verdict = self.robots.disallowed(self, url)
+        if verdict:
+            why, temporary = verdict
+            raise RobotsDisallowed(f"{self._url_for_message(url)}: {why}; not fetched "
+                                   "(set respect_robots_txt = false in [settings] to ignore robots.txt)", temporary)
         return url
 
     # -- politeness ---------------------------------------------------------------------------

@@ -355,6 +355,7 @@ class Source(BaseSource):
             done += 1
             try:
                 self.client.check_url(row["url"])
+                self.client.check_robots(row["url"])
                 resp = self.client.get(row["url"], headers={"Accept": "text/html,application/xhtml+xml"})
                 result.requests += 1
                 page = article.read_page(decode_text(resp.content, charset_of(resp.header("content-type"))),

@@ -40,6 +40,7 @@ from prefect.states import Cancelled, Completed, Failed
 from connectors.deadlines import Budget
 from connectors.errors import BudgetExceeded, ConfigError, ConnectorError, ParseError
 from connectors.redact import redact
+from connectors.robots import RobotsCache
 from connectors.schema import POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA
 from flows.config import (
@@ -124,7 +125,8 @@ def _rows_frame(kind: str, rows: list[dict[str, Any]], source: str) -> tuple[str
 # retry would fetch a second time what the client already gave up on
 @task(name="fetch_source", cache_policy=NO_CACHE, persist_result=False, retries=0)
 def fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] | None,
-                 replay: str | None = None, budget: Budget | None = None) -> dict[str, Any]:
+                 replay: str | None = None, budget: Budget | None = None,
+                 robots: RobotsCache | None = None) -> dict[str, Any]:
     """Fetch one source since ``cursor`` within ``budget``; returns its rows, new cursor and
     counts. A source whose budget ran out (or was cancelled) while it fetched raises
     :class:`BudgetExceeded`: what it had is not kept, so its cursor stays where it was."""
@@ -137,7 +139,7 @@ def fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] 
         transport = ReplayTransport.from_manifest(replay)
     t0 = time.monotonic()
     register_env_secrets(cfg)
-    with HttpClient(cfg.http_settings(), transport, budget=budget) as client:
+    with HttpClient(cfg.http_settings(), transport, budget=budget, robots=robots) as client:
         try:
             source = build_source(cfg, src, client)
             problem = missing_env(cfg, src, source)
@@ -200,12 +202,13 @@ def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None,
     call, and nothing it returns later is used."""
     futures = {}
     done = threading.Event()
+    robots = RobotsCache()  # each site's robots.txt is read once per run, whichever source asks
     for src in cfg.enabled_sources:
         seconds = cfg.source_budget(src)
         budget = Budget(seconds, f"source budget of {seconds:g} s", parent=window)
         t = fetch_source.with_options(task_run_name=f"fetch_source[{src.name}]",
                                       tags=[f"source:{src.name}", f"kind:{src.kind}"])
-        fut = t.submit(cfg, src, cursors.get(src.name), str(replay) if replay else None, budget)
+        fut = t.submit(cfg, src, cursors.get(src.name), str(replay) if replay else None, budget, robots)
         fut.add_done_callback(lambda f: done.set())
         futures[src.name] = (src, fut, budget)
     outcomes: dict[str, dict[str, Any]] = {}
