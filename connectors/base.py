@@ -29,7 +29,9 @@ from typing import Any, ClassVar
 
 @dataclass
 class FetchResult:
-    posts: list[dict[str, Any]]
+    # rows as dicts; a connector may give a large result as one polars frame with the posts
+    # columns instead (connectors.rss does past 5,000 rows), to hold less memory
+    posts: Any
     cursor: dict[str, Any]
     skipped: int = 0  # items in good responses that could not be parsed
     warnings: list[str] = field(default_factory=list)

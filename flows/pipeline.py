@@ -111,12 +111,15 @@ def _flow_run_name() -> str:
 # ---------------------------------------------------------------- fetching
 
 
-def _rows_frame(kind: str, rows: list[dict[str, Any]], source: str) -> tuple[str, pl.DataFrame]:
-    if kind == "factchecks" or rows and "claim_id" in rows[0] and "post_id" not in rows[0]:
+def _rows_frame(kind: str, rows: Any, source: str) -> tuple[str, pl.DataFrame]:
+    if kind == "factchecks" or isinstance(rows, list) and rows and "claim_id" in rows[0] and "post_id" not in rows[0]:
         claims = [{k: r.get(k) for k in CLAIMS_SCHEMA} for r in rows]
         frame = pl.DataFrame(claims, schema=CLAIMS_SCHEMA) if claims else empty("claims")
         return "claims", frame.with_columns(status=pl.lit("imported"), catalogue_version=pl.lit("imported"))
-    frame = pl.DataFrame(rows, schema=POSTS_SCHEMA) if rows else empty("posts")
+    if isinstance(rows, pl.DataFrame):  # a connector may hand over a large result as a frame
+        frame = conform("posts", rows)
+    else:
+        frame = pl.DataFrame(rows, schema=POSTS_SCHEMA) if rows else empty("posts")
     return "posts", frame.with_columns(source=pl.coalesce(pl.col("source"), pl.lit(source)))
 
 
