@@ -238,6 +238,14 @@ def _is_done(fut: Any) -> bool:
     return wrapped.done() if wrapped is not None else fut.state.is_final()
 
 
+def _cursor_text(cursor: Any) -> str:
+    """A cursor as source_health shows it: JSON, with long strings (an rss cursor's ``known`` id
+    digests) summarised by their length; the whole cursor is in ``_state/cursors.json``."""
+    if isinstance(cursor, dict):
+        cursor = {k: f"<{len(v)} characters>" if isinstance(v, str) and len(v) > 1000 else v for k, v in cursor.items()}
+    return json.dumps(cursor, sort_keys=True, default=str)
+
+
 class _MatchingSkipped(Exception):
     pass
 
@@ -555,8 +563,8 @@ def _pipeline(config: str | None, data_dir: str, claims_dir: str | None, replay:
             "run_id": run_id, "source": name, "kind": o["kind"], "status": o["status"],
             "items_fetched": items, "new": new, "duplicates": items - new if o["status"] == "ok" else 0,
             "skipped": o.get("skipped", 0), "error": o["error"],
-            "cursor_before": json.dumps(cursors.get(name), sort_keys=True, default=str),
-            "cursor_after": json.dumps(o["cursor"], sort_keys=True, default=str),
+            "cursor_before": _cursor_text(cursors.get(name)),
+            "cursor_after": _cursor_text(o["cursor"]),
             "duration_s": o.get("duration_s"), "checked_at": checked,
         })
     store.write("source_health", pl.DataFrame(health), run_id, day)
