@@ -85,13 +85,29 @@ def _utf8(data: bytes) -> bytes:
     declared = m.group(2).decode("ascii") if m else "utf-8"
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:3] == b"\xef\xbb\xbf":
         return data  # a byte-order mark: lxml reads it
-    try:
-        data.decode(declared)
+    if _decodes(data, declared):
         return data
-    except (UnicodeDecodeError, LookupError):
-        pass
     text = decode_text(data, None).encode("utf-8")
     return _XML_ENCODING.sub(rb"\g<1>utf-8\g<3>", text, count=1)
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    """Whether ``data`` is valid ``encoding``, checked a megabyte at a time (decoding a 100 MB
+    document whole would hold up to 400 MB of text)."""
+    import codecs
+
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        return False
+    view = memoryview(data)
+    try:
+        for i in range(0, len(data), 1 << 20):
+            decoder.decode(view[i:i + (1 << 20)], final=False)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _inner(el: Any) -> str:

@@ -329,18 +329,21 @@ def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: 
 def dedupe_run(posts: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     """One row per post_id, then one per content_hash (posts with some text) within the run.
 
-    Returns the kept rows and the number of duplicates dropped per source.
+    Returns the kept rows and the number of duplicates dropped per source. The decision is made
+    on the key columns and the rows are filtered once, so a large run is not copied several times.
     """
     if posts.is_empty():
         return posts, {}
-    indexed = posts.with_row_index("_i")
-    kept = indexed.unique(subset=["post_id"], keep="first", maintain_order=True)
-    has_content = pl.col("text").is_not_null() | pl.col("title").is_not_null() | pl.col("transcript").is_not_null()
-    first_by_hash = kept.filter(has_content).unique(subset=["content_hash"], keep="first", maintain_order=True)
-    kept = pl.concat([first_by_hash, kept.filter(~has_content)]).sort("_i")
-    dropped = indexed.join(kept.select("_i"), on="_i", how="anti")
-    counts = dict(dropped.group_by("source").len().iter_rows())
-    return kept.drop("_i"), counts
+    keys = posts.select(
+        "post_id", "content_hash", "source",
+        has_content=pl.col("text").is_not_null() | pl.col("title").is_not_null() | pl.col("transcript").is_not_null(),
+    ).with_row_index("_i")
+    first = keys.unique(subset=["post_id"], keep="first", maintain_order=True)
+    by_hash = first.filter(pl.col("has_content")).unique(subset=["content_hash"], keep="first", maintain_order=True)
+    kept_rows = pl.concat([by_hash.select("_i"), first.filter(~pl.col("has_content")).select("_i")])
+    keep = keys["_i"].is_in(kept_rows["_i"].implode())
+    counts = dict(keys.filter(~keep).group_by("source").len().iter_rows())
+    return posts.filter(keep), counts
 
 
 # ---------------------------------------------------------------- reporting
