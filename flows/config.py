@@ -37,7 +37,7 @@ RETIRED_RUNNER_KEYS = {
 }
 RUNNER_KEYS = {
     "kind": str, "address": str, "n_workers": int, "threads_per_worker": int, "max_workers": int,
-    "batch_size": int, "run_budget": (int, float), "source_budget": (int, float),
+    "batch_size": int, "run_budget": (int, float), "source_budget": (int, float), "write_batch_rows": int,
     "catch_up_days": (int, float), "catch_up_max_posts": int,
 }
 ALERT_KEYS = {"spreading_threshold": int, "window": str}
@@ -94,6 +94,11 @@ class PipelineConfig:
     @property
     def alert_window_s(self) -> int:
         return parse_window(self.alert_window)
+
+    @property
+    def write_batch_rows(self) -> int:
+        """Posts gathered before they are written as one part file ([runner] write_batch_rows)."""
+        return int(self.runner.get("write_batch_rows", 50_000))
 
     @property
     def run_budget(self) -> float:
@@ -199,7 +204,7 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
         _check_type(path, "[runner]", key, value, RUNNER_KEYS[key])
     if runner.get("kind", "thread") not in ("thread", "dask"):
         raise _fail(path, "[runner]", f"option 'kind' must be \"thread\" or \"dask\", got {runner['kind']!r}")
-    for key in ("n_workers", "threads_per_worker", "max_workers", "batch_size"):
+    for key in ("n_workers", "threads_per_worker", "max_workers", "batch_size", "write_batch_rows"):
         if key in runner and runner[key] < 1:
             raise _fail(path, "[runner]", f"option {key!r} must be at least 1, got {runner[key]!r}")
 

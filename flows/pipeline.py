@@ -198,11 +198,12 @@ def _budget_error(budget: Budget) -> str:
 
 
 def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None,
-              window: Budget | None = None) -> dict[str, dict[str, Any]]:
+              window: Budget | None = None, on_ok: Any = None) -> dict[str, dict[str, Any]]:
     """Fetch every enabled source in parallel, each within its own budget under ``window``
     (the run's fetching time). A source still running ``ABANDON_AFTER`` seconds after its
     budget stopped is recorded as timed out and left behind: its thread ends at its next socket
-    call, and nothing it returns later is used."""
+    call, and nothing it returns later is used. ``on_ok(name, outcome)`` is called in this
+    thread as each source finishes well (the pipeline writes its posts then)."""
     futures = {}
     done = threading.Event()
     robots = RobotsCache()  # each site's robots.txt is read once per run, whichever source asks
@@ -223,6 +224,8 @@ def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None,
             if _is_done(fut):
                 fut.wait()
                 outcomes[name] = _outcome(name, src, fut, budget, cursors)
+                if on_ok is not None and outcomes[name]["status"] == "ok":
+                    on_ok(name, outcomes[name])
             elif budget.stopped_at() is not None and budget.clock() - budget.stopped_at() > ABANDON_AFTER:
                 err = _budget_error(budget)
                 outcomes[name] = _failed(src, err, cursors.get(name), budget.elapsed())
@@ -344,6 +347,67 @@ def dedupe_run(posts: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     keep = keys["_i"].is_in(kept_rows["_i"].implode())
     counts = dict(keys.filter(~keep).group_by("source").len().iter_rows())
     return posts.filter(keep), counts
+
+
+class PostWriter:
+    """Writes the posts of a run as its sources finish: rows are gathered until
+    ``batch_rows`` are waiting, de-duplicated against each other and against the batches
+    already written in this run (:func:`dedupe_run`'s rules), written as one part file, and then
+    the cursors of the sources in the batch are saved. :meth:`flush` writes what is left."""
+
+    def __init__(self, store: Store, run_id: str, day: Any, batch_rows: int):
+        self.store, self.run_id, self.day, self.batch_rows = store, run_id, day, batch_rows
+        self.fetched = 0
+        self.duplicates: dict[str, int] = {}
+        self._pending: list[pl.DataFrame] = []
+        self._pending_rows = 0
+        self._cursors: dict[str, Any] = {}
+        self._ids: set[str] = set()
+        self._hashes: set[str] = set()
+        self._written: list[pl.DataFrame] = []
+        self._parts = 0
+
+    def add(self, name: str, outcome: dict[str, Any]) -> None:
+        if outcome.get("table") != "posts":
+            return
+        rows = outcome["rows"]
+        outcome["items"] = rows.height
+        outcome["rows"] = None  # the frame is written below; the outcome keeps its count
+        if rows.height:
+            self.fetched += rows.height
+            self._pending.append(rows.with_columns(run_id=pl.lit(self.run_id)))
+            self._pending_rows += rows.height
+        self._cursors[name] = outcome["cursor"]
+        if self._pending_rows >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            batch, dups = dedupe_run(pl.concat(self._pending, how="vertical"))
+            self._pending, self._pending_rows = [], 0
+            has_content = pl.col("text").is_not_null() | pl.col("title").is_not_null() | pl.col("transcript").is_not_null()
+            earlier = pl.col("post_id").is_in(list(self._ids)) | (
+                has_content & pl.col("content_hash").is_in(list(self._hashes)))
+            if self._ids:
+                for source, n in batch.filter(earlier).group_by("source").len().iter_rows():
+                    dups[source] = dups.get(source, 0) + n
+                batch = batch.filter(~earlier)
+            for source, n in dups.items():
+                self.duplicates[source] = self.duplicates.get(source, 0) + n
+            self._ids.update(batch["post_id"].to_list())
+            self._hashes.update(batch.filter(has_content)["content_hash"].to_list())
+            part = self.run_id if not self._parts else f"{self.run_id}-{self._parts}"
+            self._parts += 1
+            written = self.store.write("posts", batch, part, self.day)
+            self._written.append(written.select("post_id", "source"))
+        if self._cursors:
+            self.store.save_cursors(self._cursors)  # only after their posts are on disk
+            self._cursors = {}
+
+    def written(self) -> pl.DataFrame:
+        """``post_id`` and ``source`` of every row written."""
+        return pl.concat(self._written, how="vertical") if self._written else pl.DataFrame(
+            schema={"post_id": pl.String, "source": pl.String})
 
 
 # ---------------------------------------------------------------- reporting
@@ -508,15 +572,19 @@ def _pipeline(config: str | None, data_dir: str, claims_dir: str | None, replay:
     store.write("claims", catalogue.frame(), run_id, day)
 
     cursors = store.read_cursors()
+    # Posts are written while sources are still fetching, in batches of [runner] write_batch_rows
+    # (a source's rows are never split), each source's cursor saved with its batch: a run holds
+    # at most one batch of unwritten posts besides what the sources in flight return.
+    writer = PostWriter(store, run_id, day, cfg.write_batch_rows)
     with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
-        outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None, window)
+        outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None, window, writer.add)
+    writer.flush()
 
     ok = {n: o for n, o in outcomes.items() if o["status"] == "ok"}
-    post_frames = [o["rows"].with_columns(run_id=pl.lit(run_id)) for o in ok.values()
-                   if o["table"] == "posts" and o["rows"].height]
-    fetched = pl.concat(post_frames, how="vertical") if post_frames else empty("posts")
-    posts, dup_in_run = dedupe_run(fetched)
-    new_posts = store.write("posts", posts, run_id, day)
+    new_posts = writer.written()
+    dup_in_run = writer.duplicates
+    posts = store.collect("posts", store.scan("posts").filter(pl.col("run_id") == run_id)) if new_posts.height \
+        else empty("posts")
     imported = [o["rows"] for o in ok.values() if o["table"] == "claims" and o["rows"].height]
     imported_new = store.write("claims", pl.concat(imported), run_id, day) if imported else None
     # Cursors move as soon as the posts are on disk, whether or not matching below succeeds:
@@ -526,8 +594,8 @@ def _pipeline(config: str | None, data_dir: str, claims_dir: str | None, replay:
     # whose matching failed is caught up by the next run, and a new catalogue version re-matches
     # recent posts. Posts no claim scores for have no matches row, so they are re-checked by
     # each run while they are recent (bounded by the same limits); they still write nothing.
-    store.save_cursors({n: o["cursor"] for n, o in ok.items()})
-    _say(f"stored {new_posts.height} new posts of {fetched.height} fetched")
+    store.save_cursors({n: o["cursor"] for n, o in ok.items() if o["table"] == "claims"})
+    _say(f"stored {new_posts.height} new posts of {writer.fetched} fetched")
 
     match_error = skipped_note = None
     caught_up = 0
@@ -557,7 +625,7 @@ def _pipeline(config: str | None, data_dir: str, claims_dir: str | None, replay:
     checked = utcnow()
     health = []
     for name, o in outcomes.items():
-        items = o["rows"].height if o.get("rows") is not None else 0
+        items = o["items"] if "items" in o else o["rows"].height if o.get("rows") is not None else 0
         if o["status"] == "ok" and o["table"] == "claims":
             new = imported_new.filter(pl.col("claim_id").is_in(o["rows"]["claim_id"].implode())).height if imported_new is not None else 0
         else:
@@ -588,7 +656,7 @@ def _pipeline(config: str | None, data_dir: str, claims_dir: str | None, replay:
     finished = utcnow()
     store.write("runs", pl.DataFrame([{
         "run_id": run_id, "flow_run_id": flow_run_id, "started_at": started, "finished_at": finished,
-        "sources": [s.name for s in cfg.enabled_sources], "posts_fetched": fetched.height,
+        "sources": [s.name for s in cfg.enabled_sources], "posts_fetched": writer.fetched,
         "posts_new": new_posts.height, "matches": new_matches.height, "flags": n_flags, "status": status,
         "catalogue_version": catalogue.version, "duration_s": time.monotonic() - t0,
         "error": match_error or skipped_note,
@@ -596,7 +664,7 @@ def _pipeline(config: str | None, data_dir: str, claims_dir: str | None, replay:
 
     summary = {
         "run_id": run_id, "flow_run_id": flow_run_id, "status": status, "data_dir": str(Path(data_dir).resolve()),
-        "catalogue_version": catalogue.version, "posts_fetched": fetched.height, "posts_new": new_posts.height,
+        "catalogue_version": catalogue.version, "posts_fetched": writer.fetched, "posts_new": new_posts.height,
         "matches_new": new_matches.height, "flags": flags, "alerts": alerts, "duplicates_in_run": dup_in_run,
         "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
                     for h in health],

@@ -243,3 +243,45 @@ def test_the_scheduled_pipeline_gets_a_run_budget_that_ends_before_the_next_run(
     ingest = next(d for d in declared["deployments"] if d["name"] == "ingest-and-detect")
     assert ingest["parameters"]["run_budget"] == spec.run_budget
     assert ingest["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+
+
+# --- posts are written in batches as sources finish -----------------------------------------------
+
+
+def _outcome(rows, cursor):
+    from connectors.schema import posts_frame
+
+    return {"table": "posts", "rows": posts_frame(rows), "cursor": cursor, "status": "ok"}
+
+
+def test_posts_are_written_in_batches_as_sources_finish_with_their_cursors(tmp_path):
+    from datetime import date
+
+    from connectors.schema import make_post
+    from flows.pipeline import PostWriter
+    from flows.store import Store
+
+    def post(i, source, same_as=None):  # same_as: another post's title and text under this id
+        j = same_as or i
+        return make_post("news", f"https://n.example/{i}", source=source, title=f"T{j}", text=f"text {j}")
+
+    store = Store(tmp_path / "data")
+    store.ensure()
+    writer = PostWriter(store, "20260101T000000Z-abc", date(2026, 1, 1), batch_rows=3)
+    a = _outcome([post(1, "a"), post(2, "a")], {"a": 1})
+    writer.add("a", a)
+    assert a["rows"] is None and a["items"] == 2 and store.read("posts").height == 0  # 2 < 3: still waiting
+    assert store.read_cursors() == {}
+    writer.add("b", _outcome([post(3, "b"), post(2, "b"), post(9, "b", same_as=1)], {"b": 1}))
+    assert sorted(store.read("posts")["post_id"]) == [f"news:https://n.example/{i}" for i in (1, 2, 3)]
+    assert store.read_cursors() == {"a": {"a": 1}, "b": {"b": 1}}  # saved with their posts
+    writer.add("c", _outcome([post(4, "c"), post(3, "c"), post(10, "c", same_as=4)], {"c": 1}))
+    writer.add("d", _outcome([], {"d": 1}))
+    writer.flush()
+    posts = store.read("posts")
+    assert posts.height == 4 and posts["post_id"].n_unique() == 4
+    assert writer.fetched == 8 and writer.written().height == 4
+    # same id in another batch, or the same text under another id: dropped and counted
+    assert writer.duplicates == {"b": 2, "c": 2}
+    assert set(store.read_cursors()) == {"a", "b", "c", "d"}
+    assert len(list((tmp_path / "data" / "posts").rglob("*.parquet"))) == 2  # one part file per batch
