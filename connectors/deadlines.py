@@ -47,6 +47,12 @@ class Budget:
         if parent is not None:
             parent._children.append(self)
 
+    def restart(self) -> None:
+        """Count the budget from now (a source's budget starts when it starts fetching, not
+        when it was queued); the parent's time is unchanged."""
+        self.started = self.clock()
+        self.at = math.inf if self.seconds is None else self.started + self.seconds
+
     def elapsed(self) -> float:
         return self.clock() - self.started
 

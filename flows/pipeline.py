@@ -141,6 +141,8 @@ def fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] 
 
         transport = ReplayTransport.from_manifest(replay)
     t0 = time.monotonic()
+    if budget is not None:
+        budget.restart()  # the source's time counts from here, not from when it was queued
     register_env_secrets(cfg)
     with HttpClient(cfg.http_settings(), transport, budget=budget, robots=robots) as client:
         try:
@@ -226,7 +228,8 @@ def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None,
                 outcomes[name] = _outcome(name, src, fut, budget, cursors)
                 if on_ok is not None and outcomes[name]["status"] == "ok":
                     on_ok(name, outcomes[name])
-            elif budget.stopped_at() is not None and budget.clock() - budget.stopped_at() > ABANDON_AFTER:
+            elif budget.stopped_at() is not None and \
+                    budget.clock() - budget.stopped_at() > (ABANDON_AFTER / 2 if budget.cancelled else ABANDON_AFTER):
                 err = _budget_error(budget)
                 outcomes[name] = _failed(src, err, cursors.get(name), budget.elapsed())
                 _say(f"source {name} failed: {err}", logging.WARNING)
@@ -643,8 +646,9 @@ def _pipeline(config: str | None, data_dir: str, claims_dir: str | None, replay:
     flags = (new_matches.filter(pl.col("label").is_in(FLAG_LABELS)).group_by("claim_id", "label").len("n")
              .sort(["claim_id", "label"]).to_dicts()) if new_matches.height else []
     try:
-        alerts = spreading_alerts(store, catalogue, cfg.spreading_threshold, cfg.alert_window, cfg.alert_window_s,
-                                  run_id, utcnow())
+        # a stopped run ends now: its posts get matched, and alerted on, by the next run
+        alerts = [] if stop.cancelled else spreading_alerts(
+            store, catalogue, cfg.spreading_threshold, cfg.alert_window, cfg.alert_window_s, run_id, utcnow())
     except StoreError as exc:
         alerts = []
         _say(f"spreading alerts skipped: {exc}", logging.WARNING)
@@ -670,7 +674,8 @@ def _pipeline(config: str | None, data_dir: str, claims_dir: str | None, replay:
                     for h in health],
         "duration_s": round(time.monotonic() - t0, 2), "error": match_error or skipped_note, "caught_up": caught_up,
     }
-    publish(summary, new_matches, to_match)
+    if not stop.cancelled:
+        publish(summary, new_matches, to_match)
     if stop.cancelled:
         return Cancelled(message=f"{stop.reason} after {summary['duration_s']:.1f} s; {new_posts.height} new "
                                  f"posts stored, {len(failed)} of {len(health)} sources not fetched", data=summary)

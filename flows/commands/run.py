@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -167,7 +168,7 @@ def run(
 
     # after SIGTERM/SIGINT the run stores what it fetched and ends; this bounds the wait for a
     # thread stuck in a C call, so the process is gone within 10 s of the signal
-    stopping.hard_exit_after = 8.5
+    stopping.hard_exit_after = 6.0
     _filter_prefect_console(verbose)
     handler = _progress_to_stderr(verbose)
     try:
@@ -181,7 +182,8 @@ def run(
     if isinstance(result, dict) and "run_id" in result:
         typer.echo(format_summary(result))
         if state.is_cancelled():
-            _fail(state.message or "stopped", 128 + (stopping.received or 15))
+            typer.echo(f"claimwatch run: {state.message or 'stopped'}", err=True)
+            stopping.exit_after_stop(128 + (stopping.received or signal.SIGTERM))
         if state.is_failed():
             _fail(state.message or "every source failed", 1)
         return
