@@ -32,6 +32,7 @@ from tests.loopback import LoopbackServer, Reply  # noqa: E402
 
 
 def hwm_mb(pid: int) -> float | None:
+    """The process's peak resident set so far (VmHWM), in MB."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -65,14 +66,15 @@ def run_once(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, float 
             marks["stored_hwm"] = hwm_mb(proc.pid)
             marks["stored_line"] = line.strip()
     out = proc.stdout.read()
-    proc.wait()
+    _, status, usage = os.wait4(proc.pid, 0)  # the process's own CPU time and peak RSS
+    proc.returncode = os.waitstatus_to_exitcode(status)
     sampler.join()
     wall = time.monotonic() - started
     if proc.returncode != 0:
         print("".join(lines[-20:]), out[-2000:], file=sys.stderr)
     fetch_store = (marks["stored"] - marks["first"]) if marks["first"] and marks["stored"] else None
     return {"exit": proc.returncode, "wall": wall, "fetch_store": fetch_store, "stored_hwm": marks["stored_hwm"],
-            "end_hwm": last_hwm[0], "stored": marks.get("stored_line")}
+            "end_hwm": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime, "stored": marks.get("stored_line")}
 
 
 def main() -> None:
@@ -110,8 +112,8 @@ def main() -> None:
             if args.etag and n > 1 and srv.requests[-1].headers.get("If-None-Match") != '"v1"':
                 print(f"run {n}: the request was not conditional; the 304 does not count")
             fs = f"{r['fetch_store']:.1f} s" if r["fetch_store"] is not None else "n/a"
-            print(f"run {n}: exit {r['exit']}, wall {r['wall']:.1f} s, fetch/parse/store {fs}, "
-                  f"peak RSS at store {r['stored_hwm'] or 0:.0f} MB, at end {r['end_hwm'] or 0:.0f} MB; "
+            print(f"run {n}: exit {r['exit']}, wall {r['wall']:.1f} s (CPU {r['cpu']:.1f} s), fetch/parse/store {fs}, "
+                  f"peak RSS when stored {r['stored_hwm'] or 0:.0f} MB, at the end {r['end_hwm'] or 0:.0f} MB; "
                   f"{r['stored']}")
 
 

@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zlib
 from pathlib import Path
@@ -122,23 +121,12 @@ def main() -> None:
         cmd = [str(claimwatch), "run", "--sources", str(tmp_path / "sources.toml"), "--data-dir", str(tmp_path / "data")]
         print(f"{len(cases)} hostile sources and 1 good one")
         started = time.monotonic()
-        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        peak = [0.0]
-
-        def sample() -> None:
-            while proc.poll() is None:
-                try:
-                    for ln in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-                        if ln.startswith("VmHWM:"):
-                            peak[0] = max(peak[0], int(ln.split()[1]) / 1024)
-                except OSError:
-                    pass
-                time.sleep(0.2)
-
-        threading.Thread(target=sample, daemon=True).start()
-        out, err = proc.communicate()
+        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)  # the process's own CPU time and peak RSS
         wall = time.monotonic() - started
-        print(f"exit {proc.returncode}, wall {wall:.1f} s, peak RSS {peak[0]:.0f} MB")
+        print(f"exit {os.waitstatus_to_exitcode(status)}, wall {wall:.1f} s (CPU {usage.ru_utime + usage.ru_stime:.1f} s), "
+              f"peak RSS {usage.ru_maxrss / 1024:.0f} MB")
         errors = [ln for ln in out.splitlines() if ln.startswith("  ") and ": " in ln]
         print("\n".join(errors[-len(cases) - 2:]))
         print("\n".join(ln for ln in out.splitlines() if ln.strip().startswith("good ")))
