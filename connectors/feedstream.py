@@ -232,7 +232,7 @@ def iter_entries(data: bytes, url: str | None = None, info: FeedInfo | None = No
         # a cut or broken document: the entries read so far stand, like feedparser's bozo feeds
         info["bozo"] = str(exc)
     if root is None:
-        raise ParseError("empty document; expected an RSS, Atom or JSON feed")
+        raise ParseError("not an RSS, Atom or JSON feed (no XML element could be read)")
     if "version" not in info:
         local = _split(root.tag)[1] or "?"
         raise ParseError(f"not an RSS, Atom or JSON feed (root element {local!r})")

@@ -92,6 +92,8 @@ def test_streamed_documents_are_checked_like_small_ones(stream_from_50_kb):
     page = b"<html><body>" + b"<p>not a feed</p>" * 5_000 + b"</body></html>"
     with pytest.raises(ParseError, match="not an RSS, Atom or JSON feed"):
         rss.parse(page)
+    with pytest.raises(ParseError, match=r"not an RSS, Atom or JSON feed \(no XML element could be read\)"):
+        rss.parse(b"<" * 100_000)  # markup garbage
     wrapped = b'<html xmlns="http://www.w3.org/1999/xhtml"><body><feed xmlns="http://www.w3.org/2005/Atom">' + \
         b"".join(b"<entry><title>T%d</title><id>tag:x,2020:%d</id></entry>" % (i, i) for i in range(2_000)) + \
         b"</feed></body></html>"
