@@ -56,6 +56,7 @@ from flows.config import (
     load_config,
 )
 from flows.replay import placeholder_credentials
+from flows.reviews import feedback as review_feedback
 from flows.runners import task_runner_from_config
 from flows.store import TABLES, Store, StoreError, conform, empty
 
@@ -195,27 +196,32 @@ def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None) 
 
 # ---------------------------------------------------------------- matching
 
-_matchers: dict[tuple[str, str], Any] = {}
+_matchers: dict[tuple[str, str, str], Any] = {}
 _matchers_lock = threading.Lock()
 
 
-def _matcher(catalogue: Any, matching: dict[str, Any]) -> Any:
-    from rules.match import MatchConfig, Matcher
+def _matcher(catalogue: Any, matching: dict[str, Any], feedback: pl.DataFrame | None = None) -> Any:
+    """The matcher for this catalogue, ``[matching]`` table and reviewers' feedback, built once
+    per process (:func:`flows.reviews.build_matcher`)."""
+    from flows.reviews import build_matcher, feedback_key
 
-    key = (catalogue.version, json.dumps(matching, sort_keys=True, default=str))
+    key = (catalogue.version, json.dumps(matching, sort_keys=True, default=str), feedback_key(feedback))
     with _matchers_lock:
         if key not in _matchers:
-            _matchers[key] = Matcher(catalogue, MatchConfig.from_mapping(matching))
+            _matchers[key] = build_matcher(catalogue, matching, feedback)
         return _matchers[key]
 
 
 @task(name="match_batch", cache_policy=NO_CACHE, persist_result=False)
-def match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any]) -> pl.DataFrame:
-    """Match one batch of posts against the catalogue (rows of ``rules.schema.MATCHES_SCHEMA``)."""
-    return _matcher(catalogue, matching).match(posts)
+def match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any],
+                feedback: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Match one batch of posts against the catalogue, with the reviewers' feedback (rows of
+    ``rules.schema.MATCHES_SCHEMA``)."""
+    return _matcher(catalogue, matching, feedback).match(posts)
 
 
-def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: str) -> pl.DataFrame:
+def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: str,
+              feedback: pl.DataFrame | None = None) -> pl.DataFrame:
     size = cfg.batch_size
     chunks = [posts.slice(i, size) for i in range(0, posts.height, size)]
     if not chunks:
@@ -225,7 +231,7 @@ def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: 
     results = []
     with task_runner_from_config(cfg) as runner:
         futures = runner.map(match_batch, {"posts": chunks, "catalogue": unmapped(catalogue),
-                                           "matching": unmapped(cfg.matching)})
+                                           "matching": unmapped(cfg.matching), "feedback": unmapped(feedback)})
         for i, fut in enumerate(as_completed(list(futures)), 1):
             results.append(fut.result())
             update_progress_artifact(artifact_id=artifact, progress=100.0 * i / len(chunks))
@@ -347,15 +353,22 @@ def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, 
 
 
 def posts_to_catch_up(store: Store, catalogue_version: str, now: datetime, days: float, limit: int,
-                      exclude: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Stored posts fetched in the last ``days`` with no ``matches`` row for ``catalogue_version``,
-    newest first, at most ``limit`` (one row per post_id: its latest stored version)."""
+                      exclude: pl.DataFrame | None = None, reviewed: list[str] | None = None) -> pl.DataFrame:
+    """Stored posts with no ``matches`` row for ``catalogue_version``, at most ``limit`` (one row
+    per post_id: its latest stored version): first the ``reviewed`` posts whatever their age (a
+    verdict changes the version, and the judged post itself must be labelled again), then those
+    fetched in the last ``days``, newest first."""
     if limit <= 0:
         return empty("posts")
     matched = store.scan("matches").filter(pl.col("catalogue_version") == catalogue_version).select("post_id").unique()
-    recent = (store.scan("posts").filter(pl.col("fetched_at") >= now - timedelta(days=days))
+    recent_enough = pl.col("fetched_at") >= now - timedelta(days=days)
+    if reviewed:
+        recent_enough = recent_enough | pl.col("post_id").is_in(reviewed)
+    recent = (store.scan("posts").filter(recent_enough)
               .sort("fetched_at", descending=True).unique("post_id", keep="first", maintain_order=True)
               .join(matched, on="post_id", how="anti"))
+    if reviewed:
+        recent = recent.sort(~pl.col("post_id").is_in(reviewed), maintain_order=True)
     if exclude is not None and exclude.height:
         recent = recent.join(exclude.select("post_id").lazy(), on="post_id", how="anti")
     return store.collect("posts", recent.head(limit))
@@ -396,7 +409,12 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
     store = Store(data_dir)
     store.ensure()
     store.check()  # a part file that is not Parquet stops the run before anything is fetched
-    _say(f"run {run_id}: {len(cfg.enabled_sources)} sources, catalogue {catalogue.version} ({len(catalogue)} claims)")
+    # reviewers' verdicts teach the matcher (docs/matching.md); the version it writes into matches
+    # changes with them, so stored posts are matched again after new verdicts
+    feedback = review_feedback(store)
+    version = _matcher(catalogue, cfg.matching, feedback).catalogue_version
+    examples = f", {feedback.height} reviewed examples" if feedback.height else ""
+    _say(f"run {run_id}: {len(cfg.enabled_sources)} sources, catalogue {version} ({len(catalogue)} claims{examples})")
     store.write("claims", catalogue.frame(), run_id, day)
 
     cursors = store.read_cursors()
@@ -425,13 +443,13 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
     caught_up = 0
     to_match = posts
     try:
-        backlog = posts_to_catch_up(store, catalogue.version, started, cfg.catch_up_days, cfg.catch_up_max_posts,
-                                    exclude=posts)
+        backlog = posts_to_catch_up(store, version, started, cfg.catch_up_days, cfg.catch_up_max_posts,
+                                    exclude=posts, reviewed=feedback["ref"].unique().to_list())
         caught_up = backlog.height
         if caught_up:
-            _say(f"matching {caught_up} stored posts not yet matched with catalogue {catalogue.version}")
+            _say(f"matching {caught_up} stored posts not yet matched with catalogue {version}")
         to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
-        matches = match_all(cfg, to_match, catalogue, run_id)
+        matches = match_all(cfg, to_match, catalogue, run_id, feedback)
         new_matches = store.write("matches", matches, run_id, day)
         _say(f"stored {new_matches.height} new matches")
     except Exception as exc:  # recorded in runs; the posts stay, the next run matches them
@@ -474,12 +492,12 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
         "run_id": run_id, "flow_run_id": flow_run_id, "started_at": started, "finished_at": finished,
         "sources": [s.name for s in cfg.enabled_sources], "posts_fetched": fetched.height,
         "posts_new": new_posts.height, "matches": new_matches.height, "flags": n_flags, "status": status,
-        "catalogue_version": catalogue.version, "duration_s": time.monotonic() - t0, "error": match_error,
+        "catalogue_version": version, "duration_s": time.monotonic() - t0, "error": match_error,
     }]), run_id, day)
 
     summary = {
         "run_id": run_id, "flow_run_id": flow_run_id, "status": status, "data_dir": str(Path(data_dir).resolve()),
-        "catalogue_version": catalogue.version, "posts_fetched": fetched.height, "posts_new": new_posts.height,
+        "catalogue_version": version, "posts_fetched": fetched.height, "posts_new": new_posts.height,
         "matches_new": new_matches.height, "flags": flags, "alerts": alerts, "duplicates_in_run": dup_in_run,
         "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
                     for h in health],
