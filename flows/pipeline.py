@@ -56,7 +56,7 @@ from flows.config import (
     load_config,
 )
 from flows.replay import placeholder_credentials
-from flows.reviews import feedback as review_feedback
+from flows.reviews import feedback as review_feedback, matcher_version
 from flows.runners import task_runner_from_config
 from flows.store import TABLES, Store, StoreError, conform, empty
 
@@ -412,7 +412,7 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
     # reviewers' verdicts teach the matcher (docs/matching.md); the version it writes into matches
     # changes with them, so stored posts are matched again after new verdicts
     feedback = review_feedback(store)
-    version = _matcher(catalogue, cfg.matching, feedback).catalogue_version
+    version = matcher_version(catalogue, feedback)
     examples = f", {feedback.height} reviewed examples" if feedback.height else ""
     _say(f"run {run_id}: {len(cfg.enabled_sources)} sources, catalogue {version} ({len(catalogue)} claims{examples})")
     store.write("claims", catalogue.frame(), run_id, day)

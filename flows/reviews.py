@@ -423,6 +423,15 @@ def build_matcher(catalogue: Any, matching: dict[str, Any] | None, feedback: pl.
     return Matcher(catalogue, config, feedback=Feedback.from_frame(feedback))
 
 
+def matcher_version(catalogue: Any, feedback: pl.DataFrame | None = None) -> str:
+    """The ``catalogue_version`` :func:`build_matcher` gives these inputs, without building it."""
+    from rules.feedback import Feedback, effective_version
+
+    if feedback is None or feedback.is_empty():
+        return catalogue.version
+    return effective_version(catalogue.version, Feedback.from_frame(feedback))
+
+
 def feedback_key(feedback: pl.DataFrame | None) -> str:
     """A short stable key of a feedback frame ("" for none), e.g. to cache matchers by it."""
     if feedback is None or feedback.is_empty():

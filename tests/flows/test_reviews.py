@@ -508,3 +508,7 @@ def test_the_run_builds_one_matcher_per_feedback_and_its_version_follows_the_ver
     assert taught is _matcher(cat, {}, fb.clone()) and taught.catalogue_version != cat.version
     other = _matcher(cat, {}, fb.with_columns(kind=pl.lit("confirmed")))
     assert other.catalogue_version not in (cat.version, taught.catalogue_version)
+    # the run names the version before it builds a matcher (a matcher that fails to build is a
+    # matching failure, after the posts are stored)
+    for frame, matcher in ((None, plain), (fb, taught), (fb.with_columns(kind=pl.lit("confirmed")), other)):
+        assert reviews.matcher_version(cat, frame) == matcher.catalogue_version
