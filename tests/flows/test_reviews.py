@@ -477,7 +477,7 @@ def test_quality_without_reviews_says_so_and_prints_empty_tables(data):
 
 
 def test_a_run_re_matches_reviewed_posts_first_whatever_their_age(tmp_path):
-    from flows.pipeline import posts_to_catch_up
+    from flows.steps import posts_to_catch_up
 
     store = Store(tmp_path / "d")
     now = datetime(2024, 12, 1, tzinfo=UTC)
@@ -495,7 +495,7 @@ def test_a_run_re_matches_reviewed_posts_first_whatever_their_age(tmp_path):
 
 
 def test_the_run_builds_one_matcher_per_feedback_and_its_version_follows_the_verdicts():
-    from flows.pipeline import _matcher
+    from flows.steps import _matcher
     from rules.catalogue import load_catalogue
     from flows.config import CLAIMS_DIR
 
