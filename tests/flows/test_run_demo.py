@@ -666,7 +666,7 @@ def test_a_post_no_claim_scores_for_is_matched_once_per_catalogue_version(tmp_pa
     from datetime import datetime, timedelta, timezone
 
     from connectors.schema import make_post, posts_frame
-    from flows.pipeline import matched_rows, posts_to_catch_up
+    from flows.steps import matched_rows, posts_to_catch_up
     from flows.store import Store
 
     store = Store(tmp_path)
@@ -710,7 +710,7 @@ def test_a_full_disk_still_records_the_run_and_its_sources_and_moves_no_cursor(p
                                                                                   tmp_path, monkeypatch):
     import flows.pipeline as pipeline
 
-    monkeypatch.setattr(pipeline, "emit_event", lambda **kw: None)
+    monkeypatch.setattr(execution, "event", lambda **kw: None)
     data_dir = tmp_path / "data"
     space_freed = _full_disk(monkeypatch, {"posts"})  # the big write fails; the small rows still fit
     state = pipeline.run_pipeline(config=str(once_source), data_dir=str(data_dir), return_state=True)
@@ -733,7 +733,7 @@ def test_a_disk_too_full_for_any_row_is_one_line_saying_what_was_not_written(pre
 
     from flows.store import SCHEMAS, StoreError
 
-    monkeypatch.setattr(pipeline, "emit_event", lambda **kw: None)
+    monkeypatch.setattr(execution, "event", lambda **kw: None)
     data_dir = tmp_path / "data"
     _full_disk(monkeypatch, set(SCHEMAS))
     state = pipeline.run_pipeline(config=str(once_source), data_dir=str(data_dir), return_state=True)
