@@ -48,6 +48,7 @@ from flows.config import (
     register_env_secrets,
 )
 from flows.replay import placeholder_credentials
+from flows.reviews import feedback as review_feedback, matcher_version
 from flows.store import SCHEMAS, Store, StoreError, conform, empty
 
 
@@ -236,40 +237,45 @@ def _cursor_text(cursor: Any) -> str:
 
 # ---------------------------------------------------------------- matching
 
-_matchers: dict[tuple[str, str], Any] = {}
+_matchers: dict[tuple[str, str, str], Any] = {}
 _matchers_lock = threading.Lock()
 
 
-def _matcher(catalogue: Any, matching: dict[str, Any]) -> Any:
-    from rules.match import MatchConfig, Matcher
+def _matcher(catalogue: Any, matching: dict[str, Any], feedback: pl.DataFrame | None = None) -> Any:
+    """The matcher for this catalogue, ``[matching]`` table and reviewers' feedback, built once
+    per process (:func:`flows.reviews.build_matcher`)."""
+    from flows.reviews import build_matcher, feedback_key
 
-    key = (catalogue.version, json.dumps(matching, sort_keys=True, default=str))
+    key = (catalogue.version, json.dumps(matching, sort_keys=True, default=str), feedback_key(feedback))
     with _matchers_lock:
         if key not in _matchers:
-            _matchers[key] = Matcher(catalogue, MatchConfig.from_mapping(matching))
+            _matchers[key] = build_matcher(catalogue, matching, feedback)
         return _matchers[key]
 
 
-def _match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any]) -> pl.DataFrame:
-    """Match one batch of posts against the catalogue (rows of ``rules.schema.MATCHES_SCHEMA``)."""
-    return _matcher(catalogue, matching).match(posts)
+def _match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any],
+                 feedback: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Match one batch of posts against the catalogue, with the reviewers' feedback (rows of
+    ``rules.schema.MATCHES_SCHEMA``)."""
+    return _matcher(catalogue, matching, feedback).match(posts)
 
 
 match_batch = execution.step(_match_batch, name="match_batch")
 
 
 def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: str,
-              budget: Budget | None = None) -> pl.DataFrame:
-    """Matches of ``posts`` in batches. When ``budget`` stops (the run's time is up, or a signal)
-    no further batch is waited for; the batches done are returned and the rest is caught up by the
-    next run (their posts get no ``matched_posts`` row)."""
+              feedback: pl.DataFrame | None = None, budget: Budget | None = None) -> pl.DataFrame:
+    """Matches of ``posts`` in batches, with the reviewers' ``feedback``. When ``budget`` stops
+    (the run's time is up, or a signal) no further batch is waited for; the batches done are
+    returned and the rest is caught up by the next run (their posts get no ``matched_posts`` row)."""
     size = cfg.batch_size
     chunks = [posts.slice(i, size) for i in range(0, posts.height, size)]
     if not chunks:
         return empty("matches")
     advance = execution.progress("claimwatch-matching", f"Matching {posts.height} posts in {len(chunks)} batches")
     results = []
-    done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, catalogue=catalogue, matching=cfg.matching)
+    done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, catalogue=catalogue, matching=cfg.matching,
+                                   feedback=feedback)
     for i, (_, result) in enumerate(done, 1):
         results.append(result)
         advance(100.0 * i / len(chunks))
@@ -532,10 +538,12 @@ def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, 
 
 
 def posts_to_catch_up(store: Store, catalogue_version: str, now: datetime, days: float, limit: int,
-                      exclude: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Stored posts fetched in the last ``days`` not yet matched against ``catalogue_version``
-    (no ``matched_posts`` row, and no ``matches`` row for data written before ``matched_posts``
-    existed), newest first, at most ``limit`` (one row per post_id: its latest stored version)."""
+                      exclude: pl.DataFrame | None = None, reviewed: list[str] | None = None) -> pl.DataFrame:
+    """Stored posts not yet matched against ``catalogue_version`` (no ``matched_posts`` row, and
+    no ``matches`` row for data written before ``matched_posts`` existed), at most ``limit`` (one
+    row per post_id: its latest stored version): first the ``reviewed`` posts whatever their age
+    (a verdict changes the version, and the judged post itself must be labelled again), then
+    those fetched in the last ``days``, newest first."""
     if limit <= 0:
         return empty("posts")
 
@@ -543,9 +551,14 @@ def posts_to_catch_up(store: Store, catalogue_version: str, now: datetime, days:
         version = pl.col("catalogue_version") == catalogue_version
         done = pl.concat([store.scan("matched_posts").filter(version).select("post_id"),
                           store.scan("matches").filter(version).select("post_id")]).unique()
-        recent = (store.scan("posts").filter(pl.col("fetched_at") >= now - timedelta(days=days))
+        wanted = pl.col("fetched_at") >= now - timedelta(days=days)
+        if reviewed:
+            wanted = wanted | pl.col("post_id").is_in(reviewed)
+        recent = (store.scan("posts").filter(wanted)
                   .sort("fetched_at", descending=True).unique("post_id", keep="first", maintain_order=True)
                   .join(done, on="post_id", how="anti"))
+        if reviewed:
+            recent = recent.sort(~pl.col("post_id").is_in(reviewed), maintain_order=True)
         if exclude is not None and exclude.height:
             recent = recent.join(exclude.select("post_id").lazy(), on="post_id", how="anti")
         return recent.head(limit)
@@ -620,7 +633,12 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
     store = Store(data_dir, compact_files=cfg.compact_files)
     store.ensure()
     store.check()  # a part file that is not Parquet (or not of its table) stops the run before anything is fetched
-    _say(f"run {run_id}: {len(cfg.enabled_sources)} sources, catalogue {catalogue.version} ({len(catalogue)} claims)")
+    # reviewers' verdicts teach the matcher (docs/matching.md); the version it writes into matches
+    # changes with them, so stored posts are matched again after new verdicts
+    feedback = review_feedback(store)
+    version = matcher_version(catalogue, feedback)
+    examples = f", {feedback.height} reviewed examples" if feedback.height else ""
+    _say(f"run {run_id}: {len(cfg.enabled_sources)} sources, catalogue {version} ({len(catalogue)} claims{examples})")
     cursors = store.read_cursors()
     # A data dir that cannot be written (a full disk) is recorded like any other failure: what
     # was not stored is said in runs.error and source_health, and cursors move only for stored posts.
@@ -687,17 +705,17 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
             raise _Skip
         if run.reason is not None:  # a signal, or the run's time is up: the next run catches up
             raise _MatchingSkipped(f"matching skipped: {run.reason}; the next run matches these posts")
-        backlog = posts_to_catch_up(store, catalogue.version, started, cfg.catch_up_days, cfg.catch_up_max_posts,
-                                    exclude=posts)
+        backlog = posts_to_catch_up(store, version, started, cfg.catch_up_days, cfg.catch_up_max_posts,
+                                    exclude=posts, reviewed=feedback["ref"].unique().to_list())
         caught_up = backlog.height
         if caught_up:
-            _say(f"matching {caught_up} stored posts not yet matched with catalogue {catalogue.version}")
+            _say(f"matching {caught_up} stored posts not yet matched with catalogue {version}")
         to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
-        matches = match_all(cfg, to_match, catalogue, run_id, run)
+        matches = match_all(cfg, to_match, catalogue, run_id, feedback, run)
         new_matches = store.write("matches", matches, run_id, day)
         matched = to_match.filter(pl.col("post_id").is_in(matches["post_id"].implode())) \
             if run.reason is not None else to_match  # stopped early: only the batches that ran count
-        store.write("matched_posts", matched_rows(matched, matches, catalogue.version, run_id, utcnow()), run_id, day)
+        store.write("matched_posts", matched_rows(matched, matches, version, run_id, utcnow()), run_id, day)
         _say(f"stored {new_matches.height} new matches")
     except _Skip:
         pass
@@ -757,7 +775,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
             "run_id": run_id, "flow_run_id": flow_run_id, "started_at": started, "finished_at": finished,
             "sources": [s.name for s in cfg.enabled_sources], "posts_fetched": writer.fetched,
             "posts_new": new_posts.height, "matches": new_matches.height, "flags": n_flags, "status": status,
-            "catalogue_version": catalogue.version, "duration_s": time.monotonic() - t0,
+            "catalogue_version": version, "duration_s": time.monotonic() - t0,
             "error": store_error or match_error or skipped_note,
         }]), run_id, day)
     except StoreError as exc:
@@ -770,7 +788,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
 
     summary = {
         "run_id": run_id, "flow_run_id": flow_run_id, "status": status, "data_dir": str(Path(data_dir).resolve()) if store.local else str(store.root),
-        "catalogue_version": catalogue.version, "posts_fetched": writer.fetched, "posts_new": new_posts.height,
+        "catalogue_version": version, "posts_fetched": writer.fetched, "posts_new": new_posts.height,
         "matches_new": new_matches.height, "flags": flags, "alerts": alerts, "duplicates_in_run": dup_in_run,
         "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
                     for h in health],
