@@ -30,20 +30,27 @@ matched but never labelled ``likely_misinformation`` (at most ``needs_review``).
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
 import re
 import tempfile
+import types
+import typing
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Annotated, Any, Iterable, Literal, Optional, Union
 
 import polars as pl
 import yaml
+from pydantic import (BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, WithJsonSchema,
+                      create_model)
 
 from rules.normalise import canonical_media
 from rules.schema import CLAIMS_SCHEMA
+from rules.validation import describe_type, first_problem, plain_type
 
 STATUSES = ("active", "imported", "retired")
 CLAIM_ID_RE = re.compile(r"^[a-z0-9-]+$")
@@ -60,6 +67,136 @@ MEDIA_CATEGORIES = (
     "DecontextualizedContent", "EditedOrCroppedContent", "OriginalMediaContent", "SatireOrParodyContent",
     "StagedContent", "TransformedContent",
 )
+
+
+# A text field may be written as a number (``title: 2024``); it is read as a string.
+_TEXT = Annotated[Union[StrictStr, StrictInt, StrictFloat], WithJsonSchema({"type": "string"})]
+
+
+class FactCheck(BaseModel):
+    """One fact check of the claim; further keys are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+    publisher: Optional[_TEXT] = None
+    url: StrictStr
+    date: Optional[Union[_TEXT, datetime.date]] = Field(None, description="YYYY-MM-DD")
+    rating: Optional[_TEXT] = Field(None, description="the fact-checker's own rating")
+
+
+# How a key of a claim file is written, where that differs from the loaded Claim's field (a
+# tuple is a list, a group of aliases a list...). Every other key in KNOWN_FIELDS is typed from
+# Claim's annotations, so a field added to Claim and KNOWN_FIELDS is validated and published in
+# the JSON Schema (``claimwatch schema catalogue``) as it is.
+FILE_TYPES: dict[str, Any] = {
+    "claim_id": Annotated[StrictStr, Field(pattern=CLAIM_ID_RE.pattern)],
+    "status": Optional[Literal[STATUSES]],  # type: ignore[valid-type]
+    "text": Optional[_TEXT],
+    "media_category": Optional[Literal[MEDIA_CATEGORIES]],  # type: ignore[valid-type]
+    "required_entities": Optional[list[Annotated[list[StrictStr], Field(min_length=1)]]],
+    "known_media": Optional[list[StrictStr]],
+    "fact_checks": Optional[list[FactCheck]],
+    "region": Optional[Union[StrictStr, list[StrictStr]]],
+    "fact_check_urls": Optional[list[StrictStr]],
+}
+FILE_DOCS = {
+    "claim_id": "unique across the catalogue: lower-case letters, digits and '-'",
+    "status": "active (matched and flagged) | imported (awaits approval: never flagged) | retired (never matched)",
+    "text": "the claim as fact-checkers state it (a claim needs a text or a title)",
+    "title": "headline",
+    "variants": "paraphrases, other languages and scripts",
+    "verdict": "the fact-checkers' verdict, lower case (false, altered, missing-context...)",
+    "media_category": "schema.org MediaReview mediaAuthenticityCategory term",
+    "required_entities": "groups of aliases: every group must be named in a post",
+    "known_media": "URLs and youtube:<11-char id> of the clip and its re-uploads",
+    "fact_checks": "the fact checks (an active claim needs at least one with a url)",
+    "debunk_note": "what really happened, for analysts",
+    "region": "country codes, e.g. [PK]",
+    "fact_check_urls": "more fact-check URLs (added to fact_checks)",
+}
+
+
+def _file_type(annotation: Any) -> Any:
+    """Claim's annotation as the file writes it: text may be written as a number."""
+    if annotation is str:
+        return _TEXT
+    if typing.get_origin(annotation) in (Union, types.UnionType) and set(typing.get_args(annotation)) == {str, type(None)}:
+        return Optional[_TEXT]
+    return plain_type(annotation)
+
+
+@cache
+def claim_file_model() -> type[BaseModel]:
+    """The pydantic model of one claim in a YAML file: the keys of :data:`KNOWN_FIELDS`, typed by
+    :data:`FILE_TYPES` or else from :class:`Claim`'s annotations; unknown keys are refused."""
+    hints = typing.get_type_hints(Claim)
+    fields: dict[str, Any] = {}
+    for key in sorted(KNOWN_FIELDS, key=lambda k: (k not in _ORDER, _ORDER.index(k) if k in _ORDER else 0, k)):
+        annotation = FILE_TYPES.get(key)
+        if annotation is None:
+            annotation = _file_type(hints[key]) if key in hints else Any
+            if typing.get_origin(annotation) is list:
+                annotation = Optional[annotation]
+        default = ... if key == "claim_id" else None
+        fields[key] = (annotation, Field(default, description=FILE_DOCS.get(key)))
+    return create_model(
+        "claim", __config__=ConfigDict(extra="forbid", json_schema_extra=_claim_schema_extra),
+        __doc__="One claim of the claimwatch catalogue (rules/claims/<claim_id>.yaml).", **fields)
+
+
+_ORDER = ["claim_id", "status", "title", "text", "variants", "verdict", "media_category", "required_entities",
+          "known_media", "fact_checks", "debunk_note", "region"]
+
+
+def _claim_schema_extra(schema: dict[str, Any]) -> None:
+    # what the loader checks across keys, for editors: a text or a title; an active claim (the
+    # default) has a fact check
+    schema["anyOf"] = [{"required": ["text"]}, {"required": ["title"]}]
+    schema["if"] = {"not": {"required": ["status"], "properties": {"status": {"enum": ["imported", "retired"]}}}}
+    schema["then"] = {"anyOf": [{"required": ["fact_checks"], "properties": {"fact_checks": {"minItems": 1}}},
+                                {"required": ["fact_check_urls"], "properties": {"fact_check_urls": {"minItems": 1}}}]}
+
+
+def _check_file_shape(raw: dict[str, Any], bad: Any) -> None:
+    """Keys and value types of one claim of a YAML file against :func:`claim_file_model`;
+    raises ``bad(field, what)``."""
+    model = claim_file_model()
+    try:
+        model.model_validate(raw)
+    except ValidationError as exc:
+        problem = first_problem(exc, model)
+        top = str(problem.loc[0]) if problem.loc else problem.key
+        if problem.unknown:
+            known = ", ".join(sorted(KNOWN_FIELDS - {"notes", "tags", "language", "lang", "first_seen", "source"}))
+            hint = f"; did you mean '{problem.suggestion}'?" if problem.suggestion else ""
+            raise bad(top, f"unknown field{hint} (known: {known})") from None
+        info = model.model_fields.get(top)
+        if problem.kind == "literal_error" and len(problem.loc) == 1:
+            choices = typing.get_args(_strip_optional(info.annotation)) if info else ()
+            null = " or null" if info is not None and _is_optional(info.annotation) else ""
+            hint = f"; did you mean '{problem.suggestion}'?" if problem.suggestion else ""
+            raise bad(top, f"must be one of {', '.join(map(str, choices))}{null} (got '{problem.value}'){hint}") from None
+        if problem.missing and len(problem.loc) > 1:
+            raise bad(top, f"{_item_text(problem.loc[1:-1])}{problem.key} is missing")
+        if len(problem.loc) > 1 and problem.loc[1:] and problem.kind not in ("list_type", "dict_type", "model_type"):
+            inner = _item_text(problem.loc[1:])
+            if inner:
+                raise bad(top, f"{inner}{problem.text}") from None
+        wanted = describe_type(_strip_optional(info.annotation)) if info else "valid"
+        raise bad(top, f"must be {wanted}") from None
+
+
+def _item_text(loc: tuple[Any, ...]) -> str:
+    parts = [f"item {p + 1}" if isinstance(p, int) else str(p) for p in loc]
+    return " ".join(parts) + ": " if parts else ""
+
+
+def _strip_optional(annotation: Any) -> Any:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if _is_optional(annotation) and len(args) == 1 else annotation
+
+
+def _is_optional(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (Union, types.UnionType) and type(None) in typing.get_args(annotation)
 
 
 class CatalogueError(ValueError):
@@ -178,9 +315,7 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
         return CatalogueError(f"{where}: claim '{cid}': field '{fname}': {what}")
 
     if strict_fields:
-        unknown = sorted(set(raw) - KNOWN_FIELDS)
-        if unknown:
-            raise bad(unknown[0], f"unknown field (known: {', '.join(sorted(KNOWN_FIELDS - {'notes', 'tags', 'language', 'lang', 'first_seen', 'source'}))})")
+        _check_file_shape(raw, bad)
 
     def opt_str(fname: str) -> str | None:
         v = raw.get(fname)

@@ -309,6 +309,11 @@ def first_problem(exc: ValidationError, model: Any = None) -> Problem:
     if kind in ("value_error", "assertion_error"):
         message = str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
         return Problem(loc, key, message, value=value, kind=kind, where=loc[:-1])
+    if kind in ("too_short", "too_long"):
+        n = ctx.get("min_length" if kind == "too_short" else "max_length")
+        text = ("must not be empty" if kind == "too_short" and n == 1 else
+                f"must have at {'least' if kind == 'too_short' else 'most'} {n} items")
+        return Problem(loc, key, f"{text}{got}", value=value, kind=kind, where=loc[:-1])
     if kind == "string_pattern_mismatch":
         return Problem(loc, key, f"must match {ctx.get('pattern')}{got}", value=value, kind=kind, where=loc[:-1])
     return Problem(loc, key, f"{err['msg'][:1].lower()}{err['msg'][1:]}{got}", value=value, kind=kind,
@@ -329,3 +334,41 @@ def loc_text(loc: tuple[Any, ...]) -> str:
     for part in loc:
         out += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+_WORDS = {str: ("a string", "strings"), int: ("an integer", "integers"), float: ("a number", "numbers"),
+          bool: ("true or false", "booleans")}
+
+
+def describe_type(annotation: Any, *, table: str = "mapping", plural: bool = False) -> str:
+    """An annotation in words: ``list[list[str]]`` -> ``a list of lists of strings``;
+    ``table`` names a mapping (``mapping`` in YAML, ``table`` in TOML)."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Annotated:
+        return describe_type(args[0], table=table, plural=plural)
+    if origin in (Union, types.UnionType):
+        members = [a for a in args if a is not _NONE]
+        nullable = len(members) < len(args)
+        bare = [typing.get_args(a)[0] if typing.get_origin(a) is Annotated else a for a in members]
+        if str in bare and set(bare) <= {str, int, float}:  # text that may be written as a number
+            members = [str]
+        words = [describe_type(a, table=table, plural=plural) for a in members]
+        if nullable:
+            words.append("nulls" if plural else "null")
+        return " or ".join(dict.fromkeys(words))
+    if origin is Literal:
+        return ("one of " if not plural else "values among ") + ", ".join(str(a) for a in args)
+    if origin in (list, tuple, set, frozenset):
+        item = describe_type(args[0], table=table, plural=True) if args else "values"
+        return f"lists of {item}" if plural else f"a list of {item}"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        keys = ", ".join(annotation.model_fields)
+        return f"{table}s with {keys}" if plural else f"a {table} with {keys}"
+    if origin in (dict, Mapping) or annotation in (dict, Mapping):
+        return f"{table}s" if plural else f"a {table}"
+    if annotation in _WORDS:
+        return _WORDS[annotation][1 if plural else 0]
+    if annotation is Any:
+        return "values" if plural else "a value"
+    return getattr(annotation, "__name__", str(annotation))
