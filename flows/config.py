@@ -272,8 +272,10 @@ def settings_model() -> Any:
             bounded[f.name] = Annotated[base, Field(ge=0) if f.name in _MAY_BE_ZERO else Field(gt=0)]
     aliases = {alias: plain_type(hints[name], nullable=False) for alias, name in _SETTING_ALIASES.items()}
     docs = {alias: f"the same as {name}" for alias, name in _SETTING_ALIASES.items()}
+    docs["max_decompressed_bytes"] = "cap on a response body after decompression (default: max_bytes)"
     return model_from_dataclass(HttpSettings, name="settings", exclude=("secrets",), types_=bounded,
-                                extra=aliases, nullable=False, docs=docs)
+                                extra=aliases, nullable=False, docs=docs,
+                                doc="The HTTP client every source shares: identity, time limits, size caps, retries.")
 
 
 @cache

@@ -90,4 +90,5 @@ def matching_model() -> Any:
     """The pydantic model of the ``[matching]`` table, built from :class:`MatchConfig`'s fields."""
     from rules.validation import model_from_dataclass
 
-    return model_from_dataclass(MatchConfig, name="matching", nullable=False)
+    return model_from_dataclass(MatchConfig, name="matching", nullable=False,
+                                doc="Thresholds and knobs of the matcher (scores are calibrated 0-100).")

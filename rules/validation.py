@@ -107,7 +107,7 @@ def _field(annotation: Any, default: Any, description: str | None) -> tuple[Any,
 def model_from_dataclass(cls: type, *, name: str | None = None, exclude: tuple[str, ...] = (),
                          types_: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None,
                          nullable: bool = True, required: tuple[str, ...] = (),
-                         docs: Mapping[str, str] | None = None) -> type[BaseModel]:
+                         docs: Mapping[str, str] | None = None, doc: str | None = None) -> type[BaseModel]:
     """A pydantic model with one optional field per field of the dataclass ``cls`` (minus
     ``exclude``), typed by :func:`plain_type` from its annotation unless ``types_`` gives the
     type; ``extra`` adds keys the dataclass does not hold (name -> type); ``required`` names
@@ -133,7 +133,7 @@ def model_from_dataclass(cls: type, *, name: str | None = None, exclude: tuple[s
         fields[f.name] = _field(annotation, default, described.get(f.name))
     for key, annotation in {**given, **(extra or {})}.items():
         fields[key] = _field(annotation, ... if key in required else None, described.get(key))
-    return create_model(name or cls.__name__, __config__=_STRICT_TOML, __doc__=_first_paragraph(cls),
+    return create_model(name or cls.__name__, __config__=_STRICT_TOML, __doc__=doc or _first_paragraph(cls),
                         **fields)
 
 
