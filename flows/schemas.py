@@ -19,7 +19,9 @@ from typing import Annotated, Any, Union
 
 from pydantic import ConfigDict, Field, create_model
 
-DRAFT = "https://json-schema.org/draft/2020-12/schema"
+# draft-07: what taplo (Even Better TOML) and yaml-language-server read best; "$defs" is reached
+# through plain JSON pointers ("#/$defs/..."), which every draft resolves
+DRAFT = "http://json-schema.org/draft-07/schema#"
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schema"
 FILES = {"sources": "sources.schema.json", "catalogue": "claim.schema.json"}
 

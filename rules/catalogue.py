@@ -19,6 +19,9 @@ Format of one claim (``rules/claims/<claim_id>.yaml``, one claim per file; files
 Large catalogues are imported from JSONL (:func:`load_jsonl`): one object per line with
 ``claim_id``, ``text``, ``title`` and optionally any of the fields above.
 
+The keys and value types of a YAML claim are checked by a pydantic model (:func:`claim_file_model`,
+built from :data:`KNOWN_FIELDS`, :data:`FILE_TYPES` and :class:`Claim`), which is also published
+as a JSON Schema for editors (``claimwatch schema catalogue``, docs/schema/claim.schema.json).
 Every problem raises :class:`CatalogueError` with one line naming the file (and line), the claim
 and the field, e.g. ``rules/claims/x.yaml: claim 'abc': field 'required_entities': must be a list
 of lists of strings``. Who raises it: the loaders here. What happens next: the CLI prints it and

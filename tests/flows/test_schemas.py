@@ -32,8 +32,8 @@ jsonschema = pytest.importorskip("jsonschema")
 
 def _validator(name: str):
     schema = json.loads((SCHEMA_DIR / FILES[name]).read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
 
 
 def _as_editor_sees_it(value):
