@@ -190,12 +190,14 @@ def _check_file_shape(raw: dict[str, Any], bad: Any) -> None:
 
 def _item_text(loc: tuple[Any, ...]) -> str:
     parts = [f"item {p + 1}" if isinstance(p, int) else str(p) for p in loc]
-    return " ".join(parts) + ": " if parts else ""
+    return ", ".join(parts) + ": " if parts else ""
 
 
 def _strip_optional(annotation: Any) -> Any:
+    if not _is_optional(annotation):
+        return annotation
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    return args[0] if _is_optional(annotation) and len(args) == 1 else annotation
+    return args[0] if len(args) == 1 else Union[tuple(args)]
 
 
 def _is_optional(annotation: Any) -> bool:

@@ -188,7 +188,8 @@ _TYPE_WORDS = {
     "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
     "bool_parsing": "true or false", "string_type": "a string", "list_type": "a list",
     "tuple_type": "a list", "dict_type": "a table", "model_type": "a table", "dataclass_type": "a table",
-    "model_attributes_type": "a table", "none_required": "null",
+    "model_attributes_type": "a table", "none_required": "null", "date_type": "a date",
+    "date_parsing": "a date", "date_from_datetime_parsing": "a date",
 }
 
 
@@ -305,6 +306,8 @@ def first_problem(exc: ValidationError, model: Any = None) -> Problem:
             w = _TYPE_WORDS.get(e["type"])
             if w and w not in words:
                 words.append(w)
+        if {"a string", "an integer", "a number"} <= set(words):  # text that may be written as a number
+            words = [w for w in words if w not in ("an integer", "a number")]
         return Problem(loc, key, f"must be {' or '.join(words)}{got}", value=value, kind=kind, where=loc[:-1])
     if kind in ("value_error", "assertion_error"):
         message = str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
