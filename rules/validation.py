@@ -21,7 +21,7 @@ import inspect
 import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Mapping, Union
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, create_model
@@ -139,14 +139,12 @@ def model_from_dataclass(cls: type, *, name: str | None = None, exclude: tuple[s
 
 def model_from_types(name: str, types_: Mapping[str, Any], *, required: tuple[str, ...] = (),
                      docs: Mapping[str, str] | None = None, doc: str | None = None,
-                     forbid_extra: bool = True, base: type[BaseModel] | None = None) -> type[BaseModel]:
+                     forbid_extra: bool = True) -> type[BaseModel]:
     """A pydantic model from a map of key -> type (a connector's ``OPTIONS``, the ``[runner]``
     keys); a type may be a Python type, a tuple of types or an ``Annotated`` pydantic type."""
     fields = {key: _field(plain_type(t, nullable=False), ... if key in required else None, (docs or {}).get(key))
               for key, t in types_.items()}
     config = ConfigDict(extra="forbid" if forbid_extra else "allow")
-    if base is not None:
-        return create_model(name, __base__=base, __doc__=doc, **fields)
     return create_model(name, __config__=config, __doc__=doc, **fields)
 
 
@@ -176,7 +174,6 @@ class Problem:
     suggestion: str | None = None
     value: Any = None
     kind: str = ""
-    where: tuple[Any, ...] = field(default=())
 
     @property
     def did_you_mean(self) -> str:
@@ -284,9 +281,9 @@ def first_problem(exc: ValidationError, model: Any = None) -> Problem:
     if kind == "extra_forbidden":
         known = _known_keys(model, loc[:-1]) if model is not None else ()
         return Problem(loc, key, "is unknown", unknown=True, known=known, suggestion=nearest(key, known),
-                       value=value, kind=kind, where=loc[:-1])
+                       value=value, kind=kind)
     if kind == "missing":
-        return Problem(loc, key, "is missing", missing=True, kind=kind, where=loc[:-1])
+        return Problem(loc, key, "is missing", missing=True, kind=kind)
     if kind == "literal_error" or kind == "enum":
         options = _choices(str(ctx.get("expected", "")))
         for e in same[1:]:
@@ -295,11 +292,11 @@ def first_problem(exc: ValidationError, model: Any = None) -> Problem:
         shown = [f'"{o}"' for o in options]
         wanted = " or ".join(shown) if len(shown) <= 2 else "one of " + ", ".join(shown)
         return Problem(loc, key, f"must be {wanted}{got}", suggestion=nearest(value, options), value=value,
-                       kind=kind, where=loc[:-1])
+                       kind=kind)
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         info = _field_info(model, loc) if model is not None else None
         hint = next((m.text for m in (info.metadata if info else ()) if isinstance(m, Hint)), None)
-        return Problem(loc, key, f"{hint or _bound_text(kind, ctx)}{got}", value=value, kind=kind, where=loc[:-1])
+        return Problem(loc, key, f"{hint or _bound_text(kind, ctx)}{got}", value=value, kind=kind)
     if kind in _TYPE_WORDS:
         words = []
         for e in same:
@@ -308,19 +305,18 @@ def first_problem(exc: ValidationError, model: Any = None) -> Problem:
                 words.append(w)
         if {"a string", "an integer", "a number"} <= set(words):  # text that may be written as a number
             words = [w for w in words if w not in ("an integer", "a number")]
-        return Problem(loc, key, f"must be {' or '.join(words)}{got}", value=value, kind=kind, where=loc[:-1])
+        return Problem(loc, key, f"must be {' or '.join(words)}{got}", value=value, kind=kind)
     if kind in ("value_error", "assertion_error"):
         message = str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
-        return Problem(loc, key, message, value=value, kind=kind, where=loc[:-1])
+        return Problem(loc, key, message, value=value, kind=kind)
     if kind in ("too_short", "too_long"):
         n = ctx.get("min_length" if kind == "too_short" else "max_length")
         text = ("must not be empty" if kind == "too_short" and n == 1 else
                 f"must have at {'least' if kind == 'too_short' else 'most'} {n} items")
-        return Problem(loc, key, f"{text}{got}", value=value, kind=kind, where=loc[:-1])
+        return Problem(loc, key, f"{text}{got}", value=value, kind=kind)
     if kind == "string_pattern_mismatch":
-        return Problem(loc, key, f"must match {ctx.get('pattern')}{got}", value=value, kind=kind, where=loc[:-1])
-    return Problem(loc, key, f"{err['msg'][:1].lower()}{err['msg'][1:]}{got}", value=value, kind=kind,
-                   where=loc[:-1])
+        return Problem(loc, key, f"must match {ctx.get('pattern')}{got}", value=value, kind=kind)
+    return Problem(loc, key, f"{err['msg'][:1].lower()}{err['msg'][1:]}{got}", value=value, kind=kind)
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -329,14 +325,6 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and bool(re.match(
         r"^(int|float|str|bool|none|list\[.*\]|dict\[.*\]|literal\[.*\]|function-\w+\[.*\]|constrained-\w+|"
         r"nullable\[.*\]|tuple\[.*\]|json-or-python\[.*\]|is-instance\[.*\]|union\[.*\])$", part))
-
-
-def loc_text(loc: tuple[Any, ...]) -> str:
-    """``("fact_checks", 0, "url")`` -> ``fact_checks[1].url`` (items counted from 1)."""
-    out = ""
-    for part in loc:
-        out += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 _WORDS = {str: ("a string", "strings"), int: ("an integer", "integers"), float: ("a number", "numbers"),
