@@ -34,7 +34,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.schema import make_post, posts_frame  # noqa: E402
-from flows.pipeline import _matcher, matched_rows, posts_to_catch_up, spreading_counts  # noqa: E402
+from flows.steps import _matcher, matched_rows, posts_to_catch_up, spreading_counts  # noqa: E402
 from flows.store import Store  # noqa: E402
 from rules.catalogue import load_catalogue  # noqa: E402
 

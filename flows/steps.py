@@ -333,14 +333,24 @@ def _alert_state(store: Store) -> dict[str, Any]:
 def spreading_counts(store: Store, now: datetime, window_s: int) -> dict[str, int]:
     """Per claim: posts newly spreading it within the window, read from the store. A post counts
     once per claim, at the first time it was labelled ``likely_misinformation`` with stance
-    ``spreads`` (under any catalogue version), if that time falls in ``(now - window, now]``."""
-    spreading = store.collect("matches", lambda: store.scan("matches")
-                              .filter((pl.col("label") == "likely_misinformation") & (pl.col("stance") == "spreads")
-                                      & pl.col("flagged_at").is_not_null())
-                              .group_by("claim_id", "post_id").agg(first=pl.col("flagged_at").min())
-                              .filter((pl.col("first") > now - timedelta(seconds=window_s)) & (pl.col("first") <= now))
-                              .group_by("claim_id").agg(n=pl.len()))
-    return {r["claim_id"]: int(r["n"]) for r in spreading.iter_rows(named=True)}
+    ``spreads`` (under any catalogue version), if that time falls in ``(now - window, now]``.
+
+    Reads the rows flagged in the window, then only the older rows of those posts (files that
+    cannot hold them are skipped), so the cost follows the window, not the table."""
+    start = now - timedelta(seconds=window_s)
+    spreads = ((pl.col("label") == "likely_misinformation") & (pl.col("stance") == "spreads")
+               & pl.col("flagged_at").is_not_null())
+    recent = store.collect("matches", lambda: store.scan("matches", since=("flagged_at", start))
+                           .filter(spreads & (pl.col("flagged_at") > start) & (pl.col("flagged_at") <= now))
+                           .select("claim_id", "post_id").unique())
+    if recent.is_empty():
+        return {}
+    posts = recent.get_column("post_id").unique()
+    earlier = store.collect("matches", lambda: store.scan("matches", keys=posts)
+                            .filter(spreads & (pl.col("flagged_at") <= start)).select("claim_id", "post_id").unique())
+    first = recent.join(earlier, on=["claim_id", "post_id"], how="anti")
+    counts = first.group_by("claim_id").agg(n=pl.len())
+    return {r["claim_id"]: int(r["n"]) for r in counts.iter_rows(named=True)}
 
 
 def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, window_s: int, run_id: str,
@@ -381,22 +391,41 @@ def posts_to_catch_up(store: Store, catalogue_version: str, now: datetime, days:
                       exclude: pl.DataFrame | None = None) -> pl.DataFrame:
     """Stored posts fetched in the last ``days`` not yet matched against ``catalogue_version``
     (no ``matched_posts`` row, and no ``matches`` row for data written before ``matched_posts``
-    existed), newest first, at most ``limit`` (one row per post_id: its latest stored version)."""
+    existed), newest first, at most ``limit`` (one row per post_id: its latest stored version).
+
+    The cost follows the window, not the table: the window's post ids are checked against the
+    rows of this version written since the window began (a post is matched in or after the run
+    that fetched it); only the few ids left are looked up in the whole of both tables, and only
+    the chosen posts are read in full."""
     if limit <= 0:
         return empty("posts")
+    start = now - timedelta(days=days)
+    version = pl.col("catalogue_version") == catalogue_version
+    since_start = start - timedelta(days=1)  # margin for runs that matched long after they started
 
-    def build() -> pl.LazyFrame:
-        version = pl.col("catalogue_version") == catalogue_version
-        done = pl.concat([store.scan("matched_posts").filter(version).select("post_id"),
-                          store.scan("matches").filter(version).select("post_id")]).unique()
-        recent = (store.scan("posts").filter(pl.col("fetched_at") >= now - timedelta(days=days))
-                  .sort("fetched_at", descending=True).unique("post_id", keep="first", maintain_order=True)
-                  .join(done, on="post_id", how="anti"))
+    def window() -> pl.LazyFrame:
+        ids = (store.scan("posts", since=("fetched_at", start)).select("post_id", "fetched_at")
+               .group_by("post_id").agg(pl.col("fetched_at").max()))
         if exclude is not None and exclude.height:
-            recent = recent.join(exclude.select("post_id").lazy(), on="post_id", how="anti")
-        return recent.head(limit)
+            ids = ids.join(exclude.select("post_id").lazy(), on="post_id", how="anti")
+        done = pl.concat([store.scan("matched_posts", since=("matched_at", since_start)).filter(version).select("post_id"),
+                          store.scan("matches", since=("flagged_at", since_start)).filter(version).select("post_id")])
+        return ids.join(done, on="post_id", how="anti")
 
-    return store.collect("posts", build)
+    todo = store.collect("posts", window)
+    if todo.height:  # not matched recently: were they matched at all (rows older than the window)?
+        wanted = todo.get_column("post_id")
+        done = store.collect("matched_posts", lambda: pl.concat([
+            store.scan("matched_posts", keys=wanted).filter(version).select("post_id"),
+            store.scan("matches", keys=wanted).filter(version).select("post_id")]))
+        todo = todo.join(done, on="post_id", how="anti")
+    if todo.is_empty():
+        return empty("posts")
+    chosen = todo.sort(["fetched_at", "post_id"], descending=[True, False]).head(limit).get_column("post_id")
+    rows = store.collect("posts", lambda: store.scan("posts", since=("fetched_at", start), keys=chosen)
+                         .sort("fetched_at", descending=True).unique("post_id", keep="first", maintain_order=True))
+    order = chosen.to_frame().with_row_index("_order")
+    return rows.join(order, on="post_id").sort("_order").drop("_order")
 
 
 def matched_rows(posts: pl.DataFrame, matches: pl.DataFrame, catalogue_version: str, run_id: str,

@@ -666,7 +666,7 @@ def test_a_post_no_claim_scores_for_is_matched_once_per_catalogue_version(tmp_pa
     from datetime import datetime, timedelta, timezone
 
     from connectors.schema import make_post, posts_frame
-    from flows.pipeline import matched_rows, posts_to_catch_up
+    from flows.steps import matched_rows, posts_to_catch_up
     from flows.store import Store
 
     store = Store(tmp_path)
