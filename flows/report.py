@@ -98,7 +98,7 @@ def parse_labels(values: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out)) or DEFAULT_LABELS
 
 
-def table_files(data_dir: Path | str, table: str) -> list[Path]:
+def table_files(data_dir: Path | str, table: str) -> list[Path | str]:
     """The table's part files a reader must read (see :func:`flows.store.part_files`)."""
     from flows.store import part_files
 
@@ -113,7 +113,17 @@ def scan(data_dir: Path | str, table: str) -> pl.LazyFrame | None:
     return pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore")
 
 
-def require_data(data_dir: Path | str) -> Path:
+def require_data(data_dir: Path | str) -> Path | str:
+    """The data dir (a folder, or an ``s3://``/``gs://`` URL) when it holds a dataset;
+    :class:`NoData` with one line otherwise."""
+    if "://" in str(data_dir):
+        from flows.store import Store
+
+        url = str(data_dir).rstrip("/")
+        Store(url).io.ensure()  # a missing bucket or denied access: one-line StoreError
+        if not any(table_files(url, t) for t in TABLES):
+            raise NoData(f"no claimwatch data in {url} (no Parquet files): run `claimwatch run --data-dir {url}` first")
+        return url
     path = Path(data_dir)
     if path.exists() and not path.is_dir():
         raise NoData(f"{path} is a file, not a claimwatch data dir: pass the folder given to `claimwatch run --data-dir`")
@@ -124,7 +134,7 @@ def require_data(data_dir: Path | str) -> Path:
     return path
 
 
-def unreadable_part(data_dir: Path | str) -> tuple[Path, str] | None:
+def unreadable_part(data_dir: Path | str) -> tuple[Path | str, str] | None:
     """The first part file polars cannot read in full, with the first line of the reason, or ``None``."""
     for table in TABLES:
         for f in table_files(data_dir, table):

@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Dataset written by `claimwatch run`."),
+    data_dir: str = typer.Option("claimwatch-data", "--data-dir", help="Dataset written by `claimwatch run`: a folder, "
+                                 "s3://bucket/prefix or gs://bucket/prefix."),
     since: Optional[str] = typer.Option(None, help="Only posts published since: 2024-11-20, 2024-11-20T08:00, or 7d / 24h / 30m / 2w ago."),
     claim: Optional[List[str]] = typer.Option(None, help="Only this claim id (repeat or comma-separate for several)."),
     platform: Optional[List[str]] = typer.Option(None, help="Only this platform: news, mastodon, bluesky, reddit, youtube, telegram."),

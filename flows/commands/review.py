@@ -18,6 +18,7 @@ import typer
 review_app = typer.Typer(help="The review queue, and reviewers' verdicts on matches.",
                          no_args_is_help=True, add_completion=False)
 
+DATA_DIR_HELP = "Dataset written by `claimwatch run`: a folder, s3://bucket/prefix or gs://bucket/prefix."
 VERDICT_HELP = "confirmed, not_this_claim, wrong_stance or true_content (spaces and hyphens work too)."
 
 
@@ -44,10 +45,19 @@ def _fail(msg: str, code: int = 2, prog: str = "claimwatch review") -> None:
     raise typer.Exit(code)
 
 
-def open_store(data_dir: Path):
-    """The data dir's store; :class:`Bad` when there is no data dir there."""
-    from flows.store import Store
+def open_store(data_dir: Path | str):
+    """The data dir's store (a folder, or an ``s3://``/``gs://`` URL); :class:`Bad` when there is
+    no data dir there."""
+    from flows.store import Store, StoreError
 
+    if "://" in str(data_dir):
+        try:
+            store = Store(str(data_dir).rstrip("/"))
+            store.io.ensure()  # the bucket must exist and answer
+        except StoreError as exc:
+            raise Bad(str(exc)) from None
+        return store
+    data_dir = Path(data_dir)
     if data_dir.exists() and not data_dir.is_dir():
         raise Bad(f"{data_dir} is a file, not a claimwatch data dir: pass the folder given to `claimwatch run --data-dir`")
     if not data_dir.is_dir():
@@ -55,7 +65,7 @@ def open_store(data_dir: Path):
     return Store(data_dir)
 
 
-def _store(data_dir: Path):
+def _store(data_dir: Path | str):
     try:
         return open_store(data_dir)
     except Bad as exc:
@@ -113,7 +123,7 @@ def since_option(since: Optional[str]):
 
 @review_app.command("list")
 def list_queue(
-    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Dataset written by `claimwatch run`."),
+    data_dir: str = typer.Option("claimwatch-data", "--data-dir", help=DATA_DIR_HELP),
     claim: Optional[List[str]] = typer.Option(None, help="Only this claim id (repeat or comma-separate for several)."),
     platform: Optional[List[str]] = typer.Option(None, help="Only this platform: news, mastodon, bluesky, reddit, youtube, telegram."),
     label: Optional[List[str]] = typer.Option(
@@ -189,7 +199,7 @@ def mark(
     reviewer: Optional[str] = typer.Option(None, "--reviewer", envvar="CLAIMWATCH_REVIEWER",
                                            help="Who reviews (or set CLAIMWATCH_REVIEWER)."),
     note: Optional[str] = typer.Option(None, "--note", help="Why, for the other reviewers."),
-    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Dataset written by `claimwatch run`."),
+    data_dir: str = typer.Option("claimwatch-data", "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Record a verdict on one (post, claim). Marking the verdict you already gave changes nothing;
     a different one is recorded as your new verdict (the latest counts)."""
@@ -228,7 +238,7 @@ def import_reviews(
                                           "reviewer; optional note, reviewed_at."),
     reviewer: Optional[str] = typer.Option(None, "--reviewer", envvar="CLAIMWATCH_REVIEWER",
                                            help="Reviewer for rows without a reviewer column/value."),
-    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Dataset written by `claimwatch run`."),
+    data_dir: str = typer.Option("claimwatch-data", "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Record many verdicts at once. Every row is checked first: one bad row (unknown post,
     claim or verdict word, a malformed line) records nothing. Rows with an empty verdict are
@@ -262,7 +272,7 @@ def _three_places(col: str):
     return pl.col(col).map_elements(lambda v: f"{v:.3f}", return_dtype=pl.String).fill_null("-")
 
 
-def quality_report(data_dir: Path, since: Optional[str], claim: Optional[List[str]], platform: Optional[List[str]],
+def quality_report(data_dir: Path | str, since: Optional[str], claim: Optional[List[str]], platform: Optional[List[str]],
                    label: Optional[List[str]], fmt: str) -> None:
     """``claimwatch report --quality``: precision of the labels as measured by reviews, per claim,
     language and platform and over all, as a table, CSV or JSON (exit 1 with one line on bad input)."""
