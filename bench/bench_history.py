@@ -6,10 +6,10 @@
 
 Each simulated run does what ``claimwatch run`` does with the dataset, without Prefect and
 without the network, every 15 minutes of simulated time: store the catalogue's claims, store
-``--new`` new posts plus ``--refetch`` posts already stored (a feed's overlap), catch up stored
-posts not yet matched with this catalogue, match them with the real matcher and the shipped
-catalogue, store ``matches`` and ``matched_posts``, ``source_health`` and ``runs``, save cursors,
-and count spreading posts for alerts. One synthetic post in ten repeats a catalogued claim; the others
+``--new`` new posts plus ``--refetch`` posts already stored (a feed's overlap) and read the new
+ones back, catch up stored posts not yet matched with this catalogue, match them with the real
+matcher and the shipped catalogue, store ``matches`` and ``matched_posts``, ``source_health`` and
+``runs``, save cursors, and count spreading posts for alerts. One synthetic post in ten repeats a catalogued claim; the others
 match no claim, which is the case that made catching up run forever.
 
 It prints the per-run wall time of the first and last 50 runs and their ratio (the baseline is
@@ -75,8 +75,11 @@ def simulate(data_dir: str | Path, runs: int, new: int, refetch: int, compact_fi
         old = _posts(max(next_id - refetch, 0), min(refetch, next_id), now, texts)
         next_id += new
         posts = pl.concat([old, fresh]).with_columns(run_id=pl.lit(run_id))
-        written = store.write("posts", posts, run_id, day)
+        store.write("posts", posts, run_id, day)
         store.save_cursors({"bench": {"since": next_id}})
+        # a run reads its new posts back from the store before matching them
+        written = store.collect("posts", lambda: store.scan("posts", since=("run_id", run_id))
+                                .filter(pl.col("run_id") == run_id))
         backlog = posts_to_catch_up(store, catalogue.version, now, catch_up_days, catch_up_max, exclude=written)
         to_match = pl.concat([written, backlog]) if backlog.height else written
         matches = matcher.match(to_match).with_columns(run_id=pl.lit(run_id), flagged_at=pl.lit(now))

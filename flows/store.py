@@ -210,14 +210,21 @@ _FILTER_CACHE: dict[tuple[str, str, int], Any] = {}  # (file, stamp, size) -> bi
 _FILTER_CACHE_MAX = 2048
 
 
-def _time_stats(table: str, frame: pl.DataFrame) -> dict[str, list[str] | None]:
-    """Min and max (ISO 8601) of each Datetime column of ``frame``; None when all null."""
+def _file_stats(table: str, frame: pl.DataFrame) -> dict[str, list[str] | None]:
+    """Min and max of each Datetime column of ``frame`` (ISO 8601) and of its ``run_id`` (whose
+    values start with the run's start time, so they sort by time); None when all null."""
     out: dict[str, list[str] | None] = {}
     for col, dtype in SCHEMAS[table].items():
-        if isinstance(dtype, pl.Datetime) and col in frame.columns:
-            s = frame.get_column(col)
-            lo, hi = s.min(), s.max()
-            out[col] = [lo.isoformat(), hi.isoformat()] if isinstance(lo, datetime) and isinstance(hi, datetime) else None
+        if col not in frame.columns or not (isinstance(dtype, pl.Datetime) or (col == "run_id" and dtype == pl.String)):
+            continue
+        s = frame.get_column(col)
+        if s.dtype != dtype:
+            continue  # an old file with another type (or all-null column): no statistics, always read
+        lo, hi = s.min(), s.max()
+        if lo is None or hi is None:
+            out[col] = None
+        else:
+            out[col] = [lo.isoformat(), hi.isoformat()] if isinstance(lo, datetime) else [str(lo), str(hi)]
     return out
 
 
@@ -225,7 +232,7 @@ def _utc(when: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
-def _may_be_since(record: dict[str, Any], column: str, since: datetime) -> bool:
+def _may_be_since(record: dict[str, Any], column: str, since: datetime | str) -> bool:
     """False only when the log record proves the file holds no row with ``column >= since``."""
     stats = record.get("stats")
     if not isinstance(stats, dict) or column not in stats:
@@ -234,7 +241,9 @@ def _may_be_since(record: dict[str, Any], column: str, since: datetime) -> bool:
     if bounds is None:
         return False  # every value is null: no row passes
     try:
-        return datetime.fromisoformat(bounds[1]) >= _utc(since)
+        if isinstance(since, datetime):
+            return datetime.fromisoformat(bounds[1]) >= _utc(since)
+        return str(bounds[1]) >= str(since)
     except (TypeError, ValueError, IndexError):
         return True
 
@@ -909,7 +918,7 @@ class Store:
             raise StoreError(f"{path}: the data in this part file cannot be read ({_first_line(exc)}); "
                              f"move it away or delete it") from None
         self._verified.add((table, rel, meta["stamp"], meta["size"]))
-        return {"rows": frame.height, "size": meta["size"], "stamp": meta["stamp"], "stats": _time_stats(table, frame)}
+        return {"rows": frame.height, "size": meta["size"], "stamp": meta["stamp"], "stats": _file_stats(table, frame)}
 
     def _check_listed(self, snap: Snapshot, listing: dict[str, dict[str, Any]]) -> list[str]:
         """Verify the snapshot's files that changed since they were logged; return those missing."""
@@ -1011,21 +1020,21 @@ class Store:
         return [self.io.show(f"{table}/{rel}") for rel in sorted(snap.files)]
 
     def _scan_snapshot(self, snap: Snapshot, rels: Iterable[str] | None = None,
-                       since: tuple[str, datetime] | None = None, keys: pl.Series | None = None) -> pl.LazyFrame:
+                       since: tuple[str, datetime | str] | None = None, keys: pl.Series | None = None) -> pl.LazyFrame:
         rels = self._prune(snap, rels, since, keys)
         if not rels:
             return empty(snap.table).lazy()
         lf = pl.scan_parquet([self.io.reader(f"{snap.table}/{r}") for r in rels], hive_partitioning=False,
                              schema=SCHEMAS[snap.table], missing_columns="insert")
         if since is not None:
-            lf = lf.filter(pl.col(since[0]) >= _utc(since[1]))
+            lf = lf.filter(pl.col(since[0]) >= (_utc(since[1]) if isinstance(since[1], datetime) else since[1]))
         if keys is not None:
             first = pl.col(KEYS[snap.table][0])
             match = first.is_in(keys.drop_nulls().cast(SCHEMAS[snap.table][KEYS[snap.table][0]]).implode())
             lf = lf.filter(match | first.is_null() if keys.null_count() else match)
         return lf
 
-    def _prune(self, snap: Snapshot, rels: Iterable[str] | None, since: tuple[str, datetime] | None,
+    def _prune(self, snap: Snapshot, rels: Iterable[str] | None, since: tuple[str, datetime | str] | None,
                keys: pl.Series | None) -> list[str]:
         """The files of ``rels`` (default: all of the snapshot) that can hold rows with
         ``since[0] >= since[1]`` and a first key column value in ``keys`` (see KEY_FILTER)."""
@@ -1074,11 +1083,12 @@ class Store:
                 _cache_filter(ck, parsed)
         return out
 
-    def scan(self, table: str, exclude: Any = None, since: tuple[str, datetime] | None = None,
+    def scan(self, table: str, exclude: Any = None, since: tuple[str, datetime | str] | None = None,
              keys: pl.Series | Iterable[Any] | None = None) -> pl.LazyFrame:
         """Lazy scan of the table's newest committed file set (one snapshot).
 
-        ``since=(column, t)``: only rows with ``column >= t`` (a Datetime column); ``keys``: only
+        ``since=(column, t)``: only rows with ``column >= t`` (a Datetime column, or ``run_id``);
+        ``keys``: only
         rows whose first key column (``KEYS[table][0]``, e.g. ``post_id``) is one of these values.
         Both read only the files that can hold such rows (per-file statistics in the log, key
         filters in the footers), so their cost follows the rows asked for, not the table's size."""
@@ -1139,7 +1149,7 @@ class Store:
         self._verified.add((table, rel, meta["stamp"], meta["size"]))
         _cache_filter((self.io.reader(f"{table}/{rel}"), str(meta["stamp"]), int(meta["size"])),
                       _parse_filter(keys, KEYS[table][0]))
-        return {"rows": frame.height, "size": meta["size"], "stamp": meta["stamp"], "stats": _time_stats(table, frame)}
+        return {"rows": frame.height, "size": meta["size"], "stamp": meta["stamp"], "stats": _file_stats(table, frame)}
 
     def write(self, table: str, frame: pl.DataFrame, run_id: str, day: date | None = None) -> pl.DataFrame:
         """Write the rows of ``frame`` that are new to ``table`` as a new part file and commit it.

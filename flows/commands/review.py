@@ -15,7 +15,7 @@ from typing import List, Optional
 
 import typer
 
-review_app = typer.Typer(help="The review queue, and reviewers' verdicts on matches.",
+review_app = typer.Typer(help="The review queue, and reviewers' verdicts on matches (the next run learns from them).",
                          no_args_is_help=True, add_completion=False)
 
 DATA_DIR_HELP = "Dataset written by `claimwatch run`: a folder, s3://bucket/prefix or gs://bucket/prefix."
