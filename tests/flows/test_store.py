@@ -35,7 +35,8 @@ def test_write_lays_out_one_part_file_per_run_in_a_date_partition_and_commits_it
     (version,) = (tmp_path / "posts" / "_log").glob("*.json")
     assert json.loads(version.read_text())["files"] == {
         f"date=2026-11-28/{path.name}": {"rows": 2, "size": path.stat().st_size, "stamp": str(path.stat().st_mtime_ns),
-                                         "stats": {"fetched_at": ["2026-11-28T00:00:00+00:00"] * 2, "published_at": None}}}
+                                         "stats": {"fetched_at": ["2026-11-28T00:00:00+00:00"] * 2, "published_at": None,
+                                                   "run_id": None}}}
 
 
 def test_written_file_is_zstd_and_readable_with_the_documented_glob(tmp_path):
