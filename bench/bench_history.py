@@ -67,7 +67,7 @@ def simulate(data_dir: str | Path, runs: int, new: int, refetch: int, compact_fi
     for r in range(start_run, start_run + runs):
         now = START + timedelta(minutes=15 * r)
         run_id, day = f"{now:%Y%m%dT%H%M%SZ}-bench", now.date()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         store = Store(data_dir, compact_files=compact_files)
         store.check()
         store.write("claims", catalogue.frame(), run_id, day)
@@ -91,9 +91,9 @@ def simulate(data_dir: str | Path, runs: int, new: int, refetch: int, compact_fi
         spreading_counts(store, now, 3600)
         store.write("runs", pl.DataFrame({"run_id": [run_id], "status": ["ok"], "posts_new": [written.height]}),
                     run_id, day)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         files = {t: len(store.files(t, check=False)) for t in ("posts", "matches", "matched_posts", "runs")}
-        out.append({"run": r + 1, "seconds": seconds, "caught_up": backlog.height, "new": written.height,
+        out.append({"run": r + 1, "seconds": seconds, "cpu": cpu, "caught_up": backlog.height, "new": written.height,
                     "files": files})
     return out
 
@@ -112,20 +112,27 @@ def interleaved(tmp: Path, runs: int, new: int, refetch: int, compact_files: int
     for lo, hi in ((0, 50), (runs - 50, runs)):
         a = statistics.median(h["seconds"] for h in long_runs[lo:hi])
         b = statistics.median(h["seconds"] for h in young_runs[lo:hi])
-        print(f"  runs {lo + 1}-{hi}: long history {a:.3f} s per run, young data dir (<= {young} runs) "
-              f"{b:.3f} s in the same minutes; ratio {a / b:.2f}")
+        ca = statistics.median(h["cpu"] for h in long_runs[lo:hi])
+        cb = statistics.median(h["cpu"] for h in young_runs[lo:hi])
+        print(f"  runs {lo + 1}-{hi}: long history {a:.3f} s per run ({ca:.3f} s CPU), young data dir "
+              f"(<= {young} runs) {b:.3f} s ({cb:.3f} s CPU) in the same minutes; ratio {a / b:.2f} "
+              f"(CPU {ca / cb:.2f})")
     print(f"  posts caught up per run (long): max {max(h['caught_up'] for h in long_runs)}; part files after "
           f"the last run: {long_runs[-1]['files']}; most at any time: "
           f"{ {t: max(h['files'][t] for h in long_runs) for t in long_runs[-1]['files']} }")
 
 
 def report(label: str, history: list[dict]) -> float:
-    head = [h["seconds"] for h in history[:50]]
-    tail = [h["seconds"] for h in history[-50:]]
+    n = min(50, len(history))
+    head = [h["seconds"] for h in history[:n]]
+    tail = [h["seconds"] for h in history[-n:]]
     ratio = statistics.median(tail) / statistics.median(head)
+    cpu_head = statistics.median(h["cpu"] for h in history[:n])
+    cpu_tail = statistics.median(h["cpu"] for h in history[-n:])
     print(f"{label}:")
-    print(f"  per-run seconds, median of runs 1-50: {statistics.median(head):.3f}; "
-          f"of runs {len(history) - 49}-{len(history)}: {statistics.median(tail):.3f}; ratio {ratio:.2f}")
+    print(f"  per-run seconds, median of runs 1-{n}: {statistics.median(head):.3f} ({cpu_head:.3f} CPU); "
+          f"of runs {len(history) - n + 1}-{len(history)}: {statistics.median(tail):.3f} ({cpu_tail:.3f} CPU); "
+          f"ratio {ratio:.2f} (CPU {cpu_tail / cpu_head:.2f})")
     print(f"  posts caught up per run: first 5 runs {[h['caught_up'] for h in history[:5]]}, "
           f"last 5 runs {[h['caught_up'] for h in history[-5:]]}, max {max(h['caught_up'] for h in history)}")
     last = history[-1]["files"]
