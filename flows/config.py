@@ -31,7 +31,7 @@ _HTTP_FIELDS = {f.name: f for f in dataclasses.fields(HttpSettings)}
 RUNNER_KEYS = {
     "kind": str, "address": str, "n_workers": int, "threads_per_worker": int, "max_workers": int,
     "batch_size": int, "fetch_retries": int, "fetch_retry_delay": (int, float),
-    "catch_up_days": (int, float), "catch_up_max_posts": int, "compact_files": int,
+    "catch_up_days": (int, float), "catch_up_max_posts": int, "compact_files": int, "index_cache": str,
 }
 ALERT_KEYS = {"spreading_threshold": int, "window": str}
 COMMON_SOURCE_KEYS = ("name", "kind", "enabled")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -38,7 +37,7 @@ from connectors.errors import (
 )
 from connectors.schema import POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA
-from flows import execution
+from flows import execution, matching
 from flows.config import (
     CLAIMS_DIR,
     DEMO_MANIFEST,
@@ -164,23 +163,14 @@ def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None) 
 
 # ---------------------------------------------------------------- matching
 
-_matchers: dict[tuple[str, str], Any] = {}
-_matchers_lock = threading.Lock()
+def _matcher(spec: matching.MatcherSpec) -> Any:
+    """The run's matcher, made once per process and catalogue version (index from the cache)."""
+    return matching.matcher_for(spec, _say)
 
 
-def _matcher(catalogue: Any, matching: dict[str, Any]) -> Any:
-    from rules.match import MatchConfig, Matcher
-
-    key = (catalogue.version, json.dumps(matching, sort_keys=True, default=str))
-    with _matchers_lock:
-        if key not in _matchers:
-            _matchers[key] = Matcher(catalogue, MatchConfig.from_mapping(matching))
-        return _matchers[key]
-
-
-def _match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any]) -> pl.DataFrame:
+def _match_batch(posts: pl.DataFrame, spec: matching.MatcherSpec) -> pl.DataFrame:
     """Match one batch of posts against the catalogue (rows of ``rules.schema.MATCHES_SCHEMA``)."""
-    return _matcher(catalogue, matching).match(posts)
+    return spec.matcher().match(posts)
 
 
 match_batch = execution.step(_match_batch, name="match_batch")
@@ -191,9 +181,13 @@ def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: 
     chunks = [posts.slice(i, size) for i in range(0, posts.height, size)]
     if not chunks:
         return empty("matches")
+    # the matcher is ready before the first batch: loaded from the index cache, or built and
+    # cached here once (Dask workers that share the cache folder then load it)
+    spec = matching.MatcherSpec(catalogue, cfg.matching, matching.index_cache_dir(cfg.runner))
+    _matcher(spec)
     advance = execution.progress("claimwatch-matching", f"Matching {posts.height} posts in {len(chunks)} batches")
     results = []
-    done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, catalogue=catalogue, matching=cfg.matching)
+    done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, spec=spec)
     for i, (_, result) in enumerate(done, 1):
         results.append(result)
         advance(100.0 * i / len(chunks))
@@ -231,8 +225,10 @@ def _markdown(summary: dict[str, Any]) -> str:
              f"Catalogue `{summary['catalogue_version']}` · {summary['posts_new']} new posts · "
              f"{summary['matches_new']} new matches · status **{summary['status']}**", "",
              f"**Data:** `{data_dir}` (Parquet tables posts, matches, claims, runs, source_health). "
-             f"Read it with `claimwatch report --data-dir {data_dir}` or the queries in docs/queries.md.", "",
-             "## Posts per source", "", "| source | status | fetched | new | duplicates | error |",
+             f"Read it with `claimwatch report --data-dir {data_dir}` or the queries in docs/queries.md.", ""]
+    if summary.get("phases"):
+        lines += ["**Seconds per phase:** " + ", ".join(f"{p} {s:.1f}" for p, s in summary["phases"].items()), ""]
+    lines += ["## Posts per source", "", "| source | status | fetched | new | duplicates | error |",
              "|---|---|---:|---:|---:|---|"]
     for s in summary["sources"]:
         lines.append(f"| {s['source']} | {s['status']} | {s['items_fetched']} | {s['new']} | "
@@ -420,6 +416,25 @@ def _load_catalogue(claims_dir: str | Path | None) -> Any:
     return load_catalogue(claims_dir or CLAIMS_DIR)
 
 
+class Laps:
+    """Wall seconds per phase of a run: each :meth:`lap` charges the time since the previous one
+    to a phase (a phase may be charged several times)."""
+
+    PHASES = ("setup", "fetch", "store", "match", "report")
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, phase: str) -> None:
+        now = time.monotonic()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
+        self._last = now
+
+    def rounded(self) -> dict[str, float]:
+        return {p: round(self.seconds[p], 2) for p in self.PHASES if p in self.seconds}
+
+
 def _run_id(started: datetime) -> tuple[str, str]:
     """``<start>-<8 hex>``: the flow run id's first 8 characters in a Prefect flow run, random
     otherwise (so two runs in the same second never share an id); and the flow run id or ''."""
@@ -438,6 +453,7 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
     """
     started = utcnow()
     t0 = time.monotonic()
+    laps = Laps()
     cfg_path, manifest = resolve_inputs(config, replay, demo)
     cfg = load_config(cfg_path)
     catalogue = _load_catalogue(claims_dir)
@@ -457,6 +473,7 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
         store_error = f"storing failed: {exc}"
         _say(store_error, logging.ERROR)
 
+    laps.lap("setup")
     if store_error is None:
         with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
             outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None)
@@ -465,6 +482,7 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
                              "cursor": cursors.get(s.name), "skipped": 0, "duration_s": None}
                     for s in cfg.enabled_sources}
 
+    laps.lap("fetch")
     ok = {n: o for n, o in outcomes.items() if o["status"] == "ok"}
     post_frames = [o["rows"].with_columns(run_id=pl.lit(run_id)) for o in ok.values()
                    if o["table"] == "posts" and o["rows"].height]
@@ -509,7 +527,9 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
         if caught_up:
             _say(f"matching {caught_up} stored posts not yet matched with catalogue {catalogue.version}")
         to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
+        laps.lap("store")
         matches = match_all(cfg, to_match, catalogue, run_id)
+        laps.lap("match")
         new_matches = store.write("matches", matches, run_id, day)
         store.write("matched_posts", matched_rows(to_match, matches, catalogue.version, run_id, utcnow()), run_id, day)
         _say(f"stored {new_matches.height} new matches")
@@ -519,6 +539,8 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
         match_error = f"matching failed: {exc}" if isinstance(exc, StoreError) else f"matching failed: {_error_text(exc)}"
         new_matches = empty("matches")
         _say(match_error, logging.ERROR)
+        laps.lap("match")
+    laps.lap("store")
 
     new_per_source = dict(new_posts.group_by("source").len().iter_rows()) if new_posts.height else {}
     checked = utcnow()
@@ -573,6 +595,7 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
         raise StoreError(f"{store.root}: the {' and '.join(t for t, _ in unwritten)} rows of run {run_id} were not "
                          f"written ({_first_line(unwritten[0][1])}); {stored}; free space and run again")
 
+    laps.lap("report")
     summary = {
         "run_id": run_id, "flow_run_id": flow_run_id, "status": status, "data_dir": str(Path(data_dir).resolve()) if store.local else str(store.root),
         "catalogue_version": catalogue.version, "posts_fetched": fetched.height, "posts_new": new_posts.height,
@@ -580,8 +603,12 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
         "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
                     for h in health],
         "duration_s": round(time.monotonic() - t0, 2), "error": store_error or match_error, "caught_up": caught_up,
+        "posts_matched": to_match.height if match_error is None and store_error is None else 0,
+        "phases": laps.rounded(),
     }
     publish(summary, new_matches, to_match, catalogue)
+    laps.lap("report")
+    summary["phases"] = laps.rounded()
     return summary
 
 
