@@ -1,6 +1,6 @@
 """A whole ``claimwatch run`` on a big feed and a big catalogue, end to end, on loopback only.
 
-    .venv/bin/python bench/bench_run.py [--items 10000] [--claims 14000] [--again]
+    .venv/bin/python bench/bench_run.py [--items 10000] [--claims 14000] [--cold-only] [--again]
         [--data ../shared/data/checkthat2020] [--keep DIR] [--prefect] [--profile FILE]
 
 It builds
@@ -18,13 +18,15 @@ It builds
 then runs ``claimwatch run --sources ... --claims ... --data-dir ... --local`` as a subprocess,
 twice, each into a new data dir (so both match N new posts): run 1 with an empty claim index
 cache (``CLAIMWATCH_CACHE_DIR`` in the bench folder: the index is built and stored), run 2 with
-the index cached by run 1 (what every later run of a catalogue version does). ``--again`` adds a
-third run of the unchanged feed into run 2's data dir (no new posts). ``--prefect`` runs the
+the index cached by run 1 (what every later run of a catalogue version does); ``--cold-only``
+stops after run 1. ``--again`` adds a run of the unchanged feed into the last data dir (no new
+posts). ``--prefect`` runs the
 Prefect flow instead, in Prefect's ephemeral mode (a temporary API per process).
 
 Per run it prints: wall time from process start to exit, CPU time and peak RSS of the run's
 process (``os.wait4``), the run's own seconds per phase (the ``time:`` line of its summary:
-setup, fetch, store, match, report), how the claim index was had (built or loaded, seconds),
+setup, fetch, store, match, report, wall and the process's CPU), how the claim index was had
+(built or loaded, seconds),
 and posts per second (new posts over wall time; matched posts over the match phase). Each line
 carries the machine's 1-minute load average (the machine may be shared: compare ratios and CPU
 seconds, not absolute wall seconds), and the goals are printed below as reference lines.
@@ -185,12 +187,14 @@ def run_once(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, object
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{stderr[-3000:]}\n{stdout[-2000:]}")
     found = PHASES_RE.search(stdout)
-    phases = {k: float(v) for k, v in PHASE_RE.findall(found.group(1))} if found else {}
+    wall_part, _, cpu_part = found.group(1).partition("; cpu: ") if found else ("", "", "")
+    phases = {k: float(v) for k, v in PHASE_RE.findall(wall_part)}
+    phases_cpu = {k: float(v) for k, v in PHASE_RE.findall(cpu_part)}
     new = re.search(r"^\s+total\s+(\d+) fetched\s+(\d+) new", stdout, re.M)
     matched = MATCHED_RE.search(stdout)
     index = INDEX_RE.search(stderr + stdout)
     return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime,
-            "phases": phases, "fetched": int(new.group(1)) if new else None, "new": int(new.group(2)) if new else None,
+            "phases": phases, "phases_cpu": phases_cpu, "fetched": int(new.group(1)) if new else None, "new": int(new.group(2)) if new else None,
             "matched": int(matched.group(1)) if matched else 0,
             "index": f"index {index.group(1)} in {index.group(2)} s" if index else "index not needed",
             "stdout": stdout, "stderr": stderr}
@@ -198,7 +202,9 @@ def run_once(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, object
 
 def report(label: str, r: dict[str, object]) -> str:
     phases = r["phases"]
-    shown = ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()) or "(the run printed no time: line)"
+    cpu = r["phases_cpu"]
+    shown = ", ".join(f"{k} {v:.1f} s" + (f" (cpu {cpu[k]:.1f})" if k in cpu else "") for k, v in phases.items()) \
+        or "(the run printed no time: line)"
     rate = f"{r['new'] / r['wall']:,.0f} new posts/s over the wall time" if r["new"] else "no new posts"
     match_s = phases.get("match")
     if match_s and r["matched"]:
@@ -212,7 +218,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, default=10_000, help="items in the feed (N)")
     ap.add_argument("--claims", default="14000", help="claims in the catalogue (M); 7 or 'shipped': the shipped catalogue")
-    ap.add_argument("--again", action="store_true", help="a third run of the unchanged feed into run 2's data dir")
+    ap.add_argument("--again", action="store_true", help="one more run of the unchanged feed into the last data dir")
+    ap.add_argument("--cold-only", action="store_true", help="only run 1 (empty index cache)")
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="CheckThat! 2020 folder (claims.jsonl, train/, dev/)")
     ap.add_argument("--keep", default=None, help="build everything in this folder and keep it")
     ap.add_argument("--prefect", action="store_true",
@@ -248,8 +255,10 @@ def main() -> None:
             return cmd + (["--claims", str(claims)] if claims is not None else [])
 
         runs = [("run 1, index cache empty", folder / "data-1"), ("run 2, index cached", folder / "data-2")]
+        if a.cold_only:
+            runs = runs[:1]
         if a.again:
-            runs.append(("run 3, unchanged feed again", folder / "data-2"))
+            runs.append((f"run {len(runs) + 1}, unchanged feed again", runs[-1][1]))
         shutil.rmtree(folder / "data-1", ignore_errors=True)
         shutil.rmtree(folder / "data-2", ignore_errors=True)
         for i, (label, data_dir) in enumerate(runs):

@@ -65,7 +65,7 @@ class MatcherSpec:
     def __repr__(self) -> str:  # what Prefect shows for the parameter
         return f"MatcherSpec(catalogue {self.catalogue.version}, {len(self.catalogue)} claims)"
 
-    def matcher(self, say: Callable[[str], None] | None = None) -> Any:
+    def matcher(self, say: Callable[..., None] | None = None) -> Any:
         return matcher_for(self, say)
 
 
@@ -73,9 +73,16 @@ _matchers: "OrderedDict[str, Any]" = OrderedDict()
 _lock = threading.Lock()
 
 
-def matcher_for(spec: MatcherSpec, say: Callable[[str], None] | None = None) -> Any:
+def _log(msg: str, level: int = logging.INFO) -> None:
+    log.log(level, msg)
+
+
+def matcher_for(spec: MatcherSpec, say: Callable[..., None] | None = None) -> Any:
     """The matcher of ``spec`` in this process: from memory, else with the index loaded from the
-    cache folder, else built (and cached). Concurrent callers wait for one build."""
+    cache folder, else built (and cached). Concurrent callers wait for one build. ``say(msg,
+    level)`` reports how the index was had and any cache problem (default: the
+    ``claimwatch.progress`` logger)."""
+    say = say or _log
     with _lock:
         m = _matchers.get(spec.key)
         if m is not None:
@@ -85,19 +92,14 @@ def matcher_for(spec: MatcherSpec, say: Callable[[str], None] | None = None) -> 
         from rules.index_cache import IndexCache
         from rules.match import Matcher
 
-        def warn(msg: str) -> None:
-            log.warning(msg)
-            if say is not None and say is not log.info:
-                say(msg)
-
-        cache = IndexCache(spec.cache_dir, warn=warn) if spec.cache_dir else None
+        cache = IndexCache(spec.cache_dir, warn=lambda msg: say(msg, logging.WARNING)) if spec.cache_dir else None
         t0 = time.perf_counter()
         m = Matcher(spec.catalogue, MatchConfig.from_mapping(spec.matching), index_cache=cache)
         how = cache.last if cache is not None else "built (index cache off)"
         where = f" ({cache.folder})" if cache is not None and how != "built (not cached)" else ""
         msg = (f"claim index {how}{where} in {time.perf_counter() - t0:.1f} s: "
                f"{len(m.claim_ids)} claims, catalogue {m.catalogue_version}")
-        (say or log.info)(msg)
+        say(msg)
         _matchers[spec.key] = m
         while len(_matchers) > KEEP_MATCHERS:
             _matchers.popitem(last=False)

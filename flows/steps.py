@@ -417,22 +417,28 @@ def _load_catalogue(claims_dir: str | Path | None) -> Any:
 
 
 class Laps:
-    """Wall seconds per phase of a run: each :meth:`lap` charges the time since the previous one
-    to a phase (a phase may be charged several times)."""
+    """Wall seconds (and the process's CPU seconds, all threads) per phase of a run: each
+    :meth:`lap` charges the time since the previous one to a phase (a phase may be charged
+    several times). CPU seconds tell a phase's cost on a shared machine, where wall time also
+    counts the wait for a core."""
 
     PHASES = ("setup", "fetch", "store", "match", "report")
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self._last = time.monotonic()
+        self._last_cpu = time.process_time()
 
     def lap(self, phase: str) -> None:
-        now = time.monotonic()
+        now, cpu = time.monotonic(), time.process_time()
         self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
-        self._last = now
+        self.cpu[phase] = self.cpu.get(phase, 0.0) + cpu - self._last_cpu
+        self._last, self._last_cpu = now, cpu
 
-    def rounded(self) -> dict[str, float]:
-        return {p: round(self.seconds[p], 2) for p in self.PHASES if p in self.seconds}
+    def rounded(self, cpu: bool = False) -> dict[str, float]:
+        spent = self.cpu if cpu else self.seconds
+        return {p: round(spent[p], 2) for p in self.PHASES if p in spent}
 
 
 def _run_id(started: datetime) -> tuple[str, str]:
@@ -604,11 +610,11 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
                     for h in health],
         "duration_s": round(time.monotonic() - t0, 2), "error": store_error or match_error, "caught_up": caught_up,
         "posts_matched": to_match.height if match_error is None and store_error is None else 0,
-        "phases": laps.rounded(),
+        "phases": laps.rounded(), "phases_cpu": laps.rounded(cpu=True),
     }
     publish(summary, new_matches, to_match, catalogue)
     laps.lap("report")
-    summary["phases"] = laps.rounded()
+    summary["phases"], summary["phases_cpu"] = laps.rounded(), laps.rounded(cpu=True)
     return summary
 
 

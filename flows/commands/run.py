@@ -125,7 +125,8 @@ def _progress_to_stderr(verbose: bool) -> logging.Handler:
 
 
 def phases_line(summary: dict[str, Any]) -> str:
-    """``time: setup 0.4 s, fetch 3.1 s, store 0.6 s, match 4.2 s (10000 posts, 2381/s), report 0.3 s``."""
+    """``time: setup 0.4 s, fetch 3.1 s, store 0.6 s, match 4.2 s (10000 posts, 2381/s), report
+    0.3 s; cpu: setup 0.4 s, ...`` (wall seconds per phase, then CPU seconds of the process)."""
     parts = []
     for phase, secs in summary["phases"].items():
         part = f"{phase} {secs:.1f} s"
@@ -133,7 +134,10 @@ def phases_line(summary: dict[str, Any]) -> str:
         if phase == "match" and n:
             part += f" ({n} posts, {n / max(secs, 1e-3):.0f}/s)"
         parts.append(part)
-    return "time: " + ", ".join(parts)
+    line = "time: " + ", ".join(parts)
+    if summary.get("phases_cpu"):
+        line += "; cpu: " + ", ".join(f"{p} {s:.1f} s" for p, s in summary["phases_cpu"].items())
+    return line
 
 
 def format_summary(summary: dict[str, Any]) -> str:

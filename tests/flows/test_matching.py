@@ -65,11 +65,11 @@ def test_the_spec_is_opaque_to_prefects_parameter_walk_and_pickles(tmp_path, fre
 def test_each_process_builds_once_then_loads_the_cached_index(tmp_path, fresh_matchers, caplog):
     catalogue = load_catalogue(CLAIMS_DIR)
     said = []
-    first = matching.matcher_for(matching.MatcherSpec(catalogue, {}, tmp_path), said.append)
+    first = matching.matcher_for(matching.MatcherSpec(catalogue, {}, tmp_path), lambda m, level=0: said.append(m))
     assert said and said[0].startswith("claim index built")
     assert len(list(tmp_path.glob("index-*.cwidx"))) == 1
     matching._matchers.clear()  # as a new process (a later run, a Dask worker) would start
-    second = matching.matcher_for(matching.MatcherSpec(catalogue, {}, tmp_path), said.append)
+    second = matching.matcher_for(matching.MatcherSpec(catalogue, {}, tmp_path), lambda m, level=0: said.append(m))
     assert said[1].startswith("claim index loaded")
     batch = posts("Trump promises to get Imran Khan out of jail, watch the video", "weather in lahore")
     assert_frame_equal(first.match(batch), second.match(batch), check_exact=True)
@@ -78,7 +78,7 @@ def test_each_process_builds_once_then_loads_the_cached_index(tmp_path, fresh_ma
 def test_only_the_latest_matchers_stay_in_memory(tmp_path, fresh_matchers):
     catalogue = load_catalogue(CLAIMS_DIR)
     for threshold in (50, 60, 70):
-        matching.matcher_for(matching.MatcherSpec(catalogue, {"flag_threshold": threshold}, None), lambda m: None)
+        matching.matcher_for(matching.MatcherSpec(catalogue, {"flag_threshold": threshold}, None), lambda m, level=0: None)
     assert len(matching._matchers) == matching.KEEP_MATCHERS
 
 
@@ -107,5 +107,6 @@ def test_a_run_records_seconds_per_phase_and_the_second_run_loads_the_index(tmp_
         assert sum(summary["phases"].values()) == pytest.approx(summary["duration_s"], abs=1.0)
         assert summary["posts_matched"] == summary["posts_new"] == 26
         assert "time: setup " in format_summary(summary) and "(26 posts, " in format_summary(summary)
+        assert "; cpu: setup " in format_summary(summary) and list(summary["phases_cpu"]) == list(summary["phases"])
     read = lambda d: pl.read_parquet(f"{d}/matches/**/*.parquet").drop("run_id", "flagged_at").sort("post_id", "claim_id")  # noqa: E731
     assert_frame_equal(read(tmp_path / "a"), read(tmp_path / "b"))
