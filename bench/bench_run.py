@@ -87,11 +87,12 @@ def post_texts(data: Path) -> list[str]:
     return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(12, 40))).capitalize() + "." for _ in range(1000)]
 
 
-def rss_feed(n: int, texts: list[str], base: str = "https://news.example.pk") -> bytes:
-    """``n`` items, newest first; item ``i`` carries text ``texts[i % len(texts)]`` plus its number."""
+def rss_feed(n: int, texts: list[str], base: str = "https://news.example.pk", start: int = 0) -> bytes:
+    """``n`` items numbered from ``start``, newest first; item ``i`` carries text
+    ``texts[i % len(texts)]`` plus its number."""
     parts = ['<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Bench news</title>'
              f"<link>{base}</link><language>en</language>\n"]
-    for i in range(n):
+    for i in range(start, start + n):
         text = f"{texts[i % len(texts)]} ({i})"
         title = " ".join(text.split()[:10])
         when = format_datetime(START + timedelta(minutes=n - i), usegmt=True)
@@ -121,14 +122,18 @@ def write_catalogue(m: int, data: Path, folder: Path) -> Path | None:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    body = b""
+    bodies: dict[str, bytes] = {}
 
     def do_GET(self) -> None:  # noqa: N802
+        body = self.bodies.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-        self.send_header("Content-Length", str(len(self.body)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(self.body)
+        self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -138,27 +143,31 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
 
 
-def serve(body: bytes) -> tuple[_Server, str]:
-    handler = type("Handler", (_Handler,), {"body": body})
+def serve(bodies: list[bytes]) -> tuple[_Server, list[str]]:
+    paths = [f"/feed-{k + 1}.xml" for k in range(len(bodies))]
+    handler = type("Handler", (_Handler,), {"bodies": dict(zip(paths, bodies))})
     server = _Server(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
+    return server, [f"http://127.0.0.1:{server.server_address[1]}{p}" for p in paths]
 
 
-def sources_file(folder: Path, url: str, size: int) -> Path:
+def sources_file(folder: Path, urls: list[str], size: int) -> Path:
     path = folder / "sources.toml"
-    path.write_text(f"""[settings]
+    text = f"""[settings]
 user_agent = "claimwatch-bench/0.1 (+mailto:bench@example.org)"
 allow_private_links = true
 max_bytes = {max(size * 2, 20_000_000)}
 timeout = 300
-total_timeout = 600
-
+total_timeout = 1200
+"""
+    for k, url in enumerate(urls, 1):
+        text += f"""
 [[sources]]
-name = "bench-feed"
+name = "bench-feed-{k}"
 kind = "rss"
 url = "{url}"
-""", encoding="utf-8")
+"""
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -220,6 +229,7 @@ def main() -> None:
     ap.add_argument("--claims", default="14000", help="claims in the catalogue (M); 7 or 'shipped': the shipped catalogue")
     ap.add_argument("--again", action="store_true", help="one more run of the unchanged feed into the last data dir")
     ap.add_argument("--cold-only", action="store_true", help="only run 1 (empty index cache)")
+    ap.add_argument("--feeds", type=int, default=1, help="split the N items over this many feeds (sources)")
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="CheckThat! 2020 folder (claims.jsonl, train/, dev/)")
     ap.add_argument("--keep", default=None, help="build everything in this folder and keep it")
     ap.add_argument("--prefect", action="store_true",
@@ -234,13 +244,17 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         t = time.perf_counter()
-        body = rss_feed(a.items, post_texts(data))
+        texts = post_texts(data)
+        per = -(-a.items // a.feeds)
+        bodies = [rss_feed(min(per, a.items - k * per), texts, base=f"https://news{k + 1}.example.pk", start=k * per)
+                  for k in range(a.feeds)]
+        body_size = sum(map(len, bodies))
         claims = write_catalogue(m, data, folder)
-        print(f"inputs: feed {a.items:,} items ({len(body) / 1e6:.1f} MB), catalogue "
+        print(f"inputs: {a.feeds} feed(s), {a.items:,} items ({body_size / 1e6:.1f} MB), catalogue "
               f"{'shipped rules/claims' if claims is None else f'{m:,} claims ({claims.name})'}, built in "
               f"{time.perf_counter() - t:.1f} s; {os.cpu_count()} CPUs", flush=True)
-        server, url = serve(body)
-        sources = sources_file(folder, url, len(body))
+        server, urls = serve(bodies)
+        sources = sources_file(folder, urls, max(map(len, bodies)))
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
         env.update(PREFECT_HOME=str(folder / "prefect-home"), DO_NOT_TRACK="1", CLAIMWATCH_CACHE_DIR=str(folder / "cache"))
         shutil.rmtree(folder / "cache", ignore_errors=True)
