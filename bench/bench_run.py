@@ -66,7 +66,7 @@ GOALS = [
     ("(10k, 14k)", "a run of 10,000 new posts against a 14k-claim catalogue spends <= 10 s in matching"),
     ("(100k, 7)", "the 100,000-item feed in <= 60 s wall and <= 500 MB RSS"),
     ("again", "a second run of an unchanged feed in <= 20 s (--again)"),
-    ("200k index", "a 200k-claim index stays <= 1 GB RSS (bench/bench_matcher.py)"),
+    ("200k index", "a 200k-claim index stays <= 1 GB RSS (bench/bench_index.py)"),
 ]
 
 

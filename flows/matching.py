@@ -44,16 +44,22 @@ def index_cache_dir(runner: Mapping[str, Any] | None = None) -> Path | None:
 
 class MatcherSpec:
     """What a match task needs to get the run's matcher: the catalogue, the ``[matching]``
-    table and the index cache folder. :meth:`matcher` returns the process's matcher for them,
-    made once (see the module docstring)."""
+    table, the index cache folder and the reviewers' feedback (a frame of
+    :func:`flows.reviews.feedback`, or None). :meth:`matcher` returns the process's matcher for
+    them, made once (see the module docstring)."""
 
-    __slots__ = ("catalogue", "matching", "cache_dir", "key")
+    __slots__ = ("catalogue", "matching", "cache_dir", "feedback", "key")
 
-    def __init__(self, catalogue: Any, matching: Mapping[str, Any] | None, cache_dir: str | Path | None) -> None:
+    def __init__(self, catalogue: Any, matching: Mapping[str, Any] | None, cache_dir: str | Path | None,
+                 feedback: Any = None) -> None:
+        from flows.reviews import feedback_key
+
         self.catalogue = catalogue
         self.matching = dict(matching or {})
         self.cache_dir = str(cache_dir) if cache_dir is not None else None
-        self.key = f"{catalogue.version}\0{json.dumps(self.matching, sort_keys=True, default=str)}"
+        self.feedback = feedback if feedback is not None and not feedback.is_empty() else None
+        self.key = (f"{catalogue.version}\0{json.dumps(self.matching, sort_keys=True, default=str)}"
+                    f"\0{feedback_key(self.feedback)}")
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -63,7 +69,8 @@ class MatcherSpec:
             setattr(self, k, state[k])
 
     def __repr__(self) -> str:  # what Prefect shows for the parameter
-        return f"MatcherSpec(catalogue {self.catalogue.version}, {len(self.catalogue)} claims)"
+        examples = f", {self.feedback.height} reviewed examples" if self.feedback is not None else ""
+        return f"MatcherSpec(catalogue {self.catalogue.version}, {len(self.catalogue)} claims{examples})"
 
     def matcher(self, say: Callable[..., None] | None = None) -> Any:
         return matcher_for(self, say)
@@ -89,12 +96,14 @@ def matcher_for(spec: MatcherSpec, say: Callable[..., None] | None = None) -> An
             _matchers.move_to_end(spec.key)
             return m
         from rules.config import MatchConfig
+        from rules.feedback import Feedback
         from rules.index_cache import IndexCache
         from rules.match import Matcher
 
         cache = IndexCache(spec.cache_dir, warn=lambda msg: say(msg, logging.WARNING)) if spec.cache_dir else None
         t0 = time.perf_counter()
-        m = Matcher(spec.catalogue, MatchConfig.from_mapping(spec.matching), index_cache=cache)
+        feedback = Feedback.from_frame(spec.feedback) if spec.feedback is not None else None
+        m = Matcher(spec.catalogue, MatchConfig.from_mapping(spec.matching), feedback=feedback, index_cache=cache)
         how = cache.last if cache is not None else "built (index cache off)"
         where = f" ({cache.folder})" if cache is not None and how != "built (not cached)" else ""
         msg = (f"claim index {how}{where} in {time.perf_counter() - t0:.1f} s: "

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from s3server import new_bucket, s3_server  # noqa: E402
 
 from flows.store import Store, StoreError  # noqa: E402
+from flows import execution  # noqa: E402
 
 pytest.importorskip("s3fs")
 pytest.importorskip("moto")
@@ -187,7 +188,7 @@ def test_a_run_on_a_bucket_stores_matches_cursors_and_alert_state(prefect_harnes
     from connectors import registry
 
     monkeypatch.setitem(registry.KINDS, "once", "tests.flows.test_run_demo")
-    monkeypatch.setattr(pipeline, "emit_event", lambda **kw: None)
+    monkeypatch.setattr(execution, "event", lambda **kw: None)
     sources = tmp_path / "once.toml"
     sources.write_text('[runner]\nbatch_size = 5\n[alerts]\nspreading_threshold = 1\n'
                        '[[sources]]\nname = "once"\nkind = "once"\n')
