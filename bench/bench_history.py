@@ -34,6 +34,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.schema import make_post, posts_frame  # noqa: E402
+from flows.matching import MatcherSpec  # noqa: E402
 from flows.steps import _matcher, matched_rows, posts_to_catch_up, spreading_counts  # noqa: E402
 from flows.store import Store  # noqa: E402
 from rules.catalogue import load_catalogue  # noqa: E402
@@ -60,7 +61,7 @@ def simulate(data_dir: str | Path, runs: int, new: int, refetch: int, compact_fi
     """Run the history (from run ``start_run`` on an existing data dir); one dict per run:
     seconds, caught_up, files per table."""
     catalogue = load_catalogue(Path(__file__).resolve().parents[1] / "rules" / "claims")
-    matcher = _matcher(catalogue, {})
+    matcher = _matcher(MatcherSpec(catalogue, {}, None))
     texts = [t for t in catalogue.frame()["text"].to_list() if t]
     out = []
     next_id = new * start_run

@@ -38,7 +38,7 @@ RETIRED_RUNNER_KEYS = {
 RUNNER_KEYS = {
     "kind": str, "address": str, "n_workers": int, "threads_per_worker": int, "max_workers": int,
     "batch_size": int, "run_budget": (int, float), "source_budget": (int, float), "write_batch_rows": int,
-    "catch_up_days": (int, float), "catch_up_max_posts": int, "compact_files": int,
+    "catch_up_days": (int, float), "catch_up_max_posts": int, "compact_files": int, "index_cache": str,
 }
 ALERT_KEYS = {"spreading_threshold": int, "window": str}
 COMMON_SOURCE_KEYS = ("name", "kind", "enabled", "budget")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 import time
 import traceback
 import uuid
@@ -35,7 +34,7 @@ from connectors.redact import redact
 from connectors.robots import RobotsCache
 from connectors.schema import POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA
-from flows import execution, stopping
+from flows import execution, matching, stopping
 from flows.config import (
     CLAIMS_DIR,
     DEMO_MANIFEST,
@@ -237,27 +236,16 @@ def _cursor_text(cursor: Any) -> str:
 
 # ---------------------------------------------------------------- matching
 
-_matchers: dict[tuple[str, str, str], Any] = {}
-_matchers_lock = threading.Lock()
+def _matcher(spec: matching.MatcherSpec) -> Any:
+    """The run's matcher for this catalogue, ``[matching]`` table and reviewers' feedback, made
+    once per process (index from the cache)."""
+    return matching.matcher_for(spec, _say)
 
 
-def _matcher(catalogue: Any, matching: dict[str, Any], feedback: pl.DataFrame | None = None) -> Any:
-    """The matcher for this catalogue, ``[matching]`` table and reviewers' feedback, built once
-    per process (:func:`flows.reviews.build_matcher`)."""
-    from flows.reviews import build_matcher, feedback_key
-
-    key = (catalogue.version, json.dumps(matching, sort_keys=True, default=str), feedback_key(feedback))
-    with _matchers_lock:
-        if key not in _matchers:
-            _matchers[key] = build_matcher(catalogue, matching, feedback)
-        return _matchers[key]
-
-
-def _match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any],
-                 feedback: pl.DataFrame | None = None) -> pl.DataFrame:
+def _match_batch(posts: pl.DataFrame, spec: matching.MatcherSpec) -> pl.DataFrame:
     """Match one batch of posts against the catalogue, with the reviewers' feedback (rows of
     ``rules.schema.MATCHES_SCHEMA``)."""
-    return _matcher(catalogue, matching, feedback).match(posts)
+    return _matcher(spec).match(posts)
 
 
 match_batch = execution.step(_match_batch, name="match_batch")
@@ -272,10 +260,13 @@ def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: 
     chunks = [posts.slice(i, size) for i in range(0, posts.height, size)]
     if not chunks:
         return empty("matches")
+    # the matcher is ready before the first batch: loaded from the index cache, or built and
+    # cached here once (Dask workers that share the cache folder then load it)
+    spec = matching.MatcherSpec(catalogue, cfg.matching, matching.index_cache_dir(cfg.runner), feedback)
+    _matcher(spec)
     advance = execution.progress("claimwatch-matching", f"Matching {posts.height} posts in {len(chunks)} batches")
     results = []
-    done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, catalogue=catalogue, matching=cfg.matching,
-                                   feedback=feedback)
+    done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, spec=spec)
     for i, (_, result) in enumerate(done, 1):
         results.append(result)
         advance(100.0 * i / len(chunks))
@@ -391,8 +382,10 @@ def _markdown(summary: dict[str, Any]) -> str:
              f"Catalogue `{summary['catalogue_version']}` · {summary['posts_new']} new posts · "
              f"{summary['matches_new']} new matches · status **{summary['status']}**", "",
              f"**Data:** `{data_dir}` (Parquet tables posts, matches, claims, runs, source_health). "
-             f"Read it with `claimwatch report --data-dir {data_dir}` or the queries in docs/queries.md.", "",
-             "## Posts per source", "", "| source | status | fetched | new | duplicates | error |",
+             f"Read it with `claimwatch report --data-dir {data_dir}` or the queries in docs/queries.md.", ""]
+    if summary.get("phases"):
+        lines += ["**Seconds per phase:** " + ", ".join(f"{p} {s:.1f}" for p, s in summary["phases"].items()), ""]
+    lines += ["## Posts per source", "", "| source | status | fetched | new | duplicates | error |",
              "|---|---|---:|---:|---:|---|"]
     for s in summary["sources"]:
         lines.append(f"| {s['source']} | {s['status']} | {s['items_fetched']} | {s['new']} | "
@@ -617,6 +610,31 @@ def _load_catalogue(claims_dir: str | Path | None) -> Any:
     return load_catalogue(claims_dir or CLAIMS_DIR)
 
 
+class Laps:
+    """Wall seconds (and the process's CPU seconds, all threads) per phase of a run: each
+    :meth:`lap` charges the time since the previous one to a phase (a phase may be charged
+    several times). CPU seconds tell a phase's cost on a shared machine, where wall time also
+    counts the wait for a core."""
+
+    PHASES = ("setup", "fetch", "store", "match", "report")
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._last = time.monotonic()
+        self._last_cpu = time.process_time()
+
+    def lap(self, phase: str) -> None:
+        now, cpu = time.monotonic(), time.process_time()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
+        self.cpu[phase] = self.cpu.get(phase, 0.0) + cpu - self._last_cpu
+        self._last, self._last_cpu = now, cpu
+
+    def rounded(self, cpu: bool = False) -> dict[str, float]:
+        spent = self.cpu if cpu else self.seconds
+        return {p: round(spent[p], 2) for p in self.PHASES if p in spent}
+
+
 def _run_id(started: datetime) -> tuple[str, str]:
     """``<start>-<8 hex>``: the flow run id's first 8 characters in a Prefect flow run, random
     otherwise (so two runs in the same second never share an id); and the flow run id or ''."""
@@ -649,6 +667,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
             run_budget: float | None, stop: Budget) -> dict[str, Any]:
     started = utcnow()
     t0 = time.monotonic()
+    laps = Laps()
     cfg_path, manifest = resolve_inputs(config, replay, demo)
     cfg = load_config(cfg_path)
     register_env_secrets(cfg)
@@ -679,6 +698,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         store_error = f"storing failed: {exc}"
         _say(store_error, logging.ERROR)
 
+    laps.lap("setup")
     # Posts are written while sources are still fetching, in batches of [runner] write_batch_rows
     # (a source's rows are never split), each source's cursor saved after its batch is stored: a
     # run holds at most one batch of unwritten posts besides what the sources in flight return.
@@ -696,6 +716,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
                              "cursor": cursors.get(s.name), "skipped": 0, "duration_s": None}
                     for s in cfg.enabled_sources}
 
+    laps.lap("fetch")
     ok = {n: o for n, o in outcomes.items() if o["status"] == "ok"}
     new_posts, imported_new = writer.written(), None
     dup_in_run = writer.duplicates
@@ -742,7 +763,9 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         if caught_up:
             _say(f"matching {caught_up} stored posts not yet matched with catalogue {version}")
         to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
+        laps.lap("store")
         matches = match_all(cfg, to_match, catalogue, run_id, feedback, run)
+        laps.lap("match")
         new_matches = store.write("matches", matches, run_id, day)
         matched = to_match.filter(pl.col("post_id").is_in(matches["post_id"].implode())) \
             if run.reason is not None else to_match  # stopped early: only the batches that ran count
@@ -757,6 +780,8 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         match_error = f"matching failed: {exc}" if isinstance(exc, StoreError) else f"matching failed: {_error_text(exc)}"
         new_matches = empty("matches")
         _say(match_error, logging.ERROR)
+        laps.lap("match")
+    laps.lap("store")
 
     new_per_source = dict(new_posts.group_by("source").len().iter_rows()) if new_posts.height else {}
     checked = utcnow()
@@ -817,6 +842,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         raise StoreError(f"{store.root}: the {' and '.join(t for t, _ in unwritten)} rows of run {run_id} were not "
                          f"written ({_first_line(unwritten[0][1])}); {stored}; free space and run again")
 
+    laps.lap("report")
     summary = {
         "run_id": run_id, "flow_run_id": flow_run_id, "status": status, "data_dir": str(Path(data_dir).resolve()) if store.local else str(store.root),
         "catalogue_version": version, "posts_fetched": writer.fetched, "posts_new": new_posts.height,
@@ -824,10 +850,14 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
                     for h in health],
         "duration_s": round(time.monotonic() - t0, 2), "error": store_error or match_error, "caught_up": caught_up,
+        "posts_matched": to_match.height if match_error is None and store_error is None else 0,
         "note": skipped_note, "stopped": stop.reason if stop.cancelled else None,
+        "phases": laps.rounded(), "phases_cpu": laps.rounded(cpu=True),
     }
     if not stop.cancelled:  # a stopped run ends now; its report is the summary it prints
         publish(summary, new_matches, to_match, catalogue)
+    laps.lap("report")
+    summary["phases"], summary["phases_cpu"] = laps.rounded(), laps.rounded(cpu=True)
     return summary
 
 

@@ -46,6 +46,7 @@ from rules.duplicates import DUPLICATE_STEP  # noqa: F401  (re-exported)
 from rules.features import CALIBRATION_FEATURES, FEATURES, MediaMatches, Scorer  # noqa: F401
 from rules.feedback import Feedback, effective_version
 from rules.index import STOPWORDS, ClaimIndex  # noqa: F401
+from rules.index_cache import IndexCache
 from rules.labels import FLAG_LABELS, evidence, label_of
 from rules.post_stance import pair_stances
 from rules.posts import PostBatch, prepare
@@ -71,17 +72,23 @@ class Matcher:
     claims are left out; ``imported`` claims are matched but never flagged
     ``likely_misinformation``. ``feedback`` (:class:`rules.feedback.Feedback`) adds reviewers'
     confirmed posts as fields of their claims; :attr:`catalogue_version` then changes with it.
+    ``index_cache`` (:class:`rules.index_cache.IndexCache`) loads the claim index from disk when
+    this catalogue version (with this feedback) was indexed before, and stores it otherwise.
     """
 
     def __init__(self, catalogue: Catalogue, config: MatchConfig | None = None,
                  model: dict[str, Any] | None = None, calibration: dict[str, Any] | None = None,
-                 feedback: Feedback | None = None) -> None:
+                 feedback: Feedback | None = None, index_cache: IndexCache | None = None) -> None:
         self.config = config or MatchConfig()
         self.feedback = feedback or Feedback()
         self.catalogue_version = effective_version(catalogue.version, self.feedback)
         self.ranking_model = RankingModel(model)
         self.label_model = LabelModel(calibration)
-        self.index = ClaimIndex(list(catalogue), self.catalogue_version, confirmed=dict(self.feedback.confirmed))
+        build = {"confirmed": dict(self.feedback.confirmed)}
+        if index_cache is None:
+            self.index = ClaimIndex(list(catalogue), self.catalogue_version, **build)
+        else:  # loaded from its file when this catalogue version was indexed before
+            self.index = index_cache.load_or_build(list(catalogue), self.catalogue_version, **build)
         self.scorer = Scorer(self.index, self.config.candidates, self.config.max_fuzzy_chars, self.config.workers)
         self.claim_ids = self.index.claim_ids
         self._claim_pos = {cid: i for i, cid in enumerate(self.claim_ids)}

@@ -495,18 +495,22 @@ def test_a_run_re_matches_reviewed_posts_first_whatever_their_age(tmp_path):
 
 
 def test_the_run_builds_one_matcher_per_feedback_and_its_version_follows_the_verdicts():
+    from flows.matching import MatcherSpec
     from flows.steps import _matcher
     from rules.catalogue import load_catalogue
     from flows.config import CLAIMS_DIR
 
+    def matcher(cat, feedback=None):
+        return _matcher(MatcherSpec(cat, {}, None, feedback))
+
     cat = load_catalogue(CLAIMS_DIR)
     fb = pl.DataFrame({"claim_id": [FIRE], "kind": ["counter"], "text": ["Fire near Faisal Mosque, a real one"],
                        "ref": ["x"]})
-    plain, same = _matcher(cat, {}), _matcher(cat, {}, reviews.feedback_from(pl.DataFrame(schema=REVIEWS_SCHEMA)))
+    plain, same = matcher(cat), matcher(cat, reviews.feedback_from(pl.DataFrame(schema=REVIEWS_SCHEMA)))
     assert plain is same and plain.catalogue_version == cat.version
-    taught = _matcher(cat, {}, fb)
-    assert taught is _matcher(cat, {}, fb.clone()) and taught.catalogue_version != cat.version
-    other = _matcher(cat, {}, fb.with_columns(kind=pl.lit("confirmed")))
+    taught = matcher(cat, fb)
+    assert taught is matcher(cat, fb.clone()) and taught.catalogue_version != cat.version
+    other = matcher(cat, fb.with_columns(kind=pl.lit("confirmed")))
     assert other.catalogue_version not in (cat.version, taught.catalogue_version)
     # the run names the version before it builds a matcher (a matcher that fails to build is a
     # matching failure, after the posts are stored)
