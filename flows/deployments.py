@@ -100,6 +100,7 @@ def flow_parameters(
     *,
     config: str | Path | None = None,
     data_dir: str | Path | None = None,
+    claims_dir: str | Path | None = None,
     demo: bool = False,
 ) -> dict[str, Any]:
     """``spec.parameters`` plus what ``claimwatch serve`` was given, as far as the flow accepts it.
@@ -108,7 +109,7 @@ def flow_parameters(
     instead gets the bundled demo sources and recorded responses (``config`` and ``replay``).
     """
     accepted = set(inspect.signature(getattr(flow, "fn", flow)).parameters)
-    wanted: dict[str, Any] = {"data_dir": data_dir, "config": config}
+    wanted: dict[str, Any] = {"data_dir": data_dir, "config": config, "claims_dir": claims_dir}
     if demo:
         from flows.config import DEMO_MANIFEST, DEMO_SOURCES
 
@@ -126,6 +127,7 @@ def runner_deployments(
     *,
     config: str | Path | None = None,
     data_dir: str | Path | None = None,
+    claims_dir: str | Path | None = None,
     demo: bool = False,
     paused: bool = False,
 ) -> list[Any]:
@@ -148,7 +150,7 @@ def runner_deployments(
                     limit=spec.concurrency_limit,
                     collision_strategy=ConcurrencyLimitStrategy(spec.collision_strategy),
                 ),
-                parameters=flow_parameters(spec, flow, config=config, data_dir=data_dir, demo=demo),
+                parameters=flow_parameters(spec, flow, config=config, data_dir=data_dir, claims_dir=claims_dir, demo=demo),
                 description=spec.description,
                 tags=list(spec.tags),
             )

@@ -47,7 +47,6 @@ from connectors.errors import (
 from connectors.schema import POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA
 from flows.config import (
-    CLAIMS_DIR,
     DEMO_MANIFEST,
     DEMO_SOURCES,
     PipelineConfig,
@@ -274,7 +273,7 @@ def _markdown(summary: dict[str, Any]) -> str:
         lines.append("No new flags.")
     if summary["alerts"]:
         lines += ["", "## Spreading alerts", ""]
-        lines += [f"- `{a['claim_id']}`: {a['count']} new spreading posts in the last {a['window']}"
+        lines += [f"- `{a['claim_id']}`: {a['count']} spreading posts published in the last {a['window']}"
                   for a in summary["alerts"]]
     return "\n".join(lines) + "\n"
 
@@ -301,22 +300,29 @@ def _alert_state(store: Store) -> dict[str, Any]:
 
 
 def spreading_counts(store: Store, now: datetime, window_s: int) -> dict[str, int]:
-    """Per claim: posts newly spreading it within the window, read from the store. A post counts
-    once per claim, at the first time it was labelled ``likely_misinformation`` with stance
-    ``spreads`` (under any catalogue version), if that time falls in ``(now - window, now]``."""
-    spreading = store.collect("matches", store.scan("matches")
-                              .filter((pl.col("label") == "likely_misinformation") & (pl.col("stance") == "spreads")
-                                      & pl.col("flagged_at").is_not_null())
-                              .group_by("claim_id", "post_id").agg(first=pl.col("flagged_at").min())
-                              .filter((pl.col("first") > now - timedelta(seconds=window_s)) & (pl.col("first") <= now))
+    """Per claim: posts spreading it that were *published* within the window, read from the store.
+
+    A post counts once per claim when it has been labelled ``likely_misinformation`` with stance
+    ``spreads`` (under any catalogue version, by ``now``) and its publication time (``published_at``,
+    else ``fetched_at``, else when it was first flagged) falls in ``(now - window, now]``. Reports
+    count on the same clock, and a first run over a source's history never alerts about old posts."""
+    firsts = (store.scan("matches")
+              .filter((pl.col("label") == "likely_misinformation") & (pl.col("stance") == "spreads")
+                      & pl.col("flagged_at").is_not_null() & (pl.col("flagged_at") <= now))
+              .group_by("claim_id", "post_id").agg(first=pl.col("flagged_at").min()))
+    times = (store.scan("posts").group_by("post_id")
+             .agg(published=pl.col("published_at").min(), fetched=pl.col("fetched_at").min()))
+    spreading = store.collect("matches", firsts.join(times, on="post_id", how="left")
+                              .with_columns(time=pl.coalesce("published", "fetched", "first"))
+                              .filter((pl.col("time") > now - timedelta(seconds=window_s)) & (pl.col("time") <= now))
                               .group_by("claim_id").agg(n=pl.len()))
     return {r["claim_id"]: int(r["n"]) for r in spreading.iter_rows(named=True)}
 
 
 def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, window_s: int, run_id: str,
                      now: datetime | None = None) -> list[dict[str, Any]]:
-    """Emit ``claimwatch.claim.spreading`` once per crossing: when a claim's count of new spreading
-    posts in the window reaches ``threshold`` after being below it. ``_state/alerts.json`` remembers
+    """Emit ``claimwatch.claim.spreading`` once per crossing: when a claim's count of spreading
+    posts published in the window reaches ``threshold`` after being below it. ``_state/alerts.json`` remembers
     which claims are above; a claim that falls below may alert again on its next crossing."""
     now = now or utcnow()
     counts = spreading_counts(store, now, window_s)
@@ -367,7 +373,9 @@ def posts_to_catch_up(store: Store, catalogue_version: str, now: datetime, days:
 def _load_catalogue(claims_dir: str | Path | None) -> Any:
     from rules.catalogue import load_catalogue
 
-    return load_catalogue(claims_dir or CLAIMS_DIR)
+    from flows.home import claims_dir as resolve_claims_dir
+
+    return load_catalogue(resolve_claims_dir(claims_dir))
 
 
 def _run_id(started: datetime) -> tuple[str, str]:

@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
 def serve(
     sources: Optional[Path] = typer.Option(None, help="Sources file (TOML) the pipeline and the fact-check import read; or give --demo."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where the Parquet dataset lives. Default: ./claimwatch-data where serve runs."),
+    claims: Optional[Path] = typer.Option(None, "--claims", help="Claim catalogue folder the pipeline matches against (default: $CLAIMWATCH_HOME/claims if it exists when a run starts, else the shipped rules/claims)."),
     demo: bool = typer.Option(False, help="Serve the pipeline on the bundled demo sources and recorded responses (no network)."),
     only: Optional[List[str]] = typer.Option(None, help="Serve only this deployment (repeatable): ingest-and-detect, import-factchecks, compact-dataset."),
     paused: bool = typer.Option(False, help="Register the schedules paused: runs start only when triggered (UI, `prefect deployment run`)."),
@@ -43,6 +44,8 @@ def serve(
         _fail(f"--data-dir {data_dir}: exists and is not a folder; pass the dataset's folder (created if missing)")
     if sources is not None:
         _check_sources(sources)
+    if claims is not None:
+        _check_claims(claims)
 
     from flows import deployments as dep
 
@@ -60,6 +63,7 @@ def serve(
             specs,
             config=sources.resolve() if sources else None,
             data_dir=data_dir.resolve() if data_dir else None,
+            claims_dir=claims.resolve() if claims else None,
             demo=demo,
             paused=paused,
         )
@@ -91,6 +95,15 @@ def _check_sources(path: Path) -> None:
         check_sources(load_config(path))
     except ConfigError as exc:
         _fail(f"--sources {exc}")
+
+
+def _check_claims(path: Path) -> None:
+    from rules.catalogue import CatalogueError, load_catalogue
+
+    try:
+        load_catalogue(path)
+    except CatalogueError as exc:
+        _fail(f"--claims {exc}")
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -554,6 +554,39 @@ def test_a_spreading_alert_counts_posts_in_the_window_and_fires_once_per_crossin
     assert len(events) == 2
 
 
+def test_alerts_count_posts_by_publication_time_and_never_fire_on_backfill(tmp_path, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    import flows.pipeline as pipeline
+    from connectors.schema import make_post, posts_frame
+    from flows.store import Store
+
+    events = []
+    monkeypatch.setattr(pipeline, "emit_event", lambda **kw: events.append(kw["payload"]))
+    store = Store(tmp_path)
+    now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+    # a first run over a channel's history: seven posts from November 2024, all matched just now
+    old = [make_post("telegram", f"ch/{i}", text="clip", source="s", published_at=datetime(2024, 11, 20, 8 + i, tzinfo=timezone.utc),
+                     fetched_at=now - timedelta(minutes=2)) for i in range(7)]
+    store.write("posts", posts_frame(old), "r1", now.date())
+    spreading(store, "r1", "c1", [p["post_id"] for p in old], now - timedelta(minutes=1))
+    assert pipeline.spreading_counts(store, now, 3600) == {}
+    assert pipeline.spreading_alerts(store, Catalogue(), 3, "1h", 3600, "r1", now) == [] and events == []
+    # posts published inside the window count, however late they were matched
+    fresh = [make_post("bluesky", f"at://x/{i}", text="clip", source="s", published_at=now - timedelta(minutes=50 - i),
+                       fetched_at=now) for i in range(3)]
+    store.write("posts", posts_frame(fresh), "r2", now.date())
+    spreading(store, "r2", "c1", [p["post_id"] for p in fresh], now + timedelta(minutes=5))
+    later = now + timedelta(minutes=5)
+    assert pipeline.spreading_counts(store, later, 3600) == {"c1": 3}
+    assert [(a["claim_id"], a["count"]) for a in pipeline.spreading_alerts(store, Catalogue(), 3, "1h", 3600, "r2", later)] == [("c1", 3)]
+    # a post without a publication time is placed at its fetch time
+    undated = make_post("reddit", "t3_u", text="clip", source="s", fetched_at=later - timedelta(hours=2))
+    store.write("posts", posts_frame([undated]), "r3", now.date())
+    spreading(store, "r3", "c1", [undated["post_id"]], later)
+    assert pipeline.spreading_counts(store, later, 3600) == {"c1": 3}
+
+
 def test_catching_up_takes_recent_unmatched_posts_newest_first_within_the_limits(tmp_path):
     from datetime import datetime, timedelta, timezone
 
