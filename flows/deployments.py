@@ -71,6 +71,15 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         collision_strategy="ENQUEUE",
     ),
     DeploymentSpec(
+        name="refresh-metrics",
+        flow="flows.pipeline:refresh_metrics",
+        cron="5 * * * *",
+        description="Re-read the flagged posts of the last 48 hours by id and append their likes, reposts, replies and views to post_metrics.",
+        tags=("claimwatch", "metrics"),
+        concurrency_limit=1,
+        collision_strategy="CANCEL_NEW",
+    ),
+    DeploymentSpec(
         name="compact-dataset",
         flow="flows.pipeline:compact_dataset",
         cron="30 2 * * *",

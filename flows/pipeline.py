@@ -44,7 +44,7 @@ from connectors.errors import (
     ParseError,
     TooLargeError,
 )
-from connectors.schema import POSTS_SCHEMA
+from connectors.schema import POSTS_SCHEMA, metrics_frame
 from rules.schema import CLAIMS_SCHEMA
 from flows.config import (
     DEMO_MANIFEST,
@@ -253,6 +253,24 @@ def dedupe_run(posts: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     return kept.drop("_i"), counts
 
 
+def detect_languages(store: Store, posts: pl.DataFrame) -> pl.DataFrame:
+    """``lang`` detected (:func:`connectors.lang.fill_lang`) for the posts new to the store that
+    have none; posts already stored are left alone, so a run that brings nothing new never loads
+    the language model."""
+    if posts.is_empty() or not posts["lang"].is_null().any():
+        return posts
+    from connectors.lang import fill_lang
+
+    fresh = store.new_rows("posts", posts.filter(pl.col("lang").is_null())).select("post_id", "content_hash")
+    if fresh.is_empty():
+        return posts
+    indexed = posts.with_row_index("_i")
+    todo = indexed.join(fresh, on=["post_id", "content_hash"], how="semi")
+    done = fill_lang(todo.drop("_i")).with_columns(todo["_i"])
+    return (pl.concat([indexed.join(todo.select("_i"), on="_i", how="anti"), done.select(indexed.columns)])
+            .sort("_i").drop("_i"))
+
+
 # ---------------------------------------------------------------- reporting
 
 
@@ -416,7 +434,9 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
                    if o["table"] == "posts" and o["rows"].height]
     fetched = pl.concat(post_frames, how="vertical") if post_frames else empty("posts")
     posts, dup_in_run = dedupe_run(fetched)
+    posts = detect_languages(store, posts)
     new_posts = store.write("posts", posts, run_id, day)
+    store.write("post_metrics", metrics_frame(fetched, "fetch", run_id), run_id, day)
     imported = [o["rows"] for o in ok.values() if o["table"] == "claims" and o["rows"].height]
     imported_new = store.write("claims", pl.concat(imported), run_id, day) if imported else None
     # Cursors move as soon as the posts are on disk, whether or not matching below succeeds:
@@ -528,12 +548,97 @@ def import_factchecks(config: str, data_dir: str = "claimwatch-data", replay: st
             "errors": {n: o["error"] for n, o in outcomes.items() if o["status"] == "error"}}
 
 
+def posts_to_refresh(store: Store, now: datetime, hours: float) -> pl.DataFrame:
+    """Flagged posts (a ``likely_misinformation`` or ``needs_review`` match under any catalogue
+    version) that claimwatch first saw within the last ``hours``: ``post_id`` and ``source``."""
+    flagged = (store.scan("matches").filter(pl.col("label").is_in(("likely_misinformation", "needs_review")))
+               .select("post_id").unique())
+    seen = (store.scan("posts").group_by("post_id")
+            .agg(first_seen=pl.col("fetched_at").min(), source=pl.col("source").sort_by("fetched_at").last())
+            .filter(pl.col("first_seen") > now - timedelta(hours=hours)))
+    return store.collect("posts", seen.join(flagged, on="post_id", how="semi").select("post_id", "source")
+                         .sort("source", "post_id"))
+
+
+@task(name="refetch_source", cache_policy=NO_CACHE, persist_result=False, retries=1,
+      retry_delay_seconds=2, retry_condition_fn=_transient)
+def refetch_source(cfg: PipelineConfig, src: SourceConfig, post_ids: list[str],
+                   replay: str | None = None) -> dict[str, Any]:
+    """Read ``post_ids`` of one source again by id (:meth:`connectors.base.BaseSource.refetch`)."""
+    from connectors.http import HttpClient
+
+    transport = None
+    if replay:
+        from flows.replay import ReplayTransport
+
+        transport = ReplayTransport.from_manifest(replay)
+    with HttpClient(cfg.http_settings(), transport) as client:
+        result = build_source(cfg, src, client).refetch(post_ids)
+    for w in result.warnings:
+        _say(w, logging.WARNING)
+    _, frame = _rows_frame(src.kind, result.posts, src.name)
+    return {"rows": frame, "requests": result.requests, "warnings": list(result.warnings)}
+
+
+@flow(name="claimwatch-refresh-metrics", persist_result=False)
+def refresh_metrics(config: str | None = None, data_dir: str = "claimwatch-data", hours: float = 48,
+                    replay: str | None = None, demo: bool = False) -> dict[str, Any]:
+    """Re-read the flagged posts first seen in the last ``hours`` through each platform's by-id
+    endpoint and append their counts to ``post_metrics`` (``how = "refetch"``), so reach is
+    recorded as it grows (the ``refresh-metrics`` deployment runs this hourly). A post whose text
+    changed is also stored again in ``posts``. Sources without a by-id endpoint (news feeds, fact
+    checks) are skipped; a source that fails is reported and the others go on."""
+    started = utcnow()
+    cfg_path, manifest = resolve_inputs(config, replay, demo)
+    cfg = load_config(cfg_path)
+    run_id, _ = _run_id(started)
+    store = Store(data_dir)
+    store.ensure()
+    due = posts_to_refresh(store, started, hours)
+    by_name = {s.name: s for s in cfg.enabled_sources}
+    from connectors.registry import module_for
+
+    skipped, todo = {}, []
+    for (source,), group in due.group_by("source", maintain_order=True):
+        src = by_name.get(source)
+        if src is None:
+            skipped[source] = "not an enabled source of this sources file"
+        elif not getattr(getattr(module_for(src.kind), "Source", None), "REFETCH", False):
+            skipped[source] = f"{src.kind} sources cannot re-read single posts"
+        else:
+            todo.append((src, group["post_id"].to_list()))
+    frames, sources, errors = [], {}, {}
+    with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
+        futures = [(src, ids, refetch_source.with_options(task_run_name=f"refetch_source[{src.name}]",
+                                                           tags=[f"source:{src.name}", f"kind:{src.kind}"])
+                    .submit(cfg, src, ids, str(manifest) if manifest else None)) for src, ids in todo]
+        for src, ids, fut in futures:
+            fut.wait()
+            if fut.state.is_completed():
+                out = fut.result()
+                frames.append(out["rows"].with_columns(run_id=pl.lit(run_id)))
+                sources[src.name] = {"asked": len(ids), "read": out["rows"].height}
+            else:
+                exc = fut.state.result(raise_on_failure=False)
+                errors[src.name] = _error_text(exc) if isinstance(exc, BaseException) else (fut.state.message or "failed")
+                _say(f"re-reading {src.name} failed: {errors[src.name]}", logging.WARNING)
+    rows = pl.concat(frames, how="vertical") if frames else empty("posts")
+    rows = rows.unique("post_id", keep="first", maintain_order=True)
+    day = started.date()
+    edited = store.write("posts", detect_languages(store, rows), run_id, day) if rows.height else empty("posts")
+    snapshots = store.write("post_metrics", metrics_frame(rows, "refetch", run_id), run_id, day)
+    _say(f"refreshed {snapshots.height} of {due.height} flagged posts first seen in the last {hours:g} h"
+         + (f"; {edited.height} edited" if edited.height else ""))
+    return {"run_id": run_id, "due": due.height, "snapshots": snapshots.height, "edited": edited.height,
+            "sources": sources, "skipped": skipped, "errors": errors}
+
+
 @flow(name="claimwatch-compact", persist_result=False)
 def compact_dataset(data_dir: str = "claimwatch-data") -> dict[str, Any]:
     """Merge each partition's small part files into one (same rows; every query answers the same)."""
     store = Store(data_dir)
     out = {}
-    for table in ("posts", "matches", "claims", "runs", "source_health"):
+    for table in ("posts", "matches", "claims", "runs", "source_health", "post_metrics"):
         merged = store.compact(table)
         out[table] = [{"partition": p, "files": n, "rows": r} for p, n, r in merged]
         for p, n, r in merged:

@@ -30,7 +30,7 @@ from typing import Any, Iterator
 
 import polars as pl
 
-from connectors.schema import POSTS_SCHEMA
+from connectors.schema import METRICS_SCHEMA, POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA, MATCHES_SCHEMA
 
 RUNS_SCHEMA: dict[str, pl.DataType] = {
@@ -71,6 +71,7 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "claims": CLAIMS_SCHEMA,
     "runs": RUNS_SCHEMA,
     "source_health": SOURCE_HEALTH_SCHEMA,
+    "post_metrics": METRICS_SCHEMA,
 }
 
 # a row whose key is already in the table is never written again
@@ -80,6 +81,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "claims": ("claim_id", "catalogue_version"),
     "runs": ("run_id",),
     "source_health": ("run_id", "source"),
+    "post_metrics": ("post_id", "run_id"),
 }
 TABLES = tuple(SCHEMAS)
 _RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")

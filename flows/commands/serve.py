@@ -22,12 +22,12 @@ def serve(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where the Parquet dataset lives. Default: ./claimwatch-data where serve runs."),
     claims: Optional[Path] = typer.Option(None, "--claims", help="Claim catalogue folder the pipeline matches against (default: $CLAIMWATCH_HOME/claims if it exists when a run starts, else the shipped rules/claims)."),
     demo: bool = typer.Option(False, help="Serve the pipeline on the bundled demo sources and recorded responses (no network)."),
-    only: Optional[List[str]] = typer.Option(None, help="Serve only this deployment (repeatable): ingest-and-detect, import-factchecks, compact-dataset."),
+    only: Optional[List[str]] = typer.Option(None, help="Serve only this deployment (repeatable): ingest-and-detect, import-factchecks, refresh-metrics, compact-dataset."),
     paused: bool = typer.Option(False, help="Register the schedules paused: runs start only when triggered (UI, `prefect deployment run`)."),
     limit: Optional[int] = typer.Option(None, min=1, help="At most this many flow runs at once in this process."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own INFO logs."),
 ) -> None:
-    """Run the scheduled deployments from this one process: ingest-and-detect every 15 minutes, import-factchecks daily at 07:00, compact-dataset nightly at 02:30 (Asia/Karachi).
+    """Run the scheduled deployments from this one process: ingest-and-detect every 15 minutes, import-factchecks daily at 07:00, refresh-metrics hourly, compact-dataset nightly at 02:30 (Asia/Karachi).
 
     Point PREFECT_API_URL at a running `prefect server start` (or Prefect Cloud) to watch the runs in the UI. Stop with Ctrl-C; the schedules pause until serve starts again.
     """
@@ -58,6 +58,10 @@ def serve(
     if demo and not only and not _demo_has_factchecks():
         specs = [s for s in specs if s.name != "import-factchecks"]
         typer.echo("claimwatch serve: the demo has no fact-check feed, so import-factchecks is not served", err=True)
+    if demo and not only:
+        specs = [s for s in specs if s.name != "refresh-metrics"]
+        typer.echo("claimwatch serve: the demo's recorded responses have no by-id answers, so refresh-metrics "
+                   "is not served", err=True)
     try:
         runners = dep.runner_deployments(
             specs,
