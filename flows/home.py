@@ -4,7 +4,9 @@ The catalogue every command reads (``run``, ``serve``, ``match``, ``eval``, ``cl
 this order:
 
 1. the folder given with ``--claims`` (``--claims-dir`` is the same option);
-2. ``$CLAIMWATCH_HOME/claims`` when ``CLAIMWATCH_HOME`` is set and that folder exists;
+2. ``$CLAIMWATCH_HOME/claims`` when ``CLAIMWATCH_HOME`` is set and that folder exists (made by
+   ``claimwatch init``), else ``$CLAIMWATCH_HOME/rules/claims`` when ``CLAIMWATCH_HOME`` is a
+   checkout of the repository (as a worker set up from a checkout has it);
 3. the catalogue shipped with the package (``rules/claims`` of the checkout or installation).
 
 ``claimwatch init [DIR]`` copies the shipped catalogue to ``DIR/claims`` and says to set
@@ -39,8 +41,10 @@ def claims_dir(given: str | Path | None = None) -> Path:
     if given is not None and str(given) != "":
         return Path(given)
     h = home()
-    if h is not None and (h / "claims").is_dir():
-        return h / "claims"
+    if h is not None:
+        for candidate in (h / "claims", h / "rules" / "claims"):
+            if candidate.is_dir():
+                return candidate
     return SHIPPED_CLAIMS_DIR
 
 

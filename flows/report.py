@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
-TABLES = ("posts", "matches", "claims", "runs", "source_health")
+TABLES = ("posts", "matches", "claims", "runs", "source_health", "post_metrics")
 ALL_LABELS = ("likely_misinformation", "needs_review", "debunk", "no_flag")
 # Every label that ties a post to a claim: the posts to act on, and the debunks that answer them.
 DEFAULT_LABELS = ("likely_misinformation", "needs_review", "debunk")

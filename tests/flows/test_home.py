@@ -39,8 +39,10 @@ def test_the_catalogue_is_the_option_then_claimwatch_home_then_the_shipped_one(t
     assert home.claims_dir() == home.SHIPPED_CLAIMS_DIR
     monkeypatch.setenv("CLAIMWATCH_HOME", str(tmp_path))
     assert home.claims_dir() == home.SHIPPED_CLAIMS_DIR  # no claims/ there yet
+    (tmp_path / "rules" / "claims").mkdir(parents=True)
+    assert home.claims_dir() == tmp_path / "rules" / "claims"  # CLAIMWATCH_HOME is a checkout
     (tmp_path / "claims").mkdir()
-    assert home.claims_dir() == tmp_path / "claims"
+    assert home.claims_dir() == tmp_path / "claims"  # made by claimwatch init: it wins
     assert home.claims_dir(tmp_path / "other") == tmp_path / "other"
 
 
@@ -158,3 +160,27 @@ def test_the_image_gives_claimwatch_home_a_catalogue_its_user_can_write():
     assert "CLAIMWATCH_HOME=/app" in text
     install, init = text.index("RUN pip install -c constraints.txt ."), text.index("&& claimwatch init /app")
     assert install < init < text.index("chown -R claimwatch /app/claimwatch-data /app/claims") < text.index("USER claimwatch")
+
+
+def test_serve_passes_the_catalogue_to_the_pipeline_and_refuses_a_broken_one(tmp_path, monkeypatch):
+    import prefect
+
+    from flows import prefect_env
+    from flows.commands import serve as serve_cmd
+
+    monkeypatch.setattr(prefect_env, "configure", lambda **kw: {})
+    served = {}
+    monkeypatch.setattr(prefect, "serve", lambda *deployments, **kw: served.update(deployments=deployments))
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    serve_cmd.register(app)
+    assert cli("init", tmp_path / "desk").exit_code == 0
+    r = CliRunner().invoke(app, ["serve", "--demo", "--claims", str(tmp_path / "desk" / "claims")])
+    assert r.exit_code == 0, r.output
+    pipeline = next(d for d in served["deployments"] if d.name == "ingest-and-detect")
+    assert pipeline.parameters["claims_dir"] == str((tmp_path / "desk" / "claims").resolve())
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "x.yaml").write_text("claim_id: [unclosed\n")
+    r = CliRunner().invoke(app, ["serve", "--demo", "--claims", str(broken)])
+    assert r.exit_code == 2 and r.stderr.startswith("claimwatch serve: --claims ") and "not valid YAML" in r.stderr

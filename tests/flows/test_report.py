@@ -13,7 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from connectors.schema import POSTS_SCHEMA, make_post, posts_frame
+from connectors.schema import POSTS_SCHEMA, make_post, metrics_frame, posts_frame
 from flows import report as rep
 from flows.commands import report as report_command
 from rules.schema import CLAIMS_SCHEMA, MATCHES_SCHEMA
@@ -52,8 +52,9 @@ def write_sample_dataset(data_dir: Path, now: datetime | None = None) -> Path:
         url = native if native.startswith("http") else f"https://{platform}.example/{native}"
         post = make_post(
             platform, native, source=f"{platform}-demo", url=url, canonical_url=url, author=author,
+            author_id=f"id-{author.strip('@').lower()}", author_handle=author, author_followers=10 * len(author),
             published_at=published, fetched_at=published + timedelta(minutes=20), lang="en",
-            text=f"post by {author}", video_ids=videos, run_id=run,
+            text=f"post by {author}", video_ids=videos, run_id=run, likes=len(posts) + 1, reposts=1,
         )
         posts.append(post)
         matches.append({
@@ -68,6 +69,13 @@ def write_sample_dataset(data_dir: Path, now: datetime | None = None) -> Path:
     matches.append(rematch)
 
     pf = posts_frame(posts).with_columns(pl.col("fetched_at").dt.date().alias("_day"))
+    # reach over time: the first reading at fetch time, and a re-read two hours later with more
+    # likes for the posts matched in the first run
+    first = metrics_frame(posts_frame(posts), "fetch", "r1")
+    later = (metrics_frame(posts_frame(posts).filter(pl.col("run_id") == "r1"), "refetch", "r2")
+             .with_columns(pl.col("observed_at") + timedelta(hours=2), pl.col("likes") * 10, pl.col("reposts") + 4))
+    for run, part in (("r1", first), ("r2", later)):
+        _write(data_dir, "post_metrics", part.with_columns(pl.col("observed_at").dt.date().alias("_day")), run)
     mf = pl.DataFrame(matches, schema=MATCHES_SCHEMA).with_columns(pl.col("flagged_at").dt.date().alias("_day"))
     for run in ("r1", "r2"):
         _write(data_dir, "posts", pf.filter(pl.col("run_id") == run), run)
