@@ -464,3 +464,19 @@ def test_report_reads_the_same_after_a_second_run_and_compaction(demo, tmp_path)
     assert len(list(copy.glob("**/*.parquet"))) < parts
     after = json.loads(invoke("--data-dir", str(copy), "--format", "json", "--limit", "0").stdout)
     assert after == before
+
+
+@pytest.mark.prefect
+def test_every_stored_demo_post_with_text_has_a_language(demo):
+    from connectors.lang import MIN_LETTERS
+
+    posts = pl.read_parquet(sorted(demo.glob("posts/date=*/*.parquet")))
+    letters = (pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null(""),
+                              pl.col("transcript").fill_null("")], separator="\n")
+               .str.count_matches(r"\p{L}"))
+    missing = posts.filter((letters >= MIN_LETTERS) & pl.col("lang").is_null())
+    assert missing.is_empty(), missing.select("post_id", "text").rows()
+    # Telegram and YouTube give no language: these were detected, Roman Urdu included
+    detected = posts.filter(pl.col("platform").is_in(["telegram", "youtube"]))
+    assert detected.height and detected["lang"].null_count() == 0
+    assert "roman-ur" in detected["lang"].to_list()
