@@ -56,7 +56,7 @@ from flows.config import (
 )
 from flows.replay import placeholder_credentials
 from flows.runners import task_runner_from_config
-from flows.store import Store, StoreError, conform, empty
+from flows.store import TABLES, Store, StoreError, conform, empty
 
 FLAG_LABELS = ("likely_misinformation", "needs_review", "debunk")
 progress = logging.getLogger("claimwatch.progress")
@@ -638,7 +638,7 @@ def compact_dataset(data_dir: str = "claimwatch-data") -> dict[str, Any]:
     """Merge each partition's small part files into one (same rows; every query answers the same)."""
     store = Store(data_dir)
     out = {}
-    for table in ("posts", "matches", "claims", "runs", "source_health", "post_metrics"):
+    for table in TABLES:
         merged = store.compact(table)
         out[table] = [{"partition": p, "files": n, "rows": r} for p, n, r in merged]
         for p, n, r in merged:
