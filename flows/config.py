@@ -31,7 +31,7 @@ _HTTP_FIELDS = {f.name: f for f in dataclasses.fields(HttpSettings)}
 RUNNER_KEYS = {
     "kind": str, "address": str, "n_workers": int, "threads_per_worker": int, "max_workers": int,
     "batch_size": int, "fetch_retries": int, "fetch_retry_delay": (int, float),
-    "catch_up_days": (int, float), "catch_up_max_posts": int,
+    "catch_up_days": (int, float), "catch_up_max_posts": int, "compact_files": int,
 }
 ALERT_KEYS = {"spreading_threshold": int, "window": str}
 COMMON_SOURCE_KEYS = ("name", "kind", "enabled")
@@ -92,6 +92,11 @@ class PipelineConfig:
     @property
     def catch_up_max_posts(self) -> int:
         return int(self.runner.get("catch_up_max_posts", 2000))
+
+    @property
+    def compact_files(self) -> int:
+        """After a write, a partition with more part files than this is compacted (0: never)."""
+        return int(self.runner.get("compact_files", 16))
 
     def http_settings(self, secrets: list[str] | None = None) -> HttpSettings:
         kw = {_SETTING_ALIASES.get(k, k): v for k, v in self.settings.items()}
@@ -187,6 +192,9 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
 
     if "catch_up_days" in runner and runner["catch_up_days"] <= 0:
         raise _fail(path, "[runner]", f"option 'catch_up_days' must be positive, got {runner['catch_up_days']!r}")
+    if "compact_files" in runner and runner["compact_files"] < 0:
+        raise _fail(path, "[runner]", f"option 'compact_files' must not be negative (0 turns automatic compaction "
+                                      f"off), got {runner['compact_files']!r}")
     if "catch_up_max_posts" in runner and runner["catch_up_max_posts"] < 0:
         raise _fail(path, "[runner]", f"option 'catch_up_max_posts' must not be negative (0 turns catching up off), "
                                       f"got {runner['catch_up_max_posts']!r}")

@@ -78,7 +78,7 @@ def test_claims_commands_read_and_write_the_catalogue_claimwatch_home_names(tmp_
 
 
 def test_the_pipeline_reads_the_catalogue_claimwatch_home_names(tmp_path, monkeypatch):
-    from flows.pipeline import _load_catalogue
+    from flows.steps import _load_catalogue
 
     monkeypatch.setenv("CLAIMWATCH_HOME", str(tmp_path))
     assert cli("init").exit_code == 0

@@ -149,10 +149,29 @@ service = "{srv.url('')}"
     return path
 
 
-@pytest.mark.prefect
-def test_a_refetched_post_with_new_counts_keeps_both_snapshots(tmp_path, prefect_harness):
+def _in_process():
+    """The flow bodies as ``claimwatch run`` runs them with no Prefect API (flows/execution.py)."""
+    from flows import execution, steps
+
+    def call(body):
+        def run(**kw):
+            with execution.use(execution.LocalExecutor()):
+                return body(**kw)
+        return run
+
+    return call(steps.ingest_and_detect), call(steps.refresh_metrics)
+
+
+def _as_flows(request):
+    request.getfixturevalue("prefect_harness")
     from flows.pipeline import refresh_metrics, run_pipeline
 
+    return run_pipeline, refresh_metrics
+
+
+@pytest.mark.parametrize("mode", ["in-process", pytest.param("prefect", marks=pytest.mark.prefect)])
+def test_a_refetched_post_with_new_counts_keeps_both_snapshots(tmp_path, mode, request):
+    run_pipeline, refresh_metrics = _in_process() if mode == "in-process" else _as_flows(request)
     view = demo_view()
     data_dir = tmp_path / "data"
     with LoopbackServer() as srv:
@@ -183,7 +202,7 @@ def test_a_refetched_post_with_new_counts_keeps_both_snapshots(tmp_path, prefect
 
 
 def test_only_recent_flagged_posts_are_due_for_a_refetch(tmp_path):
-    from flows.pipeline import posts_to_refresh
+    from flows.steps import posts_to_refresh
 
     store = Store(tmp_path)
     now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
@@ -195,3 +214,26 @@ def test_only_recent_flagged_posts_are_due_for_a_refetch(tmp_path):
                                          "label": ["likely_misinformation", "needs_review", "likely_misinformation",
                                                    "no_flag"]}), "r1", now.date())
     assert posts_to_refresh(store, now, 48).rows() == [("reddit:t3_0", "r"), ("reddit:t3_1", "r")]
+
+
+def test_claimwatch_run_in_process_writes_post_metrics_and_languages(tmp_path):
+    """`claimwatch run` with no Prefect API (flows/execution.py's in-process mode) stores a reach
+    snapshot of every fetched post that carries counts, and a language for every post with text."""
+    from typer.testing import CliRunner
+
+    from connectors.lang import MIN_LETTERS
+    from flows.cli import app
+
+    data_dir = tmp_path / "data"
+    result = CliRunner().invoke(app, ["run", "--local", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    store = Store(data_dir)
+    posts, metrics = store.read("posts"), store.read("post_metrics")
+    counted = posts.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in ("likes", "reposts", "replies", "views")))
+    assert counted.height and sorted(metrics["post_id"]) == sorted(counted["post_id"])
+    assert set(metrics["how"]) == {"fetch"} and metrics["run_id"].to_list() == [posts["run_id"][0]] * metrics.height
+    letters = (pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null(""),
+                              pl.col("transcript").fill_null("")], separator="\n")
+               .str.count_matches(r"\p{L}"))
+    assert posts.filter((letters >= MIN_LETTERS) & pl.col("lang").is_null()).is_empty()
+    assert "roman-ur" in posts["lang"].to_list()
