@@ -338,6 +338,7 @@ def claim_titles(data_dir: Path | str) -> dict[str, str]:
     lf = scan(data_dir, "claims")
     if lf is None or not {"claim_id", "title"} <= set(lf.collect_schema().names()):
         return {}
-    rows = (lf.filter(pl.col("title").is_not_null() & (pl.col("title").str.strip_chars() != ""))
-            .select("claim_id", "title").unique("claim_id", keep="last", maintain_order=True).collect())
+    rows = collect(lambda: scan(data_dir, "claims")
+                   .filter(pl.col("title").is_not_null() & (pl.col("title").str.strip_chars() != ""))
+                   .select("claim_id", "title").unique("claim_id", keep="last", maintain_order=True))
     return {r["claim_id"]: r["title"] for r in rows.iter_rows(named=True)}

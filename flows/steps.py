@@ -247,7 +247,7 @@ def _markdown(summary: dict[str, Any]) -> str:
     lines = [f"# claimwatch run `{summary['run_id']}`", "",
              f"Catalogue `{summary['catalogue_version']}` · {summary['posts_new']} new posts · "
              f"{summary['matches_new']} new matches · status **{summary['status']}**", "",
-             f"**Data:** `{data_dir}` (Parquet tables posts, matches, claims, runs, source_health). "
+             f"**Data:** `{data_dir}` (Parquet tables posts, matches, claims, runs, source_health, post_metrics). "
              f"Read it with `claimwatch report --data-dir {data_dir}` or the queries in docs/queries.md.", "",
              "## Posts per source", "", "| source | status | fetched | new | duplicates | error |",
              "|---|---|---:|---:|---:|---|"]

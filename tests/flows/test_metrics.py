@@ -237,3 +237,14 @@ def test_claimwatch_run_in_process_writes_post_metrics_and_languages(tmp_path):
                .str.count_matches(r"\p{L}"))
     assert posts.filter((letters >= MIN_LETTERS) & pl.col("lang").is_null()).is_empty()
     assert "roman-ur" in posts["lang"].to_list()
+
+
+def test_a_refresh_run_is_named_with_what_was_re_read_and_what_failed_in_60_characters():
+    from flows import ui
+
+    at = datetime(2026, 12, 3, 9, 5, tzinfo=timezone.utc)
+    assert ui.refresh_name(at, 48) == "refresh Dec 03 09:05Z · flagged posts of 48 h"
+    result = {"due": 14, "snapshots": 12, "errors": {"reddit-pakistan-news-and-politics": "x", "bsky": "y"}}
+    name = ui.refresh_name(at, 48, result)
+    assert name.startswith("refresh Dec 03 09:05Z · 12/14 re-read · failed: ") and len(name) <= 60, name
+    assert "bsky" in name
