@@ -11,13 +11,16 @@ steps, a thread pool, progress on stderr, and the run's reports written as markd
 
 Exit codes: 0 the run completed (some sources may have failed: one line each), 1 every source
 failed, matching failed, a part file of the data dir is not Parquet, or the run crashed, 2 a bad
-input (sources file, catalogue, replay manifest, data dir); nothing is written for a bad input.
+input (sources file, catalogue, replay manifest, data dir, an API key variable that is not set);
+nothing is written for a bad input. 143 (SIGTERM) or 130 (SIGINT): the run was stopped; what was
+fetched before the signal is stored with its cursors, the rest is fetched next run.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -47,7 +50,7 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path | 
     manifest = replay or (DEMO_MANIFEST if (demo or sources is None) else None)
     try:
         cfg = load_config(cfg_path)
-        check_sources(cfg)
+        check_sources(cfg, env=manifest is None)  # replays give credentials placeholders
     except ConfigError as exc:
         _fail(str(exc))
     if manifest is not None:
@@ -173,9 +176,13 @@ def run(
 
     With a Prefect API configured (PREFECT_API_URL or a Prefect profile) the run is a flow run on that API; without one, or with --local, it runs in this process and writes its reports to DATA_DIR/_reports/.
 
-    Exit status: 0 the run completed (a failed source is reported, not fatal); 1 every source failed, matching failed, the dataset needs a hand, or the run crashed; 2 a bad option or input file (nothing is written).
+    Exit status: 0 the run completed (a failed source is reported, not fatal); 1 every source failed, matching failed, the dataset needs a hand, or the run crashed; 2 a bad option or input file, or a missing API key variable (nothing is written); 143/130 stopped by SIGTERM/SIGINT (what was fetched is stored).
     """
-    from flows import execution, prefect_env
+    from flows import execution, prefect_env, stopping
+
+    # after SIGTERM/SIGINT the run stores what it fetched and ends; this bounds the wait for a
+    # thread stuck in a C call, so the process is gone within 10 s of the signal
+    stopping.hard_exit_after = 6.0
 
     api = None if local else execution.api_url()
     cfg, manifest = preflight(sources, claims, data_dir, demo, replay)
@@ -217,9 +224,19 @@ def _run_local(params: dict[str, Any], data_dir: Path | str, verbose: bool) -> N
     path = executor.report_path("claimwatch-run-summary")
     if path is not None and path.exists():
         typer.echo(f"report: {path.resolve()}")
+    _exit_if_stopped(summary)
     completed, message = steps.outcome(summary)
     if not completed:
         _fail(message, 1)
+
+
+def _exit_if_stopped(summary: dict[str, Any]) -> None:
+    """A run stopped by SIGTERM/SIGINT: one line, then exit 128 + the signal at once."""
+    from flows import steps, stopping
+
+    if summary.get("status") == "stopped":
+        typer.echo(f"claimwatch run: {steps.outcome(summary)[1]}", err=True)
+        stopping.exit_after_stop(128 + (stopping.received or signal.SIGTERM))
 
 
 def _run_flow(params: dict[str, Any], verbose: bool) -> None:
@@ -236,6 +253,7 @@ def _run_flow(params: dict[str, Any], verbose: bool) -> None:
         from flows import steps
 
         typer.echo(format_summary(result))
+        _exit_if_stopped(result)
         completed, message = steps.outcome(result)  # a Degraded run (some sources failed) exits 0
         if not completed:
             _fail(message, 1)

@@ -191,7 +191,6 @@ def test_a_truncated_payload_is_one_source_error_and_the_other_sources_land(pref
     posts = table(data_dir, "posts")
     assert set(posts["source"]) == {"example-news", "bsky-khan-trump", "yt-khan-trump", "tg-kaptaan-updates"}
     assert table(data_dir, "runs")["status"].to_list() == ["partial"]
-    import json
 
     cursors = Store(data_dir).read_cursors()
     assert "masto-imrankhan" not in cursors and "bsky-khan-trump" in cursors
@@ -311,7 +310,6 @@ spreading_threshold = 1
 window = "5000d"
 [runner]
 batch_size = 2
-fetch_retries = 0
 [[sources]]
 name = "checks"
 kind = "factchecks"
@@ -428,7 +426,7 @@ def test_the_compact_flow_merges_two_runs_without_changing_rows(prefect_harness,
         assert table(data_dir, t).sort(list(KEYS[t])).equals(before[t]), t
 
 
-def test_a_server_error_is_retried_once_and_a_401_is_not(prefect_harness, tmp_path):
+def test_a_server_error_is_retried_by_the_client_only_and_a_401_is_not(prefect_harness, tmp_path):
     import flows.pipeline as pipeline
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -445,10 +443,8 @@ body = "no"
 """)
     (tmp_path / "sources.toml").write_text("""
 [settings]
-retries = 0
-[runner]
-fetch_retries = 1
-fetch_retry_delay = 0
+retries = 1
+backoff = 0
 [[sources]]
 name = "down"
 kind = "mastodon"
@@ -466,9 +462,9 @@ hashtag = "x"
     with get_client(sync_client=True) as client:
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
     attempts = {t.name: t.run_count for t in tasks if t.name.startswith("fetch_source")}
-    assert attempts == {"fetch_source[down]": 2, "fetch_source[locked]": 1}
+    assert attempts == {"fetch_source[down]": 1, "fetch_source[locked]": 1}  # no task-level retry
     health = {r["source"]: r["error"] for r in table(tmp_path / "data", "source_health").iter_rows(named=True)}
-    assert "HTTP 503" in health["down"] and "HTTP 401" in health["locked"]
+    assert "HTTP 503 after 2 attempts" in health["down"] and "HTTP 401" in health["locked"]
 
 
 # ---------------------------------------------------------------- matching catches up
