@@ -643,7 +643,7 @@ def test_alerts_count_posts_by_publication_time_and_never_fire_on_backfill(tmp_p
     from flows.store import Store
 
     events = []
-    monkeypatch.setattr(pipeline, "emit_event", lambda **kw: events.append(kw["payload"]))
+    monkeypatch.setattr(execution, "event", lambda **kw: events.append(kw["payload"]))
     store = Store(tmp_path)
     now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
     # a first run over a channel's history: seven posts from November 2024, all matched just now
