@@ -36,6 +36,9 @@ Rows: ``post_id`` is ``bluesky:<at:// uri>``; ``url`` is
 from link facets and external embeds; images, videos (HLS playlist) and the media of
 record-with-media embeds go to ``media_urls``; YouTube links and Bluesky videos to ``video_ids``.
 ``parse`` also reads ``getPosts`` and ``getAuthorFeed`` responses (reposts are unwrapped).
+``author_id`` is the author's DID (stable across handle changes), ``author_handle`` the handle;
+search results carry no follower counts. ``Source.refetch(post_ids)`` reads posts again with
+``app.bsky.feed.getPosts`` (25 URIs a request) for the reach-over-time snapshots.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from connectors.urls import canonical_url, video_ref
 
 _BAD_ITEM = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
+GET_POSTS = "/xrpc/app.bsky.feed.getPosts"
 CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
 SINCE_OVERLAP = timedelta(minutes=15)  # posts indexed late are still found; repeats are dropped
 MAX_SEEN = 2000
@@ -114,6 +118,8 @@ def post_row(post: dict, *, source: str = "") -> dict:
     return make_post(
         "bluesky", uri, source=source, url=url, canonical_url=canonical_url(url),
         author=handle if handle and handle != "handle.invalid" else author.get("did"),
+        author_id=author.get("did"), author_handle=handle if handle and handle != "handle.invalid" else None,
+        author_followers=author.get("followersCount"),
         published_at=iso_time(record.get("createdAt") or post.get("indexedAt")),
         lang=str(langs[0]).split("-")[0].lower() if langs else None, text=clip(record.get("text") or ""),
         links=unique(canonical_url(u) for u in links), media_urls=unique(media),
@@ -295,6 +301,27 @@ class Source(BaseSource):
                 cursor["gap"] = gap
         return FetchResult(posts=run["posts"], cursor=cursor, skipped=run["skipped"], warnings=warnings,
                            requests=requests)
+
+
+    REFETCH = True
+    GET_POSTS_BATCH = 25  # app.bsky.feed.getPosts takes at most 25 URIs
+
+    def refetch(self, post_ids: list[str]) -> FetchResult:
+        """``app.bsky.feed.getPosts`` for the posts' ``at://`` URIs, 25 per request."""
+        warnings: list[str] = []
+        uris = [p.split(":", 1)[1] for p in post_ids if p.startswith("bluesky:at://")]
+        if not uris:
+            return FetchResult(posts=[], cursor={})
+        base, headers = self._session(warnings)
+        posts, skipped, requests = [], 0, 0
+        for i in range(0, len(uris), self.GET_POSTS_BATCH):
+            resp = self.client.get(base + GET_POSTS, params={"uris": uris[i:i + self.GET_POSTS_BATCH]}, headers=headers)
+            requests += 1
+            refuse_html(resp)
+            rows, bad = _rows(_post_views(load_json(resp.content, what=resp.url), resp.url), self.name)
+            posts += rows
+            skipped += bad
+        return FetchResult(posts=posts, cursor={}, skipped=skipped, warnings=warnings, requests=requests)
 
 
 def _iso(t: datetime) -> str:

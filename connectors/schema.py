@@ -24,6 +24,11 @@ POSTS_SCHEMA: dict[str, pl.DataType] = {
     "url": pl.String,
     "canonical_url": pl.String,
     "author": pl.String,
+    # the account behind the post, stable across renames: Bluesky DID, Mastodon "<server>/<account
+    # id>", Reddit author fullname (t2_...), YouTube channel id (UC...), Telegram channel username
+    "author_id": pl.String,
+    "author_handle": pl.String,  # the account's handle: Bluesky handle, Mastodon acct, u/name, @channel
+    "author_followers": pl.Int64,  # followers/subscribers of the account when the payload gives them
     "published_at": pl.Datetime("us", "UTC"),
     "fetched_at": pl.Datetime("us", "UTC"),
     "lang": pl.String,
@@ -47,7 +52,7 @@ POST_COLUMNS = tuple(POSTS_SCHEMA)
 
 _LIST_COLUMNS = ("links", "media_urls", "video_ids")
 _URL_LIST_COLUMNS = ("links", "media_urls")
-_INT_COLUMNS = ("likes", "reposts", "replies", "views")
+_INT_COLUMNS = ("likes", "reposts", "replies", "views", "author_followers")
 _TIME_COLUMNS = ("published_at", "fetched_at")
 
 
@@ -118,3 +123,34 @@ def make_post(platform: str, native_id: str, **fields: Any) -> dict[str, Any]:
 def posts_frame(rows: Iterable[dict[str, Any]]) -> pl.DataFrame:
     """Rows (from :func:`make_post`) as a frame with exactly :data:`POSTS_SCHEMA`."""
     return pl.DataFrame(list(rows), schema=POSTS_SCHEMA)
+
+
+# One row per observation of a post's reach: every fetch of a post that carries counts, and every
+# re-fetch of a recently flagged post (``flows.pipeline.refresh_metrics``).
+METRICS_SCHEMA: dict[str, pl.DataType] = {
+    "post_id": pl.String,
+    "platform": pl.String,
+    "source": pl.String,
+    "observed_at": pl.Datetime("us", "UTC"),  # when the counts were read (the fetch time)
+    "likes": pl.Int64,
+    "reposts": pl.Int64,
+    "replies": pl.Int64,
+    "views": pl.Int64,
+    "followers": pl.Int64,  # the author's followers at that time, where the platform gives them
+    "how": pl.String,  # "fetch" (the source's normal run) or "refetch" (the by-id re-fetch)
+    "run_id": pl.String,
+}
+METRIC_COUNTS = ("likes", "reposts", "replies", "views", "followers")
+
+
+def metrics_frame(posts: pl.DataFrame, how: str, run_id: str) -> pl.DataFrame:
+    """``post_metrics`` rows for the posts of ``posts`` (a :data:`POSTS_SCHEMA` frame) that carry
+    at least one count; one row per ``post_id``."""
+    if posts.is_empty():
+        return pl.DataFrame(schema=METRICS_SCHEMA)
+    frame = posts.select(
+        "post_id", "platform", "source", pl.col("fetched_at").alias("observed_at"),
+        "likes", "reposts", "replies", "views", pl.col("author_followers").alias("followers"),
+        pl.lit(how).alias("how"), pl.lit(run_id).alias("run_id"),
+    ).filter(pl.any_horizontal(pl.col(c).is_not_null() for c in METRIC_COUNTS))
+    return frame.unique("post_id", keep="first", maintain_order=True).cast(METRICS_SCHEMA)

@@ -50,7 +50,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     """Watch news and social video posts for claims fact-checkers have debunked, and flag the posts that spread them."""
 
 
-COMMAND_MODULES = ("run", "match", "label", "parse", "claims", "review", "report", "compact", "serve")
+COMMAND_MODULES = ("run", "match", "label", "parse", "claims", "review", "report", "compact", "serve", "init")
 
 for _name in COMMAND_MODULES:
     try:

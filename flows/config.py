@@ -18,7 +18,7 @@ from connectors.errors import ConfigError, ConnectorError
 from connectors.http import HttpSettings
 from connectors.registry import KINDS
 
-CLAIMS_DIR = Path(__file__).resolve().parent.parent / "rules" / "claims"
+CLAIMS_DIR = Path(__file__).resolve().parent.parent / "rules" / "claims"  # the shipped catalogue; see flows.home
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEMO_SOURCES = DEMO_DIR / "sources.toml"
 DEMO_MANIFEST = DEMO_DIR / "responses" / "manifest.toml"

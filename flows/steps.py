@@ -32,11 +32,10 @@ from connectors.deadlines import Budget
 from connectors.errors import BudgetExceeded, ConfigError, ConnectorError, ParseError
 from connectors.redact import redact
 from connectors.robots import RobotsCache
-from connectors.schema import POSTS_SCHEMA
+from connectors.schema import POSTS_SCHEMA, metrics_frame
 from rules.schema import CLAIMS_SCHEMA
 from flows import execution, matching, stopping
 from flows.config import (
-    CLAIMS_DIR,
     DEMO_MANIFEST,
     DEMO_SOURCES,
     PipelineConfig,
@@ -309,7 +308,12 @@ class PostWriter:
     already written in this run (:func:`dedupe_run`'s rules), written as one part file, and then
     the cursors of the sources in the batch are saved. :meth:`flush` writes what is left. A write
     that fails (a full disk) is kept in :attr:`error`; nothing is written or saved after it, so
-    no cursor moves past posts that were not stored."""
+    no cursor moves past posts that were not stored.
+
+    Posts new to the store get their ``lang`` detected (:func:`detect_languages`) before they are
+    written. Every fetched post that carries a count, new or seen before, gets a ``post_metrics``
+    row (``how = "fetch"``) with its batch: a snapshot of its reach at this run. A metrics write
+    that fails is a warning (:attr:`metrics_error`); the posts and cursors go on."""
 
     def __init__(self, store: Store, run_id: str, day: Any, batch_rows: int):
         self.store, self.run_id, self.day, self.batch_rows = store, run_id, day, batch_rows
@@ -321,7 +325,10 @@ class PostWriter:
         self._ids: set[str] = set()
         self._hashes: set[str] = set()
         self._written: list[pl.DataFrame] = []
+        self._metrics: list[pl.DataFrame] = []
+        self.metrics = 0
         self.error: str | None = None
+        self.metrics_error: str | None = None
 
     def add(self, name: str, outcome: dict[str, Any]) -> None:
         if outcome.get("table") != "posts" or self.error:
@@ -333,6 +340,7 @@ class PostWriter:
             self.fetched += rows.height
             self._pending.append(rows.with_columns(run_id=pl.lit(self.run_id)))
             self._pending_rows += rows.height
+            self._metrics.append(metrics_frame(rows, "fetch", self.run_id))
         self._cursors[name] = outcome["cursor"]
         if self._pending_rows >= self.batch_rows:
             self.flush()
@@ -342,7 +350,7 @@ class PostWriter:
             self._flush()
         except StoreError as exc:
             self.error = str(exc)
-            self._pending, self._pending_rows, self._cursors = [], 0, {}
+            self._pending, self._pending_rows, self._cursors, self._metrics = [], 0, {}, []
 
     def _flush(self) -> None:
         if self.error:
@@ -361,8 +369,16 @@ class PostWriter:
                 self.duplicates[source] = self.duplicates.get(source, 0) + n
             self._ids.update(batch["post_id"].to_list())
             self._hashes.update(batch.filter(has_content)["content_hash"].to_list())
+            batch = detect_languages(self.store, batch)
             written = self.store.write("posts", batch, self.run_id, self.day)
             self._written.append(written.select("post_id", "source"))
+        if self._metrics:
+            metrics, self._metrics = pl.concat(self._metrics, how="vertical"), []
+            try:
+                self.metrics += self.store.write("post_metrics", metrics, self.run_id, self.day).height
+            except StoreError as exc:
+                self.metrics_error = str(exc)
+                _say(f"post_metrics not written: {exc}", logging.WARNING)
         if self._cursors:
             self.store.save_cursors(self._cursors)  # only after their posts are stored
             self._cursors = {}
@@ -373,6 +389,24 @@ class PostWriter:
             schema={"post_id": pl.String, "source": pl.String})
 
 
+def detect_languages(store: Store, posts: pl.DataFrame) -> pl.DataFrame:
+    """``lang`` detected (:func:`connectors.lang.fill_lang`) for the posts new to the store that
+    have none; posts already stored are left alone, so a run that brings nothing new never loads
+    the language model."""
+    if posts.is_empty() or not posts["lang"].is_null().any():
+        return posts
+    from connectors.lang import fill_lang
+
+    fresh = store.new_rows("posts", posts.filter(pl.col("lang").is_null())).select("post_id", "content_hash")
+    if fresh.is_empty():
+        return posts
+    indexed = posts.with_row_index("_i")
+    todo = indexed.join(fresh, on=["post_id", "content_hash"], how="semi")
+    done = fill_lang(todo.drop("_i")).with_columns(todo["_i"])
+    return (pl.concat([indexed.join(todo.select("_i"), on="_i", how="anti"), done.select(indexed.columns)])
+            .sort("_i").drop("_i"))
+
+
 # ---------------------------------------------------------------- reporting
 
 
@@ -381,7 +415,7 @@ def _markdown(summary: dict[str, Any]) -> str:
     lines = [f"# claimwatch run `{summary['run_id']}`", "",
              f"Catalogue `{summary['catalogue_version']}` · {summary['posts_new']} new posts · "
              f"{summary['matches_new']} new matches · status **{summary['status']}**", "",
-             f"**Data:** `{data_dir}` (Parquet tables posts, matches, claims, runs, source_health). "
+             f"**Data:** `{data_dir}` (Parquet tables posts, matches, claims, runs, source_health, post_metrics). "
              f"Read it with `claimwatch report --data-dir {data_dir}` or the queries in docs/queries.md.", ""]
     if summary.get("phases"):
         lines += ["**Seconds per phase:** " + ", ".join(f"{p} {s:.1f}" for p, s in summary["phases"].items()), ""]
@@ -398,7 +432,7 @@ def _markdown(summary: dict[str, Any]) -> str:
         lines.append("No new flags.")
     if summary["alerts"]:
         lines += ["", "## Spreading alerts", ""]
-        lines += [f"- `{a['claim_id']}`: {a['count']} new spreading posts in the last {a['window']}"
+        lines += [f"- `{a['claim_id']}`: {a['count']} spreading posts published in the last {a['window']}"
                   for a in summary["alerts"]]
     return "\n".join(lines) + "\n"
 
@@ -484,32 +518,41 @@ def _alert_state(store: Store) -> dict[str, Any]:
 
 
 def spreading_counts(store: Store, now: datetime, window_s: int) -> dict[str, int]:
-    """Per claim: posts newly spreading it within the window, read from the store. A post counts
-    once per claim, at the first time it was labelled ``likely_misinformation`` with stance
-    ``spreads`` (under any catalogue version), if that time falls in ``(now - window, now]``.
+    """Per claim: posts spreading it that were *published* within the window, read from the store.
 
-    Reads the rows flagged in the window, then only the older rows of those posts (files that
-    cannot hold them are skipped), so the cost follows the window, not the table."""
+    A post counts once per claim when it has been labelled ``likely_misinformation`` with stance
+    ``spreads`` (under any catalogue version, by ``now``) and its publication time (``published_at``,
+    else ``fetched_at``, else when it was first flagged) falls in ``(now - window, now]``. Reports
+    count on the same clock, and a first run over a source's history never alerts about old posts.
+
+    A post published in the window was fetched and flagged after the window opened, so only the
+    rows flagged in the window are read, then the older flags and the publication times of those
+    posts alone (files that cannot hold them are skipped): the cost follows the window, not the table."""
     start = now - timedelta(seconds=window_s)
     spreads = ((pl.col("label") == "likely_misinformation") & (pl.col("stance") == "spreads")
                & pl.col("flagged_at").is_not_null())
     recent = store.collect("matches", lambda: store.scan("matches", since=("flagged_at", start))
                            .filter(spreads & (pl.col("flagged_at") > start) & (pl.col("flagged_at") <= now))
-                           .select("claim_id", "post_id").unique())
+                           .group_by("claim_id", "post_id").agg(first=pl.col("flagged_at").min()))
     if recent.is_empty():
         return {}
     posts = recent.get_column("post_id").unique()
     earlier = store.collect("matches", lambda: store.scan("matches", keys=posts)
                             .filter(spreads & (pl.col("flagged_at") <= start)).select("claim_id", "post_id").unique())
-    first = recent.join(earlier, on=["claim_id", "post_id"], how="anti")
-    counts = first.group_by("claim_id").agg(n=pl.len())
+    times = store.collect("posts", lambda: store.scan("posts", keys=posts).group_by("post_id")
+                          .agg(published=pl.col("published_at").min(), fetched=pl.col("fetched_at").min()))
+    counts = (recent.join(earlier, on=["claim_id", "post_id"], how="anti")
+              .join(times, on="post_id", how="left")
+              .with_columns(time=pl.coalesce("published", "fetched", "first"))
+              .filter((pl.col("time") > start) & (pl.col("time") <= now))
+              .group_by("claim_id").agg(n=pl.len()))
     return {r["claim_id"]: int(r["n"]) for r in counts.iter_rows(named=True)}
 
 
 def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, window_s: int, run_id: str,
                      now: datetime | None = None) -> list[dict[str, Any]]:
-    """Emit ``claimwatch.claim.spreading`` once per crossing: when a claim's count of new spreading
-    posts in the window reaches ``threshold`` after being below it. ``_state/alerts/`` remembers
+    """Emit ``claimwatch.claim.spreading`` once per crossing: when a claim's count of spreading
+    posts published in the window reaches ``threshold`` after being below it. ``_state/alerts/`` remembers
     which claims are above; a claim that falls below may alert again on its next crossing."""
     now = now or utcnow()
     counts = spreading_counts(store, now, window_s)
@@ -607,7 +650,9 @@ def matched_rows(posts: pl.DataFrame, matches: pl.DataFrame, catalogue_version: 
 def _load_catalogue(claims_dir: str | Path | None) -> Any:
     from rules.catalogue import load_catalogue
 
-    return load_catalogue(claims_dir or CLAIMS_DIR)
+    from flows.home import claims_dir as resolve_claims_dir
+
+    return load_catalogue(resolve_claims_dir(claims_dir))
 
 
 class Laps:
@@ -900,6 +945,114 @@ def import_factchecks(config: str, data_dir: str = "claimwatch-data", replay: st
     store.save_cursors({n: o["cursor"] for n, o in outcomes.items() if o["status"] == "ok"})
     return {"run_id": run_id, "imported": new.height,
             "errors": {n: o["error"] for n, o in outcomes.items() if o["status"] == "error"}}
+
+
+def posts_to_refresh(store: Store, now: datetime, hours: float) -> pl.DataFrame:
+    """Flagged posts (a ``likely_misinformation`` or ``needs_review`` match under any catalogue
+    version) that claimwatch first saw within the last ``hours``: ``post_id`` and ``source``."""
+    def build() -> pl.LazyFrame:
+        flagged = (store.scan("matches").filter(pl.col("label").is_in(("likely_misinformation", "needs_review")))
+                   .select("post_id").unique())
+        seen = (store.scan("posts").group_by("post_id")
+                .agg(first_seen=pl.col("fetched_at").min(), source=pl.col("source").sort_by("fetched_at").last())
+                .filter(pl.col("first_seen") > now - timedelta(hours=hours)))
+        return seen.join(flagged, on="post_id", how="semi").select("post_id", "source").sort("source", "post_id")
+
+    return store.collect("posts", build)
+
+
+def _refetch_source(cfg: PipelineConfig, src: SourceConfig, post_ids: list[str],
+                    replay: str | None = None, budget: Budget | None = None) -> dict[str, Any]:
+    """Read ``post_ids`` of one source again by id (:meth:`connectors.base.BaseSource.refetch`)
+    within ``budget``, with the same HTTP client, secrets and error handling as a fetch."""
+    from connectors.http import HttpClient
+
+    transport = None
+    if replay:
+        from flows.replay import ReplayTransport
+
+        transport = ReplayTransport.from_manifest(replay)
+    if budget is not None:
+        budget.restart()
+    register_env_secrets(cfg)
+    with HttpClient(cfg.http_settings(), transport, budget=budget) as client:
+        try:
+            source = build_source(cfg, src, client)
+            problem = missing_env(cfg, src, source)
+            if problem:
+                raise ConfigError(problem)
+            result = source.refetch(post_ids)
+        except ConnectorError:
+            raise
+        except Exception as exc:  # a connector bug: only a redacted copy leaves this step
+            _say(redact("".join(traceback.format_exception(exc))), logging.ERROR)
+            raise ConnectorError(f"{type(exc).__name__}: {_first_line(exc)}") from None
+    if budget is not None and budget.reason is not None:
+        raise BudgetExceeded(f"source {src.name!r}: {budget.reason}")
+    warnings = [redact(w) for w in result.warnings]
+    for w in warnings:
+        _say(w, logging.WARNING)
+    _, frame = _rows_frame(src.kind, result.posts, src.name)
+    return {"rows": frame, "requests": result.requests, "warnings": warnings}
+
+
+# retries=0 as for fetch_source: the HTTP client owns every retry decision
+refetch_source = execution.step(_refetch_source, name="refetch_source", retries=0)
+
+
+def refresh_metrics(config: str | None = None, data_dir: str = "claimwatch-data", hours: float = 48,
+                    replay: str | None = None, demo: bool = False) -> dict[str, Any]:
+    """Re-read the flagged posts first seen in the last ``hours`` through each platform's by-id
+    endpoint and append their counts to ``post_metrics`` (``how = "refetch"``), so reach is
+    recorded as it grows (the ``refresh-metrics`` deployment runs this hourly). A post whose text
+    changed is also stored again in ``posts``. Sources without a by-id endpoint (news feeds, fact
+    checks) are skipped; a source that fails is reported and the others go on."""
+    started = utcnow()
+    cfg_path, manifest = resolve_inputs(config, replay, demo)
+    cfg = load_config(cfg_path)
+    run_id, _ = _run_id(started)
+    store = Store(data_dir, compact_files=cfg.compact_files)
+    store.ensure()
+    due = posts_to_refresh(store, started, hours)
+    by_name = {s.name: s for s in cfg.enabled_sources}
+    from connectors.registry import module_for
+
+    skipped, todo = {}, []
+    for (source,), group in due.group_by("source", maintain_order=True):
+        src = by_name.get(source)
+        if src is None:
+            skipped[source] = "not an enabled source of this sources file"
+        elif not getattr(getattr(module_for(src.kind), "Source", None), "REFETCH", False):
+            skipped[source] = f"{src.kind} sources cannot re-read single posts"
+        else:
+            todo.append((src, group["post_id"].to_list()))
+    run = Budget(cfg.run_budget, f"run budget of {cfg.run_budget:g} s")
+    frames, sources, errors = [], {}, {}
+    with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
+        futures = [(src, ids, execution.submit(
+            refetch_source, cfg, src, ids, str(manifest) if manifest else None,
+            Budget(cfg.source_budget(src), f"source budget of {cfg.source_budget(src):g} s", parent=run),
+            name=f"refetch_source[{src.name}]", tags=[f"source:{src.name}", f"kind:{src.kind}"]))
+                   for src, ids in todo]
+        for src, ids, fut in futures:
+            fut.wait()
+            exc = fut.exception()
+            if exc is None:
+                out = fut.result()
+                frames.append(out["rows"].with_columns(run_id=pl.lit(run_id)))
+                sources[src.name] = {"asked": len(ids), "read": out["rows"].height}
+            else:
+                errors[src.name] = _error_text(exc)
+                _say(f"re-reading {src.name} failed: {errors[src.name]}", logging.WARNING)
+    rows = pl.concat(frames, how="vertical") if frames else empty("posts")
+    rows = rows.unique("post_id", keep="first", maintain_order=True)
+    day = started.date()
+    edited = store.write("posts", detect_languages(store, rows), run_id, day) if rows.height else empty("posts")
+    snapshots = store.write("post_metrics", metrics_frame(rows, "refetch", run_id), run_id, day)
+    _say(f"refreshed {snapshots.height} of {due.height} flagged posts first seen in the last {hours:g} h"
+         + (f"; {edited.height} edited" if edited.height else ""))
+    return {"run_id": run_id, "due": due.height, "snapshots": snapshots.height, "edited": edited.height,
+            "sources": sources, "skipped": skipped, "errors": errors}
 
 
 def _compact_table(data_dir: str, table: str) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import polars as pl
 
-from connectors.schema import POSTS_SCHEMA
+from connectors.schema import METRICS_SCHEMA, POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA, MATCHES_SCHEMA
 
 RUNS_SCHEMA: dict[str, pl.DataType] = {
@@ -111,6 +111,7 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "runs": RUNS_SCHEMA,
     "source_health": SOURCE_HEALTH_SCHEMA,
     "matched_posts": MATCHED_POSTS_SCHEMA,
+    "post_metrics": METRICS_SCHEMA,
     "reviews": REVIEWS_SCHEMA,
 }
 
@@ -122,6 +123,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "runs": ("run_id",),
     "source_health": ("run_id", "source"),
     "matched_posts": ("post_id", "catalogue_version"),
+    "post_metrics": ("post_id", "run_id"),
     "reviews": ("post_id", "claim_id", "reviewer", "reviewed_at"),
 }
 TABLES = tuple(SCHEMAS)

@@ -12,8 +12,9 @@ from typing import Any, List, Optional
 
 import typer
 
-DEFAULT_CLAIMS_DIR = Path(__file__).resolve().parents[2] / "rules" / "claims"
-CLAIMS_DIR_HELP = "Claim catalogue folder, as in `claimwatch run --claims` (default: the project's rules/claims)."
+DEFAULT_CLAIMS_DIR = Path(__file__).resolve().parents[2] / "rules" / "claims"  # the shipped catalogue
+CLAIMS_DIR_HELP = ("Claim catalogue folder, as in `claimwatch run --claims` (default: $CLAIMWATCH_HOME/claims "
+                   "if it exists, else the shipped rules/claims).")
 _ID = re.compile(r"^[a-z0-9-]+$")
 
 
@@ -21,7 +22,12 @@ def _old_option_names(name: str) -> str:
     return "claims" if name == "claims-dir" else name  # --claims-dir, the option's earlier name, still works
 
 
-claims_app = typer.Typer(help="List, show, approve, retire and import claims of the catalogue.",
+claims_app = typer.Typer(help="List, show, approve, retire and import claims of the catalogue.\n\n"
+                              "Exit codes: 0 done; 1 the data cannot be used or written (a claim file that "
+                              "cannot be changed, a file to import that cannot be read or holds no claims, "
+                              "an approval without a fact-check); 2 a bad input or usage (an unknown option "
+                              "or claim id, a claim in the wrong status for the command, a broken "
+                              "catalogue, a catalogue inside the installed package: run `claimwatch init`).",
                          no_args_is_help=True, add_completion=False,
                          context_settings={"token_normalize_func": _old_option_names})
 
@@ -54,7 +60,22 @@ def _catalogue(claims_dir: Path):
 
 
 def _dir_option() -> Any:
-    return typer.Option(DEFAULT_CLAIMS_DIR, "--claims", help=CLAIMS_DIR_HELP)
+    return typer.Option(None, "--claims", help=CLAIMS_DIR_HELP, show_default=False)
+
+
+def _resolve(claims_dir: Optional[Path]) -> Path:
+    from flows.home import claims_dir as resolve
+
+    return resolve(claims_dir)
+
+
+def _writable(claims_dir: Path) -> None:
+    from flows.home import HomeError, check_writable
+
+    try:
+        check_writable(claims_dir)
+    except HomeError as exc:
+        raise Failure(str(exc), 2) from None
 
 
 @claims_app.command("list")
@@ -64,6 +85,7 @@ def list_claims(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of a table."),
 ) -> None:
     """List the catalogue: id, status, verdict, title."""
+    claims_dir = _resolve(claims_dir)
     try:
         if status is not None and status not in ("active", "imported", "retired"):
             raise Failure(f"--status must be active, imported or retired (got {status!r})", 2)
@@ -92,6 +114,7 @@ def show(claim_id: str = typer.Argument(..., help="The claim's id."), claims_dir
 
     from rules.catalogue import CatalogueError, find_claim_file
 
+    claims_dir = _resolve(claims_dir)
     try:
         claim = _get(claims_dir, claim_id)
         try:
@@ -111,7 +134,7 @@ def _get(claims_dir: Path, claim_id: str):
     try:
         return cat.get(claim_id)
     except CatalogueError as exc:
-        raise Failure(f"{exc}; `claimwatch claims list` shows the ids", 1) from None
+        raise Failure(f"{exc}; `claimwatch claims list` shows the ids", 2) from None
 
 
 def _set(claims_dir: Path, claim_id: str, status: str) -> Path:
@@ -120,7 +143,7 @@ def _set(claims_dir: Path, claim_id: str, status: str) -> Path:
     try:
         path = find_claim_file(claims_dir, claim_id)
         if path.suffix.lower() not in (".yaml", ".yml"):
-            raise Failure(f"{claim_id} comes from {path}; change its status there", 1)
+            raise Failure(f"{claim_id} comes from {path}; change its status there", 2)
         return set_status(path, status, claim_id)
     except CatalogueError as exc:
         raise Failure(str(exc), 1) from None
@@ -130,11 +153,13 @@ def _set(claims_dir: Path, claim_id: str, status: str) -> Path:
 def approve(claim_id: str = typer.Argument(..., help="The imported claim's id."),
             claims_dir: Path = _dir_option()) -> None:
     """Approve an imported claim: its status becomes active and posts can be flagged for it."""
+    claims_dir = _resolve(claims_dir)
     try:
+        _writable(claims_dir)
         claim = _get(claims_dir, claim_id)
         if claim.status != "imported":
             raise Failure(f"claim '{claim_id}' is {claim.status}; only imported claims are approved "
-                          "(a retired claim is brought back by editing its file)", 1)
+                          "(a retired claim is brought back by editing its file)", 2)
         if not claim.fact_checks:
             raise Failure(f"claim '{claim_id}' has no fact_checks; add the fact-check that debunks it "
                           "to its file before approving", 1)
@@ -147,7 +172,9 @@ def approve(claim_id: str = typer.Argument(..., help="The imported claim's id.")
 @claims_app.command("retire")
 def retire(claim_id: str = typer.Argument(..., help="The claim's id."), claims_dir: Path = _dir_option()) -> None:
     """Retire a claim: it is kept in the catalogue but never matched again."""
+    claims_dir = _resolve(claims_dir)
     try:
+        _writable(claims_dir)
         claim = _get(claims_dir, claim_id)
         if claim.status == "retired":
             print(f"{claim_id} is already retired")
@@ -165,16 +192,25 @@ def import_claims(
     claims_dir: Path = _dir_option(),
     url: Optional[str] = typer.Option(None, help="The page's URL, when a saved page does not name it."),
 ) -> None:
-    """Import ClaimReview claims as rules/claims/imported/<id>.yaml with status imported.
+    """Import ClaimReview claims as <catalogue>/imported/<id>.yaml with status imported.
 
     Claims already in the catalogue are left as they are. Approve each one after checking it."""
     written = skipped = failed = 0
+    bad_path = False
+    claims_dir = _resolve(claims_dir)
     try:
+        _writable(claims_dir)
         existing = {c.claim_id for c in _catalogue(claims_dir)} if _has_claims(claims_dir) else set()
     except Failure as exc:
         _fail(exc)
+    existing_digest = {_digest(c): c for c in existing if _digest(c)}
     target = claims_dir / "imported"
     for f in files:
+        if not f.exists() and str(f) != "-":
+            failed += 1
+            bad_path = True
+            print(f"{f}: no such file; give a ClaimReview JSONL file or a saved fact-check page", file=sys.stderr)
+            continue
         try:
             rows = _rows_from(f, url)
         except Failure as exc:
@@ -189,9 +225,11 @@ def import_claims(
                 print(f"{where}: {exc}", file=sys.stderr)
                 continue
             cid = claim["claim_id"]
-            if cid in existing:
+            same = existing_digest.get(_digest(cid)) if _digest(cid) else None
+            if cid in existing or same:
                 skipped += 1
-                print(f"{cid}: already in the catalogue; left as it is")
+                print(f"{cid}: already in the catalogue" + (f" as {same}" if same and same != cid else "")
+                      + "; left as it is")
                 continue
             try:
                 path = _write_claim(target, claim)
@@ -200,11 +238,23 @@ def import_claims(
                 print(f"{where}: {exc}", file=sys.stderr)
                 continue
             existing.add(cid)
+            if _digest(cid):
+                existing_digest[_digest(cid)] = cid
             written += 1
             print(f"imported {cid} ({path})")
     print(f"{written} imported, {skipped} already present, {failed} failed")
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(2 if bad_path else 1)
+
+
+_DIGEST = re.compile(r"^cr-(?:[a-z0-9-]+-)?([0-9a-f]{10})$")
+
+
+def _digest(claim_id: str) -> str | None:
+    """The review digits of an imported claim's id (``cr-...-<10 hex>``): the same review keeps
+    them whatever words the id was given, so a re-import finds a claim imported under an older id."""
+    m = _DIGEST.match(claim_id)
+    return m.group(1) if m else None
 
 
 def _has_claims(claims_dir: Path) -> bool:
@@ -258,6 +308,10 @@ def claim_yaml(row: dict[str, Any]) -> dict[str, Any]:
         raise Failure(f"claim_id {cid!r} must match [a-z0-9-]+ to be a claim file name")
     text = row.get("text") if isinstance(row.get("text"), str) else None
     title = row.get("title") if isinstance(row.get("title"), str) else None
+    if title:
+        from connectors.claimreview import clean_title
+
+        title = clean_title(title, row.get("publisher") if isinstance(row.get("publisher"), str) else None)
     if not (text or title):
         raise Failure(f"claim '{cid}' has no text and no title")
     fact_checks = [fc for fc in row.get("fact_checks") or [] if isinstance(fc, dict) and fc.get("url")]

@@ -41,7 +41,8 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path | 
               replay: Optional[Path] = None) -> tuple[Any, Optional[Path]]:
     """Validate every input before anything is fetched or written; exit 2 with one line if bad."""
     from connectors.errors import ConfigError
-    from flows.config import CLAIMS_DIR, DEMO_MANIFEST, DEMO_SOURCES, check_sources, load_config
+    from flows.config import DEMO_MANIFEST, DEMO_SOURCES, check_sources, load_config
+    from flows.home import claims_dir
     from flows.replay import ReplayError, ReplayTransport
     from rules.catalogue import CatalogueError, load_catalogue
 
@@ -58,7 +59,7 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path | 
         except ReplayError as exc:
             _fail(str(exc))
     try:
-        load_catalogue(claims or CLAIMS_DIR)
+        load_catalogue(claims_dir(claims))
     except CatalogueError as exc:
         _fail(str(exc))
     from flows.store import Store, StoreError
@@ -169,19 +170,19 @@ def format_summary(summary: dict[str, Any]) -> str:
     else:
         lines.append("  none (posts and matches already in the dataset are not counted again)")
     for a in summary.get("alerts", []):
-        lines.append(f"  alert: {a['claim_id']} is spreading ({a['count']} new spreading posts in the last {a['window']})")
+        lines.append(f"  alert: {a['claim_id']} is spreading ({a['count']} spreading posts published in the last {a['window']})")
     if summary.get("error"):
         lines += ["", f"run error: {summary['error']}"]
     errors = [s for s in summary["sources"] if s["status"] != "ok"]
     lines += ["", "errors per source:" if errors else "errors per source: none"]
     lines += [f"  {s['source']}: {s['error']}" for s in errors]
-    lines += ["", f"files: {summary['data_dir']}/{{posts,matches,claims,runs,source_health}}/date=*/part-*.parquet"]
+    lines += ["", f"files: {summary['data_dir']}/{{posts,matches,claims,runs,source_health,post_metrics}}/date=*/part-*.parquet"]
     return "\n".join(lines)
 
 
 def run(
     sources: Optional[Path] = typer.Option(None, "--sources", help="Sources file (TOML). Fetches over the network. Default: the bundled demo, replayed offline."),
-    claims: Optional[Path] = typer.Option(None, "--claims", help="Claim catalogue folder (default: rules/claims)."),
+    claims: Optional[Path] = typer.Option(None, "--claims", help="Claim catalogue folder (default: $CLAIMWATCH_HOME/claims if it exists, else the shipped rules/claims)."),
     data_dir: str = typer.Option("claimwatch-data", "--data-dir",
                                  help="Where the Parquet dataset is written: a folder, s3://bucket/prefix or gs://bucket/prefix."),
     demo: bool = typer.Option(False, "--demo", help="Replay the bundled recorded responses instead of using the network (implied without --sources)."),

@@ -24,8 +24,10 @@ def client(**settings):
 
 def test_a_claimreview_becomes_one_imported_claim_row():
     (row,) = claimreview.parse(page("single.html"), source="desk")
-    assert row["claim_id"] == claimreview.claim_id_for("https://factcheck.example/doc/trump-khan-clip", "")
-    assert row["claim_id"].startswith("cr-trump-khan-clip-")
+    assert row["claim_id"] == claimreview.claim_id_for("https://factcheck.example/doc/trump-khan-clip", row["text"])
+    # readable words of the claim, then digits of the review URL
+    assert row["claim_id"] == "cr-donald-trump-promising-work-release-imran-khan-" + \
+        claimreview.claim_digest("https://factcheck.example/doc/trump-khan-clip", "")
     assert row["status"] == "imported"
     assert row["text"] == "Video shows Donald Trump promising to work for the release of Imran Khan"
     assert row["title"] == "Video of Trump pledging to free Imran Khan is edited"  # site name dropped
@@ -39,14 +41,39 @@ def test_a_claimreview_becomes_one_imported_claim_row():
         "Social media users", "2024-11-12", "en", "desk")
 
 
-def test_claim_id_is_stable_and_depends_on_the_review_url_only():
+def test_claim_id_is_stable_and_its_digits_depend_on_the_review_url_only():
     a = claimreview.parse(page("single.html"))[0]["claim_id"]
     b = claimreview.parse(page("single.html"), url="https://elsewhere.example/x")[0]["claim_id"]
     assert a == b  # the review's own url wins over where the page was fetched from
-    assert claimreview.claim_id_for("https://www.factcheck.example/doc/a?utm_source=x", "t") == \
-        claimreview.claim_id_for("https://factcheck.example/doc/a", "other text")
+    digits = claimreview.claim_digest
+    assert digits("https://www.factcheck.example/doc/a?utm_source=x", "t") == digits("https://factcheck.example/doc/a", "other")
     assert claimreview.claim_id_for("https://factcheck.example/doc/a", "t") != \
         claimreview.claim_id_for("https://factcheck.example/doc/b", "t")
+    assert claimreview.claim_id_for("https://factcheck.example/doc/a", "Same claim") == \
+        claimreview.claim_id_for("https://factcheck.example/doc/a", "Same claim")
+
+
+@pytest.mark.parametrize(("text", "title", "url", "slug"), [
+    ("Video shows Imran Khan's release was promised by Trump", None, None, "imran-khan-release-promised-trump"),
+    ("عمران خان کی رہائی کا وعدہ", "Fact Check: Trump video is edited - Geo News", None, "trump-edited"),
+    ("عمران خان کی رہائی کا وعدہ", None, "https://x.example/news/30279001", ""),
+    ("عمران خان کی رہائی کا وعدہ", None, "https://x.example/fact-check/khan-clip-edited.html", "khan-clip-edited"),
+    ("Président Macron a dit ça", None, None, "president-macron-dit-ca"),
+])
+def test_claim_slug_reads_the_claim_then_the_title_then_the_url(text, title, url, slug):
+    assert claimreview.claim_slug(text, title, url) == slug
+
+
+@pytest.mark.parametrize(("title", "publisher", "clean"), [
+    ("Fact Check: Is An Edited Clip Of Trump Real? - News Nation", None, "Is An Edited Clip Of Trump Real?"),
+    ("FACT CHECK: video is old | AFP Fact Check", None, "Video is old"),
+    ("Fact-check - Khan clip edited – Dawn.com", None, "Khan clip edited"),
+    ("Video of Trump is edited - Desk Fact Check", "Desk Fact Check", "Video of Trump is edited"),
+    ("Khan and Trump - what the video really shows", None, "Khan and Trump - what the video really shows"),
+    ("Claim about a press release", None, "Claim about a press release"),
+])
+def test_clean_title_drops_fact_check_prefixes_and_site_names(title, publisher, clean):
+    assert claimreview.clean_title(title, publisher) == clean
 
 
 def test_graph_members_and_type_lists_are_found():

@@ -65,7 +65,7 @@ def test_show_prints_the_file_and_fields(claims_dir):
     shown = yaml.safe_load(r.stdout)
     assert shown["fact_checks"][0]["url"] == "https://factcheck.example/a"
     missing = cli("show", "nope", "--claims", claims_dir)
-    assert missing.exit_code == 1 and "no claim 'nope'" in missing.stderr
+    assert missing.exit_code == 2 and "no claim 'nope'" in missing.stderr  # a mistyped id is bad input
 
 
 def test_approve_makes_an_imported_claim_active_and_keeps_the_rest_of_the_file(claims_dir):
@@ -80,9 +80,9 @@ def test_approve_makes_an_imported_claim_active_and_keeps_the_rest_of_the_file(c
 
 def test_approve_refuses_active_claims_and_claims_without_a_fact_check(claims_dir):
     r = cli("approve", "edited-clip", "--claims", claims_dir)
-    assert r.exit_code == 1 and "is active; only imported claims are approved" in r.stderr
+    assert r.exit_code == 2 and "is active; only imported claims are approved" in r.stderr  # usage
     r = cli("approve", "no-source", "--claims", claims_dir)
-    assert r.exit_code == 1 and "has no fact_checks" in r.stderr
+    assert r.exit_code == 1 and "has no fact_checks" in r.stderr  # the claim's data needs a fix
     assert status_of(claims_dir / "imported" / "no-source.yaml") == "imported"
 
 
@@ -131,7 +131,7 @@ def test_import_bad_inputs_are_one_line_each_and_the_rest_goes_on(claims_dir, tm
     broken.write_text("{not json\n")
     r = cli("import", CR / "none.html", bad_json, broken, tmp_path / "missing.html", CR / "graph.html",
             "--claims", claims_dir)
-    assert r.exit_code == 1
+    assert r.exit_code == 2  # a file that does not exist is a bad argument
     errors = r.stderr.splitlines()
     assert len(errors) == 4 and "Traceback" not in r.output
     assert "no ClaimReview markup" in errors[0]
@@ -139,6 +139,46 @@ def test_import_bad_inputs_are_one_line_each_and_the_rest_goes_on(claims_dir, tm
     assert "line 1: not valid JSON" in errors[2]
     assert "no such file" in errors[3]
     assert "1 imported" in r.stdout
+
+
+def test_import_data_problems_exit_one_and_bad_arguments_two(claims_dir, tmp_path):
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n")
+    assert cli("import", broken, "--claims", claims_dir).exit_code == 1
+    assert cli("import", CR / "none.html", "--claims", claims_dir).exit_code == 1
+    assert cli("import", tmp_path / "nope.jsonl", "--claims", claims_dir).exit_code == 2
+    assert cli("retire", "nope", "--claims", claims_dir).exit_code == 2
+    assert cli("approve", "nope", "--claims", claims_dir).exit_code == 2
+    assert cli("list", "--no-such-option").exit_code == 2
+    help_text = " ".join(cli("--help").stdout.split())
+    assert "Exit codes: 0 done; 1 the data cannot be used or written" in help_text
+    assert "2 a bad input or usage" in help_text
+
+
+def test_imported_claims_get_readable_ids_and_titles(claims_dir, tmp_path):
+    page = (CR / "single.html").read_text().replace(
+        '"https://factcheck.example/doc/trump-khan-clip"', '"https://factcheck.example/news/30279001"')
+    page = page.replace('"@type": "ClaimReview",', '"@type": "ClaimReview", "headline": "Fact Check: Is a video of '
+                        'Trump pledging to free Imran Khan real? - News Nation",', 1)
+    saved = tmp_path / "review.html"
+    saved.write_text(page)
+    r = cli("import", saved, "--claims", claims_dir)
+    assert r.exit_code == 0, r.output
+    (written,) = (claims_dir / "imported").glob("cr-*.yaml")
+    claim = yaml.safe_load(written.read_text())
+    assert re.fullmatch(r"cr-donald-trump-promising-work-release-imran-khan-[0-9a-f]{10}", claim["claim_id"]), claim["claim_id"]
+    assert claim["title"] == "Is a video of Trump pledging to free Imran Khan real?"
+    # a re-import finds it, and so does one of a claim imported before under an unreadable id
+    again = cli("import", saved, "--claims", claims_dir)
+    assert again.exit_code == 0 and "0 imported, 1 already present" in again.stdout
+    digest = claim["claim_id"].rsplit("-", 1)[1]
+    old_id = f"cr-30279001-{digest}"
+    written.rename(written.with_name(f"{old_id}.yaml"))
+    moved = written.with_name(f"{old_id}.yaml")
+    moved.write_text(moved.read_text().replace(claim["claim_id"], old_id))
+    third = cli("import", saved, "--claims", claims_dir)
+    assert third.exit_code == 0 and f"already in the catalogue as {old_id}" in third.stdout
+    assert sorted(p.name for p in (claims_dir / "imported").glob("cr-*.yaml")) == [f"{old_id}.yaml"]
 
 
 def test_a_broken_catalogue_is_reported_not_raised(tmp_path):
@@ -149,9 +189,11 @@ def test_a_broken_catalogue_is_reported_not_raised(tmp_path):
     assert r.exit_code == 2 and "not valid YAML" in r.stderr and "Traceback" not in r.output
 
 
-def test_default_claims_dir_is_the_projects_catalogue():
+def test_default_claims_dir_is_the_projects_catalogue(monkeypatch):
+    monkeypatch.delenv("CLAIMWATCH_HOME", raising=False)
     assert claims_cmd.DEFAULT_CLAIMS_DIR == ROOT / "rules" / "claims"
-    assert cli("list").exit_code == 0
+    r = cli("list", "--json")
+    assert r.exit_code == 0 and "trump-khan-release-clip" in r.stdout
 
 
 @pytest.mark.parametrize("command", [["list"], ["show", "edited-clip"], ["approve", "imported-one"],

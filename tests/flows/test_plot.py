@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +91,40 @@ def test_report_plot_option_writes_the_file(tmp_path):
     assert f"wrote {target}" in result.stderr
 
 
+def test_the_chart_counts_distinct_posts_only_likely_misinformation_as_spreading_with_titles_and_one_scale(
+        tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from rules.schema import MATCHES_SCHEMA
+    from tests.flows.test_report import CLIP, OTHER
+
+    data = write_sample_dataset(tmp_path / "data")
+    # the Telegram post spreads a second claim too: one post, two (post, claim) rows
+    extra = pl.DataFrame([{"run_id": "r3", "post_id": "telegram:insafpk/101", "claim_id": OTHER, "score": 70.0,
+                           "rank": 2, "stance": "spreads", "label": "likely_misinformation",
+                           "catalogue_version": "v2", "flagged_at": datetime(2024, 11, 22, 3, tzinfo=timezone.utc)}],
+                         schema_overrides={k: v for k, v in MATCHES_SCHEMA.items() if k in (
+                             "score", "rank", "flagged_at")})
+    out = data / "matches" / "date=2024-11-22" / "part-r3.parquet"
+    extra.write_parquet(out)
+    figures = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (figures.append(fig), save(fig, *a, **k))[1])
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    report_command.register(app)
+    result = CliRunner().invoke(app, ["report", "--data-dir", str(data), "--plot", str(tmp_path / "c.png")])
+    assert result.exit_code == 0, result.output
+    (fig,) = figures
+    subtitle = fig.texts[1].get_text()
+    # 8 distinct posts (9 post-claim rows); spreading = likely_misinformation + spreads only: the
+    # Reddit post (needs_review) is "other"
+    assert subtitle.startswith("8 posts: 4 spreading, 2 debunking, 2 other"), subtitle
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert titles == [f"Edited clip  ({CLIP})   4 spreading, 2 debunking, 1 other",
+                      f"Ballot video  ({OTHER})   1 spreading, 0 debunking, 1 other"]
+    assert len({ax.get_ylim() for ax in fig.axes}) == 1  # one y-scale for the figure
+
 
 @pytest.mark.parametrize(
     ("target", "message"),
@@ -108,7 +142,7 @@ def test_report_plot_to_a_path_it_cannot_use_is_one_line_before_any_work(tmp_pat
     report_command.register(app)
     path = tmp_path / target if target != "." else tmp_path
     result = CliRunner().invoke(app, ["report", "--data-dir", str(data), "--plot", str(path)])
-    assert result.exit_code == 1 and result.stdout == ""
+    assert result.exit_code == 2 and result.stdout == ""  # a bad --plot value is a usage mistake
     assert result.stderr.strip() == "claimwatch report: " + message.format(p=path)
     assert not list(tmp_path.rglob("*.png"))
 
