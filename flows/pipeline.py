@@ -127,7 +127,9 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 
 def _rows_frame(kind: str, rows: list[dict[str, Any]], source: str) -> tuple[str, pl.DataFrame]:
     if kind == "factchecks" or rows and "claim_id" in rows[0] and "post_id" not in rows[0]:
-        claims = [{k: r.get(k) for k in CLAIMS_SCHEMA} for r in rows]
+        from flows.claimrows import with_verdict
+
+        claims = [{k: r.get(k) for k in CLAIMS_SCHEMA} for r in map(with_verdict, rows)]
         frame = pl.DataFrame(claims, schema=CLAIMS_SCHEMA) if claims else empty("claims")
         return "claims", frame.with_columns(status=pl.lit("imported"), catalogue_version=pl.lit("imported"))
     frame = pl.DataFrame(rows, schema=POSTS_SCHEMA) if rows else empty("posts")
