@@ -13,7 +13,12 @@ Format of one claim (``rules/claims/<claim_id>.yaml``, one claim per file; files
                                           # mixture | unproven | satire review only;
                                           # mostly-true | true never flag
     media_category: EditedOrCroppedContent   # schema.org mediaAuthenticityCategory term, or null
-    required_entities: [[trump, ٹرمپ], [imran khan, khan]]   # every group must appear
+    required_entities:                    # every group must be named in the post (rules.entities)
+      - [trump, ٹرمپ]                     # a list: each alias names the entity on its own
+      - names: [imran khan, عمران خان]     # or a mapping: names stand alone, ...
+        with_context: [khan, ik, kaptaan] # ... a surname or one-word alias needs a context
+        context: [pti, adiala, jail]      # word near it ("Khan" alone is not Imran Khan);
+        exclude: [melania trump]          # no alias counts inside these phrases
     known_media: [youtube:<id>, https://...]                  # canonicalised on load
     fact_checks: [{publisher, url, date, rating}]             # >= 1 for an active claim
     debunk_note: ...
@@ -53,6 +58,7 @@ from typing import Any, Iterable
 import polars as pl
 import yaml
 
+from rules.entities import EntityGroup, part_name_problem
 from rules.normalise import canonical_media, normalise
 from rules.schema import CLAIMS_SCHEMA
 from rules.verdicts import SCALE, verdict_from_rating
@@ -89,13 +95,24 @@ class Claim:
     variants: tuple[str, ...] = ()
     verdict: str | None = None
     media_category: str | None = None
-    required_entities: tuple[tuple[str, ...], ...] = ()
+    required_entities: tuple[tuple[str, ...], ...] = ()  # every alias of each group (names, then with_context)
+    # per group: (with_context aliases, context words, exclude phrases); ((), (), ()) for names only
+    entity_context: tuple[tuple[tuple[str, ...], ...], ...] = ()
     known_media: tuple[str, ...] = ()
     fact_checks: tuple[dict[str, Any], ...] = ()
     debunk_note: str | None = None
     region: tuple[str, ...] = ()
     true_statements: tuple[str, ...] = ()
     origin: str = ""
+
+    @property
+    def entity_groups(self) -> list[EntityGroup]:
+        """The required entities as :class:`rules.entities.EntityGroup` objects."""
+        out = []
+        for i, g in enumerate(self.required_entities):
+            weak, context, exclude = self.entity_context[i] if i < len(self.entity_context) else ((), (), ())
+            out.append(EntityGroup(tuple(a for a in g if a not in weak), tuple(weak), tuple(context), tuple(exclude)))
+        return out
 
     @property
     def fact_check_urls(self) -> list[str]:
@@ -111,6 +128,11 @@ class Claim:
         }
         if self.true_statements:  # only when given, so catalogues without any keep their version
             out["true_statements"] = list(self.true_statements)
+        if any(w or x for w, _, x in self.entity_context):
+            out["required_entities"] = [
+                {k: list(v) for k, v in (("names", g.names), ("with_context", g.with_context),
+                                          ("context", g.context), ("exclude", g.exclude)) if v}
+                if g.with_context or g.exclude else list(g.names) for g in self.entity_groups]
         return out
 
 
@@ -240,14 +262,40 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
         raise bad("media_category", f"must be one of {', '.join(MEDIA_CATEGORIES)} or null (got '{media_category}')")
     groups_raw = raw.get("required_entities")
     groups: list[tuple[str, ...]] = []
+    contexts: list[tuple[tuple[str, ...], ...]] = []
+    shape = ("must be a list of groups; a group is a list of aliases or a mapping with names, "
+             "with_context, context and exclude (lists of strings)")
     if groups_raw is not None:
-        if not isinstance(groups_raw, list) or not all(_is_str_list(g) and g for g in groups_raw):
-            raise bad("required_entities", "must be a list of lists of strings")
-        for g in groups_raw:
-            aliases = tuple(a.strip() for a in g if a.strip())
-            if not aliases:
-                raise bad("required_entities", "must be a list of lists of strings")
-            groups.append(aliases)
+        if not isinstance(groups_raw, list):
+            raise bad("required_entities", shape)
+        for n, g in enumerate(groups_raw, 1):
+            if isinstance(g, dict):
+                unknown = sorted(set(g) - {"names", "with_context", "context", "exclude"})
+                if unknown:
+                    raise bad("required_entities",
+                              f"group {n}: unknown key '{unknown[0]}' (known: names, with_context, context, exclude)")
+                parts = []
+                for key in ("names", "with_context", "context", "exclude"):
+                    v = g.get(key) or []
+                    if not _is_str_list(v):
+                        raise bad("required_entities", f"group {n}: {key} must be a list of strings")
+                    parts.append(tuple(dict.fromkeys(a.strip() for a in v if a.strip())))
+                names, weak, context, exclude = parts
+                if not names and not weak:
+                    raise bad("required_entities", f"group {n}: needs names or with_context aliases")
+                if weak and not context:
+                    raise bad("required_entities", f"group {n}: with_context aliases need a context list")
+            elif _is_str_list(g) and g:
+                names, weak, context, exclude = tuple(dict.fromkeys(a.strip() for a in g if a.strip())), (), (), ()
+                if not names:
+                    raise bad("required_entities", shape)
+            else:
+                raise bad("required_entities", shape)
+            problem = part_name_problem(names)
+            if problem:
+                raise bad("required_entities", f"group {n}: {problem}")
+            groups.append(names + tuple(a for a in weak if a not in names))
+            contexts.append((weak, context, exclude))
     media = []
     for m in str_list("known_media"):
         key = canonical_media(m)
@@ -283,7 +331,8 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
     return Claim(
         claim_id=cid, text=text or title or "", title=title, status=status, variants=str_list("variants"),
         verdict=verdict, media_category=media_category,
-        required_entities=tuple(groups), known_media=tuple(dict.fromkeys(media)), fact_checks=tuple(fcs),
+        required_entities=tuple(groups), entity_context=tuple(contexts) if any(w or x for w, _, x in contexts) else (),
+        known_media=tuple(dict.fromkeys(media)), fact_checks=tuple(fcs),
         debunk_note=opt_str("debunk_note"), region=str_list("region"),
         true_statements=true_statements, origin=where,
     )

@@ -21,7 +21,6 @@ and can be cached keyed by :attr:`ClaimIndex.version`. Query-time word caches gr
 from __future__ import annotations
 
 import math
-import re
 import threading
 from functools import cached_property
 from typing import Sequence
@@ -35,6 +34,7 @@ from scipy import sparse
 
 from rules.catalogue import Claim
 from rules.duplicates import DuplicateGroups
+from rules.entities import EntityGuard
 from rules.normalise import canonical_media, normalise_series
 from rules.verdicts import TRUE_VERDICTS, can_flag
 
@@ -235,14 +235,10 @@ class ClaimIndex:
                     self.fact_checks.setdefault(key, []).append(i)
         self.counters = CounterStatements(self, [list(c.true_statements) + list((counter or {}).get(c.claim_id, ()))
                                                  for c in claims])
-        self.entities: list[list[re.Pattern[str]] | None] = []
+        self.entities: list[EntityGuard | None] = []
         for c in claims:
-            groups = []
-            for g in c.required_entities:
-                aliases = sorted({a for a in normalise_series(list(g)).to_list() if a}, key=len, reverse=True)
-                if aliases:
-                    groups.append(re.compile(r"(?<!\S)(?:" + "|".join(map(re.escape, aliases)) + r")(?!\S)"))
-            self.entities.append(groups or None)
+            guard = EntityGuard(c.entity_groups) if c.required_entities else None
+            self.entities.append(guard if guard is not None and guard.groups else None)
 
     def __len__(self) -> int:
         return len(self.claim_ids)
@@ -302,9 +298,15 @@ class ClaimIndex:
     # ------------------------------------------------------------ per claim
 
     def entities_ok(self, text: str, claim: int) -> bool:
-        """Every ``required_entities`` group of the claim appears as a whole phrase in ``text``."""
-        groups = self.entities[claim]
-        return groups is None or all(g.search(text) for g in groups)
+        """Every ``required_entities`` group of the claim is named in ``text`` (normalised;
+        spelling variants count, a surname only next to its context; :mod:`rules.entities`)."""
+        guard = self.entities[claim]
+        return guard is None or guard.check(text)[0]
+
+    def entity_spellings(self, text: str, claim: int) -> list[str]:
+        """The post's spellings that named the claim's entities by similarity, ``"londn~london"``."""
+        guard = self.entities[claim]
+        return [] if guard is None else guard.check(text)[1]
 
     def claim_words(self, claim: int) -> set[str]:
         a, b = self.field_start[claim], self.field_start[claim + 1]

@@ -48,7 +48,7 @@ def label_of(cfg: MatchConfig, score: float, stance: str, direct_evidence: bool,
 
 
 def evidence(index: ClaimIndex, text: str, field: int, media: str | None, fact_check: str | None,
-             true_statement: str | None = None) -> str:
+             true_statement: str | None = None, spellings: list[str] | None = None) -> str:
     """Why the pair matched (media evidence, a link to the claim's fact check, the claim's words
     found in the post with the kind of field they came from), and, first, why it is not flagged
     when the post is closer to a true statement."""
@@ -66,4 +66,6 @@ def evidence(index: ClaimIndex, text: str, field: int, media: str | None, fact_c
         kind = FIELD_KINDS[int(index.field_kind[field])]
         if words:
             parts.append(f"words ({kind}): " + " ".join(words[:15]))
+    if spellings:
+        parts.append("entities spelled " + ", ".join(dict.fromkeys(spellings)))
     return "; ".join(parts)

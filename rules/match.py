@@ -224,8 +224,10 @@ class Matcher:
         lab = self.scorer.label_features(prep.norm, feats, sel)
         cal = self.label_model(lab)
         score_sel = ix.duplicates.order(pp[sel], cc[sel], np.where(media[sel], np.maximum(cal, feats["media_score"][sel]), cal))
-        ents_sel = np.array([ix.entities_ok(prep.norm[p], c) for p, c in zip(pp[sel].tolist(), cc[sel].tolist())],
-                            dtype=bool)
+        checks = [ix.entities[c].check(prep.norm[p]) if ix.entities[c] is not None else (True, [])
+                  for p, c in zip(pp[sel].tolist(), cc[sel].tolist())]
+        ents_sel = np.array([ok for ok, _ in checks], dtype=bool)
+        pos_in_sel = {int(i): k for k, i in enumerate(sel.tolist())}
         # direct evidence (media, a link to the claim's fact check) first, then claims whose
         # required entities the post names, then the score
         evidence_sel = media[sel] | fc_link[sel]
@@ -253,7 +255,7 @@ class Matcher:
         for i, r in zip(idx.tolist(), rank.tolist()):
             p, c = int(pp[i]), int(cc[i])
             text = prep.norm[p]
-            ents = ix.entities_ok(text, c)
+            ents = bool(ents_sel[pos_in_sel[i]])
             stance = pair_stance.get(i, prep.stance[p])
             if fc_link[i] or any(is_fact_check_url(k) for k in prep.keys[p]):
                 stance = "debunks"
@@ -279,7 +281,8 @@ class Matcher:
             rows["stance"].append(stance)
             rows["label"].append(label)
             rows["evidence"].append(evidence(ix, text, int(feats["best_field"][i]),
-                                             feats["media_evidence"].get((p, c)), fc_key.get(i), truth))
+                                             feats["media_evidence"].get((p, c)), fc_key.get(i), truth,
+                                             checks[pos_in_sel[i]][1]))
             rows["catalogue_version"].append(self.catalogue_version)
             rows["run_id"].append(None)
             rows["flagged_at"].append(None)
