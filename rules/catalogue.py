@@ -27,6 +27,9 @@ Format of one claim (``rules/claims/<claim_id>.yaml``, one claim per file; files
       - ...                               # what really happened, who really said what; a post
                                           # matching one at least as well as the claim is not
                                           # flagged (any language; like variants, one per line)
+    debunk_variants:                      # how a debunk may put it instead of restating the claim
+      - ...                               # ("the video is from May 2024"), in other languages too;
+                                          # a debunking post is matched to the claim through them
 
 Large catalogues are imported from JSONL (:func:`load_jsonl`): one object per line with
 ``claim_id``, ``text``, ``title`` and optionally any of the fields above.
@@ -70,6 +73,7 @@ KNOWN_FIELDS = {
     "claim_id", "status", "title", "text", "variants", "verdict", "media_category",
     "required_entities", "known_media", "fact_checks", "debunk_note", "region",
     "fact_check_urls", "notes", "tags", "language", "lang", "first_seen", "source", "true_statements",
+    "debunk_variants",
 }
 
 
@@ -103,6 +107,7 @@ class Claim:
     debunk_note: str | None = None
     region: tuple[str, ...] = ()
     true_statements: tuple[str, ...] = ()
+    debunk_variants: tuple[str, ...] = ()
     origin: str = ""
 
     @property
@@ -128,6 +133,8 @@ class Claim:
         }
         if self.true_statements:  # only when given, so catalogues without any keep their version
             out["true_statements"] = list(self.true_statements)
+        if self.debunk_variants:
+            out["debunk_variants"] = list(self.debunk_variants)
         if any(w or x for w, _, x in self.entity_context):
             out["required_entities"] = [
                 {k: list(v) for k, v in (("names", g.names), ("with_context", g.with_context),
@@ -334,7 +341,8 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
         required_entities=tuple(groups), entity_context=tuple(contexts) if any(w or x for w, _, x in contexts) else (),
         known_media=tuple(dict.fromkeys(media)), fact_checks=tuple(fcs),
         debunk_note=opt_str("debunk_note"), region=str_list("region"),
-        true_statements=true_statements, origin=where,
+        true_statements=true_statements, debunk_variants=tuple(dict.fromkeys(str_list("debunk_variants"))),
+        origin=where,
     )
 
 

@@ -5,7 +5,9 @@ Each claim may list ``true_statements`` (what really happened, who really said w
 every reported pair whose claim has any, the post is scored against them with the label model
 and the same features as against the claim's own fields (each feature's best over the
 statements, as over the claim's fields). When that score is at least the claim's, the post is
-not flagged (:mod:`rules.labels`), and the evidence names the closest statement.
+not flagged (:mod:`rules.labels`), and the evidence names the closest statement. A post that
+debunks is also scored against the claim's debunk texts (debunk variants, true statements, the
+debunk note's sentences), so "the video is from May 2024" finds the claim it debunks.
 """
 
 from __future__ import annotations
@@ -14,17 +16,32 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from rules.features import CALIBRATION_FEATURES, SHRINK_TERMS, Scorer
-from rules.index import binary_matrix
+from rules.index import TextTable, binary_matrix
 from rules.scoring import LabelModel
 
 
 def counter_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.ndarray,
                    cc: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
-    """Per pair: the post's score against the claim's counter-statements (-1 when the claim has
-    none) and the closest statement as the curator wrote it."""
+    """Per pair: the label model's logit of the post against the claim's counter-statements
+    (-inf when the claim has none) and the closest statement as the curator wrote it. Logits,
+    so two near-certain matches still compare."""
+    return text_scores(scorer, model, norm, pp, cc, scorer.index.counters, logit=True)
+
+
+def debunk_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.ndarray,
+                  cc: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+    """Per pair: the post's score against what a debunk of the claim may say instead of
+    restating it (true statements, the debunk note's sentences), and the closest of them."""
+    return text_scores(scorer, model, norm, pp, cc, scorer.index.debunk_texts)
+
+
+def text_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.ndarray, cc: np.ndarray,
+                cs: TextTable, logit: bool = False) -> tuple[np.ndarray, list[str | None]]:
+    """Per pair: the label model's score (or ``logit``) of the post against the claim's texts in
+    ``cs`` (each feature's best over the texts; -1, or -inf, when the claim has none) and the
+    closest text."""
     ix = scorer.index
-    cs = ix.counters
-    score = np.full(len(pp), -1.0)
+    score = np.full(len(pp), -np.inf if logit else -1.0)
     closest: list[str | None] = [None] * len(pp)
     if not len(cs) or not len(pp):
         return score, closest
@@ -62,7 +79,7 @@ def counter_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.nd
     per_field["post_terms"] = np.log1p(np.asarray(n_terms, dtype=np.float64))[rows]
 
     pair_feats = {k: scorer.per_pair_max(fields, v) for k, v in per_field.items()}
-    score[sel] = model(pair_feats)
+    score[sel] = model.logit(pair_feats) if logit else model(pair_feats)
     field_score = model({k: per_field[k] for k in CALIBRATION_FEATURES})
     order = np.lexsort((-field_score, fields["pair"]))
     first = np.r_[True, fields["pair"][order][1:] != fields["pair"][order][:-1]]

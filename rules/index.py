@@ -21,6 +21,7 @@ and can be cached keyed by :attr:`ClaimIndex.version`. Query-time word caches gr
 from __future__ import annotations
 
 import math
+import re
 import threading
 from functools import cached_property
 from typing import Sequence
@@ -233,8 +234,12 @@ class ClaimIndex:
                 key = canonical_media(u)
                 if key:
                     self.fact_checks.setdefault(key, []).append(i)
-        self.counters = CounterStatements(self, [list(c.true_statements) + list((counter or {}).get(c.claim_id, ()))
-                                                 for c in claims])
+        counters = [list(c.true_statements) + list((counter or {}).get(c.claim_id, ())) for c in claims]
+        self.counters = TextTable(self, counters)
+        # what a debunk of the claim may say instead of restating it: its debunk variants, the true
+        # statements, and the sentences of the debunk note (where the footage is really from)
+        self.debunk_texts = TextTable(self, [list(c.debunk_variants) + ts + _sentences(c.debunk_note)
+                                             for ts, c in zip(counters, claims)])
         self.entities: list[EntityGuard | None] = []
         for c in claims:
             guard = EntityGuard(c.entity_groups) if c.required_entities else None
@@ -349,11 +354,17 @@ class ClaimIndex:
         return np.array(self.field_sorted, dtype=object)
 
 
-class CounterStatements:
-    """Each claim's counter-statements (``true_statements`` and reviewers' counter-examples),
-    normalised, with IDF-weighted term vectors over the claims' vocabulary extended by their own
-    words (a word found in no claim weighs like an unknown word). They take no part in candidates
-    or ranking; :mod:`rules.counter` compares a reported pair's post with them."""
+def _sentences(text: str | None) -> list[str]:
+    return [t.strip() for t in re.split(r"(?<=[.!?;])\s+", text or "") if len(t.split()) >= 4]
+
+
+class TextTable:
+    """Per claim, texts that are not the claim but are compared with a post the same way: the
+    counter-statements (``true_statements`` and reviewers' counter-examples) and the debunk texts
+    (those plus the debunk note's sentences). Normalised, with IDF-weighted term vectors over the
+    claims' vocabulary extended by their own words (a word found in no claim weighs like an
+    unknown word). They take no part in candidates or ranking; :mod:`rules.counter` scores a
+    post against them."""
 
     def __init__(self, index: ClaimIndex, statements: list[list[str]]) -> None:
         raw: list[str] = []

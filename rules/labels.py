@@ -48,7 +48,8 @@ def label_of(cfg: MatchConfig, score: float, stance: str, direct_evidence: bool,
 
 
 def evidence(index: ClaimIndex, text: str, field: int, media: str | None, fact_check: str | None,
-             true_statement: str | None = None, spellings: list[str] | None = None) -> str:
+             true_statement: str | None = None, spellings: list[str] | None = None,
+             debunk_text: str | None = None) -> str:
     """Why the pair matched (media evidence, a link to the claim's fact check, the claim's words
     found in the post with the kind of field they came from), and, first, why it is not flagged
     when the post is closer to a true statement."""
@@ -60,6 +61,9 @@ def evidence(index: ClaimIndex, text: str, field: int, media: str | None, fact_c
         parts.append(media)
     if fact_check:
         parts.append(f"links fact check {fact_check}")
+    if debunk_text:
+        short = debunk_text if len(debunk_text) <= 160 else debunk_text[:157].rstrip() + "..."
+        parts.append(f"says what the fact check says: {short}")
     if field >= 0:
         post_words = set(text.split())
         words = [w for w in dict.fromkeys(index.field_text[field].split()) if w in post_words and w not in STOPWORDS]
