@@ -27,8 +27,13 @@ class DeploymentSpec:
 
     ``flow`` is ``module:function`` for importing, ``entrypoint`` the file path form that
     ``prefect deploy`` wants. ``collision_strategy`` ``CANCEL_NEW`` drops a scheduled run while
-    the previous one still runs (a late ingest is better skipped than queued behind itself);
-    ``ENQUEUE`` waits for the slot.
+    the previous one still runs (a late ingest is better skipped than queued behind itself; the
+    skipped run shows as Cancelled with Prefect's reason); ``ENQUEUE`` waits for the slot.
+    The pipeline's time limit comes from the schedule (:attr:`interval_seconds`): its
+    ``run_budget`` parameter is the interval less 60 s, and the flow ends itself within it
+    (sources cut off, matching stopped between batches, what was done stored), so a run never
+    overlaps the next one. A flow run is started from its entrypoint, so a Prefect
+    ``timeout_seconds`` set here would not reach it; the budget is enforced by the flow.
     """
 
     name: str
@@ -40,6 +45,23 @@ class DeploymentSpec:
     collision_strategy: str = "CANCEL_NEW"
     timezone: str = TIMEZONE
     parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def interval_seconds(self) -> int:
+        """The shortest time between two scheduled runs (over the next 1000 in :attr:`timezone`)."""
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        from prefect._vendor.croniter import croniter
+
+        it = croniter(self.cron, datetime(2026, 1, 1, tzinfo=ZoneInfo(self.timezone)))
+        times = [it.get_next(float) for _ in range(1000)]
+        return int(min(b - a for a, b in zip(times, times[1:])))
+
+    @property
+    def run_budget(self) -> int:
+        """What the pipeline's ``run_budget`` parameter is set to: 60 s before the next run."""
+        return max(30, self.interval_seconds - 60)
 
     @property
     def entrypoint(self) -> str:
@@ -56,7 +78,7 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         name="ingest-and-detect",
         flow="flows.pipeline:run_pipeline",
         cron="*/15 * * * *",
-        description="Fetch every enabled source, match new posts against the claim catalogue, write flags.",
+        description="Fetch every enabled source, match new posts against the claim catalogue, write flags. Schedule: every 15 minutes (time zone Asia/Karachi).",
         tags=("claimwatch", "ingest", "detect"),
         concurrency_limit=1,
         collision_strategy="CANCEL_NEW",
@@ -65,7 +87,7 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         name="import-factchecks",
         flow="flows.pipeline:import_factchecks",
         cron="0 7 * * *",
-        description="Import new fact-checks (ClaimReview feeds) as claims awaiting approval, before the morning desk.",
+        description="Import new fact-checks (ClaimReview feeds) as claims awaiting approval, before the morning desk. Schedule: daily at 07:00 Asia/Karachi time.",
         tags=("claimwatch", "catalogue"),
         concurrency_limit=1,
         collision_strategy="ENQUEUE",
@@ -74,7 +96,7 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         name="compact-dataset",
         flow="flows.pipeline:compact_dataset",
         cron="30 2 * * *",
-        description="Merge the day's small Parquet parts into one file per table and day, at night.",
+        description="Merge the day's small Parquet parts into one file per table and day, at night. Schedule: nightly at 02:30 Asia/Karachi time.",
         tags=("claimwatch", "maintenance"),
         concurrency_limit=1,
         collision_strategy="ENQUEUE",
@@ -117,6 +139,8 @@ def flow_parameters(
         else:
             wanted.update(config=config or DEMO_SOURCES, replay=DEMO_MANIFEST)
     params = dict(spec.parameters)
+    if "run_budget" in accepted:
+        params.setdefault("run_budget", spec.run_budget)
     params.update({k: str(v) if isinstance(v, Path) else v for k, v in wanted.items() if v is not None and k in accepted})
     return params
 

@@ -6,7 +6,6 @@ cannot be loaded; otherwise serve runs until stopped.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -19,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     sources: Optional[Path] = typer.Option(None, help="Sources file (TOML) the pipeline and the fact-check import read; or give --demo."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where the Parquet dataset lives. Default: ./claimwatch-data where serve runs."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Where the Parquet dataset lives: a folder, s3://bucket/prefix or gs://bucket/prefix. Default: ./claimwatch-data where serve runs."),
     demo: bool = typer.Option(False, help="Serve the pipeline on the bundled demo sources and recorded responses (no network)."),
     only: Optional[List[str]] = typer.Option(None, help="Serve only this deployment (repeatable): ingest-and-detect, import-factchecks, compact-dataset."),
     paused: bool = typer.Option(False, help="Register the schedules paused: runs start only when triggered (UI, `prefect deployment run`)."),
@@ -30,7 +29,7 @@ def serve(
 
     Point PREFECT_API_URL at a running `prefect server start` (or Prefect Cloud) to watch the runs in the UI. Stop with Ctrl-C; the schedules pause until serve starts again.
     """
-    from flows import prefect_env
+    from flows import execution, prefect_env
 
     prefect_env.configure(verbose=verbose)
     if sources is not None and sources.is_dir():
@@ -39,8 +38,11 @@ def serve(
         _fail(f"--sources {sources}: no such file; pass an existing sources file (see deploy/sources.example.toml)")
     if demo and sources is not None:
         _fail("--demo uses the bundled demo sources; drop --sources or --demo")
-    if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
-        _fail(f"--data-dir {data_dir}: exists and is not a folder; pass the dataset's folder (created if missing)")
+    if data_dir is not None and "://" not in data_dir:
+        data_dir = Path(data_dir)
+        if data_dir.exists() and not data_dir.is_dir():
+            _fail(f"--data-dir {data_dir}: exists and is not a folder; pass the dataset's folder (created if missing)")
+        data_dir = data_dir.resolve()
     if sources is not None:
         _check_sources(sources)
 
@@ -55,23 +57,32 @@ def serve(
     if demo and not only and not _demo_has_factchecks():
         specs = [s for s in specs if s.name != "import-factchecks"]
         typer.echo("claimwatch serve: the demo has no fact-check feed, so import-factchecks is not served", err=True)
+    if execution.api_url() is None:
+        typer.echo(
+            "claimwatch serve: no Prefect API is configured, so runs go to a temporary local API with no UI that "
+            "stops with this process; start `prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api "
+            "to keep them",
+            err=True,
+        )
+        from flows.temporary_api import TemporaryAPIError
+
+        try:
+            url = prefect_env.temporary_api()
+        except TemporaryAPIError as exc:
+            _fail(str(exc), 1)
+        typer.echo(f"claimwatch serve: temporary Prefect API on {url}", err=True)
+
     try:
         runners = dep.runner_deployments(
             specs,
             config=sources.resolve() if sources else None,
-            data_dir=data_dir.resolve() if data_dir else None,
+            data_dir=data_dir,
             demo=demo,
             paused=paused,
         )
     except ImportError as exc:
         _fail(f"cannot load the flows ({exc}); check the installation", 1)
 
-    if "PREFECT_API_URL" not in os.environ:
-        typer.echo(
-            "claimwatch serve: PREFECT_API_URL is not set, so runs go to a temporary local API with no UI; "
-            "start `prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api to keep them",
-            err=True,
-        )
     from prefect import serve as prefect_serve
 
     prefect_serve(*runners, limit=limit, print_starting_message=True)
