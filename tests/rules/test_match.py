@@ -69,6 +69,25 @@ def test_known_media_alone_matches_from_links_video_ids_or_text():
     assert all("youtube:dQw4w9WgXcQ" in e for e in out["evidence"])
 
 
+def test_known_media_on_an_ipv6_host_matches_the_same_address_however_written(tmp_path):
+    import json
+
+    from rules.catalogue import load_jsonl
+
+    path = tmp_path / "claims.jsonl"
+    path.write_text(json.dumps({"claim_id": "clip", "text": "A video shows Donald Trump promising to free Imran Khan.",
+                                "verdict": "altered", "known_media": ["http://[2001:DB8:0::1]:80/clip.mp4#t=3"],
+                                "fact_checks": [{"url": "https://factcheck.example.org/clip"}]}) + "\n")
+    cat = load_jsonl(path)
+    assert cat.get("clip").known_media == ("https://[2001:db8::1]/clip.mp4",)
+    m = Matcher(Catalogue(list(cat) + [KOREA]))
+    df = pl.DataFrame({"post_id": ["link", "text", "other"], "text": ["wow", "see http://[2001:DB8:0::1]:80/clip.mp4", "lol"],
+                       "links": [["https://[2001:db8::1]/clip.mp4?utm_source=x"], [], ["https://[2001:db8::2]/clip.mp4"]]})
+    out = m.match(df)
+    assert sorted(out["post_id"]) == ["link", "text"]
+    assert all("https://[2001:db8::1]/clip.mp4" in e for e in out["evidence"])
+
+
 def test_a_link_to_the_claims_fact_check_makes_it_a_debunk(matcher):
     df = posts("Donald Trump promising to get Imran Khan out of jail, read this", links=[["https://factcheck.example.org/trump-khan?utm_source=x"]])
     row = matcher.match(df).row(0, named=True)
