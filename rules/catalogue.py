@@ -8,13 +8,28 @@ Format of one claim (``rules/claims/<claim_id>.yaml``, one claim per file; files
     title: ...                            # headline, may be null
     text: ...                             # the claim as fact-checkers state it
     variants: [...]                       # paraphrases, Urdu script, Roman Urdu
-    verdict: altered                      # lower case
+    verdict: altered                      # a term of the verdict scale (rules.verdicts):
+                                          # false | altered | misleading | missing-context flag;
+                                          # mixture | unproven | satire review only;
+                                          # mostly-true | true never flag
     media_category: EditedOrCroppedContent   # schema.org mediaAuthenticityCategory term, or null
-    required_entities: [[trump, ٹرمپ], [imran khan, khan]]   # every group must appear
+    required_entities:                    # every group must be named in the post (rules.entities)
+      - [trump, ٹرمپ]                     # a list: each alias names the entity on its own
+      - names: [imran khan, عمران خان]     # or a mapping: names stand alone, ...
+        with_context: [khan, ik, kaptaan] # ... a surname or one-word alias needs a context
+        context: [pti, adiala, jail]      # word near it ("Khan" alone is not Imran Khan);
+        exclude: [melania trump]          # no alias counts inside these phrases
     known_media: [youtube:<id>, https://...]                  # canonicalised on load
     fact_checks: [{publisher, url, date, rating}]             # >= 1 for an active claim
     debunk_note: ...
     region: [PK]
+    true_statements:                      # true facts that look like the claim (counter-evidence):
+      - ...                               # what really happened, who really said what; a post
+                                          # matching one at least as well as the claim is not
+                                          # flagged (any language; like variants, one per line)
+    debunk_variants:                      # how a debunk may put it instead of restating the claim
+      - ...                               # ("the video is from May 2024"), in other languages too;
+                                          # a debunking post is matched to the claim through them
 
 Large catalogues are imported from JSONL (:func:`load_jsonl`): one object per line with
 ``claim_id``, ``text``, ``title`` and optionally any of the fields above.
@@ -25,7 +40,11 @@ of lists of strings``. Who raises it: the loaders here. What happens next: the C
 exits 2; a flow run fails before fetching anything.
 
 Status rules used by the matcher: ``retired`` claims are never matched; ``imported`` claims are
-matched but never labelled ``likely_misinformation`` (at most ``needs_review``).
+matched but never labelled ``likely_misinformation`` (at most ``needs_review``). An ``active``
+claim in a YAML file needs a verdict; only a verdict meaning false, altered, misleading or out of
+context lets its matches be flagged (see :mod:`rules.verdicts`). JSONL lines may give a
+publisher's rating as ``verdict`` ("Mostly False", "Pants on Fire!"): it is read onto the scale,
+and a rating that cannot be read is refused.
 """
 
 from __future__ import annotations
@@ -42,8 +61,10 @@ from typing import Any, Iterable
 import polars as pl
 import yaml
 
-from rules.normalise import canonical_media
+from rules.entities import EntityGroup, part_name_problem
+from rules.normalise import canonical_media, normalise
 from rules.schema import CLAIMS_SCHEMA
+from rules.verdicts import SCALE, verdict_from_rating
 
 STATUSES = ("active", "imported", "retired")
 CLAIM_ID_RE = re.compile(r"^[a-z0-9-]+$")
@@ -51,7 +72,8 @@ JSONL_CLAIM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 KNOWN_FIELDS = {
     "claim_id", "status", "title", "text", "variants", "verdict", "media_category",
     "required_entities", "known_media", "fact_checks", "debunk_note", "region",
-    "fact_check_urls", "notes", "tags", "language", "lang", "first_seen", "source",
+    "fact_check_urls", "notes", "tags", "language", "lang", "first_seen", "source", "true_statements",
+    "debunk_variants",
 }
 
 
@@ -77,25 +99,48 @@ class Claim:
     variants: tuple[str, ...] = ()
     verdict: str | None = None
     media_category: str | None = None
-    required_entities: tuple[tuple[str, ...], ...] = ()
+    required_entities: tuple[tuple[str, ...], ...] = ()  # every alias of each group (names, then with_context)
+    # per group: (with_context aliases, context words, exclude phrases); ((), (), ()) for names only
+    entity_context: tuple[tuple[tuple[str, ...], ...], ...] = ()
     known_media: tuple[str, ...] = ()
     fact_checks: tuple[dict[str, Any], ...] = ()
     debunk_note: str | None = None
     region: tuple[str, ...] = ()
+    true_statements: tuple[str, ...] = ()
+    debunk_variants: tuple[str, ...] = ()
     origin: str = ""
+
+    @property
+    def entity_groups(self) -> list[EntityGroup]:
+        """The required entities as :class:`rules.entities.EntityGroup` objects."""
+        out = []
+        for i, g in enumerate(self.required_entities):
+            weak, context, exclude = self.entity_context[i] if i < len(self.entity_context) else ((), (), ())
+            out.append(EntityGroup(tuple(a for a in g if a not in weak), tuple(weak), tuple(context), tuple(exclude)))
+        return out
 
     @property
     def fact_check_urls(self) -> list[str]:
         return [fc["url"] for fc in self.fact_checks if fc.get("url")]
 
     def content(self) -> dict[str, Any]:
-        return {
+        out = {
             "claim_id": self.claim_id, "text": self.text, "title": self.title, "status": self.status,
             "variants": list(self.variants), "verdict": self.verdict, "media_category": self.media_category,
             "required_entities": [list(g) for g in self.required_entities], "known_media": list(self.known_media),
             "fact_checks": [dict(fc) for fc in self.fact_checks], "debunk_note": self.debunk_note,
             "region": list(self.region),
         }
+        if self.true_statements:  # only when given, so catalogues without any keep their version
+            out["true_statements"] = list(self.true_statements)
+        if self.debunk_variants:
+            out["debunk_variants"] = list(self.debunk_variants)
+        if any(w or x for w, _, x in self.entity_context):
+            out["required_entities"] = [
+                {k: list(v) for k, v in (("names", g.names), ("with_context", g.with_context),
+                                          ("context", g.context), ("exclude", g.exclude)) if v}
+                if g.with_context or g.exclude else list(g.names) for g in self.entity_groups]
+        return out
 
 
 @dataclass
@@ -211,19 +256,53 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
     if status not in STATUSES:
         raise bad("status", f"must be one of {', '.join(STATUSES)} (got '{status}')")
     verdict = opt_str("verdict")
+    if verdict is not None:
+        term = verdict_from_rating(verdict)
+        if strict_fields and verdict.lower() not in SCALE:
+            hint = f"; the rating reads as '{term}'" if term else ""
+            raise bad("verdict", f"must be one of {', '.join(SCALE)} (got '{verdict}'{hint})")
+        if term is None:
+            raise bad("verdict", f"'{verdict}' is not a rating this catalogue can read; use one of {', '.join(SCALE)}")
+        verdict = term
     media_category = opt_str("media_category")
     if media_category is not None and media_category not in MEDIA_CATEGORIES:
         raise bad("media_category", f"must be one of {', '.join(MEDIA_CATEGORIES)} or null (got '{media_category}')")
     groups_raw = raw.get("required_entities")
     groups: list[tuple[str, ...]] = []
+    contexts: list[tuple[tuple[str, ...], ...]] = []
+    shape = ("must be a list of groups; a group is a list of aliases or a mapping with names, "
+             "with_context, context and exclude (lists of strings)")
     if groups_raw is not None:
-        if not isinstance(groups_raw, list) or not all(_is_str_list(g) and g for g in groups_raw):
-            raise bad("required_entities", "must be a list of lists of strings")
-        for g in groups_raw:
-            aliases = tuple(a.strip() for a in g if a.strip())
-            if not aliases:
-                raise bad("required_entities", "must be a list of lists of strings")
-            groups.append(aliases)
+        if not isinstance(groups_raw, list):
+            raise bad("required_entities", shape)
+        for n, g in enumerate(groups_raw, 1):
+            if isinstance(g, dict):
+                unknown = sorted(set(g) - {"names", "with_context", "context", "exclude"})
+                if unknown:
+                    raise bad("required_entities",
+                              f"group {n}: unknown key '{unknown[0]}' (known: names, with_context, context, exclude)")
+                parts = []
+                for key in ("names", "with_context", "context", "exclude"):
+                    v = g.get(key) or []
+                    if not _is_str_list(v):
+                        raise bad("required_entities", f"group {n}: {key} must be a list of strings")
+                    parts.append(tuple(dict.fromkeys(a.strip() for a in v if a.strip())))
+                names, weak, context, exclude = parts
+                if not names and not weak:
+                    raise bad("required_entities", f"group {n}: needs names or with_context aliases")
+                if weak and not context:
+                    raise bad("required_entities", f"group {n}: with_context aliases need a context list")
+            elif _is_str_list(g) and g:
+                names, weak, context, exclude = tuple(dict.fromkeys(a.strip() for a in g if a.strip())), (), (), ()
+                if not names:
+                    raise bad("required_entities", shape)
+            else:
+                raise bad("required_entities", shape)
+            problem = part_name_problem(names)
+            if problem:
+                raise bad("required_entities", f"group {n}: {problem}")
+            groups.append(names + tuple(a for a in weak if a not in names))
+            contexts.append((weak, context, exclude))
     media = []
     for m in str_list("known_media"):
         key = canonical_media(m)
@@ -247,11 +326,23 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
         fcs.extend({"url": u} for u in extra_urls if u not in known)
     if strict_fields and status == "active" and not fcs:
         raise bad("fact_checks", "an active claim needs at least one fact check with a url")
+    if strict_fields and status == "active" and verdict is None:
+        raise bad("verdict", f"an active claim needs a verdict: one of {', '.join(SCALE)}")
+    true_statements = tuple(dict.fromkeys(str_list("true_statements")))
+    if true_statements:
+        own = {normalise(f) for f in (text, title, *str_list("variants")) if f}
+        for t in true_statements:
+            if normalise(t) in own:
+                raise bad("true_statements", f"'{t[:60]}' is the claim itself (its text, title or a variant); "
+                                             "list what is really true")
     return Claim(
         claim_id=cid, text=text or title or "", title=title, status=status, variants=str_list("variants"),
-        verdict=verdict.lower() if verdict else None, media_category=media_category,
-        required_entities=tuple(groups), known_media=tuple(dict.fromkeys(media)), fact_checks=tuple(fcs),
-        debunk_note=opt_str("debunk_note"), region=str_list("region"), origin=where,
+        verdict=verdict, media_category=media_category,
+        required_entities=tuple(groups), entity_context=tuple(contexts) if any(w or x for w, _, x in contexts) else (),
+        known_media=tuple(dict.fromkeys(media)), fact_checks=tuple(fcs),
+        debunk_note=opt_str("debunk_note"), region=str_list("region"),
+        true_statements=true_statements, debunk_variants=tuple(dict.fromkeys(str_list("debunk_variants"))),
+        origin=where,
     )
 
 

@@ -26,6 +26,8 @@ class MatchConfig:
     - ``workers``: threads for rapidfuzz (``-1`` = all cores).
     - ``mentions_label``: label of a post that reports on the claim neutrally above the review
       threshold (``needs_review`` or ``no_flag``).
+    - ``stance``: ``model`` (the learned stance model over character n-grams and the cue lists,
+      :mod:`rules.stance_model`) or ``cues`` (the cue lists alone).
     """
 
     flag_threshold: float = 50.0
@@ -36,6 +38,7 @@ class MatchConfig:
     max_fuzzy_chars: int = 1500
     workers: int = 1
     mentions_label: str = "no_flag"
+    stance: str = "model"
 
     def __post_init__(self) -> None:
         for name in ("flag_threshold", "review_threshold", "report_floor"):
@@ -53,6 +56,8 @@ class MatchConfig:
                 raise ValueError(f"[matching] {name} must be an integer >= {lo} (got {v!r})")
         if not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers == 0 or self.workers < -1:
             raise ValueError(f"[matching] workers must be a positive integer or -1 for all cores (got {self.workers!r})")
+        if self.stance not in ("model", "cues"):
+            raise ValueError(f"[matching] stance must be model or cues (got {self.stance!r})")
         if self.mentions_label not in ("needs_review", "no_flag"):
             raise ValueError(f"[matching] mentions_label must be needs_review or no_flag (got {self.mentions_label!r})")
 

@@ -10,7 +10,7 @@ from rules.schema import CLAIMS_SCHEMA
 
 GOOD = {
     "claim_id": "abc", "status": "active", "title": "T", "text": "Trump frees Khan", "variants": ["v"],
-    "verdict": "False", "media_category": None, "required_entities": [["trump"], ["khan", "imran khan"]],
+    "verdict": "False", "media_category": None, "required_entities": [["trump"], ["imran khan", "ik"]],
     "known_media": ["https://youtu.be/dQw4w9WgXcQ"], "debunk_note": "n", "region": ["PK"],
     "fact_checks": [{"publisher": "P", "url": "https://example.org/fc", "date": "2024-11-20", "rating": "False"}],
 }
@@ -37,7 +37,7 @@ def test_a_valid_folder_loads_with_imported_subfolder_and_a_frame_of_the_schema(
 
 def test_bad_required_entities_names_file_claim_and_field(tmp_path):
     write(tmp_path, "x.yaml", {**GOOD, "required_entities": ["trump", "khan"]})
-    with pytest.raises(CatalogueError, match=r"x\.yaml: claim 'abc': field 'required_entities': must be a list of lists of strings"):
+    with pytest.raises(CatalogueError, match=r"x\.yaml: claim 'abc': field 'required_entities': must be a list of groups; a group is a list of aliases or a mapping"):
         load_catalogue(tmp_path)
 
 
