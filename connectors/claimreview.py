@@ -12,9 +12,12 @@ entities, several objects in one block). A claim row is a plain dict::
     text            claimReviewed
     variants, media_category, required_entities
                     empty: a reviewer adds them before approving
-    verdict         normalised rating: false | altered | misleading | missing-context | true |
-                    unproven | satire, or None when the rating is not recognised
-    rating          the publisher's own rating text (reviewRating.alternateName)
+    rating          the publisher's own rating text (reviewRating.alternateName, else name), kept
+                    as written: what it means for flagging is the rules' business
+                    (``rules.verdicts``); the flows fill the claim's ``verdict`` from it
+    rating_value, best_rating, worst_rating
+                    reviewRating.ratingValue / bestRating / worstRating as given (numbers or
+                    text), or None
     publisher       author/publisher name of the review
     date            datePublished as YYYY-MM-DD, or None
     url             the review URL
@@ -52,52 +55,6 @@ from connectors.base import BaseSource, FetchResult
 from connectors.common import conditional_headers
 from connectors.errors import ConfigError, ConnectorError, ParseError, RobotsDisallowed
 from connectors.urls import canonical_url, video_ref
-
-VERDICTS = ("false", "altered", "misleading", "missing-context", "true", "unproven", "satire")
-
-# checked in this order; the first family whose pattern matches wins
-_VERDICT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("altered", re.compile(
-        r"altered|doctored|manipulat|\bedited\b|photoshop|deep ?fake|digitally|spliced|morphed|"
-        r"retouch|trucad|adulterad|montage|bearbeitet|ایڈٹ|ترمیم")),
-    ("satire", re.compile(r"satir|parod|humou?r|joke|sátira|طنز")),
-    ("missing-context", re.compile(
-        r"missing context|lacks context|needs context|out of context|without context|"
-        r"context|contexto|contexte|kontext|سیاق")),
-    ("misleading", re.compile(
-        r"mislead|partly false|partially false|half[- ]true|mostly false|mixture|mixed|exaggerat|"
-        r"distort|cherry|engañoso|enganoso|trompeur|irreführend|fuorviante|گمراہ")),
-    ("unproven", re.compile(
-        r"unproven|unverified|unsupported|unsubstantiated|no evidence|not proven|unclear|"
-        r"research in progress|inconclusive|sin evidencia|non prouvé|unbelegt|غیر مصدقہ")),
-    ("false", re.compile(
-        r"\bfalse\b|\bfake\b|hoax|pants on fire|fabricat|incorrect|wrong|untrue|not true|bogus|"
-        r"\bscam\b|pinocchio|debunk|baseless|falso|faux|falsch|\bfalsa\b|غلط|جعلی|جھوٹ|من گھڑت")),
-    ("true", re.compile(r"\btrue\b|\bcorrect\b|accurate|verdadero|verdadeiro|\bvrai\b|\bwahr\b|درست|سچ")),
-]
-
-
-def normalise_verdict(rating: str | None, value: Any = None, best: Any = None, worst: Any = None) -> str | None:
-    """A publisher's rating ("Pants on Fire!", "Altered video", "Partly false", "Falso"...) as one
-    of :data:`VERDICTS`; falls back to the numeric ``ratingValue`` against ``bestRating`` /
-    ``worstRating`` (worst -> false, best -> true, between -> misleading). None if unknown."""
-    if isinstance(rating, str) and rating.strip():
-        low = unicodedata.normalize("NFKC", rating).casefold().replace("_", " ")
-        for verdict, pattern in _VERDICT_PATTERNS:
-            if pattern.search(low):
-                return verdict
-    try:
-        v, b, w = float(value), float(best if best is not None else 5), float(worst if worst is not None else 1)
-    except (TypeError, ValueError):
-        return None
-    if b == w:
-        return None
-    if v == w:
-        return "false"
-    if v == b:
-        return "true"
-    return "misleading" if min(w, b) < v < max(w, b) else None
-
 
 def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict[str, Any]]:
     """One claim row per ClaimReview on the page (see the module docstring)."""
@@ -162,8 +119,6 @@ def _review_row(r: dict[str, Any], page: dict[str, Any], source: str) -> dict[st
         rating = next((x for x in rating if isinstance(x, dict)), None)
     rating = rating if isinstance(rating, dict) else {}
     rating_text = article._clean(article._str(rating.get("alternateName")) or article._str(rating.get("name")))
-    verdict = normalise_verdict(rating_text, rating.get("ratingValue"), rating.get("bestRating"),
-                                rating.get("worstRating"))
     review_url = article._str(r.get("url")) or page.get("url")
     publisher = article._names(r.get("author")) or article._names(r.get("publisher"))
     published = article.parse_time(article._str(r.get("datePublished")))
@@ -190,10 +145,12 @@ def _review_row(r: dict[str, Any], page: dict[str, Any], source: str) -> dict[st
         "title": title,
         "text": claim,
         "variants": [],
-        "verdict": verdict,
         "media_category": None,
         "required_entities": [],
         "rating": rating_text,
+        "rating_value": _scalar(rating.get("ratingValue")),
+        "best_rating": _scalar(rating.get("bestRating")),
+        "worst_rating": _scalar(rating.get("worstRating")),
         "publisher": publisher,
         "date": date,
         "url": review_url,
@@ -206,6 +163,16 @@ def _review_row(r: dict[str, Any], page: dict[str, Any], source: str) -> dict[st
         "source": source,
         "_page_title": not own_title,
     }
+
+
+def _scalar(v: Any) -> str | int | float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float)):
+        return v
+    if isinstance(v, str) and v.strip():
+        return v.strip()[:40]
+    return None
 
 
 def _shorten(text: str) -> str:

@@ -87,7 +87,9 @@ def resolve_inputs(config: str | None, replay: str | None, demo: bool) -> tuple[
 
 def _rows_frame(kind: str, rows: Any, source: str) -> tuple[str, pl.DataFrame]:
     if kind == "factchecks" or isinstance(rows, list) and rows and "claim_id" in rows[0] and "post_id" not in rows[0]:
-        claims = [{k: r.get(k) for k in CLAIMS_SCHEMA} for r in rows]
+        from flows.claimrows import with_verdict
+
+        claims = [{k: r.get(k) for k in CLAIMS_SCHEMA} for r in map(with_verdict, rows)]
         frame = pl.DataFrame(claims, schema=CLAIMS_SCHEMA) if claims else empty("claims")
         return "claims", frame.with_columns(status=pl.lit("imported"), catalogue_version=pl.lit("imported"))
     if isinstance(rows, pl.DataFrame):  # a connector may hand over a large result as a frame

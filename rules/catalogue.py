@@ -8,13 +8,20 @@ Format of one claim (``rules/claims/<claim_id>.yaml``, one claim per file; files
     title: ...                            # headline, may be null
     text: ...                             # the claim as fact-checkers state it
     variants: [...]                       # paraphrases, Urdu script, Roman Urdu
-    verdict: altered                      # lower case
+    verdict: altered                      # a term of the verdict scale (rules.verdicts):
+                                          # false | altered | misleading | missing-context flag;
+                                          # mixture | unproven | satire review only;
+                                          # mostly-true | true never flag
     media_category: EditedOrCroppedContent   # schema.org mediaAuthenticityCategory term, or null
     required_entities: [[trump, ٹرمپ], [imran khan, khan]]   # every group must appear
     known_media: [youtube:<id>, https://...]                  # canonicalised on load
     fact_checks: [{publisher, url, date, rating}]             # >= 1 for an active claim
     debunk_note: ...
     region: [PK]
+    true_statements:                      # true facts that look like the claim (counter-evidence):
+      - ...                               # what really happened, who really said what; a post
+                                          # matching one at least as well as the claim is not
+                                          # flagged (any language; like variants, one per line)
 
 Large catalogues are imported from JSONL (:func:`load_jsonl`): one object per line with
 ``claim_id``, ``text``, ``title`` and optionally any of the fields above.
@@ -25,7 +32,11 @@ of lists of strings``. Who raises it: the loaders here. What happens next: the C
 exits 2; a flow run fails before fetching anything.
 
 Status rules used by the matcher: ``retired`` claims are never matched; ``imported`` claims are
-matched but never labelled ``likely_misinformation`` (at most ``needs_review``).
+matched but never labelled ``likely_misinformation`` (at most ``needs_review``). An ``active``
+claim in a YAML file needs a verdict; only a verdict meaning false, altered, misleading or out of
+context lets its matches be flagged (see :mod:`rules.verdicts`). JSONL lines may give a
+publisher's rating as ``verdict`` ("Mostly False", "Pants on Fire!"): it is read onto the scale,
+and a rating that cannot be read is refused.
 """
 
 from __future__ import annotations
@@ -42,8 +53,9 @@ from typing import Any, Iterable
 import polars as pl
 import yaml
 
-from rules.normalise import canonical_media
+from rules.normalise import canonical_media, normalise
 from rules.schema import CLAIMS_SCHEMA
+from rules.verdicts import SCALE, verdict_from_rating
 
 STATUSES = ("active", "imported", "retired")
 CLAIM_ID_RE = re.compile(r"^[a-z0-9-]+$")
@@ -51,7 +63,7 @@ JSONL_CLAIM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 KNOWN_FIELDS = {
     "claim_id", "status", "title", "text", "variants", "verdict", "media_category",
     "required_entities", "known_media", "fact_checks", "debunk_note", "region",
-    "fact_check_urls", "notes", "tags", "language", "lang", "first_seen", "source",
+    "fact_check_urls", "notes", "tags", "language", "lang", "first_seen", "source", "true_statements",
 }
 
 
@@ -82,6 +94,7 @@ class Claim:
     fact_checks: tuple[dict[str, Any], ...] = ()
     debunk_note: str | None = None
     region: tuple[str, ...] = ()
+    true_statements: tuple[str, ...] = ()
     origin: str = ""
 
     @property
@@ -89,13 +102,16 @@ class Claim:
         return [fc["url"] for fc in self.fact_checks if fc.get("url")]
 
     def content(self) -> dict[str, Any]:
-        return {
+        out = {
             "claim_id": self.claim_id, "text": self.text, "title": self.title, "status": self.status,
             "variants": list(self.variants), "verdict": self.verdict, "media_category": self.media_category,
             "required_entities": [list(g) for g in self.required_entities], "known_media": list(self.known_media),
             "fact_checks": [dict(fc) for fc in self.fact_checks], "debunk_note": self.debunk_note,
             "region": list(self.region),
         }
+        if self.true_statements:  # only when given, so catalogues without any keep their version
+            out["true_statements"] = list(self.true_statements)
+        return out
 
 
 @dataclass
@@ -211,6 +227,14 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
     if status not in STATUSES:
         raise bad("status", f"must be one of {', '.join(STATUSES)} (got '{status}')")
     verdict = opt_str("verdict")
+    if verdict is not None:
+        term = verdict_from_rating(verdict)
+        if strict_fields and verdict.lower() not in SCALE:
+            hint = f"; the rating reads as '{term}'" if term else ""
+            raise bad("verdict", f"must be one of {', '.join(SCALE)} (got '{verdict}'{hint})")
+        if term is None:
+            raise bad("verdict", f"'{verdict}' is not a rating this catalogue can read; use one of {', '.join(SCALE)}")
+        verdict = term
     media_category = opt_str("media_category")
     if media_category is not None and media_category not in MEDIA_CATEGORIES:
         raise bad("media_category", f"must be one of {', '.join(MEDIA_CATEGORIES)} or null (got '{media_category}')")
@@ -247,11 +271,21 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
         fcs.extend({"url": u} for u in extra_urls if u not in known)
     if strict_fields and status == "active" and not fcs:
         raise bad("fact_checks", "an active claim needs at least one fact check with a url")
+    if strict_fields and status == "active" and verdict is None:
+        raise bad("verdict", f"an active claim needs a verdict: one of {', '.join(SCALE)}")
+    true_statements = tuple(dict.fromkeys(str_list("true_statements")))
+    if true_statements:
+        own = {normalise(f) for f in (text, title, *str_list("variants")) if f}
+        for t in true_statements:
+            if normalise(t) in own:
+                raise bad("true_statements", f"'{t[:60]}' is the claim itself (its text, title or a variant); "
+                                             "list what is really true")
     return Claim(
         claim_id=cid, text=text or title or "", title=title, status=status, variants=str_list("variants"),
-        verdict=verdict.lower() if verdict else None, media_category=media_category,
+        verdict=verdict, media_category=media_category,
         required_entities=tuple(groups), known_media=tuple(dict.fromkeys(media)), fact_checks=tuple(fcs),
-        debunk_note=opt_str("debunk_note"), region=str_list("region"), origin=where,
+        debunk_note=opt_str("debunk_note"), region=str_list("region"),
+        true_statements=true_statements, origin=where,
     )
 
 

@@ -36,6 +36,7 @@ from scipy import sparse
 from rules.catalogue import Claim
 from rules.duplicates import DuplicateGroups
 from rules.normalise import canonical_media, normalise_series
+from rules.verdicts import TRUE_VERDICTS, can_flag
 
 _STOP_RAW = (
     "a an the and or but if then else of to in on at by for with from as into onto about over under "
@@ -152,18 +153,24 @@ class ClaimIndex:
     """Candidate index over the matched claims (see the module docstring).
 
     ``confirmed`` maps a claim id to extra texts matched as fields of that claim (posts
-    reviewers confirmed); ids not among ``claims`` are ignored. ``version`` is the key under which
+    reviewers confirmed); ``counter`` to extra counter-statements (posts reviewers found not to
+    be the claim or true), added to the claim's ``true_statements``; ids not among ``claims``
+    are ignored. ``version`` is the key under which
     the index may be cached: the effective catalogue version of the matcher.
     """
 
     def __init__(self, claims: Sequence[Claim], version: str,
-                 confirmed: dict[str, Sequence[str]] | None = None) -> None:
+                 confirmed: dict[str, Sequence[str]] | None = None,
+                 counter: dict[str, Sequence[str]] | None = None) -> None:
         claims = [c for c in claims if c.status != "retired"]
         self.version = version
         self.claims = claims
         self.claim_ids = [c.claim_id for c in claims]
         self.numeric_ids = all(cid.isdigit() for cid in self.claim_ids)
         self.active = np.array([c.status == "active" for c in claims], dtype=bool)
+        # only an active claim whose verdict means false, altered, misleading or out of context flags
+        self.can_flag = self.active & np.array([can_flag(c.verdict) for c in claims], dtype=bool)
+        self.rated_true = np.array([c.verdict in TRUE_VERDICTS for c in claims], dtype=bool)
         n = len(claims)
         confirmed = confirmed or {}
 
@@ -226,6 +233,8 @@ class ClaimIndex:
                 key = canonical_media(u)
                 if key:
                     self.fact_checks.setdefault(key, []).append(i)
+        self.counters = CounterStatements(self, [list(c.true_statements) + list((counter or {}).get(c.claim_id, ()))
+                                                 for c in claims])
         self.entities: list[list[re.Pattern[str]] | None] = []
         for c in claims:
             groups = []
@@ -336,3 +345,49 @@ class ClaimIndex:
     @cached_property
     def field_sorted_array(self) -> np.ndarray:
         return np.array(self.field_sorted, dtype=object)
+
+
+class CounterStatements:
+    """Each claim's counter-statements (``true_statements`` and reviewers' counter-examples),
+    normalised, with IDF-weighted term vectors over the claims' vocabulary extended by their own
+    words (a word found in no claim weighs like an unknown word). They take no part in candidates
+    or ranking; :mod:`rules.counter` compares a reported pair's post with them."""
+
+    def __init__(self, index: ClaimIndex, statements: list[list[str]]) -> None:
+        raw: list[str] = []
+        owner: list[int] = []
+        for i, ts in enumerate(statements):
+            for t in ts:
+                if t and t.strip():
+                    raw.append(t.strip())
+                    owner.append(i)
+        norm = normalise_series(raw).to_list() if raw else []
+        keep = [j for j, t in enumerate(norm) if t]
+        self.raw = [raw[j] for j in keep]
+        self.text = [norm[j] for j in keep]
+        self.sorted = [" ".join(sorted(t.split())) for t in self.text]
+        own = np.array([owner[j] for j in keep], dtype=np.int64)
+        self.start = np.searchsorted(own, np.arange(len(index) + 1)).astype(np.int64)
+        self.vocab: dict[str, int] = dict(index.tokens.vocab) if self.text else {}
+        ids = [[self.vocab.setdefault(t, len(self.vocab)) for t in index.tokens.terms(x)] for x in self.text]
+        self.idf = np.concatenate([index.idf, np.full(max(0, len(self.vocab) - len(index.idf)), index.unknown_idf)])
+        width = max(len(self.vocab), 1)
+        if self.text:
+            self.terms = binary_matrix(ids, width).multiply(self.idf[None, :width]).tocsr().astype(np.float32)
+        else:
+            self.terms = sparse.csr_matrix((0, width), dtype=np.float32)
+        self.terms_total = np.asarray(self.terms.sum(axis=1)).ravel() + 1e-9
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def of(self, claim: int) -> range:
+        return range(int(self.start[claim]), int(self.start[claim + 1]))
+
+    def has(self, cc: np.ndarray) -> np.ndarray:
+        """Per claim position in ``cc``: whether the claim has any counter-statement."""
+        return self.start[cc + 1] > self.start[cc]
+
+    def post_ids(self, tokens: Tokens, norm: str) -> list[int]:
+        v = self.vocab
+        return [v[t] for t in tokens.terms(norm) if t in v]

@@ -28,7 +28,7 @@ analysts; posts with nothing above the floor get no row.
 
 Modules, each depending only on those above it: ``normalise``, ``stance`` (cue lists),
 ``catalogue``, ``config``, ``schema``, ``feedback`` -> ``duplicates`` -> ``index`` ->
-``post_stance`` -> ``posts`` -> ``features`` -> ``scoring`` -> ``labels`` -> ``match``.
+``post_stance`` -> ``posts`` -> ``features`` -> ``scoring`` -> ``counter`` -> ``labels`` -> ``match``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import polars as pl
 
 from rules.catalogue import Catalogue
 from rules.config import MatchConfig
+from rules.counter import counter_scores
 from rules.duplicates import DUPLICATE_STEP  # noqa: F401  (re-exported)
 from rules.features import CALIBRATION_FEATURES, FEATURES, MediaMatches, Scorer  # noqa: F401
 from rules.feedback import Feedback, effective_version
@@ -70,7 +71,8 @@ class Matcher:
     Build once, reuse over many batches; the object pickles (for Dask workers). ``retired``
     claims are left out; ``imported`` claims are matched but never flagged
     ``likely_misinformation``. ``feedback`` (:class:`rules.feedback.Feedback`) adds reviewers'
-    confirmed posts as fields of their claims; :attr:`catalogue_version` then changes with it.
+    confirmed posts as fields of their claims and their counter-examples to the claims'
+    ``true_statements``; :attr:`catalogue_version` then changes with it.
     """
 
     def __init__(self, catalogue: Catalogue, config: MatchConfig | None = None,
@@ -81,7 +83,8 @@ class Matcher:
         self.catalogue_version = effective_version(catalogue.version, self.feedback)
         self.ranking_model = RankingModel(model)
         self.label_model = LabelModel(calibration)
-        self.index = ClaimIndex(list(catalogue), self.catalogue_version, confirmed=dict(self.feedback.confirmed))
+        self.index = ClaimIndex(list(catalogue), self.catalogue_version, confirmed=dict(self.feedback.confirmed),
+                                counter=dict(self.feedback.counter))
         self.scorer = Scorer(self.index, self.config.candidates, self.config.max_fuzzy_chars, self.config.workers)
         self.claim_ids = self.index.claim_ids
         self._claim_pos = {cid: i for i, cid in enumerate(self.claim_ids)}
@@ -236,6 +239,15 @@ class Matcher:
         fuzzy = np.zeros(len(pp))
         fuzzy[sel] = lab["tsr"]
         pair_stance = pair_stances(ix, prep, pp, cc, idx)
+        # counter-evidence: the post against the claim's true statements, as against the claim
+        counter = np.full(len(pp), -1.0)
+        closest: dict[int, str] = {}
+        if len(ix.counters):
+            c_score, c_text = counter_scores(self.scorer, self.label_model, prep.norm, pp[idx], cc[idx])
+            counter[idx] = c_score
+            closest = {int(i): t for i, t in zip(idx.tolist(), c_text) if t is not None}
+        claim_score = np.zeros(len(pp))
+        claim_score[sel] = cal
         flagged: set[int] = set()
         rows: dict[str, list[Any]] = {k: [] for k in MATCHES_SCHEMA}
         for i, r in zip(idx.tolist(), rank.tolist()):
@@ -246,7 +258,11 @@ class Matcher:
             if fc_link[i] or any(is_fact_check_url(k) for k in prep.keys[p]):
                 stance = "debunks"
             s = float(score[i])
-            label = label_of(cfg, s, stance, bool(media[i] or fc_link[i]), ents, bool(ix.active[c]), prep.hedge[p])
+            closer = bool(counter[i] >= 0 and counter[i] >= claim_score[i])
+            label = label_of(cfg, s, stance, bool(media[i] or fc_link[i]), ents, bool(ix.can_flag[c]), prep.hedge[p],
+                             bool(ix.rated_true[c]), closer)
+            truth = closest.get(i) if (closer and label == "no_flag" and stance in ("spreads", "unclear")
+                                       and not (media[i] or fc_link[i])) else None
             if label in FLAG_LABELS:
                 # one claim per post carries a flag: the best-ranked; the others are left for review
                 if p in flagged:
@@ -263,7 +279,7 @@ class Matcher:
             rows["stance"].append(stance)
             rows["label"].append(label)
             rows["evidence"].append(evidence(ix, text, int(feats["best_field"][i]),
-                                             feats["media_evidence"].get((p, c)), fc_key.get(i)))
+                                             feats["media_evidence"].get((p, c)), fc_key.get(i), truth))
             rows["catalogue_version"].append(self.catalogue_version)
             rows["run_id"].append(None)
             rows["flagged_at"].append(None)

@@ -64,7 +64,7 @@ class LabelModel:
         self.intercept = float(cal["intercept"])
 
     def __call__(self, feats: dict[str, np.ndarray]) -> np.ndarray:
-        if len(feats["cov_claim"]) == 0:
+        if len(feats[CALIBRATION_FEATURES[0]]) == 0:
             return np.empty(0)
         x = np.column_stack([feats[f] for f in CALIBRATION_FEATURES])
         return _percent(x @ self.coef + self.intercept)

@@ -129,19 +129,45 @@ def _set(claims_dir: Path, claim_id: str, status: str) -> Path:
 @claims_app.command("approve")
 def approve(claim_id: str = typer.Argument(..., help="The imported claim's id."),
             claims_dir: Path = _dir_option()) -> None:
-    """Approve an imported claim: its status becomes active and posts can be flagged for it."""
+    """Approve an imported claim: its status becomes active and posts can be flagged for it.
+
+    A claim rated true or mostly true, or without a verdict, is refused (exit 2, nothing changed);
+    one rated mixture, unproven or satire is approved but its matches stay at most needs_review."""
+    from rules.verdicts import TRUE_VERDICTS
+
     try:
         claim = _get(claims_dir, claim_id)
         if claim.status != "imported":
             raise Failure(f"claim '{claim_id}' is {claim.status}; only imported claims are approved "
                           "(a retired claim is brought back by editing its file)", 1)
+        if claim.verdict in TRUE_VERDICTS:
+            _check_verdict(claim)
         if not claim.fact_checks:
             raise Failure(f"claim '{claim_id}' has no fact_checks; add the fact-check that debunks it "
                           "to its file before approving", 1)
+        _check_verdict(claim)
         path = _set(claims_dir, claim_id, "active")
     except Failure as exc:
         _fail(exc)
-    print(f"approved {claim_id} ({path})")
+    from rules.verdicts import REVIEW_ONLY, describe
+
+    note = f"; rated {describe(claim.verdict)}, so its matches are at most needs_review" if claim.verdict in REVIEW_ONLY else ""
+    print(f"approved {claim_id} ({path}){note}")
+
+
+def _check_verdict(claim) -> None:
+    """Refuse to approve a claim rated true or mostly true, or one without a verdict (exit 2)."""
+    from rules.verdicts import FLAGGABLE, REVIEW_ONLY, TRUE_VERDICTS, describe
+
+    rating = next((fc.get("rating") for fc in claim.fact_checks if fc.get("rating")), None)
+    said = f" (publisher's rating \"{rating}\")" if rating else ""
+    if claim.verdict in TRUE_VERDICTS:
+        raise Failure(f"claim '{claim.claim_id}' is rated {describe(claim.verdict)}{said}; a true claim is "
+                      "never approved: posts stating it are not misinformation (retire it or leave it imported)", 2)
+    if claim.verdict is None:
+        raise Failure(f"claim '{claim.claim_id}' has no verdict{said}; set `verdict:` in its file to one of "
+                      f"{', '.join(sorted(FLAGGABLE))} (or {', '.join(sorted(REVIEW_ONLY))} to match for review "
+                      "only) before approving", 2)
 
 
 @claims_app.command("retire")
@@ -266,6 +292,9 @@ def claim_yaml(row: dict[str, Any]) -> dict[str, Any]:
         if isinstance(u, str) and u not in known:
             fact_checks.append({"url": u})
     fact_checks = [{k: v for k, v in fc.items() if v is not None} for fc in fact_checks]
+    from flows.claimrows import with_verdict
+
+    row = with_verdict(row)
     note = None
     if row.get("rating") and row.get("publisher"):
         note = f"Rated \"{row['rating']}\" by {row['publisher']}."

@@ -186,3 +186,80 @@ def test_claims_and_run_name_the_catalogue_folder_alike():
 def _words(help_text: str) -> str:
     """Help text without the boxes and line breaks of rich's layout."""
     return " ".join(re.sub(r"[│╭╮╰╯─]", " ", help_text).split())
+
+
+# --- verdicts -------------------------------------------------------------------------------------
+
+TRUE_PAGE = ROOT / "tests" / "flows" / "fixtures" / "claimreview_rated_true.html"
+
+
+@pytest.mark.parametrize("verdict", ["true", "mostly-true"])
+def test_approve_refuses_a_claim_rated_true_in_one_line_and_changes_nothing(claims_dir, verdict):
+    path = claims_dir / "imported" / "rated-true.yaml"
+    path.write_text(yaml.safe_dump({**IMPORTED, "claim_id": "rated-true", "verdict": verdict,
+                                    "fact_checks": [{"url": "https://factcheck.example/t", "rating": "Correct"}]}))
+    before = path.read_bytes()
+    r = cli("approve", "rated-true", "--claims", claims_dir)
+    assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1
+    assert f"is rated '{verdict}'" in r.stderr and 'rating "Correct"' in r.stderr and "never approved" in r.stderr
+    assert path.read_bytes() == before and status_of(path) == "imported"
+
+
+def test_approve_refuses_a_claim_without_a_verdict_and_notes_a_review_only_one(claims_dir):
+    path = claims_dir / "imported" / "unrated.yaml"
+    path.write_text(yaml.safe_dump({**IMPORTED, "claim_id": "unrated", "verdict": None}))
+    r = cli("approve", "unrated", "--claims", claims_dir)
+    assert r.exit_code == 2 and "has no verdict; set `verdict:`" in r.stderr and status_of(path) == "imported"
+    path.write_text(yaml.safe_dump({**IMPORTED, "claim_id": "unrated", "verdict": "unproven"}))
+    r = cli("approve", "unrated", "--claims", claims_dir)
+    assert r.exit_code == 0 and "rated 'unproven'" in r.stdout and "at most needs_review" in r.stdout
+    assert status_of(path) == "active"
+
+
+def test_import_reads_the_publishers_rating_onto_the_scale(claims_dir, tmp_path):
+    rows = [{"claim_id": "half", "text": "Half of it is true.", "rating": "Half True", "url": "https://f.example/h",
+             "fact_checks": [{"url": "https://f.example/h", "rating": "Half True"}]},
+            {"claim_id": "num", "text": "Numeric rating only.", "rating": None, "rating_value": "2", "best_rating": "5",
+             "worst_rating": "1", "fact_checks": [{"url": "https://f.example/n"}]},
+            {"claim_id": "odd", "text": "A rating nobody reads.", "rating": "Discredited source",
+             "fact_checks": [{"url": "https://f.example/o"}]}]
+    jsonl = tmp_path / "rows.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert cli("import", jsonl, "--claims", claims_dir).exit_code == 0
+    verdicts = {r["claim_id"]: yaml.safe_load((claims_dir / "imported" / f"{r['claim_id']}.yaml").read_text()).get("verdict")
+                for r in rows}
+    assert verdicts == {"half": "mixture", "num": "misleading", "odd": None}
+
+
+def test_a_claimreview_page_rated_true_never_flags_a_post(claims_dir):
+    """Import a fact check that rates its claim true: approving it is refused, and even when a
+    curator sets it active by hand, posts stating the true fact are never likely_misinformation."""
+    import polars as pl
+
+    from rules.catalogue import load_catalogue, set_status
+    from rules.match import Matcher
+
+    r = cli("import", TRUE_PAGE, "--claims", claims_dir)
+    assert r.exit_code == 0, r.output
+    (path,) = (claims_dir / "imported").glob("cr-delhi-oxygen-bar-*.yaml")
+    claim = yaml.safe_load(path.read_text())
+    assert (claim["verdict"], claim["fact_checks"][0]["rating"]) == ("true", "True")
+    before = path.read_bytes()
+    approve = cli("approve", claim["claim_id"], "--claims", claims_dir)
+    assert approve.exit_code == 2 and "is rated 'true'" in approve.stderr and path.read_bytes() == before
+
+    posts = pl.DataFrame({"post_id": ["exact", "news", "hype", "roman", "question"], "text": [
+        "An oxygen bar has opened in Delhi where customers pay to breathe purified oxygen",
+        "Delhi now has an oxygen bar: customers pay Rs 299 to breathe purified oxygen for 15 minutes",
+        "BREAKING!! Oxygen bar opened in Delhi, pay and breathe purified oxygen, share with everyone",
+        "Delhi mein oxygen bar khul gaya, paise do aur saaf oxygen lo",
+        "Is it true an oxygen bar opened in Delhi where you pay to breathe oxygen?",
+    ]})
+    for status in ("imported", "active"):  # as imported, and as if a curator forced it active
+        set_status(path, status)
+        out = Matcher(load_catalogue(claims_dir)).match(posts)
+        mine = out.filter(pl.col("claim_id") == claim["claim_id"])
+        assert mine.height >= 3, out  # the posts do match the claim ...
+        assert "likely_misinformation" not in out["label"].to_list()  # ... and none is flagged
+    labels = dict(zip(mine["post_id"], mine["label"]))
+    assert labels["exact"] == labels["news"] == "no_flag"

@@ -8,12 +8,12 @@ from rules.catalogue import Catalogue, Claim
 from rules.match import MEDIA_MATCHES_SCHEMA, Matcher
 
 CLIP = Claim(
-    claim_id="trump-khan", title="Trump pledges to work for Imran Khan's release",
+    claim_id="trump-khan", verdict="altered", title="Trump pledges to work for Imran Khan's release",
     text="A video shows Donald Trump promising to get Imran Khan out of jail.",
     required_entities=(("trump",), ("imran khan", "khan")),
     known_media=("youtube:dQw4w9WgXcQ",), fact_checks=({"url": "https://factcheck.example.org/trump-khan"},),
 )
-MOSQUE = Claim(claim_id="mosque", text="An Indian drone hit Faisal Mosque in Islamabad.", title="Drone hits Faisal Mosque",
+MOSQUE = Claim(claim_id="mosque", verdict="missing-context", text="An Indian drone hit Faisal Mosque in Islamabad.", title="Drone hits Faisal Mosque",
                fact_checks=({"url": "https://factcheck.example.org/mosque"},))
 CAT = Catalogue([CLIP, MOSQUE])
 
