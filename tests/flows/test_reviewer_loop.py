@@ -88,8 +88,11 @@ def test_a_true_post_marked_true_content_is_not_flagged_again_nor_its_paraphrase
     assert now[post_id(SPREADING)][0] == "likely_misinformation", now  # the claim itself still flags
     for item in (TRUE_POST, PARAPHRASE):
         label, evidence = now.get(post_id(item), ("no row", ""))
-        assert label not in ("likely_misinformation", "needs_review", "debunk"), (item["title"], label, evidence)
-    assert cw("review", "list", "--format", "json", "--data-dir", data).exit_code == 0
+        assert label == "no_flag", (item["title"], label, evidence)
+        # the evidence says why: the reviewed post, as the reviewer saw it
+        assert evidence.startswith("closer to true statement: Fire near Faisal Mosque in Islamabad A roadside fire"), evidence
+    queue = json.loads(cw("review", "list", "--format", "json", "--data-dir", data).stdout)["queue"]
+    assert [(q["post_id"], q["claim_id"]) for q in queue] == [(post_id(SPREADING), CLAIM)]  # the judged post left it
 
     # claimwatch label with the data dir labels a batch as the run did; without it, as before review
     batch = tmp_path / "batch.jsonl"
@@ -100,7 +103,7 @@ def test_a_true_post_marked_true_content_is_not_flagged_again_nor_its_paraphrase
         res = cw("label", "--posts", batch, "--claims", claims, "--out", out, *extra)
         assert res.exit_code == 0, res.output
         labels = dict(pl.read_csv(out).filter(pl.col("claim_id") == CLAIM).select("post_id", "label").rows())
-        assert labels.get(post_id(PARAPHRASE), "no_flag") == expected, (extra, labels)
+        assert labels[post_id(PARAPHRASE)] == labels[post_id(TRUE_POST)] == expected, (extra, labels)
         assert labels[post_id(SPREADING)] == "likely_misinformation"
 
     quality = cw("report", "--quality", "--format", "json", "--data-dir", data)
