@@ -202,7 +202,9 @@ def mark(
     data_dir: str = typer.Option("claimwatch-data", "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Record a verdict on one (post, claim). Marking the verdict you already gave changes nothing;
-    a different one is recorded as your new verdict (the latest counts)."""
+    a different one is recorded as your new verdict (the latest counts).
+
+    From the next run, not_this_claim and true_content make the post a counter-example of the claim: it and posts that say the same are not flagged for it. confirmed makes it an example: posts that say the same score like the claim's variants."""
     from flows import reviews
     from flows.store import StoreError
 
