@@ -19,7 +19,9 @@ Rows: a reblog is unwrapped (the original status is the post); ``post_id`` is
 instances is one post. Content HTML becomes text; links in the content (not mentions or
 hashtags) and the preview card's URL go to ``links``; media attachments go to ``media_urls``;
 YouTube links become ``youtube:<id>`` and video attachments their canonical URL in
-``video_ids``; favourites/reblogs/replies counts fill likes/reposts/replies.
+``video_ids``; favourites/reblogs/replies counts fill likes/reposts/replies. ``media`` lists what the
+media step fingerprints: an image's ``preview_url`` (``image``), a video's or GIF's preview still
+(``thumbnail``) and file (``video``), the preview card's picture (``card``); audio is left out.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def status_row(status: dict, *, source: str = "", fallback_host: str = "") -> di
     card = orig.get("card") or {}
     if card.get("url"):
         links.append(card["url"])
-    media, videos = [], []
+    media, videos, items = [], [], []
     for att in orig.get("media_attachments") or []:
         if not isinstance(att, dict):
             continue
@@ -109,6 +111,15 @@ def status_row(status: dict, *, source: str = "", fallback_host: str = "") -> di
         media.append(u)
         if att.get("type") == "video":
             videos.append(canonical_url(u))
+        preview = att.get("preview_url") if isinstance(att.get("preview_url"), str) else None
+        if att.get("type") == "image":
+            items.append((preview or u, "image"))  # the server's small copy is enough to fingerprint
+        elif att.get("type") in ("video", "gifv"):
+            if preview:
+                items.append((preview, "thumbnail"))
+            items.append((u, "video"))
+    if isinstance(card.get("image"), str):
+        items.append((card["image"], "card"))
     videos += [video_ref(u) for u in links]
     if card.get("type") == "video" and card.get("url") and not video_ref(card["url"]):
         videos.append(canonical_url(card["url"]))
@@ -119,7 +130,7 @@ def status_row(status: dict, *, source: str = "", fallback_host: str = "") -> di
         author=_author(orig.get("account")), published_at=iso_time(orig.get("created_at")),
         lang=orig.get("language"), title=clip(orig.get("spoiler_text") or None), text=clip(text),
         links=unique(canonical_url(u) for u in links), media_urls=unique(media),
-        video_ids=unique(videos), likes=orig.get("favourites_count"),
+        video_ids=unique(videos), media=items, likes=orig.get("favourites_count"),
         reposts=orig.get("reblogs_count"), replies=orig.get("replies_count"),
     )
 

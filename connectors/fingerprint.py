@@ -1,0 +1,420 @@
+"""Perceptual fingerprints of pictures and videos (no network: bytes or files in, hashes out).
+
+* :func:`image_fingerprint` - one still (a thumbnail, a photo, a keyframe): PDQ (256 bits, Meta's
+  photo hash, via ``pdqhash``) by default, or 64-bit pHash (``imagehash``).
+* :func:`video_fingerprint` - frames sampled at ``fps`` (about 1 per second) with PyAV, each
+  hashed like an image; consecutive frames that hash within ``dedupe_distance`` of the last kept
+  one are dropped, so a still shot gives one frame (in the spirit of Meta's vPDQ).
+* :func:`fingerprint_bytes` / :func:`fingerprint_file` - pick image or video from the bytes
+  themselves (magic numbers), never from a name or a declared type alone.
+
+Every frame goes through the same preparation before hashing, on the catalogue side and on the
+post side: converted to RGB, dark borders trimmed (black letterbox and pillarbox bars), scaled so its longer side is at most :data:`WORK_SIDE` pixels.
+
+Caps (:class:`Limits`) make hostile input cheap to refuse: the decoded pixel count of a picture
+is checked from its header before decoding (a decompression-bomb PNG is refused without being
+decoded), only a few still formats are decoded at all, a video's container must be MP4/MOV,
+Matroska/WebM or MPEG-TS (forced, so FFmpeg never follows a playlist or reference to another
+file), and decoding stops at ``max_video_seconds`` of video, ``max_decoded_frames`` frames or
+``deadline`` (a ``time.monotonic()`` value). Problems raise :class:`connectors.errors.ParseError`
+(cannot be read) or :class:`connectors.errors.TooLargeError` (over a cap), each one line naming
+the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from connectors.errors import ParseError, TooLargeError
+
+ALGORITHMS = {"pdq": 256, "phash": 64}  # name -> bits
+DEFAULT_ALGORITHM = "pdq"
+WORK_SIDE = 256  # frames are scaled so the longer side is at most this before hashing
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+VIDEO_CONTAINERS = {"mp4": "mp4", "matroska": "matroska", "mpegts": "mpegts"}
+_BORDER_RANGE = 24  # a row or column whose luma spans less than this (2nd-98th pct) is flat
+_BORDER_DARK = 48  # ... and stays darker than this is a bar (a white wall at the edge is content)
+_MAX_TRIM = 0.35  # never trim more than this share of a side
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps applied while decoding (see the module docstring)."""
+
+    max_pixels: int = 40_000_000  # width x height of one still or one video frame
+    max_video_seconds: float = 600.0  # video decoded from the start up to this time
+    max_decoded_frames: int = 40_000  # frames decoded (not only sampled) per video
+    max_frame_rate: float = 240.0  # a stream declaring more frames per second is refused
+    fps: float = 1.0  # frames sampled per second of video
+    dedupe_distance: int = 8  # consecutive samples this close (PDQ bits) count once
+    threads: int = 1  # decoder threads per video
+
+
+# a curator's copy in the catalogue: every frame up to 30 per second (near-identical neighbours
+# dropped), so a post sampled at 1 frame per second meets a catalogue frame whatever its phase
+CATALOGUE_LIMITS = Limits(fps=30.0, dedupe_distance=4, max_video_seconds=1800.0, max_decoded_frames=120_000)
+
+
+@dataclass
+class Fingerprint:
+    """Hashes of one picture or video. ``hashes[i]`` is hex (``bits/4`` digits), taken at
+    ``frame_times[i]`` seconds (0 for a still), with PDQ quality ``quality[i]`` (0-100; pHash
+    gets the same quality measure computed on the frame)."""
+
+    kind: str  # image | video
+    algorithm: str
+    hashes: list[str] = field(default_factory=list)
+    frame_times: list[float] = field(default_factory=list)
+    quality: list[int] = field(default_factory=list)
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    frames_decoded: int = 0
+    truncated: bool = False  # stopped at a duration/frame cap; the hashes cover the start only
+    sha256: str | None = None
+
+
+def check_algorithm(algorithm: str) -> str:
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown hash algorithm {algorithm!r}; use one of: {', '.join(ALGORITHMS)}")
+    return algorithm
+
+
+def hex_bits(algorithm: str) -> int:
+    """Hex digits of one hash of ``algorithm``."""
+    return ALGORITHMS[check_algorithm(algorithm)] // 4
+
+
+# ------------------------------------------------------------------------------ preparing frames
+
+
+def trim_borders(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` without flat bars along its edges (letterbox, pillarbox, a plain frame)."""
+    h, w = rgb.shape[:2]
+    if h < 8 or w < 8:
+        return rgb
+    luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114 if rgb.ndim == 3 else rgb.astype(float)
+
+    def flat(lines: np.ndarray) -> np.ndarray:
+        lo, hi = np.percentile(lines, [2, 98], axis=1)
+        return ((hi - lo) < _BORDER_RANGE) & (hi < _BORDER_DARK)
+
+    rows, cols = flat(luma), flat(luma.T)
+    if rows.all() or cols.all():
+        return rgb  # a flat picture: nothing to trim against
+
+    def run(mask: np.ndarray) -> int:
+        n = int(np.argmin(mask)) if not mask.all() else len(mask)
+        return n
+
+    limit_h, limit_w = int(h * _MAX_TRIM), int(w * _MAX_TRIM)
+    top = min(run(rows), limit_h)
+    bottom = min(run(rows[::-1]), limit_h)
+    left = min(run(cols), limit_w)
+    right = min(run(cols[::-1]), limit_w)
+    # a thin line of flat pixels is content, not a bar
+    top = top if top >= max(2, h // 50) else 0
+    bottom = bottom if bottom >= max(2, h // 50) else 0
+    left = left if left >= max(2, w // 50) else 0
+    right = right if right >= max(2, w // 50) else 0
+    if not (top or bottom or left or right):
+        return rgb
+    return rgb[top:h - bottom, left:w - right]
+
+
+def work_size(width: int, height: int, side: int = WORK_SIDE) -> tuple[int, int]:
+    scale = min(1.0, side / max(width, height, 1))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def prepare_image(img: Any) -> np.ndarray:
+    """A Pillow image as the RGB array that gets hashed (borders trimmed, scaled down)."""
+    from PIL import Image
+
+    if img.mode != "RGB":
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            img = img.convert("RGBA")
+            base = Image.new("RGB", img.size, (255, 255, 255))
+            base.paste(img, mask=img.getchannel("A"))
+            img = base
+        else:
+            img = img.convert("RGB")
+    w, h = img.size
+    if max(w, h) > 2 * WORK_SIDE:  # cheap first step for big pictures
+        img = img.reduce(max(1, min(w, h) // WORK_SIDE // 2 or 1)) if min(w, h) >= 4 * WORK_SIDE else img
+    arr = trim_borders(np.asarray(img))
+    h, w = arr.shape[:2]
+    tw, th = work_size(w, h)
+    if (tw, th) != (w, h):
+        arr = np.asarray(Image.fromarray(arr).resize((tw, th), Image.BILINEAR, reducing_gap=2.0))
+    return np.ascontiguousarray(arr)
+
+
+def prepare_array(rgb: np.ndarray) -> np.ndarray:
+    """An RGB frame (already near :data:`WORK_SIDE`) as the array that gets hashed."""
+    from PIL import Image
+
+    arr = trim_borders(rgb)
+    h, w = arr.shape[:2]
+    tw, th = work_size(w, h)
+    if (tw, th) != (w, h):
+        arr = np.asarray(Image.fromarray(arr).resize((tw, th), Image.BILINEAR))
+    return np.ascontiguousarray(arr)
+
+
+# ------------------------------------------------------------------------------ hashing
+
+
+def _bits_to_hex(bits: np.ndarray) -> str:
+    return np.packbits(np.asarray(bits, dtype=np.uint8).ravel()).tobytes().hex()
+
+
+def hash_array(rgb: np.ndarray, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:
+    """``(hex hash, quality 0-100)`` of a prepared RGB array."""
+    import pdqhash
+
+    if algorithm == "pdq":
+        bits, quality = pdqhash.compute(rgb)
+        return _bits_to_hex(bits), int(quality)
+    if algorithm == "phash":
+        import imagehash
+        from PIL import Image
+
+        h = imagehash.phash(Image.fromarray(rgb))
+        # the same gradient-based quality PDQ reports, so low-detail frames are treated alike
+        _, quality = pdqhash.compute(rgb) if min(rgb.shape[:2]) >= 4 else (None, 0)
+        return _bits_to_hex(h.hash.ravel()), int(quality)
+    raise ValueError(f"unknown hash algorithm {algorithm!r}; use one of: {', '.join(ALGORITHMS)}")
+
+
+def distance(a: str, b: str) -> int:
+    """Hamming distance of two hex hashes of the same length."""
+    if len(a) != len(b):
+        raise ValueError(f"hashes of different lengths ({len(a)} and {len(b)} hex digits)")
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+# ------------------------------------------------------------------------------ sniffing
+
+
+def sniff(data: bytes) -> str | None:
+    """``"image"``, ``"video"``, ``"hls"`` or None from the first bytes."""
+    head = data[:64]
+    if head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")):
+        return "image"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image"
+    if head.lstrip().startswith(b"#EXTM3U"):
+        return "hls"
+    if video_container(data) is not None:
+        return "video"
+    return None
+
+
+def video_container(data: bytes) -> str | None:
+    """The FFmpeg demuxer to force for ``data`` (MP4/MOV, Matroska/WebM, MPEG-TS) or None."""
+    if len(data) >= 12 and data[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+        return "mp4"
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return "matroska"
+    if len(data) >= 188 * 3 and data[0] == 0x47 and data[188] == 0x47 and data[376] == 0x47:
+        return "mpegts"
+    return None
+
+
+# ------------------------------------------------------------------------------ stills
+
+
+def image_fingerprint(data: bytes, *, what: str = "image", algorithm: str = DEFAULT_ALGORITHM,
+                      limits: Limits = Limits()) -> Fingerprint:
+    """The fingerprint of one still (JPEG, PNG, WebP, GIF's first frame, BMP)."""
+    from PIL import Image, UnidentifiedImageError
+
+    check_algorithm(algorithm)
+    try:
+        img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
+    except UnidentifiedImageError:
+        raise ParseError(f"{what}: not a JPEG, PNG, WebP, GIF or BMP picture") from None
+    except Image.DecompressionBombError as exc:
+        raise TooLargeError(f"{what}: {exc}; refused") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ParseError(f"{what}: unreadable picture ({exc})") from None
+    w, h = img.size
+    if w * h > limits.max_pixels:
+        raise TooLargeError(f"{what}: {w}x{h} = {w * h:,} pixels is over the cap of {limits.max_pixels:,} "
+                            "(a decompression bomb or a very large picture); refused without decoding")
+    if w < 1 or h < 1:
+        raise ParseError(f"{what}: picture of size {w}x{h}")
+    try:
+        if img.format == "JPEG":
+            img.draft("RGB", (WORK_SIDE * 2, WORK_SIDE * 2))  # decode at a reduced scale
+        img.seek(0)
+        img.load()
+        arr = prepare_image(img)
+    except Image.DecompressionBombError as exc:
+        raise TooLargeError(f"{what}: {exc}; refused") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ParseError(f"{what}: picture cannot be decoded ({exc}); truncated or corrupt") from None
+    hexhash, quality = hash_array(arr, algorithm)
+    return Fingerprint("image", algorithm, [hexhash], [0.0], [quality], width=w, height=h,
+                       sha256=hashlib.sha256(data).hexdigest())
+
+
+# ------------------------------------------------------------------------------ videos
+
+
+def _frame_iter(container: Any, stream: Any) -> Iterable[Any]:
+    for packet in container.demux(stream):
+        yield from packet.decode()
+
+
+def video_fingerprint(source: bytes | str | Path, *, what: str = "video", algorithm: str = DEFAULT_ALGORITHM,
+                      limits: Limits = Limits(), deadline: float | None = None) -> Fingerprint:
+    """Frames sampled at ``limits.fps`` from a video (bytes or a local file), hashed and
+    de-duplicated. Stops at the caps (``truncated`` is then set) or raises at ``deadline``."""
+    import av
+
+    check_algorithm(algorithm)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        fmt = video_container(data)
+        if fmt is None:
+            raise ParseError(f"{what}: not an MP4/MOV, WebM/Matroska or MPEG-TS video")
+        sha = hashlib.sha256(data).hexdigest()
+        handle: Any = io.BytesIO(data)
+    else:
+        path = Path(source)
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+        fmt = video_container(head)
+        if fmt is None:
+            raise ParseError(f"{what}: not an MP4/MOV, WebM/Matroska or MPEG-TS video")
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        sha = h.hexdigest()
+        handle = str(path)
+    try:
+        container = av.open(handle, format=VIDEO_CONTAINERS[fmt], mode="r",
+                            options={"enable_drefs": "0"}, metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise ParseError(f"{what}: video cannot be opened ({_av_reason(exc)}); truncated or corrupt") from None
+    try:
+        return _decode(container, what, algorithm, limits, deadline, sha)
+    finally:
+        container.close()
+
+
+def _av_reason(exc: BaseException) -> str:
+    return (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).strip().splitlines()[0][:120]
+
+
+def _decode(container: Any, what: str, algorithm: str, limits: Limits, deadline: float | None,
+            sha: str) -> Fingerprint:
+    import av
+
+    if not container.streams.video:
+        raise ParseError(f"{what}: no video stream in the file")
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    w, h = ctx.width or 0, ctx.height or 0
+    if w * h > limits.max_pixels:
+        raise TooLargeError(f"{what}: video frames of {w}x{h} are over the cap of {limits.max_pixels:,} pixels; refused")
+    rate = float(stream.average_rate or stream.guessed_rate or 0) if (stream.average_rate or stream.guessed_rate) else 0.0
+    if rate > limits.max_frame_rate:
+        raise TooLargeError(f"{what}: declares {rate:,.0f} frames per second (cap {limits.max_frame_rate:g}); "
+                            "refused (a flood of tiny frames?)")
+    ctx.thread_count = max(1, limits.threads)
+    if limits.threads > 1:
+        ctx.thread_type = "AUTO"
+    fp = Fingerprint("video", algorithm, width=w or None, height=h or None, sha256=sha)
+    step = 1.0 / limits.fps
+    next_t = 0.0
+    last_hash: int | None = None
+    decoded = 0
+    last_t = 0.0
+    tw, th = work_size(w or WORK_SIDE, h or WORK_SIDE, side=WORK_SIDE + WORK_SIDE // 4)
+    try:
+        for frame in _frame_iter(container, stream):
+            decoded += 1
+            if decoded > limits.max_decoded_frames:
+                fp.truncated = True
+                break
+            if deadline is not None and decoded % 16 == 0 and time.monotonic() > deadline:
+                raise TooLargeError(f"{what}: decoding ran out of its time budget after {decoded} frames; "
+                                    "raise [media] time_budget_s or lower max_video_seconds")
+            t = float(frame.time) if frame.time is not None else (decoded - 1) / (rate or 25.0)
+            if t > limits.max_video_seconds:
+                fp.truncated = True
+                break
+            last_t = max(last_t, t)
+            if t + 1e-6 < next_t:
+                continue
+            next_t = (math.floor(t / step) + 1) * step
+            fw, fh = frame.width, frame.height
+            if fw * fh > limits.max_pixels:
+                raise TooLargeError(f"{what}: a frame of {fw}x{fh} is over the cap of {limits.max_pixels:,} pixels")
+            if (fw, fh) != (w, h) or not fw:
+                tw, th = work_size(fw or WORK_SIDE, fh or WORK_SIDE, side=WORK_SIDE + WORK_SIDE // 4)
+            rgb = frame.to_ndarray(format="rgb24", width=tw, height=th)
+            hexhash, quality = hash_array(prepare_array(rgb), algorithm)
+            value = int(hexhash, 16)
+            if last_hash is not None and (value ^ last_hash).bit_count() <= limits.dedupe_distance:
+                continue
+            last_hash = value
+            fp.hashes.append(hexhash)
+            fp.frame_times.append(round(t, 3))
+            fp.quality.append(quality)
+    except av.error.FFmpegError as exc:
+        if not fp.hashes:
+            raise ParseError(f"{what}: video cannot be decoded ({_av_reason(exc)}); truncated or corrupt") from None
+        fp.truncated = True  # a cut-off file: keep the frames read before the damage
+    fp.frames_decoded = decoded
+    if not fp.hashes:
+        raise ParseError(f"{what}: no video frame could be decoded; truncated or corrupt")
+    fp.duration_s = round(last_t, 3)
+    return fp
+
+
+# ------------------------------------------------------------------------------ either
+
+
+def fingerprint_bytes(data: bytes, *, what: str = "media", algorithm: str = DEFAULT_ALGORITHM,
+                      limits: Limits = Limits(), deadline: float | None = None) -> Fingerprint:
+    """Image or video fingerprint of ``data``, by its magic numbers."""
+    kind = sniff(data)
+    if kind == "image":
+        return image_fingerprint(data, what=what, algorithm=algorithm, limits=limits)
+    if kind == "video":
+        return video_fingerprint(data, what=what, algorithm=algorithm, limits=limits, deadline=deadline)
+    if kind == "hls":
+        raise ParseError(f"{what}: an HLS playlist, not a media file; give the video file or a URL")
+    raise ParseError(f"{what}: neither a picture (JPEG, PNG, WebP, GIF, BMP) nor a video (MP4, WebM, MPEG-TS)")
+
+
+def fingerprint_file(path: str | Path, *, algorithm: str = DEFAULT_ALGORITHM, limits: Limits = Limits(),
+                     max_image_bytes: int = 50 * 1024 * 1024) -> Fingerprint:
+    """Fingerprint of a local picture or video file (a curator's copy of a clip)."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(1024)
+    except OSError as exc:
+        raise ParseError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    kind = sniff(head)
+    if kind == "video":
+        return video_fingerprint(p, what=str(p), algorithm=algorithm, limits=limits)
+    if kind == "image":
+        if p.stat().st_size > max_image_bytes:
+            raise TooLargeError(f"{p}: picture file over {max_image_bytes:,} bytes")
+        return image_fingerprint(p.read_bytes(), what=str(p), algorithm=algorithm, limits=limits)
+    return fingerprint_bytes(head, what=str(p), algorithm=algorithm, limits=limits)
