@@ -243,8 +243,9 @@ def image_fingerprint(data: bytes, *, what: str = "image", algorithm: str = DEFA
         img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
     except UnidentifiedImageError:
         raise ParseError(f"{what}: not a JPEG, PNG, WebP, GIF or BMP picture") from None
-    except Image.DecompressionBombError as exc:
-        raise TooLargeError(f"{what}: {exc}; refused") from None
+    except Image.DecompressionBombError:
+        raise TooLargeError(f"{what}: declares more than {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels, over the cap "
+                            "(a decompression bomb); refused without decoding") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ParseError(f"{what}: unreadable picture ({exc})") from None
     w, h = img.size

@@ -193,6 +193,64 @@ def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None) 
     return outcomes
 
 
+# ---------------------------------------------------------------- media
+
+
+@task(name="fingerprint_media", cache_policy=NO_CACHE, persist_result=False)
+def fingerprint_media_task(cfg: PipelineConfig, posts: pl.DataFrame, run_id: str,
+                           replay: str | None = None) -> Any:
+    """Fetch and fingerprint the pictures and videos of ``posts`` (one batch, bounded by [media])."""
+    from connectors.http import HttpClient
+    from connectors.media import MediaSettings, fingerprint_media, settings_for
+
+    settings = MediaSettings.from_mapping(cfg.media)
+    transport = None
+    if replay:
+        from flows.replay import ReplayTransport
+
+        transport = ReplayTransport.from_manifest(replay)
+    base = cfg.http_settings()
+
+    def client(cap: int) -> Any:
+        return HttpClient(settings_for(base, cap, min(base.total_timeout, settings.time_budget_s)), transport)
+
+    items = posts.select("post_id", "source", "media").iter_rows()
+    return fingerprint_media(items, client, settings, run_id=run_id)
+
+
+def media_step(cfg: PipelineConfig, store: Store, posts: pl.DataFrame, run_id: str, day: Any,
+               replay: str | None) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Fingerprint the media of ``posts`` not fingerprinted yet, store them, and return the ``media``
+    rows of every post in ``posts`` (stored earlier or now) and per-source counts for source_health."""
+    from connectors.media import MediaSettings
+
+    settings = MediaSettings.from_mapping(cfg.media)
+    if posts.is_empty() or "media" not in posts.columns:
+        return empty("media"), {}
+    ids = posts.select("post_id").unique()
+    stored = store.collect("media", store.scan("media").join(ids.lazy(), on="post_id", how="semi"))
+    per_source: dict[str, Any] = {}
+    if settings.enabled:
+        done = stored.select("post_id", "media_url").with_columns(done=pl.lit(True))
+        todo = (posts.select("post_id", "source", "media").explode("media").drop_nulls("media")
+                .with_columns(media_url=pl.col("media").struct.field("url"))
+                .join(done, on=["post_id", "media_url"], how="left").filter(pl.col("done").is_null())
+                .group_by("post_id", "source", maintain_order=True).agg(pl.col("media")))
+        if todo.height:
+            result = fingerprint_media_task(cfg, todo, run_id, replay)
+            new = store.write("media", result.frame(), run_id, day)
+            stored = pl.concat([stored, new], how="vertical")
+            per_source = result.sources
+            ok = sum(s.fingerprinted for s in per_source.values())
+            skipped = sum(s.skipped for s in per_source.values())
+            failed = sum(s.failed for s in per_source.values())
+            _say(f"media: {ok} fingerprinted, {failed} failed, {skipped} skipped (budget) in {result.seconds:.1f}s")
+            for s in per_source.values():
+                for line in s.problems[:20]:
+                    _say(line, logging.WARNING)
+    return stored, per_source
+
+
 # ---------------------------------------------------------------- matching
 
 _matchers: dict[tuple[str, str], Any] = {}
@@ -210,12 +268,17 @@ def _matcher(catalogue: Any, matching: dict[str, Any]) -> Any:
 
 
 @task(name="match_batch", cache_policy=NO_CACHE, persist_result=False)
-def match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any]) -> pl.DataFrame:
-    """Match one batch of posts against the catalogue (rows of ``rules.schema.MATCHES_SCHEMA``)."""
-    return _matcher(catalogue, matching).match(posts)
+def match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any],
+                media: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Match one batch of posts against the catalogue (rows of ``rules.schema.MATCHES_SCHEMA``);
+    ``media`` holds the fingerprints of the batch's pictures and videos."""
+    if media is not None and media.height:
+        media = media.join(posts.select("post_id"), on="post_id", how="semi")
+    return _matcher(catalogue, matching).match(posts, media=media if media is not None and media.height else None)
 
 
-def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: str) -> pl.DataFrame:
+def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: str,
+              media: pl.DataFrame | None = None) -> pl.DataFrame:
     size = cfg.batch_size
     chunks = [posts.slice(i, size) for i in range(0, posts.height, size)]
     if not chunks:
@@ -225,7 +288,7 @@ def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: 
     results = []
     with task_runner_from_config(cfg) as runner:
         futures = runner.map(match_batch, {"posts": chunks, "catalogue": unmapped(catalogue),
-                                           "matching": unmapped(cfg.matching)})
+                                           "matching": unmapped(cfg.matching), "media": unmapped(media)})
         for i, fut in enumerate(as_completed(list(futures)), 1):
             results.append(fut.result())
             update_progress_artifact(artifact_id=artifact, progress=100.0 * i / len(chunks))
@@ -423,6 +486,7 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
 
     match_error = None
     caught_up = 0
+    media_health: dict[str, Any] = {}
     to_match = posts
     try:
         backlog = posts_to_catch_up(store, catalogue.version, started, cfg.catch_up_days, cfg.catch_up_max_posts,
@@ -431,7 +495,12 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
         if caught_up:
             _say(f"matching {caught_up} stored posts not yet matched with catalogue {catalogue.version}")
         to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
-        matches = match_all(cfg, to_match, catalogue, run_id)
+        try:  # pictures and videos; a failure here costs the media evidence, never the run
+            media, media_health = media_step(cfg, store, to_match, run_id, day, str(manifest) if manifest else None)
+        except Exception as exc:
+            media, media_health = None, {}
+            _say(f"media step failed: {_error_text(exc)}", logging.ERROR)
+        matches = match_all(cfg, to_match, catalogue, run_id, media)
         new_matches = store.write("matches", matches, run_id, day)
         _say(f"stored {new_matches.height} new matches")
     except Exception as exc:  # recorded in runs; the posts stay, the next run matches them
@@ -455,6 +524,10 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
             "cursor_before": json.dumps(cursors.get(name), sort_keys=True, default=str),
             "cursor_after": json.dumps(o["cursor"], sort_keys=True, default=str),
             "duration_s": o.get("duration_s"), "checked_at": checked,
+            "media_fingerprinted": getattr(media_health.get(name), "fingerprinted", 0),
+            "media_skipped": getattr(media_health.get(name), "skipped", 0),
+            "media_failed": getattr(media_health.get(name), "failed", 0),
+            "media_problems": list(getattr(media_health.get(name), "problems", [])),
         })
     store.write("source_health", pl.DataFrame(health), run_id, day)
 
@@ -525,7 +598,7 @@ def compact_dataset(data_dir: str = "claimwatch-data") -> dict[str, Any]:
     """Merge each partition's small part files into one (same rows; every query answers the same)."""
     store = Store(data_dir)
     out = {}
-    for table in ("posts", "matches", "claims", "runs", "source_health"):
+    for table in ("posts", "matches", "claims", "runs", "source_health", "media"):
         merged = store.compact(table)
         out[table] = [{"partition": p, "files": n, "rows": r} for p, n, r in merged]
         for p, n, r in merged:

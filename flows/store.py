@@ -30,6 +30,7 @@ from typing import Any, Iterator
 
 import polars as pl
 
+from connectors.media import MEDIA_SCHEMA
 from connectors.schema import POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA, MATCHES_SCHEMA
 
@@ -63,6 +64,12 @@ SOURCE_HEALTH_SCHEMA: dict[str, pl.DataType] = {
     "cursor_after": pl.String,  # JSON
     "duration_s": pl.Float64,
     "checked_at": pl.Datetime("us", "UTC"),
+    # the media step, for this source's posts: media fingerprinted, skipped (time budget or item
+    # cap), failed, and one line per failure (a bomb, a wrong content type, a cut-off video...)
+    "media_fingerprinted": pl.Int64,
+    "media_skipped": pl.Int64,
+    "media_failed": pl.Int64,
+    "media_problems": pl.List(pl.String),
 }
 
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
@@ -71,6 +78,7 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "claims": CLAIMS_SCHEMA,
     "runs": RUNS_SCHEMA,
     "source_health": SOURCE_HEALTH_SCHEMA,
+    "media": MEDIA_SCHEMA,
 }
 
 # a row whose key is already in the table is never written again
@@ -80,6 +88,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "claims": ("claim_id", "catalogue_version"),
     "runs": ("run_id",),
     "source_health": ("run_id", "source"),
+    "media": ("post_id", "media_url", "algorithm"),
 }
 TABLES = tuple(SCHEMAS)
 _RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")

@@ -26,6 +26,11 @@ class MatchConfig:
     - ``workers``: threads for rapidfuzz (``-1`` = all cores).
     - ``mentions_label``: label of a post that reports on the claim neutrally above the review
       threshold (``needs_review`` or ``no_flag``).
+    - ``media_distance``: a post's frame and a known copy's frame within this many bits (PDQ, of
+      256; pHash copies use a quarter of it) are the same picture (see :mod:`rules.media`).
+    - ``media_min_quality``: frames of lower PDQ quality (flat, dark) take no part in media matching.
+    - ``media_query_share``: share of a post video's frames that must match a known copy.
+    - ``media_known_share``: share of a known video's seconds those matches must cover.
     """
 
     flag_threshold: float = 50.0
@@ -36,6 +41,10 @@ class MatchConfig:
     max_fuzzy_chars: int = 1500
     workers: int = 1
     mentions_label: str = "no_flag"
+    media_distance: int = 31
+    media_min_quality: int = 50
+    media_query_share: float = 0.5
+    media_known_share: float = 0.3
 
     def __post_init__(self) -> None:
         for name in ("flag_threshold", "review_threshold", "report_floor"):
@@ -53,6 +62,14 @@ class MatchConfig:
                 raise ValueError(f"[matching] {name} must be an integer >= {lo} (got {v!r})")
         if not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers == 0 or self.workers < -1:
             raise ValueError(f"[matching] workers must be a positive integer or -1 for all cores (got {self.workers!r})")
+        if not isinstance(self.media_distance, int) or isinstance(self.media_distance, bool) or not 0 <= self.media_distance <= 63:
+            raise ValueError(f"[matching] media_distance must be an integer from 0 to 63 bits (got {self.media_distance!r})")
+        if not isinstance(self.media_min_quality, int) or isinstance(self.media_min_quality, bool) or not 0 <= self.media_min_quality <= 100:
+            raise ValueError(f"[matching] media_min_quality must be an integer from 0 to 100 (got {self.media_min_quality!r})")
+        for name in ("media_query_share", "media_known_share"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1:
+                raise ValueError(f"[matching] {name} must be a number from 0 to 1 (got {v!r})")
         if self.mentions_label not in ("needs_review", "no_flag"):
             raise ValueError(f"[matching] mentions_label must be needs_review or no_flag (got {self.mentions_label!r})")
 
@@ -68,7 +85,7 @@ class MatchConfig:
         if unknown:
             raise ValueError(f"[matching] unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
         values = dict(mapping)
-        for name in ("flag_threshold", "review_threshold", "report_floor"):
+        for name in ("flag_threshold", "review_threshold", "report_floor", "media_query_share", "media_known_share"):
             if isinstance(values.get(name), int) and not isinstance(values.get(name), bool):
                 values[name] = float(values[name])
         return cls(**values)

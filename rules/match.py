@@ -46,6 +46,7 @@ from scipy import sparse
 
 from rules.catalogue import Catalogue
 from rules.config import MatchConfig
+from rules.media import MediaRule, known_media_from_claims
 from rules.normalise import canonical_media, normalise_series, URL_PATTERN
 from rules.schema import MATCHES_SCHEMA
 from rules.stance import hedge_expr, is_fact_check_url, post_stance_expr
@@ -241,6 +242,9 @@ class Matcher:
                 key = canonical_media(u)
                 if key:
                     self._fact_checks.setdefault(key, []).append(i)
+        cfg = self.config
+        self._known_media = known_media_from_claims(claims, MediaRule(
+            cfg.media_distance, cfg.media_min_quality, cfg.media_query_share, cfg.media_known_share))
         self._entities: list[list[re.Pattern[str]] | None] = []
         for c in claims:
             groups = []
@@ -553,7 +557,14 @@ class Matcher:
         media = np.zeros(len(pp), dtype=bool)
         media_key: dict[tuple[int, int], str] = {}
         extra_p, extra_c = [], []
-        existing = set(zip(pp.tolist(), cc.tolist())) if self._media and any(prep["keys"]) else set()
+        prints = prep.get("prints") or {}
+        existing = set(zip(pp.tolist(), cc.tolist())) if (self._media and any(prep["keys"])) or prints else set()
+        for r, c in sorted(prints):
+            media_key.setdefault((r, c), "")
+            if (r, c) not in existing:
+                existing.add((r, c))
+                extra_p.append(r)
+                extra_c.append(c)
         for r, ks in enumerate(prep["keys"]):
             for key in sorted(ks):
                 for c in self._media.get(key, ()):
@@ -820,23 +831,43 @@ class Matcher:
         }, schema={"post_id": pl.String, "claim_id": pl.String, "score": pl.Float64, "rank": pl.Int32})
 
     def match(self, posts: pl.DataFrame, batch_size: int = 2000,
-              progress: Callable[[int, int], None] | None = None) -> pl.DataFrame:
+              progress: Callable[[int, int], None] | None = None, media: pl.DataFrame | None = None) -> pl.DataFrame:
         """Scored, guarded and labelled matches with exactly :data:`rules.schema.MATCHES_SCHEMA`
-        (``run_id`` and ``flagged_at`` null; see the module docstring for which rows appear)."""
-        parts = [self._match_batch(b) for _, b in self._batches(posts, batch_size, progress)]
+        (``run_id`` and ``flagged_at`` null; see the module docstring for which rows appear).
+
+        ``media``: fingerprints of the posts' pictures and videos (rows of the ``media`` table);
+        a post whose medium matches a claim's known copy (:mod:`rules.media`) gets that evidence."""
+        evidence = self.media_evidence(media) if media is not None else None
+        parts = [self._match_batch(b, evidence) for _, b in self._batches(posts, batch_size, progress)]
         parts = [p for p in parts if p.height]
         if not parts:
             return pl.DataFrame(schema=MATCHES_SCHEMA)
         return pl.concat(parts)
 
-    def _match_batch(self, posts: pl.DataFrame) -> pl.DataFrame:
+    def media_evidence(self, media: pl.DataFrame) -> dict[tuple[str, str], tuple[float, str]]:
+        """``(post_id, claim_id) -> (score_media, evidence)`` for posts whose media match known copies."""
+        if not len(self._known_media) or media is None or media.is_empty():
+            return {}
+        got = self._known_media.match(media)
+        return {(r["post_id"], r["claim_id"]): (r["score_media"], r["evidence"]) for r in got.iter_rows(named=True)}
+
+    def _match_batch(self, posts: pl.DataFrame, evidence: dict[tuple[str, str], tuple[float, str]] | None = None) -> pl.DataFrame:
         cfg = self.config
         prep = self._prepare(posts)
+        if evidence:
+            col = {cid: i for i, cid in enumerate(self.claim_ids)}
+            row = {pid: r for r, pid in enumerate(prep["post_id"])}
+            prep["prints"] = {(row[p], col[c]): v for (p, c), v in evidence.items() if p in row and c in col}
         feats = self._pairs(prep)
         pp, cc = feats["post"], feats["claim"]
         if len(pp) == 0:
             return pl.DataFrame(schema=MATCHES_SCHEMA)
         media = feats["media"]
+        prints = prep.get("prints") or {}
+        score_media = np.where(media, 100.0, 0.0)
+        for i, (p, c) in enumerate(zip(pp.tolist(), cc.tolist())):
+            if (p, c) in prints and not feats["media_key"].get((p, c)):
+                score_media[i] = prints[(p, c)][0]
         fc_link = np.zeros(len(pp), dtype=bool)
         fc_key: dict[int, str] = {}
         if self._fact_checks:
@@ -848,7 +879,7 @@ class Matcher:
         order, rnk = self._order(pp, cc, self._order_duplicates(pp, cc, self._score(feats)))
         sel = np.sort(order[(rnk <= cfg.max_claims_per_post) | media[order] | fc_link[order]])
         lab = self._label_features(prep["norm"], feats, sel)
-        score_sel = self._order_duplicates(pp[sel], cc[sel], np.where(media[sel], 100.0, self._calibrated(lab)))
+        score_sel = self._order_duplicates(pp[sel], cc[sel], np.where(media[sel], np.maximum(score_media[sel], self._calibrated(lab)), self._calibrated(lab)))
         ents_sel = np.array([self._entities_ok(prep["norm"][p], c) for p, c in zip(pp[sel].tolist(), cc[sel].tolist())],
                             dtype=bool)
         # direct evidence (known media, a link to the claim's fact check) first, then claims whose
@@ -880,7 +911,7 @@ class Matcher:
                 label = "debunk"
             elif stance == "mentions":
                 label = cfg.mentions_label
-            elif (stance == "spreads" and s >= cfg.flag_threshold and ents and self._active[c]
+            elif (stance == "spreads" and s >= cfg.flag_threshold and (ents or media[i]) and self._active[c]
                   and not prep["hedge"][p]):
                 label = "likely_misinformation"
             else:
@@ -896,12 +927,13 @@ class Matcher:
             rows["rank"].append(r)
             rows["score_lexical"].append(round(float(feats["bm25_norm"][i]) * 100, 2))
             rows["score_fuzzy"].append(round(float(fuzzy[i]) * 100, 2))
-            rows["score_media"].append(100.0 if media[i] else 0.0)
+            rows["score_media"].append(float(score_media[i]))
             rows["entities_ok"].append(ents)
             rows["stance"].append(stance)
             rows["label"].append(label)
             rows["evidence"].append(self._evidence(text, int(feats["best_field"][i]),
-                                                   feats["media_key"].get((p, c)), fc_key.get(i)))
+                                                   feats["media_key"].get((p, c)) or None, fc_key.get(i),
+                                                   prints.get((p, c), (0, None))[1]))
             rows["catalogue_version"].append(self.catalogue_version)
             rows["run_id"].append(None)
             rows["flagged_at"].append(None)
@@ -928,8 +960,11 @@ class Matcher:
             out[i] = st
         return out
 
-    def _evidence(self, text: str, field: int, media_key: str | None, fc_key: str | None) -> str:
+    def _evidence(self, text: str, field: int, media_key: str | None, fc_key: str | None,
+                  print_note: str | None = None) -> str:
         parts = []
+        if print_note:
+            parts.append(print_note)
         if media_key:
             parts.append(f"known media {media_key}")
         if fc_key:

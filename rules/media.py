@@ -234,7 +234,11 @@ class KnownMedia:
                 if not ok:
                     continue
                 share = matched_q / n_query
-                worst = int(max(int(d[k]) for k in ks))
+                best_per_frame: dict[int, int] = {}
+                for k in ks:
+                    q_k = int(qi[k])
+                    best_per_frame[q_k] = min(best_per_frame.get(q_k, 10 ** 6), int(d[k]))
+                worst = max(best_per_frame.values())
                 frames = "frame" if n_query == 1 else "frames"
                 evidence = (f"{matched_q} of {n_query} {frames} match known copy {kc.number} "
                             f"(distance <= {min(worst, rule.distance)})")
