@@ -1,7 +1,7 @@
 """Robustness and speed of the media fingerprints, on the shared media corpus.
 
     .venv/bin/python bench/bench_media.py [--media ../shared/data/media] [--cache DIR]
-        [--algorithms pdq,phash] [--distances 16,24,31,40] [--synthetic 2000] [--skip-speed]
+        [--algorithms pdq,phash] [--distances 16,24,31,40] [--synthetic 2000] [--skip-speed] [--only-speed]
 
 References (the catalogue's "known copies"): the videos ``chair-orig-22-sd-bar``,
 ``pattern-hd-no-bar``, ``doorknob-hd-no-bar`` and the demo clip (``flows/demo/media``), and the
@@ -272,8 +272,12 @@ def main() -> None:
     ap.add_argument("--distances", default="")
     ap.add_argument("--synthetic", type=int, default=2000)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--only-speed", action="store_true", help="only the speed part (needs the cache of a full run)")
     args = ap.parse_args()
     media, cache = Path(args.media), Path(args.cache)
+    if args.only_speed:
+        speed(media, cache)
+        return
     if not (media / "tmk").is_dir():
         sys.exit(f"bench_media: {media} has no tmk/ folder; pass --media with the shared media corpus")
     cache.mkdir(parents=True, exist_ok=True)

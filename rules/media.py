@@ -212,7 +212,8 @@ class KnownMedia:
                 qbytes = hex_to_bytes(hashes, index.bits)
             except ValueError:
                 continue
-            qi, ei, d = index.search(qbytes, rule.distance)
+            limit = rule.distance * index.bits // 256  # pHash (64 bits): a quarter of the PDQ distance
+            qi, ei, d = index.search(qbytes, limit)
             if not len(qi):
                 continue
             q_row = np.asarray(owner_row)[qi]
@@ -241,7 +242,7 @@ class KnownMedia:
                 worst = max(best_per_frame.values())
                 frames = "frame" if n_query == 1 else "frames"
                 evidence = (f"{matched_q} of {n_query} {frames} match known copy {kc.number} "
-                            f"(distance <= {min(worst, rule.distance)})")
+                            f"(distance <= {min(worst, limit)})")
                 key = (rows[r]["post_id"], kc.claim)
                 best = out.get(key)
                 rank = (share, -worst)
