@@ -47,13 +47,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.fingerprint import (Limits, fingerprint_file, hash_array, image_fingerprint,  # noqa: E402
-                                    prepare_image, video_fingerprint)
+from connectors.fingerprint import (CATALOGUE_LIMITS, QUERY_REGIONS, Limits, fingerprint_file,  # noqa: E402
+                                    frame_hashes, image_fingerprint, prepare_array, prepare_image, video_fingerprint)
 from rules.media import ALGORITHM_BITS, HashIndex, KnownCopy, KnownMedia, MediaRule, hex_to_bytes, _popcount_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-KNOWN_LIMITS = Limits(fps=30.0, dedupe_distance=4)
-QUERY_LIMITS = Limits()
+KNOWN_LIMITS = CATALOGUE_LIMITS  # as `claimwatch claims add-media` fingerprints a copy
+QUERY_LIMITS = Limits()  # as the media step fingerprints a post's medium
 VIDEO_REFS = {"chair": "tmk/sample-videos/chair-orig-22-sd-bar.mp4",
               "pattern": "tmk/sample-videos/pattern-hd-no-bar.mp4",
               "doorknob": "tmk/sample-videos/doorknob-hd-no-bar.mp4"}
@@ -62,9 +62,10 @@ UPSTREAM = {"chair": ["chair-22-sd-grey-bar", "chair-22-sd-sepia-bar", "chair-22
             "pattern": ["pattern-longer-no-bar", "pattern-sd-grey-bar", "pattern-sd-with-small-logo-bar",
                         "pattern-sd-with-large-logo-bar"]}
 SCENE_OF_CLIP = {"chair": "chair", "pattern": "pattern", "doorknob": "doorknob", "test": "padded"}
-TRANSFORMS = ("reencode", "scale360", "crop5", "crop10", "letterbox", "caption", "watermark", "mirror", "trim",
-              "brightness", "screenshot", "thumbnail")
+TRANSFORMS = ("reencode", "reencode150k", "scale360", "crop5", "crop10", "crop3-7", "letterbox", "caption",
+              "watermark", "mirror", "trim", "brightness", "screenshot", "thumbnail")
 MUST_PASS = ("reencode", "scale360", "crop5", "crop10", "letterbox", "caption", "trim")
+CACHE_VERSION = 2  # bump when frame preparation or regions change (the distractor hash cache)
 
 
 # ------------------------------------------------------------------------------ transforms
@@ -92,6 +93,8 @@ def transform_image(img, name: str):
         return img.crop((round(w * .05), round(h * .05), round(w * .95), round(h * .95)))
     if name == "crop10":
         return img.crop((round(w * .10), round(h * .10), w, h))
+    if name == "crop3-7":  # off the grid of crops the catalogue hashes: 7% off the top, 3% off the right
+        return img.crop((0, round(h * .07), w - round(w * .03), h))
     if name == "letterbox":
         tw, th = (round(h * 16 / 9), h) if w / h < 16 / 9 - 0.01 else (w, round(w * 3 / 4))
         canvas = Image.new("RGB", (tw // 2 * 2, th // 2 * 2))
@@ -163,9 +166,14 @@ def write_video_transform(src: Path, out: Path, name: str) -> Path:
         vs = dst.add_stream("libx264", rate=rate)
         vs.width, vs.height, vs.pix_fmt = first.width, first.height, "yuv420p"
         vs.options = {"preset": "veryfast"}
-        if name == "reencode":
-            vs.bit_rate = 150_000
-            vs.options = {"preset": "veryfast", "b": "150k", "maxrate": "150k", "bufsize": "300k"}
+        if name in ("reencode", "reencode150k"):
+            # reencode: 0.015 bits per pixel and frame (150 kbit/s for 480x720 at 30 fps, 415 kbit/s for
+            # 1280x720), about a third of what platforms spend at 360p; reencode150k: 150 kbit/s whatever
+            # the size (720p at 150 kbit/s smears a moving picture into blocks within seconds)
+            rate_bps = 150_000 if name == "reencode150k" else int(0.015 * first.width * first.height * float(rate))
+            vs.bit_rate = rate_bps
+            k = f"{rate_bps // 1000}k"
+            vs.options = {"preset": "veryfast", "b": k, "maxrate": k, "bufsize": f"{2 * rate_bps // 1000}k"}
         for _, img in frames:
             img = _even(transform_image(img, name)).resize((first.width, first.height))
             for p in vs.encode(av.VideoFrame.from_image(img)):
@@ -178,7 +186,7 @@ def write_video_transform(src: Path, out: Path, name: str) -> Path:
 def write_image_transform(src: Path, out: Path, name: str) -> Path | None:
     from PIL import Image
 
-    if name in ("trim", "thumbnail"):
+    if name in ("trim", "thumbnail", "reencode150k"):
         return None
     img = Image.open(src).convert("RGB")
     if name == "reencode":
@@ -245,7 +253,8 @@ def synthetic_images(n: int, seed: int = 7):
             yield img
 
 
-def all_frame_hashes(path: Path, algorithm: str) -> list[tuple[str, int]]:
+def all_frame_hashes(path: Path, algorithm: str) -> list[list[tuple[str, int]]]:
+    """Every decoded frame of a clip, each as the media step hashes a post's frame (its regions)."""
     import av
 
     out = []
@@ -255,9 +264,7 @@ def all_frame_hashes(path: Path, algorithm: str) -> list[tuple[str, int]]:
         scale = min(1.0, 320 / max(w, h))
         for frame in c.decode(video=0):
             rgb = frame.to_ndarray(format="rgb24", width=round(w * scale), height=round(h * scale))
-            from connectors.fingerprint import prepare_array
-
-            out.append(hash_array(prepare_array(rgb), algorithm))
+            out.append([(hx, q) for _, hx, q in frame_hashes(prepare_array(rgb), algorithm, QUERY_REGIONS)])
     return out
 
 
@@ -312,25 +319,25 @@ def main() -> None:
     for algorithm in args.algorithms.split(","):
         bits = ALGORITHM_BITS[algorithm]
         distances = ([int(x) for x in args.distances.split(",")] if args.distances else
-                     ([16, 24, 31, 40, 47] if algorithm == "pdq" else [4, 6, 8, 10, 12]))
+                     ([16, 24, 31, 40, 47] if algorithm == "pdq" else [4, 5, 6, 7, 8, 10]))
         t = time.perf_counter()
         ref_fp = {r: fingerprint_file(p, algorithm=algorithm, limits=KNOWN_LIMITS) for r, p in [*videos.items(), *stills.items()]}
         q_fp = {}
         for ref, name, path in queries:
             q_fp[(ref, name)] = fingerprint_file(path, algorithm=algorithm, limits=QUERY_LIMITS)
-        # distractors
-        pool: list[tuple[str, str, int]] = []  # (scene, hash, quality)
+        # distractors: frames, each with the hashes of its regions, as the media step hashes a post's
+        pool: list[tuple[str, list[tuple[str, int]]]] = []  # (scene, [(hash, quality), ...])
         clip_fps = {}
         for p in sorted((media / "tmk/sample-videos").glob("*.mp4")):
             sc = SCENE_OF_CLIP[p.stem.split("-")[0]]
-            cached = cache / f"allframes-{algorithm}-{p.stem}.txt"
+            cached = cache / f"allframes-v{CACHE_VERSION}-{algorithm}-{p.stem}.txt"
             if cached.exists():
-                rows = [ln.split(",") for ln in cached.read_text().split()]
-                hashes = [(h, int(q)) for h, q in rows]
+                frames = [[tuple(x.split(":")) for x in ln.split(",")] for ln in cached.read_text().split()]
+                frames = [[(h, int(q)) for h, q in f] for f in frames]
             else:
-                hashes = all_frame_hashes(p, algorithm)
-                cached.write_text("\n".join(f"{h},{q}" for h, q in hashes))
-            pool += [(sc, h, q) for h, q in hashes]
+                frames = all_frame_hashes(p, algorithm)
+                cached.write_text("\n".join(",".join(f"{h}:{q}" for h, q in f) for f in frames))
+            pool += [(sc, f) for f in frames]
             clip_fps[p.stem] = (sc, fingerprint_file(p, algorithm=algorithm, limits=QUERY_LIMITS))
         other_stills = [media / "pdq/data/misc-images/c.png", media / "pdq/data/misc-images/small.jpg",
                         media / "pdq/data/misc-images/wee.jpg"]
@@ -338,23 +345,25 @@ def main() -> None:
                          if f"labelme-{p.stem}" not in stills]
         for p in other_stills:
             fp = image_fingerprint(p.read_bytes(), algorithm=algorithm)
-            pool.append((f"still:{p.name}", fp.hashes[0], fp.quality[0]))
+            pool.append((f"still:{p.name}", list(zip(fp.hashes, fp.quality))))
         for i, img in enumerate(synthetic_images(args.synthetic)):
-            h, q = hash_array(prepare_image(img), algorithm)
-            pool.append((f"synthetic:{i}", h, q))
-        print(f"\n== {algorithm} ({bits} bits): fingerprints in {time.perf_counter() - t:.0f}s; "
-              f"{sum(len(f.hashes) for f in ref_fp.values())} reference frames; distractor pool "
-              f"{len(pool)} frames ({sum(1 for s, _, _ in pool if s in SCENE_OF_CLIP.values())} corpus video, "
-              f"{sum(1 for s, _, _ in pool if s.startswith('still:'))} stills, "
-              f"{sum(1 for s, _, _ in pool if s.startswith('synthetic:'))} synthetic)", flush=True)
+            pool.append((f"synthetic:{i}", [(h, q) for _, h, q in frame_hashes(prepare_image(img), algorithm, QUERY_REGIONS)]))
+        n_ref = sum(len(set(f.frame_times)) for f in ref_fp.values())
+        print(f"\n== {algorithm} ({bits} bits): fingerprints in {time.perf_counter() - t:.0f}s; {n_ref} reference "
+              f"frames with {sum(len(f.hashes) for f in ref_fp.values())} hashes (regions {', '.join(KNOWN_LIMITS.regions)}); "
+              f"queries hash {', '.join(QUERY_LIMITS.regions)}; distractor pool {len(pool)} frames "
+              f"({sum(1 for s, _ in pool if s in SCENE_OF_CLIP.values())} corpus video, "
+              f"{sum(1 for s, _ in pool if s.startswith('still:'))} stills, "
+              f"{sum(1 for s, _ in pool if s.startswith('synthetic:'))} synthetic)", flush=True)
 
         refs = list(ref_fp)
         copies = [KnownCopy(i, 1, algorithm, f.kind, tuple(f.hashes), tuple(f.frame_times), tuple(f.quality), r)
                   for i, (r, f) in enumerate(ref_fp.items())]
+        import polars as pl
+
         for d in distances:
-            rule = MediaRule(distance=d)
+            rule = MediaRule(distance=d, phash_distance=d)
             known = KnownMedia(copies, refs, rule)
-            import polars as pl
 
             def decide(fp, post: str) -> set[str]:
                 frame = pl.DataFrame({"post_id": [post], "media_url": [post], "algorithm": [algorithm],
@@ -362,13 +371,18 @@ def main() -> None:
                 return set(known.match(frame)["claim_id"].to_list())
 
             per: dict[str, list[bool]] = {}
+            failed: dict[str, list[str]] = {}
             wrong = 0
             for (ref, name), fp in q_fp.items():
                 got = decide(fp, f"{ref}/{name}")
                 per.setdefault(name, []).append(ref in got)
+                if ref not in got:
+                    failed.setdefault(name, []).append(ref)
                 wrong += len(got - {ref})
-            # frame-level false matches
-            usable = [(s, h) for s, h, q in pool if q >= rule.min_quality]
+            # frame-level false matches: a distractor frame any of whose hashes is within d of any
+            # hash of a reference of another scene
+            usable = [(s, [h for h, q in f if q >= rule.min_quality]) for s, f in pool]
+            usable = [(s, hs) for s, hs in usable if hs]
             idx_hashes, idx_scene = [], []
             for r, f in ref_fp.items():
                 for h, q in zip(f.hashes, f.quality):
@@ -376,8 +390,9 @@ def main() -> None:
                         idx_hashes.append(h)
                         idx_scene.append(scene[r])
             index = HashIndex(hex_to_bytes(idx_hashes, bits), bits)
-            qi, ei, _ = index.search(hex_to_bytes([h for _, h in usable], bits), d)
-            bad = {int(a) for a, b in zip(qi, ei) if idx_scene[int(b)] != usable[int(a)][0]}
+            flat = [(i, h) for i, (_, hs) in enumerate(usable) for h in hs]
+            qi, ei, _ = index.search(hex_to_bytes([h for _, h in flat], bits), d)
+            bad = {flat[int(a)][0] for a, b in zip(qi, ei) if idx_scene[int(b)] != usable[flat[int(a)][0]][0]}
             by_kind = {"video": 0, "still": 0, "synthetic": 0}
             totals = {"video": 0, "still": 0, "synthetic": 0}
             for i, (s, _) in enumerate(usable):
@@ -392,11 +407,12 @@ def main() -> None:
             must = all(sum(per[n]) / len(per[n]) >= 0.95 for n in MUST_PASS if n in per)
             rate = 10000 * len(bad) / max(1, len(usable))
             print(f"{algorithm} d<={d}: recall {cells}; wrong-claim matches {wrong}; false frame matches "
-                  f"{len(bad)} of {len(usable)} usable distractors = {rate:.2f} per 10,000 "
+                  f"{len(bad)} of {len(usable)} usable distractor frames = {rate:.2f} per 10,000 "
                   f"(video {by_kind['video']}/{totals['video']}, stills {by_kind['still']}/{totals['still']}, "
                   f"synthetic {by_kind['synthetic']}/{totals['synthetic']}); corpus clips as posts matching another "
                   f"scene: {video_false}/{len(clip_fps)}; must-pass transforms >= 0.95: {'yes' if must else 'NO'}",
                   flush=True)
+            print("   missed: " + "; ".join(f"{n}: {', '.join(v)}" for n, v in failed.items()), flush=True)
 
     if not args.skip_speed:
         speed(media, cache)

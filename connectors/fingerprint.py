@@ -36,13 +36,32 @@ import numpy as np
 from connectors.errors import ParseError, TooLargeError
 
 ALGORITHMS = {"pdq": 256, "phash": 64}  # name -> bits
-DEFAULT_ALGORITHM = "pdq"
+DEFAULT_ALGORITHM = "phash"  # the benchmark's choice (docs/matching.md)
+
+# regions of a prepared frame that get a hash of their own. The crops are shares cut off
+# (top, bottom, left, right): a re-upload cropped like one of them meets its hash.
+CROPS: dict[str, tuple[float, float, float, float]] = {
+    "c5": (0.05, 0.05, 0.05, 0.05),  # 5% off every side (a 1.1x zoom)
+    "c10": (0.10, 0.10, 0.10, 0.10),  # 10% off every side
+    "tl10": (0.10, 0.0, 0.10, 0.0),  # 10% off the top and the left
+    "tr10": (0.10, 0.0, 0.0, 0.10),
+    "bl10": (0.0, 0.10, 0.10, 0.0),
+    "br10": (0.0, 0.10, 0.0, 0.10),
+}
+# full: the frame without dark bars; band: also without a band of one colour carrying text along an
+# edge (a caption band, phone bars), when there is one; mirror: flipped left to right
+REGIONS = ("full", "band", "mirror", "band-mirror", *CROPS)
+# a post's medium: the frame as posted, its captions and bars taken off, and mirrored
+QUERY_REGIONS = ("full", "band", "mirror", "band-mirror")
+# a catalogue copy: the frame and its crops, so a cropped re-upload meets one of them
+KNOWN_REGIONS = ("full", "band", *CROPS)
 WORK_SIDE = 256  # frames are scaled so the longer side is at most this before hashing
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 VIDEO_CONTAINERS = {"mp4": "mp4", "matroska": "matroska", "mpegts": "mpegts"}
 _BORDER_RANGE = 24  # a row or column whose luma spans less than this (2nd-98th pct) is flat
 _BORDER_DARK = 48  # ... and stays darker than this is a bar (a white wall at the edge is content)
 _MAX_TRIM = 0.35  # never trim more than this share of a side
+_BAND_TOLERANCE = 20  # luma within this of a band's colour counts as the band
 
 
 @dataclass(frozen=True)
@@ -54,31 +73,36 @@ class Limits:
     max_decoded_frames: int = 40_000  # frames decoded (not only sampled) per video
     max_frame_rate: float = 240.0  # a stream declaring more frames per second is refused
     fps: float = 1.0  # frames sampled per second of video
-    dedupe_distance: int = 8  # consecutive samples this close (PDQ bits) count once
+    dedupe_distance: int = 8  # consecutive samples this close (in PDQ bits of 256; scaled for pHash) count once
     threads: int = 1  # decoder threads per video
+    regions: tuple[str, ...] = QUERY_REGIONS  # hashed per frame (see REGIONS)
 
 
 # a curator's copy in the catalogue: every frame up to 30 per second (near-identical neighbours
 # dropped), so a post sampled at 1 frame per second meets a catalogue frame whatever its phase
-CATALOGUE_LIMITS = Limits(fps=30.0, dedupe_distance=4, max_video_seconds=1800.0, max_decoded_frames=120_000)
+CATALOGUE_LIMITS = Limits(fps=30.0, dedupe_distance=4, max_video_seconds=1800.0, max_decoded_frames=120_000,
+                          regions=KNOWN_REGIONS)
 
 
 @dataclass
 class Fingerprint:
-    """Hashes of one picture or video. ``hashes[i]`` is hex (``bits/4`` digits), taken at
-    ``frame_times[i]`` seconds (0 for a still), with PDQ quality ``quality[i]`` (0-100; pHash
-    gets the same quality measure computed on the frame)."""
+    """Hashes of one picture or video. ``hashes[i]`` is hex (``bits/4`` digits) of region
+    ``regions[i]`` (:data:`REGIONS`) of the frame at ``frame_times[i]`` seconds (0 for a still),
+    with quality ``quality[i]`` (0-100, PDQ's gradient measure: flat frames score low). Hashes
+    with the same frame time belong to one frame."""
 
     kind: str  # image | video
     algorithm: str
     hashes: list[str] = field(default_factory=list)
     frame_times: list[float] = field(default_factory=list)
     quality: list[int] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
     width: int | None = None
     height: int | None = None
     duration_s: float | None = None
     frames_decoded: int = 0
     truncated: bool = False  # stopped at a duration/frame cap; the hashes cover the start only
+    note: str | None = None  # why it was truncated, one line
     sha256: str | None = None
 
 
@@ -96,38 +120,88 @@ def hex_bits(algorithm: str) -> int:
 # ------------------------------------------------------------------------------ preparing frames
 
 
-def trim_borders(rgb: np.ndarray) -> np.ndarray:
-    """``rgb`` without flat bars along its edges (letterbox, pillarbox, a plain frame)."""
-    h, w = rgb.shape[:2]
-    if h < 8 or w < 8:
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma of an RGB uint8 array as uint8 (integer arithmetic, as Pillow's "L")."""
+    if rgb.ndim == 2:
         return rgb
-    luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114 if rgb.ndim == 3 else rgb.astype(float)
+    r, g, b = (rgb[..., i].astype(np.uint16) for i in range(3))
+    return ((r * 77 + g * 150 + b * 29 + 128) >> 8).astype(np.uint8)
 
-    def flat(lines: np.ndarray) -> np.ndarray:
-        lo, hi = np.percentile(lines, [2, 98], axis=1)
-        return ((hi - lo) < _BORDER_RANGE) & (hi < _BORDER_DARK)
 
-    rows, cols = flat(luma), flat(luma.T)
+def _dark_lines(lines: np.ndarray) -> np.ndarray:
+    """Which rows of a uint8 luma array are a dark bar: at most 2% of the row at or above
+    :data:`_BORDER_DARK`, and the rest within :data:`_BORDER_RANGE` of each other (a dark but
+    textured row, a night scene, is content)."""
+    n = lines.shape[1]
+    bright = (lines >= _BORDER_DARK).sum(axis=1) <= n * 0.02
+    lo = lines.min(axis=1).astype(np.int16)
+    # the 98th percentile without sorting: the share of pixels above min + range
+    spread_ok = (lines.astype(np.int16) > lo[:, None] + _BORDER_RANGE).sum(axis=1) <= n * 0.04
+    return bright & spread_ok
+
+
+def _edge_run(mask: np.ndarray) -> int:
+    return int(np.argmin(mask)) if not mask.all() else len(mask)
+
+
+def border_box(lum: np.ndarray) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` of the picture inside flat dark bars (letterbox, pillarbox,
+    a plain dark frame) of a uint8 luma array; the whole array when there are none."""
+    h, w = lum.shape[:2]
+    if h < 8 or w < 8:
+        return 0, h, 0, w
+    # every other pixel along a line is plenty to tell a bar from content; every line is looked at
+    rows, cols = _dark_lines(lum[:, ::2]), _dark_lines(lum.T[:, ::2])
     if rows.all() or cols.all():
-        return rgb  # a flat picture: nothing to trim against
-
-    def run(mask: np.ndarray) -> int:
-        n = int(np.argmin(mask)) if not mask.all() else len(mask)
-        return n
-
+        return 0, h, 0, w  # a flat picture: nothing to trim against
     limit_h, limit_w = int(h * _MAX_TRIM), int(w * _MAX_TRIM)
-    top = min(run(rows), limit_h)
-    bottom = min(run(rows[::-1]), limit_h)
-    left = min(run(cols), limit_w)
-    right = min(run(cols[::-1]), limit_w)
+    top, bottom = min(_edge_run(rows), limit_h), min(_edge_run(rows[::-1]), limit_h)
+    left, right = min(_edge_run(cols), limit_w), min(_edge_run(cols[::-1]), limit_w)
     # a thin line of flat pixels is content, not a bar
     top = top if top >= max(2, h // 50) else 0
     bottom = bottom if bottom >= max(2, h // 50) else 0
     left = left if left >= max(2, w // 50) else 0
     right = right if right >= max(2, w // 50) else 0
-    if not (top or bottom or left or right):
-        return rgb
-    return rgb[top:h - bottom, left:w - right]
+    return top, h - bottom, left, w - right
+
+
+def trim_borders(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` without flat dark bars along its edges (letterbox, pillarbox, a plain frame)."""
+    t, b, l, r = border_box(luma(rgb))
+    return rgb[t:b, l:r]
+
+
+def _band_edge(lum: np.ndarray) -> int:
+    """Rows from the top edge of ``lum`` that form a band of one colour carrying sparse marks (a
+    caption band with its text, a phone's status bar, a bar with a watermark over it): the edge
+    row is nearly all one colour, and rows stay mostly that colour until two rows in a row are
+    mostly something else. 0 when there is no such band or it would take over a third."""
+    h = lum.shape[0]
+    if h < 16:
+        return 0
+    edge = lum[0]
+    ref = int(np.median(edge))
+    near = (np.abs(lum.astype(np.int16) - ref) <= _BAND_TOLERANCE)
+    share = near.mean(axis=1)
+    if share[0] < 0.9:
+        return 0
+    low = share < 0.3
+    stop = low[:-1] & low[1:]
+    n = int(np.argmax(stop)) if stop.any() else h
+    if n > int(h * _MAX_TRIM) or n < max(3, h // 40) or share[:n].mean() < 0.7:
+        return 0
+    return n
+
+
+def band_box(lum: np.ndarray) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` inside bands of one colour with sparse marks along any
+    edge (see :func:`_band_edge`); the whole array when there are none."""
+    h, w = lum.shape[:2]
+    top, bottom = _band_edge(lum), _band_edge(lum[::-1])
+    left, right = _band_edge(lum.T), _band_edge(lum.T[::-1])
+    if h - top - bottom < 16 or w - left - right < 16:
+        return 0, h, 0, w
+    return top, h - bottom, left, w - right
 
 
 def work_size(width: int, height: int, side: int = WORK_SIDE) -> tuple[int, int]:
@@ -135,27 +209,34 @@ def work_size(width: int, height: int, side: int = WORK_SIDE) -> tuple[int, int]
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def prepare_image(img: Any) -> np.ndarray:
-    """A Pillow image as the RGB array that gets hashed (borders trimmed, scaled down)."""
+def _to_rgb(img: Any) -> Any:
     from PIL import Image
 
-    if img.mode != "RGB":
-        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-            img = img.convert("RGBA")
-            base = Image.new("RGB", img.size, (255, 255, 255))
-            base.paste(img, mask=img.getchannel("A"))
-            img = base
-        else:
-            img = img.convert("RGB")
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+        base = Image.new("RGB", img.size, (255, 255, 255))
+        base.paste(img, mask=img.getchannel("A"))
+        return base
+    return img.convert("RGB")
+
+
+def prepare_image(img: Any) -> np.ndarray:
+    """A Pillow image as the RGB array that gets hashed (dark bars trimmed, scaled down)."""
+    from PIL import Image
+
+    img = _to_rgb(img)
     w, h = img.size
-    if max(w, h) > 2 * WORK_SIDE:  # cheap first step for big pictures
-        img = img.reduce(max(1, min(w, h) // WORK_SIDE // 2 or 1)) if min(w, h) >= 4 * WORK_SIDE else img
-    arr = trim_borders(np.asarray(img))
-    h, w = arr.shape[:2]
-    tw, th = work_size(w, h)
-    if (tw, th) != (w, h):
-        arr = np.asarray(Image.fromarray(arr).resize((tw, th), Image.BILINEAR, reducing_gap=2.0))
-    return np.ascontiguousarray(arr)
+    if min(w, h) >= 4 * WORK_SIDE:  # cheap first step for big pictures
+        img = img.reduce(max(1, min(w, h) // WORK_SIDE // 2))
+    t, b, l, r = border_box(np.asarray(img.convert("L")))
+    if (t, b, l, r) != (0, img.height, 0, img.width):
+        img = img.crop((l, t, r, b))
+    tw, th = work_size(img.width, img.height)
+    if (tw, th) != img.size:
+        img = img.resize((tw, th), Image.BILINEAR, reducing_gap=2.0)
+    return np.ascontiguousarray(np.asarray(img))
 
 
 def prepare_array(rgb: np.ndarray) -> np.ndarray:
@@ -170,6 +251,50 @@ def prepare_array(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def _debanded(base: np.ndarray) -> np.ndarray:
+    """``base`` without bands of one colour with marks along its edges and, once those are off,
+    without the dark bars they hid (a caption band over a pillarboxed frame); empty when there
+    is nothing to take off."""
+    arr = base
+    for _ in range(2):
+        lum = luma(arr)
+        t, b, l, r = band_box(lum)
+        arr = arr[t:b, l:r]
+        t, b, l, r = border_box(luma(arr))
+        arr = arr[t:b, l:r]
+    return arr if arr.shape != base.shape else base[:0]
+
+
+def _cut(arr: np.ndarray, top: float, bottom: float, left: float, right: float) -> np.ndarray:
+    h, w = arr.shape[:2]
+    return arr[round(h * top):h - round(h * bottom), round(w * left):w - round(w * right)]
+
+
+def regions_of(base: np.ndarray, regions: Iterable[str]) -> list[tuple[str, np.ndarray]]:
+    """The named regions (:data:`REGIONS`) of a prepared frame, each as an RGB array to hash.
+    ``band`` is left out when the frame has no band (it would repeat ``full``)."""
+    out: list[tuple[str, np.ndarray]] = []
+    band: np.ndarray | None = None
+    for name in regions:
+        if name == "full":
+            arr = base
+        elif name == "mirror":
+            arr = base[:, ::-1]
+        elif name in ("band", "band-mirror"):
+            if band is None:
+                band = _debanded(base)
+            if not band.size:
+                continue
+            arr = band if name == "band" else band[:, ::-1]
+        elif name in CROPS:
+            arr = _cut(base, *CROPS[name])
+        else:
+            raise ValueError(f"unknown region {name!r}; use one of: {', '.join(REGIONS)}")
+        if name == "full" or min(arr.shape[:2]) >= 16:
+            out.append((name, np.ascontiguousarray(arr)))
+    return out
+
+
 # ------------------------------------------------------------------------------ hashing
 
 
@@ -177,22 +302,41 @@ def _bits_to_hex(bits: np.ndarray) -> str:
     return np.packbits(np.asarray(bits, dtype=np.uint8).ravel()).tobytes().hex()
 
 
+def quality_of(lum: Any) -> int:
+    """PDQ's quality measure (0-100) of a luma image: the mean absolute gradient of its 64x64
+    reduction, scaled as Meta's pdqhashing does (flat and near-black frames score low)."""
+    from PIL import Image
+
+    small = np.asarray(lum.resize((64, 64), Image.BOX), dtype=np.float32)
+    grad = (np.abs(np.diff(small, axis=0)) * 100 / 255).astype(np.int32).sum()
+    grad += (np.abs(np.diff(small, axis=1)) * 100 / 255).astype(np.int32).sum()
+    return int(min(100, grad // 90))
+
+
+def _phash(lum: Any) -> str:
+    import imagehash
+
+    return _bits_to_hex(imagehash.phash(lum).hash.ravel())
+
+
 def hash_array(rgb: np.ndarray, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:
     """``(hex hash, quality 0-100)`` of a prepared RGB array."""
-    import pdqhash
-
     if algorithm == "pdq":
-        bits, quality = pdqhash.compute(rgb)
+        import pdqhash
+
+        bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
         return _bits_to_hex(bits), int(quality)
     if algorithm == "phash":
-        import imagehash
         from PIL import Image
 
-        h = imagehash.phash(Image.fromarray(rgb))
-        # the same gradient-based quality PDQ reports, so low-detail frames are treated alike
-        _, quality = pdqhash.compute(rgb) if min(rgb.shape[:2]) >= 4 else (None, 0)
-        return _bits_to_hex(h.hash.ravel()), int(quality)
+        lum = Image.fromarray(np.ascontiguousarray(rgb)).convert("L")
+        return _phash(lum), quality_of(lum)
     raise ValueError(f"unknown hash algorithm {algorithm!r}; use one of: {', '.join(ALGORITHMS)}")
+
+
+def frame_hashes(base: np.ndarray, algorithm: str, regions: Iterable[str]) -> list[tuple[str, str, int]]:
+    """``(region, hex hash, quality)`` of each region of a prepared frame (:func:`regions_of`)."""
+    return [(name, *hash_array(arr, algorithm)) for name, arr in regions_of(base, regions)]
 
 
 def distance(a: str, b: str) -> int:
@@ -264,9 +408,11 @@ def image_fingerprint(data: bytes, *, what: str = "image", algorithm: str = DEFA
         raise TooLargeError(f"{what}: {exc}; refused") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ParseError(f"{what}: picture cannot be decoded ({exc}); truncated or corrupt") from None
-    hexhash, quality = hash_array(arr, algorithm)
-    return Fingerprint("image", algorithm, [hexhash], [0.0], [quality], width=w, height=h,
-                       sha256=hashlib.sha256(data).hexdigest())
+    hashed = frame_hashes(arr, algorithm, limits.regions)
+    if not hashed:
+        raise ParseError(f"{what}: picture of {w}x{h} is too small to fingerprint")
+    return Fingerprint("image", algorithm, [h for _, h, _ in hashed], [0.0] * len(hashed), [q for _, _, q in hashed],
+                       [r for r, _, _ in hashed], width=w, height=h, sha256=hashlib.sha256(data).hexdigest())
 
 
 # ------------------------------------------------------------------------------ videos
@@ -344,11 +490,14 @@ def _decode(container: Any, what: str, algorithm: str, limits: Limits, deadline:
     decoded = 0
     last_t = 0.0
     tw, th = work_size(w or WORK_SIDE, h or WORK_SIDE, side=WORK_SIDE + WORK_SIDE // 4)
+    dedupe = limits.dedupe_distance * ALGORITHMS[algorithm] // 256  # given in PDQ bits (of 256)
     try:
         for frame in _frame_iter(container, stream):
             decoded += 1
             if decoded > limits.max_decoded_frames:
                 fp.truncated = True
+                fp.note = (f"{what}: stopped at the cap of {limits.max_decoded_frames:,} decoded frames "
+                           f"({last_t:,.1f} s in); only that start is fingerprinted")
                 break
             if deadline is not None and decoded % 16 == 0 and time.monotonic() > deadline:
                 raise TooLargeError(f"{what}: decoding ran out of its time budget after {decoded} frames; "
@@ -356,6 +505,8 @@ def _decode(container: Any, what: str, algorithm: str, limits: Limits, deadline:
             t = float(frame.time) if frame.time is not None else (decoded - 1) / (rate or 25.0)
             if t > limits.max_video_seconds:
                 fp.truncated = True
+                fp.note = (f"{what}: stopped at the cap of {limits.max_video_seconds:g} s of video "
+                           f"({decoded - 1:,} frames decoded); only that start is fingerprinted")
                 break
             last_t = max(last_t, t)
             if t + 1e-6 < next_t:
@@ -367,18 +518,23 @@ def _decode(container: Any, what: str, algorithm: str, limits: Limits, deadline:
             if (fw, fh) != (w, h) or not fw:
                 tw, th = work_size(fw or WORK_SIDE, fh or WORK_SIDE, side=WORK_SIDE + WORK_SIDE // 4)
             rgb = frame.to_ndarray(format="rgb24", width=tw, height=th)
-            hexhash, quality = hash_array(prepare_array(rgb), algorithm)
-            value = int(hexhash, 16)
-            if last_hash is not None and (value ^ last_hash).bit_count() <= limits.dedupe_distance:
+            hashed = frame_hashes(prepare_array(rgb), algorithm, limits.regions)
+            if not hashed:
+                continue
+            value = int(hashed[0][1], 16)  # the first region (full) stands for the frame
+            if last_hash is not None and (value ^ last_hash).bit_count() <= dedupe:
                 continue
             last_hash = value
-            fp.hashes.append(hexhash)
-            fp.frame_times.append(round(t, 3))
-            fp.quality.append(quality)
+            for region, hexhash, quality in hashed:
+                fp.regions.append(region)
+                fp.hashes.append(hexhash)
+                fp.frame_times.append(round(t, 3))
+                fp.quality.append(quality)
     except av.error.FFmpegError as exc:
         if not fp.hashes:
             raise ParseError(f"{what}: video cannot be decoded ({_av_reason(exc)}); truncated or corrupt") from None
         fp.truncated = True  # a cut-off file: keep the frames read before the damage
+        fp.note = f"{what}: video damaged after {last_t:,.1f} s ({_av_reason(exc)}); only the start is fingerprinted"
     fp.frames_decoded = decoded
     if not fp.hashes:
         raise ParseError(f"{what}: no video frame could be decoded; truncated or corrupt")

@@ -50,7 +50,8 @@ MEDIA_SCHEMA: dict[str, pl.DataType] = {
     "algorithm": pl.String,  # pdq, phash
     "hashes": pl.List(pl.String),  # hex, one per kept frame
     "frame_times": pl.List(pl.Float64),  # seconds from the start (0 for a picture)
-    "quality": pl.List(pl.Int32),  # PDQ quality 0-100 per hash
+    "quality": pl.List(pl.Int32),  # quality 0-100 per hash (PDQ's gradient measure)
+    "regions": pl.List(pl.String),  # region of the frame per hash: full, band, mirror, band-mirror
     "width": pl.Int32,
     "height": pl.Int32,
     "duration_s": pl.Float64,
@@ -73,7 +74,7 @@ class MediaSettings:
     """The ``[media]`` table of the sources file."""
 
     enabled: bool = True
-    algorithm: str = "pdq"
+    algorithm: str = "phash"
     kinds: tuple[str, ...] = STILL_KINDS + VIDEO_KINDS  # which posts.media kinds are fetched
     max_items: int = 300  # media fetched per run
     time_budget_s: float = 120.0  # seconds the step may take per run
@@ -310,11 +311,14 @@ def fingerprint_media(items: Iterable[tuple[str, str, list[dict[str, Any]] | Non
                 row.update(status="error", error=f"{url}: {type(exc).__name__}: {_line(exc)}")
             else:
                 row.update(status="ok", error=None, hashes=fp.hashes, frame_times=fp.frame_times, quality=fp.quality,
+                           regions=fp.regions,
                            width=fp.width, height=fp.height, duration_s=fp.duration_s,
                            frames_decoded=fp.frames_decoded, truncated=fp.truncated, bytes=len(resp.content),
                            content_type=resp.content_type or None, sha256=fp.sha256)
             if row["status"] == "ok":
                 stats.fingerprinted += 1
+                if fp.note:  # a capped or damaged video: fingerprinted from its start, and said so
+                    stats.problems.append(f"media {kind} of {post_id}: {fp.note}")
             else:
                 stats.failed += 1
                 stats.problems.append(f"media {kind} of {post_id}: {row['error']}")

@@ -78,7 +78,9 @@ class CatalogueError(ValueError):
 
 
 FINGERPRINT_KEYS = ("algorithm", "kind", "source", "sha256", "added", "duration_s", "hashes", "frame_times",
-                    "quality", "note")
+                    "quality", "regions", "note")
+# regions of a frame that get a hash of their own (connectors.fingerprint.REGIONS)
+FINGERPRINT_REGIONS = ("full", "band", "mirror", "band-mirror", "c5", "c10", "tl10", "tr10", "bl10", "br10")
 HASH_BITS = {"pdq": 256, "phash": 64}
 MAX_FINGERPRINT_FRAMES = 20_000
 
@@ -97,6 +99,7 @@ class MediaFingerprint:
     added: str | None = None
     duration_s: float | None = None
     note: str | None = None
+    regions: tuple[str, ...] = ()  # one per hash; empty: every hash is of a whole frame
 
     def content(self) -> dict[str, Any]:
         out: dict[str, Any] = {"algorithm": self.algorithm, "kind": self.kind}
@@ -104,6 +107,8 @@ class MediaFingerprint:
             if getattr(self, k) is not None:
                 out[k] = getattr(self, k)
         out.update(hashes=list(self.hashes), frame_times=list(self.frame_times), quality=list(self.quality))
+        if self.regions:
+            out["regions"] = list(self.regions)
         return out
 
 
@@ -133,8 +138,13 @@ def parse_fingerprint(raw: Any, what: str) -> MediaFingerprint:
             got = f"{len(h)} characters" if isinstance(h, str) else type(h).__name__
             raise ValueError(f"{what}: hash {i} {shown!r} is malformed ({got}); a {algorithm} hash is "
                              f"{width} hex digits")
-    if kind == "image" and len(hashes) != 1:
-        raise ValueError(f"{what}: an image has exactly one hash (got {len(hashes)})")
+    regions = raw.get("regions")
+    if regions is not None and (not isinstance(regions, list) or len(regions) != len(hashes)
+                                or not all(r in FINGERPRINT_REGIONS for r in regions)):
+        raise ValueError(f"{what}: regions must be one of {', '.join(FINGERPRINT_REGIONS)} per hash "
+                         f"({len(hashes)} hashes)")
+    if kind == "image" and len(hashes) != 1 and regions is None:
+        raise ValueError(f"{what}: an image without regions has exactly one hash (got {len(hashes)})")
     times = raw.get("frame_times")
     if times is None:
         times = [0.0] * len(hashes) if kind == "image" else None
@@ -162,7 +172,8 @@ def parse_fingerprint(raw: Any, what: str) -> MediaFingerprint:
         text[k] = None if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
     return MediaFingerprint(algorithm, kind, tuple(h.lower() for h in hashes), tuple(float(t) for t in times),
                             tuple(int(q) for q in quality), text["source"], sha,
-                            text["added"], None if duration is None else float(duration), text["note"])
+                            text["added"], None if duration is None else float(duration), text["note"],
+                            tuple(regions or ()))
 
 
 @dataclass(frozen=True)

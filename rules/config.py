@@ -26,9 +26,11 @@ class MatchConfig:
     - ``workers``: threads for rapidfuzz (``-1`` = all cores).
     - ``mentions_label``: label of a post that reports on the claim neutrally above the review
       threshold (``needs_review`` or ``no_flag``).
-    - ``media_distance``: a post's frame and a known copy's frame within this many bits (PDQ, of
-      256; pHash copies use a quarter of it) are the same picture (see :mod:`rules.media`).
-    - ``media_min_quality``: frames of lower PDQ quality (flat, dark) take no part in media matching.
+    - ``media_phash_distance``: a post's frame and a known copy's frame whose pHashes (64 bits) are
+      within this many bits are the same picture (see :mod:`rules.media`).
+    - ``media_distance``: the same for PDQ hashes (256 bits).
+    - ``media_min_quality``: frames of lower quality (PDQ's gradient measure: flat, dark) take no part
+      in media matching.
     - ``media_query_share``: share of a post video's frames that must match a known copy.
     - ``media_known_share``: share of a known video's seconds those matches must cover.
     """
@@ -42,6 +44,7 @@ class MatchConfig:
     workers: int = 1
     mentions_label: str = "no_flag"
     media_distance: int = 31
+    media_phash_distance: int = 6
     media_min_quality: int = 50
     media_query_share: float = 0.5
     media_known_share: float = 0.3
@@ -64,6 +67,9 @@ class MatchConfig:
             raise ValueError(f"[matching] workers must be a positive integer or -1 for all cores (got {self.workers!r})")
         if not isinstance(self.media_distance, int) or isinstance(self.media_distance, bool) or not 0 <= self.media_distance <= 63:
             raise ValueError(f"[matching] media_distance must be an integer from 0 to 63 bits (got {self.media_distance!r})")
+        if (not isinstance(self.media_phash_distance, int) or isinstance(self.media_phash_distance, bool)
+                or not 0 <= self.media_phash_distance <= 15):
+            raise ValueError(f"[matching] media_phash_distance must be an integer from 0 to 15 bits (got {self.media_phash_distance!r})")
         if not isinstance(self.media_min_quality, int) or isinstance(self.media_min_quality, bool) or not 0 <= self.media_min_quality <= 100:
             raise ValueError(f"[matching] media_min_quality must be an integer from 0 to 100 (got {self.media_min_quality!r})")
         for name in ("media_query_share", "media_known_share"):

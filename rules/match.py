@@ -244,7 +244,8 @@ class Matcher:
                     self._fact_checks.setdefault(key, []).append(i)
         cfg = self.config
         self._known_media = known_media_from_claims(claims, MediaRule(
-            cfg.media_distance, cfg.media_min_quality, cfg.media_query_share, cfg.media_known_share))
+            cfg.media_distance, cfg.media_min_quality, cfg.media_query_share, cfg.media_known_share,
+            cfg.media_phash_distance))
         self._entities: list[list[re.Pattern[str]] | None] = []
         for c in claims:
             groups = []

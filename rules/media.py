@@ -148,10 +148,15 @@ class KnownCopy:
 
 @dataclass(frozen=True)
 class MediaRule:
-    distance: int = 31
+    distance: int = 31  # PDQ bits of 256
     min_quality: int = 50
     query_share: float = 0.5
     known_share: float = 0.3
+    phash_distance: int = 6  # pHash bits of 64
+
+    def limit(self, algorithm: str) -> int:
+        """Largest Hamming distance at which two hashes of ``algorithm`` are the same picture."""
+        return self.phash_distance if algorithm == "phash" else self.distance
 
 
 class KnownMedia:
@@ -199,33 +204,42 @@ class KnownMedia:
             index = self._index.get(alg)
             if index is None:
                 continue
-            rows = group.select("post_id", "media_url", "hashes", "quality").to_dicts()
-            hashes, owner_row = [], []
+            cols = ["post_id", "media_url", "hashes", "quality"] + (["frame_times"] if "frame_times" in group.columns else [])
+            rows = group.select(cols).to_dicts()
+            # hashes of one frame (its regions: the frame, its crops, its mirror image...) share
+            # a frame time; the rule counts frames, a frame matching when any of its hashes does
+            hashes, owner_row, owner_frame = [], [], []
+            frames_of: list[int] = []
             for r, row in enumerate(rows):
-                for h, q in zip(row["hashes"] or [], row["quality"] or []):
+                times = row.get("frame_times") or []
+                seen: dict[float, int] = {}
+                for i, (h, q) in enumerate(zip(row["hashes"] or [], row["quality"] or [])):
                     if q is not None and q >= rule.min_quality and isinstance(h, str):
+                        t = times[i] if i < len(times) and times[i] is not None else float(i)
                         hashes.append(h)
                         owner_row.append(r)
+                        owner_frame.append(seen.setdefault(t, len(seen)))
+                frames_of.append(len(seen))
             if not hashes:
                 continue
             try:
                 qbytes = hex_to_bytes(hashes, index.bits)
             except ValueError:
                 continue
-            limit = rule.distance * index.bits // 256  # pHash (64 bits): a quarter of the PDQ distance
+            limit = rule.limit(alg)
             qi, ei, d = index.search(qbytes, limit)
             if not len(qi):
                 continue
             q_row = np.asarray(owner_row)[qi]
+            q_frame = np.asarray(owner_frame)[qi]
             copy = self._owner[alg][ei]
-            counts = np.bincount(np.asarray(owner_row), minlength=len(rows))
             pairs: dict[tuple[int, int], list[int]] = {}
             for k, (r, c) in enumerate(zip(q_row.tolist(), copy.tolist())):
                 pairs.setdefault((r, c), []).append(k)
             for (r, c), ks in pairs.items():
                 kc = self.copies[c]
-                n_query = int(counts[r])
-                matched_q = len({int(qi[k]) for k in ks})
+                n_query = frames_of[r]
+                matched_q = len({int(q_frame[k]) for k in ks})
                 seconds = len({int(math.floor(self._time[alg][ei[k]])) for k in ks})
                 if n_query == 1:
                     ok = matched_q == 1
@@ -237,7 +251,7 @@ class KnownMedia:
                 share = matched_q / n_query
                 best_per_frame: dict[int, int] = {}
                 for k in ks:
-                    q_k = int(qi[k])
+                    q_k = int(q_frame[k])
                     best_per_frame[q_k] = min(best_per_frame.get(q_k, 10 ** 6), int(d[k]))
                 worst = max(best_per_frame.values())
                 frames = "frame" if n_query == 1 else "frames"

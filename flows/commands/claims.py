@@ -214,7 +214,8 @@ def add_media(
                                                 "(MP4, WebM, MPEG-TS, JPEG, PNG, WebP, GIF) or an http(s) URL. "
                                                 "A YouTube link adds its id and fingerprints its thumbnail."),
     claims_dir: Path = _dir_option(),
-    algorithm: str = typer.Option("pdq", help="Hash algorithm: pdq (256 bits, the default) or phash (64 bits)."),
+    algorithm: str = typer.Option("phash", help="Hash algorithm: phash (64 bits, the default) or pdq (256 bits); "
+                                                "the media step's [media] algorithm must be the same."),
     note: Optional[str] = typer.Option(None, help="A note kept with the fingerprint (where the copy was found)."),
     max_mb: int = typer.Option(200, "--max-mb", help="Largest download accepted, in MB."),
     allow_private_links: bool = typer.Option(False, help="Allow a URL on a private or loopback address."),
@@ -222,8 +223,10 @@ def add_media(
     """Fingerprint a copy of a claim's media and add it to the claim's known_media.
 
     Videos are hashed at every frame up to 30 per second (near-identical neighbours dropped), pictures
-    once; the claim file gets the hashes, frame times, qualities and where they came from. Posts whose
-    pictures or videos match them are then flagged through media evidence."""
+    once; each frame is hashed whole and as a few crops (5% and 10% off every side, 10% off two
+    adjacent sides) so cropped re-uploads meet it. The claim file gets the hashes, their frame times,
+    regions and qualities and where they came from. Posts whose pictures or videos match them are then
+    flagged through media evidence."""
     from datetime import date
 
     from connectors.errors import ConnectorError
@@ -251,7 +254,7 @@ def add_media(
             entry["duration_s"] = fp.duration_s
         if note:
             entry["note"] = note
-        entry.update(hashes=fp.hashes, frame_times=fp.frame_times, quality=fp.quality)
+        entry.update(hashes=fp.hashes, frame_times=fp.frame_times, quality=fp.quality, regions=fp.regions)
         extra = [x for x in extra if x not in claim.known_media]
         try:
             add_known_media(path, claim_id, extra + [entry])
@@ -259,15 +262,17 @@ def add_media(
             raise Failure(str(exc), 1) from None
     except Failure as exc:
         _fail(exc)
-    usable = sum(q >= 50 for q in fp.quality)
-    what = (f"{len(fp.hashes)} frames over {fp.duration_s:g} s" if fp.kind == "video" else "1 frame")
+    usable = len({t for t, q in zip(fp.frame_times, fp.quality) if q >= 50})
+    frames = len(set(fp.frame_times))
+    what = (f"{frames} frames over {fp.duration_s:g} s" if fp.kind == "video" else "1 frame")
+    what += f", {len(fp.hashes)} hashes with their crops"
     print(f"added {algorithm} fingerprint of {source} ({fp.kind}, {what}, {usable} of quality >= 50) to "
           f"{claim_id} as known copy {len(claim.fingerprints) + 1} ({path})"
           + (f"; also added {', '.join(extra)}" if extra else ""))
     if fp.truncated:
         print(f"note: only the first {fp.duration_s:g} s were fingerprinted (a duration or frame cap)")
     if not usable:
-        print("warning: no frame has PDQ quality >= 50 (flat or dark pictures); this copy will match nothing",
+        print("warning: no frame has quality >= 50 (flat or dark pictures); this copy will match nothing",
               file=sys.stderr)
 
 

@@ -4,14 +4,16 @@
   shapes, drawn with numpy and encoded with PyAV), standing in for a known copy of the edited
   Trump-Khan clip. Made here, so its licence is the project's.
 * ``flows/demo/responses/youtube/thumbs/Vt7wQ2mXc9A-mqdefault.jpg``: the thumbnail of a replayed
-  re-upload: the clip's frame at 3.3 s, brightened, with a small channel watermark, scaled to
-  320x180 and saved as a JPEG (transforms the fingerprints are measured to survive; a caption band
-  or a crop is not: see docs/matching.md).
+  re-upload: the clip's frame at 3.3 s, cropped by 5% on every side, brightened, under a white
+  caption band, with a channel watermark, scaled to 320x180 and saved as a JPEG (transforms the
+  fingerprints are measured to survive: see docs/matching.md).
 * ``flows/demo/responses/media/still-<n>.jpg``: unrelated synthetic pictures served for the other
   demo posts' media (so the media step fingerprints them and finds nothing).
 
 The clip's fingerprint is in ``rules/claims/trump-khan-release-clip.yaml`` (written with
-``claimwatch claims add-media trump-khan-release-clip flows/demo/media/demo-clip.mp4``).
+``claimwatch claims add-media trump-khan-release-clip flows/demo/media/demo-clip.mp4``). The clip
+is written only when missing, so its fingerprint stays valid; the thumbnail and stills are
+rewritten every time.
 """
 
 from __future__ import annotations
@@ -68,20 +70,29 @@ def write_clip(path: Path) -> None:
 
 
 def write_thumbnail(clip: Path, path: Path) -> None:
+    """The re-upload's thumbnail: the clip's frame at 3.3 s, 5% cropped off every side, brightened,
+    under a white caption band, with a channel watermark, scaled to 320x180 and saved as a JPEG."""
     import av
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
     with av.open(str(clip)) as c:
         frame = next(f for f in c.decode(video=0) if f.time >= 3.3).to_image()
-    from PIL import ImageEnhance
-
+    frame = frame.crop((W // 20, H // 20, W - W // 20, H - H // 20))
     frame = ImageEnhance.Brightness(frame).enhance(1.15)
-    try:
-        font = ImageFont.truetype("DejaVuSans-Bold.ttf", 18)
-    except OSError:
-        font = ImageFont.load_default()
-    ImageDraw.Draw(frame).text((W - 120, H - 30), "@viral.pk", fill=(255, 255, 255), font=font)
-    frame.resize((320, 180), Image.BILINEAR).save(path, quality=70)
+
+    def font(size: int):
+        try:
+            return ImageFont.truetype("DejaVuSans-Bold.ttf", size)
+        except OSError:
+            return ImageFont.load_default()
+
+    band = 44
+    canvas = Image.new("RGB", (frame.width, frame.height + band), (255, 255, 255))
+    canvas.paste(frame, (0, band))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((16, 10), "MUST WATCH - what he said", fill=(0, 0, 0), font=font(22))
+    draw.text((frame.width - 120, canvas.height - 30), "@viral.pk", fill=(255, 255, 255), font=font(18))
+    canvas.resize((320, 180), Image.BILINEAR).save(path, quality=70)
 
 
 def write_stills(folder: Path, n: int) -> None:
@@ -95,7 +106,8 @@ def write_stills(folder: Path, n: int) -> None:
 if __name__ == "__main__":
     clip = DEMO / "media" / "demo-clip.mp4"
     clip.parent.mkdir(exist_ok=True)
-    write_clip(clip)
+    if not clip.exists():
+        write_clip(clip)
     thumbs = DEMO / "responses" / "youtube" / "thumbs"
     thumbs.mkdir(parents=True, exist_ok=True)
     write_thumbnail(clip, thumbs / "Vt7wQ2mXc9A-mqdefault.jpg")

@@ -196,11 +196,12 @@ def test_add_media_fingerprints_a_clip_into_known_media_and_keeps_the_file(claim
 
     r = cli("add-media", "edited-clip", DEMO_CLIP, "--claims", claims_dir, "--note", "first upload")
     assert r.exit_code == 0, r.output
-    assert "added pdq fingerprint of demo-clip.mp4 (video" in r.output and "known copy 1" in r.output
+    assert "added phash fingerprint of demo-clip.mp4 (video" in r.output and "known copy 1" in r.output
     text = (claims_dir / "edited-clip.yaml").read_text()
     assert text.startswith("# kept comment\n")
     fp = load_catalogue(claims_dir).get("edited-clip").fingerprints[0]
-    assert fp.kind == "video" and len(fp.hashes) > 100 and fp.note == "first upload" and fp.source == "demo-clip.mp4"
+    assert fp.kind == "video" and len(set(fp.frame_times)) > 100 and fp.note == "first upload" and fp.source == "demo-clip.mp4"
+    assert len(fp.regions) == len(fp.hashes) and {"full", "c5", "tl10"} <= set(fp.regions)
     again = cli("add-media", "edited-clip", DEMO_CLIP, "--claims", claims_dir)
     assert again.exit_code == 0 and "already a known copy" in again.output
 
