@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rules.catalogue import load_jsonl  # noqa: E402
 from rules.config import MatchConfig  # noqa: E402
 from rules.match import Matcher  # noqa: E402
+from rules.posts import prepare  # noqa: E402
 from rules.synthetic import synthetic_catalogue  # noqa: E402
 
 
@@ -63,8 +64,8 @@ def run(label: str, cat, posts: pl.DataFrame, workers: int, repeat: int, sample:
         ex_dt = min(ex_dt, time.perf_counter() - t)
     ex_rate = len(texts) / ex_dt
     top_ex = np.argsort(-scores.astype(np.int16), axis=1, kind="stable")[:, :10]
-    prep = m._prepare(ex_posts)
-    pp, cc = m._candidates(prep["norm"])[:2]
+    prep = prepare(ex_posts)
+    pp, cc = m.scorer.candidates(prep.norm)[:2]
     index_of = {cid: i for i, cid in enumerate(c.claim_id for c in cat)}
     cand = [set() for _ in range(ex_posts.height)]
     for p, c in zip(pp.tolist(), cc.tolist()):

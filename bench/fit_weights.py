@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/fit_weights.py [--data ../shared/data/checkthat2020] [--dev] [--cv 5] [--out model.json]
 
-Features are those of rules.match.FEATURES over the BM25 candidates of each train post; the
-label is 1 for a gold pair. Prints the model (paste into rules/match.py DEFAULT_MODEL) and the
+Features are those of rules.features.FEATURES over the BM25 candidates of each train post; the
+label is 1 for a gold pair. Prints the model (paste into rules/scoring.py DEFAULT_MODEL) and the
 train figures; --dev also scores the dev split once with the fitted model.
 """
 
@@ -22,7 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rules.catalogue import load_jsonl  # noqa: E402
 from rules.evaluate import evaluate, load_qrels  # noqa: E402
-from rules.match import CALIBRATION_FEATURES, FEATURES, Matcher  # noqa: E402
+from rules import scoring  # noqa: E402
+from rules.features import CALIBRATION_FEATURES, FEATURES  # noqa: E402
+from rules.match import Matcher  # noqa: E402
+from rules.posts import prepare  # noqa: E402
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
@@ -63,15 +66,15 @@ def main() -> None:
     posts = pl.read_ndjson(data / "train/posts.jsonl", schema={"post_id": pl.String, "text": pl.String})
     gold = load_qrels(data / "train/qrels.tsv")
     t = time.perf_counter()
-    prep = m._prepare(posts)
-    f = m._pairs(prep)
+    prep = prepare(posts)
+    f = m.scorer.pairs(prep)
     print(f"features for {posts.height} train posts, {len(f['post'])} pairs in {time.perf_counter() - t:.1f}s", file=sys.stderr)
-    pids = prep["post_id"]
+    pids = prep.post_id
     y = np.array([m.claim_ids[c] in gold.get(pids[p], ()) for p, c in zip(f["post"], f["claim"])], dtype=float)
     found = sum(len({m.claim_ids[c] for p, c in zip(f["post"], f["claim"]) if pids[p] == pid} & g) for pid, g in gold.items())
     print(f"candidate recall: {found / sum(len(g) for g in gold.values()):.3f}", file=sys.stderr)
     if a.calibration:
-        lab = m._label_features(prep["norm"], f, np.arange(len(f["post"])))
+        lab = m.scorer.label_features(prep.norm, f, np.arange(len(f["post"])))
         xc = np.column_stack([lab[k] for k in CALIBRATION_FEATURES])
         coef, b = fit_logistic(xc, y, l2=a.l2, balanced=True)
         print(json.dumps({"coef": [round(v, 6) for v in coef], "intercept": round(b, 6)}))
@@ -108,7 +111,7 @@ def main() -> None:
             mu, sd = x[~te].mean(0), x[~te].std(0) + 1e-9
             w, b0 = fit_logistic(((x[~te] - mu) / sd)[:, cols], y[~te], l2=a.l2)
             z[te] = ((x[te] - mu) / sd)[:, cols] @ w + b0
-        ranked = m._ranked(pids, f["post"], f["claim"], z, 1000)
+        ranked = scoring.ranked(m.index, pids, f["post"], f["claim"], z, 1000)
         res = evaluate(ranked, gold)
         print(f"train {a.cv}-fold CV " + " ".join(f"{k}={v:.4f}" for k, v in res.items()))
     model = {"mean": [round(v, 6) for v in mean], "scale": [round(v, 6) for v in scale],

@@ -16,7 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("run", "match", "parse", "claims", "report", "compact", "serve")
+COMMAND_MODULES = ("run", "match", "label", "parse", "claims", "review", "report", "compact", "serve")
 
 for _name in COMMAND_MODULES:
     try:

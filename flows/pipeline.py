@@ -57,7 +57,7 @@ from flows.config import (
 )
 from flows.replay import placeholder_credentials
 from flows.runners import task_runner_from_config
-from flows.store import Store, StoreError, conform, empty
+from flows.store import TABLES, Store, StoreError, conform, empty
 
 FLAG_LABELS = ("likely_misinformation", "needs_review", "debunk")
 progress = logging.getLogger("claimwatch.progress")
@@ -267,11 +267,34 @@ def _matcher(catalogue: Any, matching: dict[str, Any]) -> Any:
         return _matchers[key]
 
 
+_known_media: dict[tuple[str, str], Any] = {}
+
+
+def media_evidence(catalogue: Any, matching: dict[str, Any], media: pl.DataFrame | None) -> pl.DataFrame | None:
+    """Which posts' pictures and videos match a claim's known media (``rules.media``): rows of
+    ``rules.match.MEDIA_MATCHES_SCHEMA``, the matcher's outside media evidence; None without any."""
+    from rules.config import MatchConfig
+    from rules.media import MediaRule, known_media_from_claims
+
+    if media is None or media.is_empty():
+        return None
+    key = (catalogue.version, json.dumps(matching or {}, sort_keys=True, default=str))
+    known = _known_media.get(key)
+    if known is None:
+        known = known_media_from_claims(catalogue.claims, MediaRule.from_config(MatchConfig.from_mapping(matching or {})))
+        _known_media.clear()
+        _known_media[key] = known
+    if not len(known):
+        return None
+    found = known.match(media)
+    return found.select("post_id", "claim_id", "score_media", "evidence") if found.height else None
+
+
 @task(name="match_batch", cache_policy=NO_CACHE, persist_result=False)
 def match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any],
                 media: pl.DataFrame | None = None) -> pl.DataFrame:
     """Match one batch of posts against the catalogue (rows of ``rules.schema.MATCHES_SCHEMA``);
-    ``media`` holds the fingerprints of the batch's pictures and videos."""
+    ``media`` holds outside media evidence (:func:`media_evidence`) for the batch's posts."""
     if media is not None and media.height:
         media = media.join(posts.select("post_id"), on="post_id", how="semi")
     return _matcher(catalogue, matching).match(posts, media=media if media is not None and media.height else None)
@@ -500,7 +523,7 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
         except Exception as exc:
             media, media_health = None, {}
             _say(f"media step failed: {_error_text(exc)}", logging.ERROR)
-        matches = match_all(cfg, to_match, catalogue, run_id, media)
+        matches = match_all(cfg, to_match, catalogue, run_id, media_evidence(catalogue, cfg.matching, media))
         new_matches = store.write("matches", matches, run_id, day)
         _say(f"stored {new_matches.height} new matches")
     except Exception as exc:  # recorded in runs; the posts stay, the next run matches them
@@ -598,7 +621,7 @@ def compact_dataset(data_dir: str = "claimwatch-data") -> dict[str, Any]:
     """Merge each partition's small part files into one (same rows; every query answers the same)."""
     store = Store(data_dir)
     out = {}
-    for table in ("posts", "matches", "claims", "runs", "source_health", "media"):
+    for table in TABLES:
         merged = store.compact(table)
         out[table] = [{"partition": p, "files": n, "rows": r} for p, n, r in merged]
         for p, n, r in merged:

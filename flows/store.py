@@ -72,6 +72,25 @@ SOURCE_HEALTH_SCHEMA: dict[str, pl.DataType] = {
     "media_problems": pl.List(pl.String),
 }
 
+# one row per verdict a reviewer records (flows/reviews.py; docs/data.md "reviews")
+REVIEWS_SCHEMA: dict[str, pl.DataType] = {
+    "post_id": pl.String,
+    "claim_id": pl.String,
+    "reviewer": pl.String,
+    "verdict": pl.String,  # confirmed, not_this_claim, wrong_stance, true_content
+    "note": pl.String,
+    "reviewed_at": pl.Datetime("us", "UTC"),
+    # the match and the post as they were when reviewed
+    "label": pl.String,
+    "stance": pl.String,
+    "score": pl.Float64,
+    "catalogue_version": pl.String,
+    "platform": pl.String,
+    "lang": pl.String,
+    "content_hash": pl.String,
+    "text": pl.String,  # title, text and transcript, one per line, as the matcher reads them
+}
+
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "posts": POSTS_SCHEMA,
     "matches": MATCHES_SCHEMA,
@@ -79,6 +98,7 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "runs": RUNS_SCHEMA,
     "source_health": SOURCE_HEALTH_SCHEMA,
     "media": MEDIA_SCHEMA,
+    "reviews": REVIEWS_SCHEMA,
 }
 
 # a row whose key is already in the table is never written again
@@ -89,6 +109,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "runs": ("run_id",),
     "source_health": ("run_id", "source"),
     "media": ("post_id", "media_url", "algorithm"),
+    "reviews": ("post_id", "claim_id", "reviewer", "reviewed_at"),
 }
 TABLES = tuple(SCHEMAS)
 _RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")

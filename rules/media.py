@@ -40,7 +40,8 @@ import polars as pl
 BAND_BITS = 16
 ALGORITHM_BITS = {"pdq": 256, "phash": 64}
 
-# what KnownMedia.match returns per (post, claim)
+# what KnownMedia.match returns per (post, claim); its first four columns are the outside media
+# evidence rules.match.Matcher.match(posts, media=...) takes (MEDIA_MATCHES_SCHEMA)
 MEDIA_EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
     "post_id": pl.String,
     "claim_id": pl.String,
@@ -157,6 +158,12 @@ class MediaRule:
     def limit(self, algorithm: str) -> int:
         """Largest Hamming distance at which two hashes of ``algorithm`` are the same picture."""
         return self.phash_distance if algorithm == "phash" else self.distance
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "MediaRule":
+        """The rule of a :class:`rules.config.MatchConfig` (its ``media_*`` keys)."""
+        return cls(cfg.media_distance, cfg.media_min_quality, cfg.media_query_share, cfg.media_known_share,
+                   cfg.media_phash_distance)
 
 
 class KnownMedia:

@@ -95,8 +95,27 @@ def dataset(request, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp(f"queries-{request.param}") / "claimwatch-data"
     if request.param == "demo":
         request.getfixturevalue("prefect_harness")
-        return run_demo(root)
-    return write_sample_dataset(root)
+        run_demo(root)
+    else:
+        write_sample_dataset(root)
+    return add_reviews(root)
+
+
+def add_reviews(root: Path) -> Path:
+    """Reviewers' verdicts on some flags, as `claimwatch review mark` records them."""
+    from flows import reviews
+    from flows.store import Store
+
+    store = Store(root)
+    flags = (store.read("matches").sort("flagged_at").unique(["post_id", "claim_id"], keep="last")
+             .filter(pl.col("label") == "likely_misinformation").sort("post_id", "claim_id").head(3))
+    assert flags.height == 3
+    words = ("confirmed", "true_content", "not_this_claim")
+    reviews.record(store, [reviews.Verdict(r["post_id"], r["claim_id"], w, "ayesha")
+                           for r, w in zip(flags.iter_rows(named=True), words)])
+    first = flags.row(0, named=True)
+    reviews.record(store, [reviews.Verdict(first["post_id"], first["claim_id"], "wrong_stance", "bilal")])
+    return root
 
 
 def test_the_page_has_at_least_six_queries_each_in_polars_and_duckdb():
@@ -158,6 +177,17 @@ def _by_version(df):
     assert (df["posts"] <= df["matches"]).all()
 
 
+def _review_precision(df):
+    assert df["claim_id"].is_unique().all()
+    assert (df["confirmed"] <= df["reviewed"]).all() and df["precision"].is_between(0, 1).all()
+    assert df["reviewed"].sum() == 3 and df["confirmed"].sum() == 0  # bilal's later wrong_stance counts
+
+
+def _overturned(df):
+    assert set(df["verdict"]) == {"true_content", "not_this_claim"}
+    assert (df["label_judged"] == "likely_misinformation").all()
+
+
 def _health(df):
     assert df["source"].is_unique().all()
     assert (df["errors"] <= df["runs"]).all()
@@ -171,4 +201,6 @@ CHECKS = {
     "5": _shared_videos,
     "6": _by_version,
     "7": _health,
+    "8": _review_precision,
+    "9": _overturned,
 }

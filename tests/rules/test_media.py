@@ -10,8 +10,8 @@ import yaml
 
 from rules.catalogue import Catalogue, CatalogueError, _claim_from_mapping, add_known_media, load_catalogue
 from rules.config import MatchConfig
-from rules.match import Matcher
-from rules.media import HashIndex, KnownCopy, KnownMedia, MediaRule, _popcount_rows
+from rules.match import MEDIA_MATCHES_SCHEMA, Matcher
+from rules.media import HashIndex, KnownCopy, KnownMedia, MediaRule, _popcount_rows, known_media_from_claims
 
 rng = np.random.default_rng(3)
 
@@ -138,7 +138,9 @@ def test_media_evidence_alone_flags_a_neutral_post_and_a_debunk_stays_a_debunk()
                           "title": ["must watch 😱", "FACT CHECK: this Trump clip is fake and edited", "must watch"],
                           "text": ["ویڈیو دیکھیں", "The video is doctored; the audio was dubbed.", "nothing"]})
     media = pl.concat([media_frame("neutral", [flip(KNOWN[4], 12)]), media_frame("debunk", [flip(KNOWN[9], 8)])])
-    rows = {r["post_id"]: r for r in m.match(posts, media=media).iter_rows(named=True)}
+    evidence = known_media_from_claims(cat.claims, MediaRule.from_config(MatchConfig())).match(media)
+    assert evidence.columns[:4] == list(MEDIA_MATCHES_SCHEMA)  # the matcher's seam for outside media evidence
+    rows = {r["post_id"]: r for r in m.match(posts, media=evidence).iter_rows(named=True)}
     assert rows["neutral"]["label"] == "likely_misinformation" and rows["neutral"]["score_media"] == 100.0
     assert rows["neutral"]["evidence"].startswith("1 of 1 frame match known copy 1 (distance <= 12)")
     assert rows["debunk"]["label"] == "debunk"

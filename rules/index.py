@@ -1,0 +1,338 @@
+"""The candidate index: everything the matcher derives from the catalogue alone.
+
+:class:`ClaimIndex` holds, for the claims that are matched (every status but ``retired``):
+
+- each claim's fields (text, title, each variant; reviewers' confirmed posts from
+  :class:`rules.feedback.Feedback`) after :mod:`rules.normalise`, with their kind and owner;
+- the word terms (stop words dropped, English words Snowball-stemmed) and the compound list
+  (``"pnbrock"`` -> ``pnb rock``: two adjacent catalogue words written as one);
+- BM25 weights (``bm25s``, Lucene, k1=1.2, b=0.75) over each claim's fields, one sparse
+  ``terms x claims`` matrix, and the IDF-weighted binary ``fields x terms`` matrix for coverage;
+- the character 4-gram TF-IDF matrix of each claim (ids in sorted order, so float sums are the
+  same in every process);
+- known media and fact-check URL keys, entity-guard patterns, duplicate groups
+  (:mod:`rules.duplicates`) and the tie-break order of claim ids.
+
+It depends only on the catalogue's content (and the feedback given), never on posts: it pickles,
+and can be cached keyed by :attr:`ClaimIndex.version`. Query-time word caches grow inside it
+(bounded), which changes no result.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from functools import cached_property
+from typing import Sequence
+
+import bm25s
+import numpy as np
+import polars as pl
+import snowballstemmer
+from bm25s.tokenization import Tokenized
+from scipy import sparse
+
+from rules.catalogue import Claim
+from rules.duplicates import DuplicateGroups
+from rules.normalise import canonical_media, normalise_series
+
+_STOP_RAW = (
+    "a an the and or but if then else of to in on at by for with from as into onto about over under "
+    "after before between through during is are was were be been being am do does did doing have has had "
+    "having i me my we our you your he him his she her it its they them their this that these those there "
+    "here what which who whom whose when where why how all any both each few more most other some such no "
+    "nor only own same so than too very s t can will just don should now would could also via rt amp "
+    "ka ki ke ko se ne hai hain mein par pe aur yeh woh wo bhi tha thi thay the ho hota hoti kar kiya "
+    "liye lye jo ab to ki tou na "
+    "کا کی کے کو سے نے ہے ہیں میں پر اور یہ وہ بھی تھا تھی تھے ہو کر کیا لیے جو اب تو نہ"
+)
+STOPWORDS = frozenset(normalise_series(_STOP_RAW.split()).to_list()) - {""}
+COMPOUNDS = True
+
+# kinds of claim field
+TEXT, TITLE, VARIANT, CONFIRMED = 0, 1, 2, 3
+FIELD_KINDS = ("text", "title", "variant", "confirmed post")
+
+_ENGLISH = snowballstemmer.stemmer("english")
+_STEM_LOCK = threading.Lock()  # snowball stemmers keep state while stemming
+
+
+def _stem(tok: str) -> str:
+    if tok.isascii() and tok.isalpha():
+        with _STEM_LOCK:
+            return _ENGLISH.stemWord(tok)
+    return tok
+
+
+class Tokens:
+    """Words -> index terms: stop words dropped, English stemmed, compounds split."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._stem: dict[str, str | None] = {}
+        # "pnbrock" -> terms of "pnb rock": two adjacent catalogue words written as one
+        # (lower-case hashtags and handles); consulted for words outside the vocabulary only
+        self.compounds: dict[str, tuple[str, ...]] = {}
+
+    def learn_compounds(self, texts: list[str]) -> None:
+        words = {w for t in texts for w in t.split()}
+        found: dict[str, tuple[str, ...]] = {}
+        for t in texts:
+            ws = t.split()
+            for a, b in zip(ws, ws[1:]):
+                key = a + b
+                if len(key) < 6 or key in words or key in found or a in STOPWORDS or b in STOPWORDS:
+                    continue
+                parts = tuple(self.terms(a + " " + b))
+                if len(parts) == 2:
+                    found[key] = parts
+        self.compounds = found
+
+    def terms(self, norm: str) -> list[str]:
+        out = []
+        cache = self._stem
+        compounds = self.compounds
+        for w in norm.split():
+            s = cache.get(w, "\0")
+            if s == "\0":
+                s = None if (w in STOPWORDS or (len(w) < 2 and not w.isdigit())) else _stem(w)
+                if len(cache) < 2_000_000:
+                    cache[w] = s
+            if s is not None:
+                if compounds and s not in self.vocab and w in compounds:
+                    out.extend(compounds[w])
+                else:
+                    out.append(s)
+        return out
+
+    def ids(self, norm: str, grow: bool) -> list[int]:
+        v = self.vocab
+        if grow:
+            return [v.setdefault(t, len(v)) for t in self.terms(norm)]
+        return [i for i in (v.get(t) for t in self.terms(norm)) if i is not None]
+
+
+def binary_matrix(rows: list[list[int]], width: int) -> sparse.csr_matrix:
+    """A 0/1 ``len(rows) x width`` matrix with a 1 at every id of each row."""
+    lengths = np.fromiter((len(ids) for ids in rows), dtype=np.int64, count=len(rows))
+    flat = np.fromiter((i for ids in rows for i in ids), dtype=np.int64, count=int(lengths.sum()))
+    keys = np.unique(np.repeat(np.arange(len(rows), dtype=np.int64), lengths) * max(width, 1) + flat)
+    r, indices = np.divmod(keys, max(width, 1))
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=len(rows)), out=indptr[1:])
+    return sparse.csr_matrix((np.ones(len(indices), dtype=np.float32), indices.astype(np.int32), indptr),
+                             shape=(len(rows), width))
+
+
+def _bm25_weights(docs: list[list[int]], vocab_size: int, n: int) -> sparse.csr_matrix:
+    if n == 0:
+        return sparse.csr_matrix((vocab_size, 0))
+    vocab = {str(i): i for i in range(vocab_size)}
+    retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    retriever.index(Tokenized(ids=[d or [] for d in docs], vocab=vocab), show_progress=False,
+                    create_empty_token=False)
+    s = retriever.scores
+    indptr = np.asarray(s["indptr"], dtype=np.int64)
+    rows = len(indptr) - 1
+    w = sparse.csr_matrix((np.asarray(s["data"], dtype=np.float64), np.asarray(s["indices"]), indptr),
+                          shape=(rows, n))
+    if rows < vocab_size:
+        w = sparse.vstack([w, sparse.csr_matrix((vocab_size - rows, n))]).tocsr()
+    return w[:vocab_size]
+
+
+def claim_fields(claim: Claim, extra: Sequence[str] = ()) -> list[tuple[int, str]]:
+    """``(kind, raw text)`` of every field of a claim used for matching, in order."""
+    return [(TEXT, claim.text), (TITLE, claim.title)] + [(VARIANT, v) for v in claim.variants] + [
+        (CONFIRMED, t) for t in extra]
+
+
+class ClaimIndex:
+    """Candidate index over the matched claims (see the module docstring).
+
+    ``confirmed`` maps a claim id to extra texts matched as fields of that claim (posts
+    reviewers confirmed); ids not among ``claims`` are ignored. ``version`` is the key under which
+    the index may be cached: the effective catalogue version of the matcher.
+    """
+
+    def __init__(self, claims: Sequence[Claim], version: str,
+                 confirmed: dict[str, Sequence[str]] | None = None) -> None:
+        claims = [c for c in claims if c.status != "retired"]
+        self.version = version
+        self.claims = claims
+        self.claim_ids = [c.claim_id for c in claims]
+        self.numeric_ids = all(cid.isdigit() for cid in self.claim_ids)
+        self.active = np.array([c.status == "active" for c in claims], dtype=bool)
+        n = len(claims)
+        confirmed = confirmed or {}
+
+        raw_fields: list[str] = []
+        kinds: list[int] = []
+        owner: list[int] = []
+        for i, c in enumerate(claims):
+            for kind, f in claim_fields(c, confirmed.get(c.claim_id, ())):
+                if f:
+                    raw_fields.append(f)
+                    kinds.append(kind)
+                    owner.append(i)
+        norm = normalise_series(raw_fields).to_list() if raw_fields else []
+        keep: list[int] = []
+        seen: set[tuple[int, str]] = set()
+        for j, t in enumerate(norm):
+            if t and (owner[j], t) not in seen:
+                seen.add((owner[j], t))
+                keep.append(j)
+        self.field_text = [norm[j] for j in keep]
+        self.field_sorted = [" ".join(sorted(t.split())) for t in self.field_text]
+        self.field_kind = np.array([kinds[j] for j in keep], dtype=np.int8)
+        field_owner = np.array([owner[j] for j in keep], dtype=np.int64)
+        self.field_start = np.searchsorted(field_owner, np.arange(n + 1)).astype(np.int64)
+        self.duplicates = DuplicateGroups([self._representation(i) for i in range(n)])
+
+        self.tokens = Tokens()
+        field_ids = [self.tokens.ids(t, grow=True) for t in self.field_text]
+        if COMPOUNDS:
+            self.tokens.learn_compounds(self.field_text)
+        vocab_size = max(len(self.tokens.vocab), 1)
+        docs: list[list[int]] = [[] for _ in range(n)]
+        for j, ids in enumerate(field_ids):
+            docs[field_owner[j]].extend(ids)
+        self.bm25 = _bm25_weights(docs, vocab_size, n)  # terms x claims
+        self.bm25_self = np.asarray(self.bm25.sum(axis=0)).ravel() + 1e-9
+        df = np.zeros(vocab_size, dtype=np.float64)
+        for d in docs:
+            if d:
+                df[np.unique(d)] += 1
+        self.idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        self.unknown_idf = math.log(1.0 + (n + 0.5) / 0.5)
+        self.field_terms = binary_matrix(field_ids, vocab_size).multiply(self.idf[None, :]).tocsr().astype(np.float32)
+        self._gram_vocab: dict[str, int] = {}
+        self._gram_cache: dict[str, list[int]] = {}
+        claim_text = [" ".join(self.field_text[self.field_start[i]:self.field_start[i + 1]]) for i in range(n)]
+        counts = self.gram_counts(claim_text, grow=True)
+        gdf = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
+        self._gram_idf = np.log((n + 1) / (gdf + 1)) + 1.0
+        self.grams = self.tfidf(counts)  # claims x 4-grams, rows of unit length
+        self.field_terms_total = np.asarray(self.field_terms.sum(axis=1)).ravel() + 1e-9
+        self.typical_idf = float(np.median(self.idf[df > 0])) if (df > 0).any() else 1.0
+
+        self.media: dict[str, list[int]] = {}
+        self.fact_checks: dict[str, list[int]] = {}
+        for i, c in enumerate(claims):
+            for key in c.known_media:
+                self.media.setdefault(key, []).append(i)
+            for u in c.fact_check_urls:
+                key = canonical_media(u)
+                if key:
+                    self.fact_checks.setdefault(key, []).append(i)
+        self.entities: list[list[re.Pattern[str]] | None] = []
+        for c in claims:
+            groups = []
+            for g in c.required_entities:
+                aliases = sorted({a for a in normalise_series(list(g)).to_list() if a}, key=len, reverse=True)
+                if aliases:
+                    groups.append(re.compile(r"(?<!\S)(?:" + "|".join(map(re.escape, aliases)) + r")(?!\S)"))
+            self.entities.append(groups or None)
+
+    def __len__(self) -> int:
+        return len(self.claim_ids)
+
+    def _representation(self, i: int) -> tuple[tuple[int, tuple[str, ...]], ...]:
+        a, b = self.field_start[i], self.field_start[i + 1]
+        return tuple((int(self.field_kind[j]), tuple(w for w in self.field_text[j].split() if w not in STOPWORDS))
+                     for j in range(a, b))
+
+    # ------------------------------------------------------------ 4-grams
+
+    def _grams(self, word: str, grow: bool) -> list[int]:
+        ids = self._gram_cache.get(word)
+        if ids is None:
+            w = f"#{word}#"
+            grams = sorted({w[i:i + 4] for i in range(max(1, len(w) - 3))})  # sorted: same ids, same float sums in every process
+            v = self._gram_vocab
+            ids = [v.setdefault(g, len(v)) for g in grams] if grow else [v[g] for g in grams if g in v]
+            if len(self._gram_cache) < 1_000_000:
+                self._gram_cache[word] = ids
+        return ids
+
+    def gram_counts(self, texts: list[str], grow: bool = False) -> sparse.csr_matrix:
+        """Character 4-gram counts of normalised texts (``grow`` only while building)."""
+        cols: list[int] = []
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        cache = self._gram_cache
+        for r, t in enumerate(texts):
+            before = len(cols)
+            for w in t.split():
+                ids = cache.get(w)
+                if ids is None:
+                    if w in STOPWORDS:
+                        continue
+                    ids = self._grams(w, grow)
+                cols.extend(ids)
+            lengths[r] = len(cols) - before
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        width = max(len(self._gram_vocab), 1)
+        m = sparse.csr_matrix((np.ones(len(cols)), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
+                              shape=(len(texts), width))
+        m.sum_duplicates()
+        return m
+
+    def tfidf(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
+        """Sublinear TF-IDF rows of unit length from :meth:`gram_counts`."""
+        m = counts.copy()
+        m.data = 1.0 + np.log(m.data)
+        m = m.multiply(self._gram_idf[None, : m.shape[1]]).tocsr()
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel()) + 1e-9
+        return (sparse.diags(1.0 / norms) @ m).tocsr().astype(np.float32)
+
+    def post_grams(self, norm: list[str]) -> sparse.csr_matrix:
+        """4-gram TF-IDF rows of normalised posts (the first 20,000 characters)."""
+        return self.tfidf(self.gram_counts([t[:20000] for t in norm], grow=False))
+
+    # ------------------------------------------------------------ per claim
+
+    def entities_ok(self, text: str, claim: int) -> bool:
+        """Every ``required_entities`` group of the claim appears as a whole phrase in ``text``."""
+        groups = self.entities[claim]
+        return groups is None or all(g.search(text) for g in groups)
+
+    def claim_words(self, claim: int) -> set[str]:
+        a, b = self.field_start[claim], self.field_start[claim + 1]
+        return set(" ".join(self.field_text[a:b]).split()) - STOPWORDS
+
+    def window(self, norm: str, claim: int, width: int) -> str:
+        """The ``width`` words of ``norm`` holding most of the claim's words."""
+        words = norm.split()
+        if len(words) <= width:
+            return norm
+        vocab = self.claim_words(claim)
+        hits = np.fromiter((w in vocab for w in words), dtype=np.int32, count=len(words))
+        csum = np.concatenate([[0], np.cumsum(hits)])
+        start = int(np.argmax(csum[width:] - csum[:-width]))
+        inside = np.flatnonzero(hits[start:start + width])
+        if len(inside):  # centre the claim's words in the window
+            centre = start + (int(inside[0]) + int(inside[-1])) // 2
+            start = max(0, min(len(words) - width, centre - width // 2))
+        return " ".join(words[start:start + width])
+
+    # ------------------------------------------------------------ order of claims
+
+    @cached_property
+    def tiebreak(self) -> np.ndarray:
+        """Per claim, a key that orders equal scores: the id as an integer when every id is a
+        number, else the id's position in sorted order (higher first)."""
+        if self.numeric_ids:
+            return np.array([int(x) for x in self.claim_ids], dtype=np.int64)
+        order = np.argsort(np.array(self.claim_ids, dtype=object), kind="stable")
+        pos = np.empty(len(order), dtype=np.int64)
+        pos[order] = np.arange(len(order))
+        return pos
+
+    @cached_property
+    def claim_id_series(self) -> pl.Series:
+        return pl.Series("claim_id", self.claim_ids, dtype=pl.String)
+
+    @cached_property
+    def field_sorted_array(self) -> np.ndarray:
+        return np.array(self.field_sorted, dtype=object)

@@ -1,0 +1,69 @@
+"""Stance of each (post, claim) pair, from the cues of :mod:`rules.stance`.
+
+- The whole post (title and text) gives a claim-independent stance and the hedge flag.
+- A post longer than :data:`STANCE_WINDOW_WORDS` takes its stance from the words around the
+  claim (a podcast whose captions spread the claim under a neutral title spreads it).
+- An article of :data:`LONG_POST_WORDS` or more whose debunk cue is not in its lead (title and
+  first :data:`LEAD_WORDS` words) only mentions the claim.
+- A link to the claim's own fact check, or to any fact-check article, makes it ``debunks``
+  (applied with the labels, :mod:`rules.labels`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from rules.normalise import normalise_series
+from rules.stance import hedge_expr, post_stance_expr
+
+if TYPE_CHECKING:
+    from rules.index import ClaimIndex
+    from rules.posts import PostBatch
+
+LEAD_WORDS = 60
+LONG_POST_WORDS = 150
+STANCE_WINDOW_WORDS = 60
+
+
+def post_cues(frame: pl.DataFrame, text: pl.Series) -> tuple[list[str], list[bool], list[str]]:
+    """Stance, hedge and lead stance of each post (``frame`` has ``title`` and ``text``; ``text``
+    is the raw text, whose question marks count)."""
+    raw_for_stance = frame.select(
+        pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null("")], separator="\n")
+    ).to_series()
+    norm = normalise_series(raw_for_stance)
+    lead = norm.str.split(" ").list.head(LEAD_WORDS).list.join(" ")
+    cues = pl.DataFrame({"n": norm, "r": text.fill_null(""), "lead": lead}).select(
+        post_stance_expr(pl.col("n"), pl.col("r")).alias("stance"),
+        post_stance_expr(pl.col("lead"), pl.col("r")).alias("lead_stance"),
+        (pl.col("n").str.count_matches(" ") + 1).alias("words"),
+        hedge_expr(pl.col("n")).alias("hedge"),
+    ).with_columns(
+        # a long article that calls the claim false only in passing mentions it
+        pl.when((pl.col("stance") == "debunks") & (pl.col("lead_stance") != "debunks")
+                & (pl.col("words") >= LONG_POST_WORDS))
+        .then(pl.lit("mentions")).otherwise(pl.col("stance")).alias("stance")
+    )
+    return (cues.get_column("stance").to_list(), cues.get_column("hedge").to_list(),
+            cues.get_column("lead_stance").to_list())
+
+
+def pair_stances(index: "ClaimIndex", batch: "PostBatch", pp: np.ndarray, cc: np.ndarray,
+                 idx: np.ndarray) -> dict[int, str]:
+    """Stance of the pairs ``idx`` whose post is long, from the words around the claim; other
+    pairs keep the post's stance (not in the result)."""
+    todo = [i for i in idx.tolist() if len(batch.norm[int(pp[i])].split()) > STANCE_WINDOW_WORDS]
+    if not todo:
+        return {}
+    windows = [index.window(batch.norm[int(pp[i])], int(cc[i]), STANCE_WINDOW_WORDS) for i in todo]
+    got = pl.DataFrame({"n": windows}).select(post_stance_expr(pl.col("n"), pl.col("n"))).to_series().to_list()
+    out = {}
+    for i, st in zip(todo, got):
+        p = int(pp[i])
+        if st == "debunks" and batch.lead_stance[p] != "debunks" and len(batch.norm[p].split()) >= LONG_POST_WORDS:
+            st = "mentions"
+        out[i] = st
+    return out
