@@ -251,47 +251,53 @@ def prepare_array(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _debanded(base: np.ndarray) -> np.ndarray:
-    """``base`` without bands of one colour with marks along its edges and, once those are off,
-    without the dark bars they hid (a caption band over a pillarboxed frame); empty when there
-    is nothing to take off."""
-    arr = base
+def _debanded(lum: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box ``(top, bottom, left, right)`` of a prepared frame's luma without bands of one
+    colour with marks along its edges and, once those are off, without the dark bars they hid (a
+    caption band over a pillarboxed frame); None when there is nothing to take off."""
+    top, left = 0, 0
+    bottom, right = lum.shape[:2]
     for _ in range(2):
-        lum = luma(arr)
-        t, b, l, r = band_box(lum)
-        arr = arr[t:b, l:r]
-        t, b, l, r = border_box(luma(arr))
-        arr = arr[t:b, l:r]
-    return arr if arr.shape != base.shape else base[:0]
+        for find in (band_box, border_box):
+            t, b, l, r = find(lum[top:bottom, left:right])
+            top, bottom, left, right = top + t, top + b, left + l, left + r
+    if (top, bottom, left, right) == (0, lum.shape[0], 0, lum.shape[1]):
+        return None
+    return top, bottom, left, right
 
 
-def _cut(arr: np.ndarray, top: float, bottom: float, left: float, right: float) -> np.ndarray:
-    h, w = arr.shape[:2]
-    return arr[round(h * top):h - round(h * bottom), round(w * left):w - round(w * right)]
+def region_boxes(lum: np.ndarray, regions: Iterable[str]) -> list[tuple[str, tuple[int, int, int, int], bool]]:
+    """``(name, (top, bottom, left, right), mirrored)`` of each named region (:data:`REGIONS`) of a
+    prepared frame given its luma. ``band`` and ``band-mirror`` are left out when the frame has no
+    band (they would repeat ``full``), crops when they would be under 16 pixels."""
+    h, w = lum.shape[:2]
+    out: list[tuple[str, tuple[int, int, int, int], bool]] = []
+    band: tuple[int, int, int, int] | None | bool = False
+    for name in regions:
+        if name in ("full", "mirror"):
+            box = (0, h, 0, w)
+        elif name in ("band", "band-mirror"):
+            if band is False:
+                band = _debanded(lum)
+            if band is None:
+                continue
+            box = band  # type: ignore[assignment]
+        elif name in CROPS:
+            t, b, l, r = CROPS[name]
+            box = (round(h * t), h - round(h * b), round(w * l), w - round(w * r))
+        else:
+            raise ValueError(f"unknown region {name!r}; use one of: {', '.join(REGIONS)}")
+        if name in ("full", "mirror") or min(box[1] - box[0], box[3] - box[2]) >= 16:
+            out.append((name, box, name.endswith("mirror")))
+    return out
 
 
 def regions_of(base: np.ndarray, regions: Iterable[str]) -> list[tuple[str, np.ndarray]]:
-    """The named regions (:data:`REGIONS`) of a prepared frame, each as an RGB array to hash.
-    ``band`` is left out when the frame has no band (it would repeat ``full``)."""
-    out: list[tuple[str, np.ndarray]] = []
-    band: np.ndarray | None = None
-    for name in regions:
-        if name == "full":
-            arr = base
-        elif name == "mirror":
-            arr = base[:, ::-1]
-        elif name in ("band", "band-mirror"):
-            if band is None:
-                band = _debanded(base)
-            if not band.size:
-                continue
-            arr = band if name == "band" else band[:, ::-1]
-        elif name in CROPS:
-            arr = _cut(base, *CROPS[name])
-        else:
-            raise ValueError(f"unknown region {name!r}; use one of: {', '.join(REGIONS)}")
-        if name == "full" or min(arr.shape[:2]) >= 16:
-            out.append((name, np.ascontiguousarray(arr)))
+    """The named regions of a prepared RGB frame as arrays (see :func:`region_boxes`)."""
+    out = []
+    for name, (t, b, l, r), mirrored in region_boxes(luma(base), regions):
+        arr = base[t:b, l:r]
+        out.append((name, np.ascontiguousarray(arr[:, ::-1] if mirrored else arr)))
     return out
 
 
@@ -302,15 +308,18 @@ def _bits_to_hex(bits: np.ndarray) -> str:
     return np.packbits(np.asarray(bits, dtype=np.uint8).ravel()).tobytes().hex()
 
 
-def quality_of(lum: Any) -> int:
-    """PDQ's quality measure (0-100) of a luma image: the mean absolute gradient of its 64x64
-    reduction, scaled as Meta's pdqhashing does (flat and near-black frames score low)."""
-    from PIL import Image
-
-    small = np.asarray(lum.resize((64, 64), Image.BOX), dtype=np.float32)
+def _quality64(small: np.ndarray) -> int:
     grad = (np.abs(np.diff(small, axis=0)) * 100 / 255).astype(np.int32).sum()
     grad += (np.abs(np.diff(small, axis=1)) * 100 / 255).astype(np.int32).sum()
     return int(min(100, grad // 90))
+
+
+def quality_of(lum: Any) -> int:
+    """PDQ's quality measure (0-100) of a Pillow luma image: the mean absolute gradient of its
+    64x64 reduction, scaled as Meta's pdqhashing does (flat and near-black frames score low)."""
+    from PIL import Image
+
+    return _quality64(np.asarray(lum.resize((64, 64), Image.BOX), dtype=np.float32))
 
 
 def _phash(lum: Any) -> str:
@@ -320,23 +329,37 @@ def _phash(lum: Any) -> str:
 
 
 def hash_array(rgb: np.ndarray, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:
-    """``(hex hash, quality 0-100)`` of a prepared RGB array."""
-    if algorithm == "pdq":
-        import pdqhash
-
-        bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
-        return _bits_to_hex(bits), int(quality)
-    if algorithm == "phash":
-        from PIL import Image
-
-        lum = Image.fromarray(np.ascontiguousarray(rgb)).convert("L")
-        return _phash(lum), quality_of(lum)
-    raise ValueError(f"unknown hash algorithm {algorithm!r}; use one of: {', '.join(ALGORITHMS)}")
+    """``(hex hash, quality 0-100)`` of a prepared RGB array (the whole array)."""
+    return frame_hashes(rgb, algorithm, ("full",))[0][1:]  # type: ignore[return-value]
 
 
 def frame_hashes(base: np.ndarray, algorithm: str, regions: Iterable[str]) -> list[tuple[str, str, int]]:
-    """``(region, hex hash, quality)`` of each region of a prepared frame (:func:`regions_of`)."""
-    return [(name, *hash_array(arr, algorithm)) for name, arr in regions_of(base, regions)]
+    """``(region, hex hash, quality)`` of each region of a prepared RGB frame (:func:`region_boxes`).
+
+    pHash works on one luma image of the frame: each region is cut out and reduced to 64x64 in one
+    Pillow step (``resize(box=...)``, a box filter), which imagehash then reduces to its 32x32 DCT
+    input, and PDQ's quality is measured on the same 64x64; mirrored regions are flipped at 64x64."""
+    from PIL import Image
+
+    if algorithm == "pdq":
+        import pdqhash
+
+        out = []
+        for name, arr in regions_of(base, regions):
+            bits, quality = pdqhash.compute(arr)
+            out.append((name, _bits_to_hex(bits), int(quality)))
+        return out
+    if algorithm != "phash":
+        raise ValueError(f"unknown hash algorithm {algorithm!r}; use one of: {', '.join(ALGORITHMS)}")
+    lum_img = Image.fromarray(np.ascontiguousarray(base)).convert("L")
+    lum = np.asarray(lum_img)
+    out = []
+    for name, (t, b, l, r), mirrored in region_boxes(lum, regions):
+        small = lum_img.resize((64, 64), Image.BOX, box=(l, t, r, b))
+        if mirrored:
+            small = small.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        out.append((name, _phash(small), _quality64(np.asarray(small, dtype=np.float32))))
+    return out
 
 
 def distance(a: str, b: str) -> int:

@@ -6,8 +6,8 @@ condition (in order)                                                        labe
 score < ``review_threshold`` and no media / fact-check link                  ``no_flag``
 stance ``debunks``                                                          ``debunk``
 stance ``mentions``                                                         ``mentions_label``
-stance ``spreads``, score >= ``flag_threshold``, entities ok, claim         ``likely_misinformation``
-``active``, no hedge
+stance ``spreads``, score >= ``flag_threshold``, entities ok (or media      ``likely_misinformation``
+evidence), claim ``active``, no hedge
 otherwise                                                                   ``needs_review``
 =========================================================================== ==========================
 

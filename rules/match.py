@@ -246,7 +246,10 @@ class Matcher:
             if fc_link[i] or any(is_fact_check_url(k) for k in prep.keys[p]):
                 stance = "debunks"
             s = float(score[i])
-            label = label_of(cfg, s, stance, bool(media[i] or fc_link[i]), ents, bool(ix.active[c]), prep.hedge[p])
+            # the entity guard keeps word matches about other people from flagging; a post showing
+            # the claim's own clip (media evidence) needs no names: a neutral title names nobody
+            label = label_of(cfg, s, stance, bool(media[i] or fc_link[i]), ents or bool(media[i]), bool(ix.active[c]),
+                             prep.hedge[p])
             if label in FLAG_LABELS:
                 # one claim per post carries a flag: the best-ranked; the others are left for review
                 if p in flagged:
