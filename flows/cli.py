@@ -8,6 +8,23 @@ import sys
 
 import typer
 
+def _plain_flags() -> None:
+    """typer 0.29 prints every boolean flag as ``--demo <bool>`` (``--help <bool>`` too), as if it
+    took a value; a flag takes none, so its help shows no type."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):  # type: ignore[no-untyped-def]
+        if self.is_flag and self.metavar is None:
+            return None
+        return shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich
+
+
+_plain_flags()
+
 app = typer.Typer(
     name="claimwatch",
     help="Watch news and social video posts for claims fact-checkers have debunked, and flag the posts that spread them.",
@@ -15,6 +32,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"claimwatch {version('claimwatch')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("claimwatch (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print claimwatch's version and exit.")) -> None:
+    """Watch news and social video posts for claims fact-checkers have debunked, and flag the posts that spread them."""
+
 
 COMMAND_MODULES = ("run", "match", "label", "parse", "claims", "review", "report", "compact", "serve")
 

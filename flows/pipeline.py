@@ -1,466 +1,93 @@
 """The Prefect flows: ``run_pipeline`` (fetch -> store -> match -> store -> report),
 ``import_factchecks`` and ``compact_dataset``.
 
-Flows stay thin: connectors fetch and parse, ``rules`` matches, :mod:`flows.store` writes. Tasks
-work on a whole source or a batch of posts, never on one post.
+These are the entrypoints of the deployments (``flows/deployments.py``, ``deploy/prefect.yaml``).
+Each flow is a thin shell around a body in :mod:`flows.steps`, run with a
+:class:`flows.execution.PrefectExecutor`: steps become task runs, progress lines go to the run
+log, artifacts and events to the API. ``claimwatch run`` with no Prefect API configured runs the
+same bodies in-process with no flow at all (:class:`flows.execution.LocalExecutor`).
 
-Final state of ``run_pipeline``: ``Completed`` when at least one source delivered (the message
-names the sources that failed, if any), ``Failed`` when every source failed or matching failed.
+Final state of ``run_pipeline``: ``Completed`` when every source delivered; ``Degraded`` (of
+Prefect's Failed type, so the dashboard counts it and failure automations fire) when some source
+failed and the others' data was written, the message and the tags ``failed:<source>`` naming
+the failed sources; ``Failed`` when every source failed or matching failed.
 Bad configuration (including the ``[matching]`` table), a bad catalogue or a part file that is not
-Parquet fails the run before anything is fetched or written. Posts are stored and cursors moved
-before matching; a run whose matching failed is caught up by the next run (see the comment in
-:func:`run_pipeline` and docs/data.md).
+Parquet fails the run before anything is fetched or written.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
-import threading
-import time
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+import re
 from typing import Any
 
-import polars as pl
-from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
-from prefect.cache_policies import NO_CACHE
-from prefect.events import emit_event
-from prefect.futures import as_completed
+from prefect import flow
 from prefect.states import Completed, Failed
 
-from connectors.errors import (
-    BlockedURLError,
-    ConfigError,
-    FetchError,
-    HTTPStatusError,
-    ParseError,
-    TooLargeError,
+from flows import execution, steps, ui
+from flows.config import load_config
+from flows.steps import (  # noqa: F401  (names other modules and tests use from here)
+    FLAG_LABELS,
+    dedupe_run,
+    posts_to_catch_up,
+    resolve_inputs,
+    spreading_alerts,
+    spreading_counts,
+    utcnow,
 )
-from connectors.schema import POSTS_SCHEMA
-from rules.schema import CLAIMS_SCHEMA
-from flows.config import (
-    CLAIMS_DIR,
-    DEMO_MANIFEST,
-    DEMO_SOURCES,
-    PipelineConfig,
-    SourceConfig,
-    build_source,
-    load_config,
-)
-from flows.replay import placeholder_credentials
-from flows.runners import task_runner_from_config
-from flows.store import TABLES, Store, StoreError, conform, empty
 
-FLAG_LABELS = ("likely_misinformation", "needs_review", "debunk")
-progress = logging.getLogger("claimwatch.progress")
+PARAMETERS = {"--sources": "config", "--data-dir": "data_dir", "--claims": "claims_dir", "--replay": "replay"}
+_FLAG = re.compile(r"(a writable )?(--sources|--data-dir|--claims|--replay)\b")
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+def _parameter(m: re.Match) -> str:
+    name = f"the deployment parameter `{PARAMETERS[m.group(2)]}`"
+    return f"a writable folder as {name}" if m.group(1) else name
 
 
-def _say(msg: str, level: int = logging.INFO) -> None:
-    """Progress to the Prefect run log and to the CLI (``claimwatch.progress``)."""
+def for_deployments(exc: BaseException) -> BaseException:
+    """``exc`` with its message naming the deployment parameter (``config``) where the command
+    line would name a flag (``--sources``): a flow run is started with parameters, not flags."""
+    text = str(exc)
+    if _FLAG.search(text):
+        exc.args = (_FLAG.sub(_parameter, text),)
+    return exc
+
+
+@contextlib.contextmanager
+def _as_deployment():
     try:
-        get_run_logger().log(max(level, logging.INFO), msg)
-    except Exception:  # outside a run context
-        pass
-    progress.log(level, msg)
-
-
-def resolve_inputs(config: str | None, replay: str | None, demo: bool) -> tuple[Path, Path | None]:
-    """The sources file and replay manifest a run uses; no config means the bundled demo."""
-    if config is None:
-        return DEMO_SOURCES, Path(replay) if replay else DEMO_MANIFEST
-    if demo and replay is None:
-        return Path(config), DEMO_MANIFEST
-    return Path(config), Path(replay) if replay else None
+        yield
+    except Exception as exc:
+        raise for_deployments(exc)
 
 
 def _flow_run_name() -> str:
-    """``<window> · <sources file> · <n> sources: a, b, c +2``; the window runs from the last
-    recorded run's start (or ``first run``) to now."""
+    """``ingest demo Dec 03 08:18Z · 5 sources`` (see flows/ui.py); renamed with the outcome at the end."""
     from prefect.runtime import flow_run
 
     params = flow_run.parameters or {}
-    label = "demo" if params.get("config") is None else Path(str(params["config"])).name
     try:
         path, _ = resolve_inputs(params.get("config"), params.get("replay"), bool(params.get("demo")))
-        names = [s.name for s in load_config(path).enabled_sources]
+        n = len(load_config(path).enabled_sources)
     except Exception:
-        names = []
-    try:
-        last = Store(params.get("data_dir") or "claimwatch-data").scan("runs").select(pl.col("started_at").max()).collect().item()
-    except Exception:
-        last = None
-    now = utcnow()
-    since = f"{last:%Y-%m-%d %H:%M}" if last else "first run"
-    shown = ", ".join(names[:4]) + (f" +{len(names) - 4}" if len(names) > 4 else "")
-    return f"{since} → {now:%Y-%m-%d %H:%M}Z · {label} · {len(names)} sources: {shown}"[:200]
+        n = None
+    return ui.ingest_start_name(params.get("config"), bool(params.get("demo")), utcnow(), n)
 
 
-# ---------------------------------------------------------------- fetching
-
-
-def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only what may pass on a second try: network trouble, 5xx and 429."""
-    try:
-        state.result()
-    except HTTPStatusError as exc:
-        return exc.status_code >= 500 or exc.status_code == 429
-    except (TooLargeError, BlockedURLError, ConfigError):
-        return False
-    except FetchError:
-        return True
-    except Exception:
-        return False
-    return False
-
-
-def _rows_frame(kind: str, rows: list[dict[str, Any]], source: str) -> tuple[str, pl.DataFrame]:
-    if kind == "factchecks" or rows and "claim_id" in rows[0] and "post_id" not in rows[0]:
-        claims = [{k: r.get(k) for k in CLAIMS_SCHEMA} for r in rows]
-        frame = pl.DataFrame(claims, schema=CLAIMS_SCHEMA) if claims else empty("claims")
-        return "claims", frame.with_columns(status=pl.lit("imported"), catalogue_version=pl.lit("imported"))
-    frame = pl.DataFrame(rows, schema=POSTS_SCHEMA) if rows else empty("posts")
-    return "posts", frame.with_columns(source=pl.coalesce(pl.col("source"), pl.lit(source)))
-
-
-@task(name="fetch_source", cache_policy=NO_CACHE, persist_result=False, retries=1,
-      retry_delay_seconds=2, retry_condition_fn=_transient)
-def fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] | None,
-                 replay: str | None = None) -> dict[str, Any]:
-    """Fetch one source since ``cursor``; returns its rows, new cursor and counts."""
-    from connectors.http import HttpClient
-
-    transport = None
-    if replay:
-        from flows.replay import ReplayTransport
-
-        transport = ReplayTransport.from_manifest(replay)
-    t0 = time.monotonic()
-    with HttpClient(cfg.http_settings(), transport) as client:
-        try:
-            result = build_source(cfg, src, client).fetch(cursor)
-        except ParseError as exc:
-            if transport is not None and transport.served and transport.served[-1][1] is not None:
-                exc.args = (f"{exc} (recorded file {transport.served[-1][1]})",)
-            raise
-    table, frame = _rows_frame(src.kind, result.posts, src.name)
-    for w in result.warnings:
-        _say(w, logging.WARNING)
-    return {"table": table, "rows": frame, "cursor": result.cursor, "skipped": result.skipped,
-            "warnings": list(result.warnings), "requests": result.requests,
-            "duration_s": time.monotonic() - t0}
-
-
-def _error_text(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return msg if type(exc).__module__.startswith("connectors") else f"{type(exc).__name__}: {msg}"
-
-
-def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None) -> dict[str, dict[str, Any]]:
-    retries = int(cfg.runner.get("fetch_retries", 1))
-    delay = cfg.runner.get("fetch_retry_delay", 2)
-    futures = {}
-    for src in cfg.enabled_sources:
-        t = fetch_source.with_options(task_run_name=f"fetch_source[{src.name}]", retries=retries,
-                                      retry_delay_seconds=delay, tags=[f"source:{src.name}", f"kind:{src.kind}"])
-        futures[src.name] = (src, t.submit(cfg, src, cursors.get(src.name), str(replay) if replay else None))
-    outcomes: dict[str, dict[str, Any]] = {}
-    for name, (src, fut) in futures.items():
-        fut.wait()
-        state = fut.state
-        if state.is_completed():
-            out = fut.result()
-            out.update(status="ok", error=None, kind=src.kind)
-            _say(f"fetched {name}: {out['rows'].height} items")
-        else:
-            exc = state.result(raise_on_failure=False)
-            err = _error_text(exc) if isinstance(exc, BaseException) else (state.message or state.name)
-            out = {"status": "error", "error": err, "kind": src.kind, "rows": None, "cursor": cursors.get(name),
-                   "skipped": 0, "duration_s": None}
-            _say(f"source {name} failed: {err}", logging.WARNING)
-        outcomes[name] = out
-    return outcomes
-
-
-# ---------------------------------------------------------------- media
-
-
-@task(name="fingerprint_media", cache_policy=NO_CACHE, persist_result=False)
-def fingerprint_media_task(cfg: PipelineConfig, posts: pl.DataFrame, run_id: str,
-                           replay: str | None = None) -> Any:
-    """Fetch and fingerprint the pictures and videos of ``posts`` (one batch, bounded by [media])."""
-    from connectors.http import HttpClient
-    from connectors.media import MediaSettings, fingerprint_media, settings_for
-
-    settings = MediaSettings.from_mapping(cfg.media)
-    transport = None
-    if replay:
-        from flows.replay import ReplayTransport
-
-        transport = ReplayTransport.from_manifest(replay)
-    base = cfg.http_settings()
-
-    def client(cap: int) -> Any:
-        return HttpClient(settings_for(base, cap, min(base.total_timeout, settings.time_budget_s)), transport)
-
-    items = posts.select("post_id", "source", "media").iter_rows()
-    return fingerprint_media(items, client, settings, run_id=run_id)
-
-
-def media_step(cfg: PipelineConfig, store: Store, posts: pl.DataFrame, run_id: str, day: Any,
-               replay: str | None) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Fingerprint the media of ``posts`` not fingerprinted yet, store them, and return the ``media``
-    rows of every post in ``posts`` (stored earlier or now) and per-source counts for source_health."""
-    from connectors.media import MediaSettings
-
-    settings = MediaSettings.from_mapping(cfg.media)
-    if posts.is_empty() or "media" not in posts.columns:
-        return empty("media"), {}
-    ids = posts.select("post_id").unique()
-    stored = store.collect("media", store.scan("media").join(ids.lazy(), on="post_id", how="semi"))
-    per_source: dict[str, Any] = {}
-    if settings.enabled:
-        done = stored.select("post_id", "media_url").with_columns(done=pl.lit(True))
-        todo = (posts.select("post_id", "source", "media").explode("media").drop_nulls("media")
-                .with_columns(media_url=pl.col("media").struct.field("url"))
-                .join(done, on=["post_id", "media_url"], how="left").filter(pl.col("done").is_null())
-                .group_by("post_id", "source", maintain_order=True).agg(pl.col("media")))
-        if todo.height:
-            result = fingerprint_media_task(cfg, todo, run_id, replay)
-            new = store.write("media", result.frame(), run_id, day)
-            stored = pl.concat([stored, new], how="vertical")
-            per_source = result.sources
-            ok = sum(s.fingerprinted for s in per_source.values())
-            skipped = sum(s.skipped for s in per_source.values())
-            failed = sum(s.failed for s in per_source.values())
-            _say(f"media: {ok} fingerprinted, {failed} failed, {skipped} skipped (budget) in {result.seconds:.1f}s")
-            for s in per_source.values():
-                for line in s.problems[:20]:
-                    _say(line, logging.WARNING)
-    return stored, per_source
-
-
-# ---------------------------------------------------------------- matching
-
-_matchers: dict[tuple[str, str], Any] = {}
-_matchers_lock = threading.Lock()
-
-
-def _matcher(catalogue: Any, matching: dict[str, Any]) -> Any:
-    from rules.match import MatchConfig, Matcher
-
-    key = (catalogue.version, json.dumps(matching, sort_keys=True, default=str))
-    with _matchers_lock:
-        if key not in _matchers:
-            _matchers[key] = Matcher(catalogue, MatchConfig.from_mapping(matching))
-        return _matchers[key]
-
-
-_known_media: dict[tuple[str, str], Any] = {}
-
-
-def media_evidence(catalogue: Any, matching: dict[str, Any], media: pl.DataFrame | None) -> pl.DataFrame | None:
-    """Which posts' pictures and videos match a claim's known media (``rules.media``): rows of
-    ``rules.match.MEDIA_MATCHES_SCHEMA``, the matcher's outside media evidence; None without any."""
-    from rules.config import MatchConfig
-    from rules.media import MediaRule, known_media_from_claims
-
-    if media is None or media.is_empty():
-        return None
-    key = (catalogue.version, json.dumps(matching or {}, sort_keys=True, default=str))
-    known = _known_media.get(key)
-    if known is None:
-        known = known_media_from_claims(catalogue.claims, MediaRule.from_config(MatchConfig.from_mapping(matching or {})))
-        _known_media.clear()
-        _known_media[key] = known
-    if not len(known):
-        return None
-    found = known.match(media)
-    return found.select("post_id", "claim_id", "score_media", "evidence") if found.height else None
-
-
-@task(name="match_batch", cache_policy=NO_CACHE, persist_result=False)
-def match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any],
-                media: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Match one batch of posts against the catalogue (rows of ``rules.schema.MATCHES_SCHEMA``);
-    ``media`` holds outside media evidence (:func:`media_evidence`) for the batch's posts."""
-    if media is not None and media.height:
-        media = media.join(posts.select("post_id"), on="post_id", how="semi")
-    return _matcher(catalogue, matching).match(posts, media=media if media is not None and media.height else None)
-
-
-def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: str,
-              media: pl.DataFrame | None = None) -> pl.DataFrame:
-    size = cfg.batch_size
-    chunks = [posts.slice(i, size) for i in range(0, posts.height, size)]
-    if not chunks:
-        return empty("matches")
-    artifact = create_progress_artifact(progress=0.0, key="claimwatch-matching",
-                                        description=f"Matching {posts.height} posts in {len(chunks)} batches")
-    results = []
-    with task_runner_from_config(cfg) as runner:
-        futures = runner.map(match_batch, {"posts": chunks, "catalogue": unmapped(catalogue),
-                                           "matching": unmapped(cfg.matching), "media": unmapped(media)})
-        for i, fut in enumerate(as_completed(list(futures)), 1):
-            results.append(fut.result())
-            update_progress_artifact(artifact_id=artifact, progress=100.0 * i / len(chunks))
-            _say(f"matched batch {i}/{len(chunks)}")
-    frame = pl.concat([conform("matches", r) for r in results], how="vertical")
-    return frame.with_columns(run_id=pl.lit(run_id), flagged_at=pl.coalesce(pl.col("flagged_at"), pl.lit(utcnow())))
-
-
-# ---------------------------------------------------------------- de-duplication
-
-
-def dedupe_run(posts: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
-    """One row per post_id, then one per content_hash (posts with some text) within the run.
-
-    Returns the kept rows and the number of duplicates dropped per source.
-    """
-    if posts.is_empty():
-        return posts, {}
-    indexed = posts.with_row_index("_i")
-    kept = indexed.unique(subset=["post_id"], keep="first", maintain_order=True)
-    has_content = pl.col("text").is_not_null() | pl.col("title").is_not_null() | pl.col("transcript").is_not_null()
-    first_by_hash = kept.filter(has_content).unique(subset=["content_hash"], keep="first", maintain_order=True)
-    kept = pl.concat([first_by_hash, kept.filter(~has_content)]).sort("_i")
-    dropped = indexed.join(kept.select("_i"), on="_i", how="anti")
-    counts = dict(dropped.group_by("source").len().iter_rows())
-    return kept.drop("_i"), counts
-
-
-# ---------------------------------------------------------------- reporting
-
-
-def _markdown(summary: dict[str, Any]) -> str:
-    lines = [f"# claimwatch run `{summary['run_id']}`", "",
-             f"Catalogue `{summary['catalogue_version']}` · {summary['posts_new']} new posts · "
-             f"{summary['matches_new']} new matches · status **{summary['status']}**", "",
-             "## Posts per source", "", "| source | status | fetched | new | duplicates | error |",
-             "|---|---|---:|---:|---:|---|"]
-    for s in summary["sources"]:
-        lines.append(f"| {s['source']} | {s['status']} | {s['items_fetched']} | {s['new']} | "
-                     f"{s['duplicates']} | {(s['error'] or '').replace('|', '/')} |")
-    lines += ["", "## New flags per claim", ""]
-    if summary["flags"]:
-        lines += ["| claim | label | posts |", "|---|---|---:|"]
-        lines += [f"| {f['claim_id']} | {f['label']} | {f['n']} |" for f in summary["flags"]]
-    else:
-        lines.append("No new flags.")
-    if summary["alerts"]:
-        lines += ["", "## Spreading alerts", ""]
-        lines += [f"- `{a['claim_id']}`: {a['count']} new spreading posts in the last {a['window']}"
-                  for a in summary["alerts"]]
-    return "\n".join(lines) + "\n"
-
-
-def publish(summary: dict[str, Any], new_matches: pl.DataFrame, posts: pl.DataFrame) -> None:
-    create_markdown_artifact(_markdown(summary), key="claimwatch-run-summary",
-                             description="Posts per source, new flags per claim, errors")
-    misinfo = new_matches.filter(pl.col("label") == "likely_misinformation")
-    if misinfo.height:
-        table = (misinfo.join(posts.select("post_id", "url", "source", "published_at"), on="post_id", how="left")
-                 .sort(["claim_id", "score"], descending=[False, True])
-                 .select("claim_id", "post_id", "source", "url", "score", "stance",
-                         pl.col("published_at").dt.to_string("%Y-%m-%d %H:%M").alias("published_at"), "evidence"))
-        create_table_artifact(table.to_dicts(), key="claimwatch-new-misinformation",
-                              description=f"{misinfo.height} new posts labelled likely_misinformation")
-
-
-def _alert_state(store: Store) -> dict[str, Any]:
-    try:
-        data = json.loads((store.state_dir / "alerts.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError, OSError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def spreading_counts(store: Store, now: datetime, window_s: int) -> dict[str, int]:
-    """Per claim: posts newly spreading it within the window, read from the store. A post counts
-    once per claim, at the first time it was labelled ``likely_misinformation`` with stance
-    ``spreads`` (under any catalogue version), if that time falls in ``(now - window, now]``."""
-    spreading = store.collect("matches", store.scan("matches")
-                              .filter((pl.col("label") == "likely_misinformation") & (pl.col("stance") == "spreads")
-                                      & pl.col("flagged_at").is_not_null())
-                              .group_by("claim_id", "post_id").agg(first=pl.col("flagged_at").min())
-                              .filter((pl.col("first") > now - timedelta(seconds=window_s)) & (pl.col("first") <= now))
-                              .group_by("claim_id").agg(n=pl.len()))
-    return {r["claim_id"]: int(r["n"]) for r in spreading.iter_rows(named=True)}
-
-
-def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, window_s: int, run_id: str,
-                     now: datetime | None = None) -> list[dict[str, Any]]:
-    """Emit ``claimwatch.claim.spreading`` once per crossing: when a claim's count of new spreading
-    posts in the window reaches ``threshold`` after being below it. ``_state/alerts.json`` remembers
-    which claims are above; a claim that falls below may alert again on its next crossing."""
-    now = now or utcnow()
-    counts = spreading_counts(store, now, window_s)
-    state = _alert_state(store)
-    alerts, above = [], {}
-    for cid in sorted(counts):
-        n = counts[cid]
-        if n < threshold:
-            continue
-        above[cid] = state.get(cid) or {"since": now.isoformat(), "run_id": run_id}
-        if cid in state:
-            continue  # already alerted for this crossing
-        title = catalogue.get(cid).title if cid in catalogue else None
-        payload = {"claim_id": cid, "count": n, "window": window, "threshold": threshold,
-                   "new_spreading": n, "likely_misinformation": n,
-                   "run_id": run_id, "catalogue_version": catalogue.version}
-        emit_event(event="claimwatch.claim.spreading",
-                   resource={"prefect.resource.id": f"claimwatch.claim.{cid}",
-                             "prefect.resource.name": title or cid},
-                   payload=payload)
-        alerts.append(payload)
-    if above != state:
-        with store.lock():
-            tmp = store.state_dir / f".alerts.json.{run_id}.tmp"
-            tmp.write_text(json.dumps(above, indent=2, sort_keys=True), encoding="utf-8")
-            tmp.replace(store.state_dir / "alerts.json")
-    return alerts
-
-
-def posts_to_catch_up(store: Store, catalogue_version: str, now: datetime, days: float, limit: int,
-                      exclude: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Stored posts fetched in the last ``days`` with no ``matches`` row for ``catalogue_version``,
-    newest first, at most ``limit`` (one row per post_id: its latest stored version)."""
-    if limit <= 0:
-        return empty("posts")
-    matched = store.scan("matches").filter(pl.col("catalogue_version") == catalogue_version).select("post_id").unique()
-    recent = (store.scan("posts").filter(pl.col("fetched_at") >= now - timedelta(days=days))
-              .sort("fetched_at", descending=True).unique("post_id", keep="first", maintain_order=True)
-              .join(matched, on="post_id", how="anti"))
-    if exclude is not None and exclude.height:
-        recent = recent.join(exclude.select("post_id").lazy(), on="post_id", how="anti")
-    return store.collect("posts", recent.head(limit))
-
-
-# ---------------------------------------------------------------- the flows
-
-
-def _load_catalogue(claims_dir: str | Path | None) -> Any:
-    from rules.catalogue import load_catalogue
-
-    return load_catalogue(claims_dir or CLAIMS_DIR)
-
-
-def _run_id(started: datetime) -> tuple[str, str]:
+def _factchecks_run_name() -> str:
     from prefect.runtime import flow_run
 
-    flow_run_id = str(flow_run.id or "")
-    return f"{started:%Y%m%dT%H%M%SZ}-{(flow_run_id or 'local')[:8]}", flow_run_id
+    params = flow_run.parameters or {}
+    try:
+        n = sum(s.kind == "factchecks" for s in load_config(params.get("config")).enabled_sources)
+    except Exception:
+        n = None
+    return ui.factchecks_name(utcnow(), n)
+
+
+def _compact_run_name() -> str:
+    return ui.compact_name(utcnow())
 
 
 @flow(name="claimwatch-pipeline", flow_run_name=_flow_run_name, persist_result=False, log_prints=False)
@@ -473,160 +100,35 @@ def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", c
     dict (printed by :func:`flows.commands.run.format_summary`).
     """
     started = utcnow()
-    t0 = time.monotonic()
-    cfg_path, manifest = resolve_inputs(config, replay, demo)
-    cfg = load_config(cfg_path)
-    catalogue = _load_catalogue(claims_dir)
-    run_id, flow_run_id = _run_id(started)
-    day = started.date()
-    store = Store(data_dir)
-    store.ensure()
-    store.check()  # a part file that is not Parquet stops the run before anything is fetched
-    _say(f"run {run_id}: {len(cfg.enabled_sources)} sources, catalogue {catalogue.version} ({len(catalogue)} claims)")
-    store.write("claims", catalogue.frame(), run_id, day)
-
-    cursors = store.read_cursors()
-    with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
-        outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None)
-
-    ok = {n: o for n, o in outcomes.items() if o["status"] == "ok"}
-    post_frames = [o["rows"].with_columns(run_id=pl.lit(run_id)) for o in ok.values()
-                   if o["table"] == "posts" and o["rows"].height]
-    fetched = pl.concat(post_frames, how="vertical") if post_frames else empty("posts")
-    posts, dup_in_run = dedupe_run(fetched)
-    new_posts = store.write("posts", posts, run_id, day)
-    imported = [o["rows"] for o in ok.values() if o["table"] == "claims" and o["rows"].height]
-    imported_new = store.write("claims", pl.concat(imported), run_id, day) if imported else None
-    # Cursors move as soon as the posts are on disk, whether or not matching below succeeds:
-    # matching never depends on fetching again. Every run matches the posts it fetched plus the
-    # stored posts of the last [runner] catch_up_days (default 3) that have no matches row for
-    # this catalogue version, newest first, at most catch_up_max_posts (default 2000). So a run
-    # whose matching failed is caught up by the next run, and a new catalogue version re-matches
-    # recent posts. Posts no claim scores for have no matches row, so they are re-checked by
-    # each run while they are recent (bounded by the same limits); they still write nothing.
-    store.save_cursors({n: o["cursor"] for n, o in ok.items()})
-    _say(f"stored {new_posts.height} new posts of {fetched.height} fetched")
-
-    match_error = None
-    caught_up = 0
-    media_health: dict[str, Any] = {}
-    to_match = posts
-    try:
-        backlog = posts_to_catch_up(store, catalogue.version, started, cfg.catch_up_days, cfg.catch_up_max_posts,
-                                    exclude=posts)
-        caught_up = backlog.height
-        if caught_up:
-            _say(f"matching {caught_up} stored posts not yet matched with catalogue {catalogue.version}")
-        to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
-        try:  # pictures and videos; a failure here costs the media evidence, never the run
-            media, media_health = media_step(cfg, store, to_match, run_id, day, str(manifest) if manifest else None)
-        except Exception as exc:
-            media, media_health = None, {}
-            _say(f"media step failed: {_error_text(exc)}", logging.ERROR)
-        matches = match_all(cfg, to_match, catalogue, run_id, media_evidence(catalogue, cfg.matching, media))
-        new_matches = store.write("matches", matches, run_id, day)
-        _say(f"stored {new_matches.height} new matches")
-    except Exception as exc:  # recorded in runs; the posts stay, the next run matches them
-        match_error = f"matching failed: {exc}" if isinstance(exc, StoreError) else f"matching failed: {_error_text(exc)}"
-        new_matches = empty("matches")
-        _say(match_error, logging.ERROR)
-
-    new_per_source = dict(new_posts.group_by("source").len().iter_rows()) if new_posts.height else {}
-    checked = utcnow()
-    health = []
-    for name, o in outcomes.items():
-        items = o["rows"].height if o.get("rows") is not None else 0
-        if o["status"] == "ok" and o["table"] == "claims":
-            new = imported_new.filter(pl.col("claim_id").is_in(o["rows"]["claim_id"].implode())).height if imported_new is not None else 0
-        else:
-            new = new_per_source.get(name, 0)
-        health.append({
-            "run_id": run_id, "source": name, "kind": o["kind"], "status": o["status"],
-            "items_fetched": items, "new": new, "duplicates": items - new if o["status"] == "ok" else 0,
-            "skipped": o.get("skipped", 0), "error": o["error"],
-            "cursor_before": json.dumps(cursors.get(name), sort_keys=True, default=str),
-            "cursor_after": json.dumps(o["cursor"], sort_keys=True, default=str),
-            "duration_s": o.get("duration_s"), "checked_at": checked,
-            "media_fingerprinted": getattr(media_health.get(name), "fingerprinted", 0),
-            "media_skipped": getattr(media_health.get(name), "skipped", 0),
-            "media_failed": getattr(media_health.get(name), "failed", 0),
-            "media_problems": list(getattr(media_health.get(name), "problems", [])),
-        })
-    store.write("source_health", pl.DataFrame(health), run_id, day)
-
-    flags = (new_matches.filter(pl.col("label").is_in(FLAG_LABELS)).group_by("claim_id", "label").len("n")
-             .sort(["claim_id", "label"]).to_dicts()) if new_matches.height else []
-    try:
-        alerts = spreading_alerts(store, catalogue, cfg.spreading_threshold, cfg.alert_window, cfg.alert_window_s,
-                                  run_id, utcnow())
-    except StoreError as exc:
-        alerts = []
-        _say(f"spreading alerts skipped: {exc}", logging.WARNING)
-    failed = [h for h in health if h["status"] == "error"]
-    status = "failed" if len(failed) == len(health) or match_error else "partial" if failed else "ok"
-    n_flags = int(new_matches.filter(pl.col("label").is_in(("likely_misinformation", "needs_review"))).height)
-    finished = utcnow()
-    store.write("runs", pl.DataFrame([{
-        "run_id": run_id, "flow_run_id": flow_run_id, "started_at": started, "finished_at": finished,
-        "sources": [s.name for s in cfg.enabled_sources], "posts_fetched": fetched.height,
-        "posts_new": new_posts.height, "matches": new_matches.height, "flags": n_flags, "status": status,
-        "catalogue_version": catalogue.version, "duration_s": time.monotonic() - t0, "error": match_error,
-    }]), run_id, day)
-
-    summary = {
-        "run_id": run_id, "flow_run_id": flow_run_id, "status": status, "data_dir": str(Path(data_dir).resolve()),
-        "catalogue_version": catalogue.version, "posts_fetched": fetched.height, "posts_new": new_posts.height,
-        "matches_new": new_matches.height, "flags": flags, "alerts": alerts, "duplicates_in_run": dup_in_run,
-        "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
-                    for h in health],
-        "duration_s": round(time.monotonic() - t0, 2), "error": match_error, "caught_up": caught_up,
-    }
-    publish(summary, new_matches, to_match)
-    if match_error:
-        return Failed(message=match_error, data=summary)
-    if status == "failed":
-        return Failed(message=f"every source failed: {', '.join(h['source'] for h in failed)}", data=summary)
-    msg = f"{len(health) - len(failed)} of {len(health)} sources ok"
-    if failed:
-        msg += "; failed: " + ", ".join(h["source"] for h in failed)
-    return Completed(message=msg, data=summary)
+    with execution.prefect_run(data_dir) as executor, _as_deployment():
+        summary = steps.ingest_and_detect(config=config, data_dir=data_dir, claims_dir=claims_dir,
+                                          replay=replay, demo=demo)
+        executor.annotate(name=ui.ingest_end_name(config, demo, started, summary), tags=ui.failure_tags(summary))
+    completed, message = steps.outcome(summary)
+    if not completed:
+        return Failed(message=message, data=summary)
+    if summary["status"] == "partial":  # data written, but a source needs a hand: counted as failed
+        return Failed(name=ui.DEGRADED, message=message, data=summary)
+    return Completed(message=message, data=summary)
 
 
-@flow(name="claimwatch-import-factchecks", persist_result=False)
+@flow(name="claimwatch-import-factchecks", flow_run_name=_factchecks_run_name, persist_result=False)
 def import_factchecks(config: str, data_dir: str = "claimwatch-data", replay: str | None = None) -> dict[str, Any]:
     """Fetch only the ``factchecks`` sources of ``config`` into the ``claims`` table (status
     ``imported``, catalogue_version ``imported``). ``claimwatch claims import`` turns them into YAML."""
-    cfg = load_config(config)
-    cfg.sources = [s for s in cfg.sources if s.kind == "factchecks"]
-    if not cfg.enabled_sources:
-        raise ConfigError(f"{config}: no enabled source of kind 'factchecks'")
     started = utcnow()
-    run_id, _ = _run_id(started)
-    store = Store(data_dir)
-    store.ensure()
-    cursors = store.read_cursors()
-    with placeholder_credentials(cfg.enabled_sources) if replay else contextlib.nullcontext():
-        outcomes = fetch_all(cfg, cursors, replay)
-    ok = {n: o for n, o in outcomes.items() if o["status"] == "ok" and o["rows"].height}
-    frames = [o["rows"] if o["table"] == "claims" else None for o in ok.values()]
-    frames = [f for f in frames if f is not None]
-    new = store.write("claims", pl.concat(frames), run_id, started.date()) if frames else empty("claims")
-    store.save_cursors({n: o["cursor"] for n, o in outcomes.items() if o["status"] == "ok"})
-    return {"run_id": run_id, "imported": new.height,
-            "errors": {n: o["error"] for n, o in outcomes.items() if o["status"] == "error"}}
+    with execution.prefect_run(data_dir) as executor, _as_deployment():
+        result = steps.import_factchecks(config=config, data_dir=data_dir, replay=replay)
+        executor.annotate(name=ui.factchecks_name(started, result=result),
+                          tags=[f"failed:{n}" for n in sorted(result["errors"])])
+    return result
 
 
-@flow(name="claimwatch-compact", persist_result=False)
+@flow(name="claimwatch-compact", flow_run_name=_compact_run_name, persist_result=False)
 def compact_dataset(data_dir: str = "claimwatch-data") -> dict[str, Any]:
     """Merge each partition's small part files into one (same rows; every query answers the same)."""
-    store = Store(data_dir)
-    out = {}
-    for table in TABLES:
-        merged = store.compact(table)
-        out[table] = [{"partition": p, "files": n, "rows": r} for p, n, r in merged]
-        for p, n, r in merged:
-            _say(f"compacted {table}/{p}: {n} files -> 1 ({r} rows)")
-    removed = store.remove_tmp()
-    if removed:
-        _say(f"removed {removed} leftover .tmp files")
-    return out
+    started = utcnow()
+    with execution.prefect_run(data_dir) as executor, _as_deployment():
+        result = steps.compact_dataset(data_dir=data_dir)
+        executor.annotate(name=ui.compact_name(started, result))
+    return result

@@ -1,12 +1,17 @@
-"""``claimwatch run``: one pipeline run (fetch, store, match, report) as a Prefect flow.
+"""``claimwatch run``: one pipeline run (fetch, store, match, report).
 
 Without ``--sources`` it runs the bundled demo: the real connectors read recorded responses
-(``flows/demo/responses``) through a replay transport, so no network is used. Without
-``PREFECT_API_URL`` Prefect runs in ephemeral mode with its state in ``./.prefect``.
+(``flows/demo/responses``) through a replay transport, so no network is used.
+
+Where it runs: with a Prefect API configured (``PREFECT_API_URL``, or a Prefect profile that
+sets it) the run is a Prefect flow run whose task runs, logs, artifacts and events reach that
+API. With none (or with ``--local``) it runs in this process with no API server at all: the same
+steps, a thread pool, progress on stderr, and the run's reports written as markdown files to
+``<data-dir>/_reports/``.
 
 Exit codes: 0 the run completed (some sources may have failed: one line each), 1 every source
-failed, matching failed, a part file of the data dir is not Parquet, or the run crashed, 2 a bad input (sources file, catalogue, replay manifest, data dir);
-nothing is written for a bad input.
+failed, matching failed, a part file of the data dir is not Parquet, or the run crashed, 2 a bad
+input (sources file, catalogue, replay manifest, data dir); nothing is written for a bad input.
 """
 
 from __future__ import annotations
@@ -151,32 +156,77 @@ def run(
     data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Where the Parquet dataset is written."),
     demo: bool = typer.Option(False, "--demo", help="Replay the bundled recorded responses instead of using the network (implied without --sources)."),
     replay: Optional[Path] = typer.Option(None, "--replay", help="Replay recorded responses from this manifest.toml instead of using the network."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs."),
+    local: bool = typer.Option(False, "--local", help="Run in this process and report to no Prefect API, even if one is configured."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs (and a traceback if the run crashes)."),
 ) -> None:
-    """Fetch every source, store new posts, match them against the claim catalogue, and print a summary."""
-    from flows import prefect_env
+    """Fetch every source, store new posts, match them against the claim catalogue, and print a summary.
 
-    prefect_env.configure(verbose=verbose)
+    With a Prefect API configured (PREFECT_API_URL or a Prefect profile) the run is a flow run on that API; without one, or with --local, it runs in this process and writes its reports to DATA_DIR/_reports/.
+
+    Exit status: 0 the run completed (a failed source is reported, not fatal); 1 every source failed, matching failed, the dataset needs a hand, or the run crashed; 2 a bad option or input file (nothing is written).
+    """
+    from flows import execution, prefect_env
+
+    api = None if local else execution.api_url()
     cfg, manifest = preflight(sources, claims, data_dir, demo, replay)
+    where = f"reporting to the Prefect API at {api}" if api else "in this process, no Prefect API"
     typer.echo(f"claimwatch run: {len(cfg.enabled_sources)} sources from {cfg.path}"
-               + (" (replayed, no network)" if manifest else ""), err=True)
+               + (" (replayed, no network)" if manifest else "") + f"; {where}", err=True)
+    params = dict(config=str(sources) if sources else None, data_dir=str(data_dir),
+                  claims_dir=str(claims) if claims else None,
+                  replay=str(manifest) if manifest else None, demo=demo or sources is None)
+    if api is None:
+        _run_local(params, data_dir, verbose)
+        return
+    prefect_env.configure(verbose=verbose)
+    _run_flow(params, verbose)
 
+
+def _run_local(params: dict[str, Any], data_dir: Path, verbose: bool) -> None:
+    from flows import execution, steps
+    from flows.store import StoreError
+
+    handler = _progress_to_stderr(False)
+    executor = execution.LocalExecutor(report_dir=data_dir / "_reports")
+    try:
+        with execution.use(executor):
+            summary = steps.ingest_and_detect(**params)
+    except StoreError as exc:
+        _fail(str(exc), 1)
+    except Exception as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        _fail(f"the run failed: {execution.first_line(exc)}", 1)
+    finally:
+        logging.getLogger("claimwatch.progress").removeHandler(handler)
+    typer.echo(format_summary(summary))
+    path = executor.report_path("claimwatch-run-summary")
+    if path is not None and path.exists():
+        typer.echo(f"report: {path.resolve()}")
+    completed, message = steps.outcome(summary)
+    if not completed:
+        _fail(message, 1)
+
+
+def _run_flow(params: dict[str, Any], verbose: bool) -> None:
     from flows.pipeline import run_pipeline
 
     _filter_prefect_console(verbose)
     handler = _progress_to_stderr(verbose)
     try:
-        state = run_pipeline(config=str(sources) if sources else None, data_dir=str(data_dir),
-                             claims_dir=str(claims) if claims else None,
-                             replay=str(manifest) if manifest else None, demo=demo or sources is None,
-                             return_state=True)
+        state = run_pipeline(**params, return_state=True)
     finally:
         logging.getLogger("claimwatch.progress").removeHandler(handler)
     result = state.result(raise_on_failure=False)
     if isinstance(result, dict) and "run_id" in result:
+        from flows import steps
+
         typer.echo(format_summary(result))
-        if state.is_failed():
-            _fail(state.message or "every source failed", 1)
+        completed, message = steps.outcome(result)  # a Degraded run (some sources failed) exits 0
+        if not completed:
+            _fail(message, 1)
         return
     from flows.store import StoreError
 

@@ -6,7 +6,6 @@ cannot be loaded; otherwise serve runs until stopped.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -30,7 +29,7 @@ def serve(
 
     Point PREFECT_API_URL at a running `prefect server start` (or Prefect Cloud) to watch the runs in the UI. Stop with Ctrl-C; the schedules pause until serve starts again.
     """
-    from flows import prefect_env
+    from flows import execution, prefect_env
 
     prefect_env.configure(verbose=verbose)
     if sources is not None and sources.is_dir():
@@ -55,6 +54,21 @@ def serve(
     if demo and not only and not _demo_has_factchecks():
         specs = [s for s in specs if s.name != "import-factchecks"]
         typer.echo("claimwatch serve: the demo has no fact-check feed, so import-factchecks is not served", err=True)
+    if execution.api_url() is None:
+        typer.echo(
+            "claimwatch serve: no Prefect API is configured, so runs go to a temporary local API with no UI that "
+            "stops with this process; start `prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api "
+            "to keep them",
+            err=True,
+        )
+        from flows.temporary_api import TemporaryAPIError
+
+        try:
+            url = prefect_env.temporary_api()
+        except TemporaryAPIError as exc:
+            _fail(str(exc), 1)
+        typer.echo(f"claimwatch serve: temporary Prefect API on {url}", err=True)
+
     try:
         runners = dep.runner_deployments(
             specs,
@@ -66,12 +80,6 @@ def serve(
     except ImportError as exc:
         _fail(f"cannot load the flows ({exc}); check the installation", 1)
 
-    if "PREFECT_API_URL" not in os.environ:
-        typer.echo(
-            "claimwatch serve: PREFECT_API_URL is not set, so runs go to a temporary local API with no UI; "
-            "start `prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api to keep them",
-            err=True,
-        )
     from prefect import serve as prefect_serve
 
     prefect_serve(*runners, limit=limit, print_starting_message=True)

@@ -2,8 +2,10 @@
 
 Tests that run flows in this process take the ``prefect_harness`` fixture: one temporary Prefect
 API (``prefect.testing.utilities.prefect_test_harness``, SQLite in a temporary folder) for the
-whole session, with ``PREFECT_HOME`` in a temporary folder and telemetry off. Tests of pure code
-never ask for it, so they never start Prefect.
+whole session, with ``PREFECT_HOME`` in a temporary folder and telemetry off. Tests that need a
+real ``prefect server start`` (deployments, workers, the UI) take ``server``: one per session,
+shared (tests/flows/prefect_server.py). Tests of pure code never ask for either, so they never
+start Prefect.
 """
 
 from __future__ import annotations
@@ -43,3 +45,15 @@ def prefect_harness(tmp_path_factory):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """``prefect server start`` on loopback, UI included (tests/flows/prefect_server.py)."""
+    from tests.flows.prefect_server import start_server
+
+    srv = start_server(tmp_path_factory.mktemp("prefect-server"))
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -1,7 +1,8 @@
 """`claimwatch run` end to end on the bundled demo (recorded responses, no network).
 
-Runs the CLI in this process against the shared Prefect harness (conftest.py); one test runs it
-as a subprocess in Prefect's ephemeral mode, exactly as a user would.
+Runs the CLI in this process against the shared Prefect harness (conftest.py), so as a Prefect
+flow run; one test runs it as a subprocess with no Prefect API configured, exactly as a user
+would, where it runs in-process and never imports Prefect.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from flows import execution, steps
 from flows.cli import app
 from flows.config import CLAIMS_DIR, DEMO_DIR
 from flows.store import KEYS, TABLES
@@ -31,7 +32,7 @@ CLAIMWATCH = Path(sys.executable).with_name("claimwatch")
 
 
 # what `claimwatch run` sets in the environment (flows/prefect_env.py); tests undo it afterwards
-CLI_ENV = ("PREFECT_HOME", "PREFECT_LOGGING_LEVEL", "PREFECT_SERVER_LOGGING_LEVEL", "PREFECT_SERVER_UI_ENABLED",
+CLI_ENV = ("PREFECT_HOME", "PREFECT_LOGGING_LEVEL", "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "PREFECT_SERVER_LOGGING_LEVEL", "PREFECT_SERVER_UI_ENABLED",
            "DO_NOT_TRACK", "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY",
            "PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS")
 
@@ -196,19 +197,63 @@ def test_a_truncated_payload_is_one_source_error_and_the_other_sources_land(pref
     assert not list(data_dir.rglob("*.tmp"))
 
 
+def user_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a user with no Prefect configuration: no PREFECT_* variables, an empty
+    Prefect home (so no profile of this machine's user counts)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_") and k != "DO_NOT_TRACK"}
+    env["PREFECT_HOME"] = str(home)
+    env.update(extra)
+    return env
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_claimwatch_run_in_ephemeral_mode_as_a_user_runs_it(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_") and k != "DO_NOT_TRACK"}
-    t0 = time.monotonic()
-    done = subprocess.run([str(CLAIMWATCH), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=200)
-    elapsed = time.monotonic() - t0
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert (tmp_path / ".prefect").is_dir()  # project-local Prefect state
-    assert (tmp_path / "claimwatch-data" / "posts").is_dir()
-    assert "posts per source:" in done.stdout
-    assert "Traceback" not in done.stderr
-    assert elapsed < 60, f"demo took {elapsed:.1f} s"
+def test_claimwatch_run_without_a_prefect_api_runs_in_process_and_never_imports_prefect(tmp_path):
+    env = user_env(tmp_path / "prefect-home")
+    cmd = [sys.executable, "-X", "importtime", "-m", "flows.cli", "run"]
+    first = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=200)
+    assert first.returncode == 0, first.stdout + first.stderr[-3000:]
+    second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=200)
+    assert second.returncode == 0, second.stdout + second.stderr[-3000:]
+    for done in (first, second):
+        messages = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
+        assert "in this process, no Prefect API" in messages[0]
+        assert not any("Traceback" in line for line in messages)
+        imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+        assert not {m for m in imported if m == "prefect" or m.startswith(("prefect.", "uvicorn"))}
+    assert "trump-khan-release-clip" in first.stdout and "likely_misinformation" in first.stdout
+    assert "none (posts and matches already in the dataset" in second.stdout
+    reports = tmp_path / "claimwatch-data" / "_reports"
+    assert f"report: {reports / 'claimwatch-run-summary.md'}" in second.stdout
+    summary = (reports / "claimwatch-run-summary.md").read_text(encoding="utf-8")
+    run_ids = table(tmp_path / "claimwatch-data", "runs").sort("started_at")["run_id"].to_list()
+    assert len(run_ids) == 2 and len(set(run_ids)) == 2 and f"`{run_ids[1]}`" in summary
+    assert not (tmp_path / ".prefect").exists() and not (tmp_path / "prefect-home").exists()
+
+
+def test_a_prefect_profile_that_names_an_api_is_honoured_and_none_means_in_process(tmp_path):
+    probe = [sys.executable, "-c", "import sys; from flows.execution import api_url; "
+             "print(api_url(), 'prefect' in sys.modules)"]
+    home = tmp_path / "home"
+    home.mkdir()
+    nothing = subprocess.run(probe, cwd=tmp_path, env=user_env(home), capture_output=True, text=True, timeout=60)
+    assert nothing.stdout.split() == ["None", "False"], nothing.stderr
+    (home / "profiles.toml").write_text('active = "team"\n[profiles.team]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n')
+    profile = subprocess.run(probe, cwd=tmp_path, env=user_env(home), capture_output=True, text=True, timeout=60)
+    assert profile.stdout.split()[0] == "http://127.0.0.1:9/api", profile.stderr
+    env = subprocess.run(probe, cwd=tmp_path, env=user_env(tmp_path / "none", PREFECT_API_URL="http://127.0.0.1:8/api"),
+                         capture_output=True, text=True, timeout=60)
+    assert env.stdout.split() == ["http://127.0.0.1:8/api", "False"], env.stderr
+
+
+def test_run_local_is_in_process_even_with_an_api_configured(prefect_harness, cli, tmp_path):
+    data_dir = tmp_path / "data"
+    result = cli("run", "--local", "--data-dir", str(data_dir))
+    assert result.exit_code == 0, result.output
+    assert "in this process, no Prefect API" in result.stderr
+    runs = table(data_dir, "runs")
+    assert runs["flow_run_id"].to_list() == [""] and runs["status"].to_list() == ["ok"]
+    assert (data_dir / "_reports" / "claimwatch-new-misinformation.md").is_file()
 
 
 # ---------------------------------------------------------------- the flow itself
@@ -228,6 +273,11 @@ REVIEW = """<html lang="en"><head><title>Fact check</title><script type="applica
 @pytest.fixture
 def mixed_sources(tmp_path):
     """A fact-check feed, a working Mastodon tag, and a Mastodon server that answers 401."""
+    return write_mixed_sources(tmp_path)
+
+
+def write_mixed_sources(tmp_path: Path) -> tuple[Path, Path]:
+    """Write the sources file and replay manifest of :func:`mixed_sources` into ``tmp_path``."""
     resp = tmp_path / "responses"
     shutil.copytree(DEMO_DIR / "responses" / "mastodon", resp / "mastodon")
     (resp / "feed.xml").write_text(FEED)
@@ -285,14 +335,15 @@ def test_the_flow_names_failed_sources_and_publishes_artifacts_and_events(prefec
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     events = []
-    monkeypatch.setattr(pipeline, "emit_event", lambda **kw: events.append(kw))
+    monkeypatch.setattr(execution, "event", lambda **kw: events.append(kw))
     sources, manifest = mixed_sources
     data_dir = tmp_path / "data"
     state = pipeline.run_pipeline(config=str(sources), data_dir=str(data_dir), replay=str(manifest), return_state=True)
 
-    assert state.is_completed()
+    # data from two sources is written, yet the run is not a green "Completed": a source needs a hand
+    assert state.is_failed() and state.name == "Degraded"
     assert state.message == "2 of 3 sources ok; failed: locked"
-    summary = state.result()
+    summary = state.result(raise_on_failure=False)
     assert summary["status"] == "partial"
     locked = next(s for s in summary["sources"] if s["source"] == "locked")
     assert "HTTP 401" in locked["error"]
@@ -304,7 +355,8 @@ def test_the_flow_names_failed_sources_and_publishes_artifacts_and_events(prefec
 
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(state.state_details.flow_run_id)
-        assert "3 sources: checks, masto, locked" in run.name
+        assert run.name.startswith("ingest ") and run.name.endswith("Z · 2/3 ok · failed: locked"), run.name
+        assert len(run.name) <= 60 and {"degraded", "failed:locked"} <= set(run.tags)
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
         fetches = {t.name: t for t in tasks if t.name.startswith("fetch_source")}
         assert set(fetches) == {"fetch_source[checks]", "fetch_source[masto]", "fetch_source[locked]"}
@@ -325,7 +377,7 @@ def test_the_flow_names_failed_sources_and_publishes_artifacts_and_events(prefec
     # a second run, within the hour, with nothing new: the claims are still above, no new event
     events.clear()
     again = pipeline.run_pipeline(config=str(sources), data_dir=str(data_dir), replay=str(manifest), return_state=True)
-    assert again.result()["alerts"] == [] and events == []
+    assert again.result(raise_on_failure=False)["alerts"] == [] and events == []
 
 
 def test_every_source_failing_fails_the_run_but_still_records_it(prefect_harness, mixed_sources, tmp_path):
@@ -457,7 +509,7 @@ def matches_of(data_dir: Path) -> pl.DataFrame:
 def test_a_run_whose_matching_failed_is_caught_up_by_the_next_run(prefect_harness, once_source, tmp_path, monkeypatch):
     import flows.pipeline as pipeline
 
-    monkeypatch.setattr(pipeline, "emit_event", lambda **kw: None)
+    monkeypatch.setattr(execution, "event", lambda **kw: None)
     good = pipeline.run_pipeline(config=str(once_source), data_dir=str(tmp_path / "good"), return_state=True)
     assert good.is_completed()
     expected = matches_of(tmp_path / "good")
@@ -469,7 +521,7 @@ def test_a_run_whose_matching_failed_is_caught_up_by_the_next_run(prefect_harnes
         raise RuntimeError("matcher crashed")
 
     with monkeypatch.context() as mp:
-        mp.setattr(pipeline, "_matcher", broken)
+        mp.setattr(steps, "_matcher", broken)
         failed = pipeline.run_pipeline(config=str(once_source), data_dir=str(data_dir), return_state=True)
     assert failed.is_failed() and "matching failed: RuntimeError: matcher crashed" in failed.message
     assert table(data_dir, "posts").height == 12 and not list(data_dir.glob("matches/date=*/*.parquet"))
@@ -522,7 +574,7 @@ def test_a_spreading_alert_counts_posts_in_the_window_and_fires_once_per_crossin
     from flows.store import Store
 
     events = []
-    monkeypatch.setattr(pipeline, "emit_event", lambda **kw: events.append(kw["payload"]))
+    monkeypatch.setattr(execution, "event", lambda **kw: events.append(kw["payload"]))
     store = Store(tmp_path)
     t0 = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
 

@@ -10,15 +10,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import inspect
-import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 import typer
 import yaml
@@ -26,6 +20,7 @@ from typer.testing import CliRunner
 
 from flows import deployments as dep
 from flows.commands import serve as serve_command
+from tests.flows.prefect_server import api_client, wait_for_run
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFECT_YAML = ROOT / "deploy" / "prefect.yaml"
@@ -154,8 +149,11 @@ def test_serve_demo_serves_what_the_demo_can_run_and_passes_the_options(monkeypa
 
     from flows import prefect_env
 
+    from flows import execution
+
     monkeypatch.setattr(prefect_env, "configure", lambda **kw: {})
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(execution, "api_url", lambda: None)
+    monkeypatch.setattr(prefect_env, "temporary_api", lambda **kw: "http://127.0.0.1:9/api")
     served = {}
     monkeypatch.setattr(prefect, "serve", lambda *deployments, **kw: served.update(deployments=deployments, **kw))
     result = _serve_cli("--demo", "--data-dir", str(tmp_path), "--limit", "2")
@@ -163,7 +161,8 @@ def test_serve_demo_serves_what_the_demo_can_run_and_passes_the_options(monkeypa
     names = [d.name for d in served["deployments"]]
     assert names == ["ingest-and-detect", "compact-dataset"]  # the demo sources have no fact-check feed
     assert "import-factchecks is not served" in result.stderr
-    assert "PREFECT_API_URL is not set" in result.stderr
+    assert "no Prefect API is configured, so runs go to a temporary local API" in result.stderr
+    assert "temporary Prefect API on http://127.0.0.1:9/api" in result.stderr
     assert served["limit"] == 2
     assert all(d.parameters["data_dir"] == str(tmp_path) for d in served["deployments"])
 
@@ -203,7 +202,8 @@ def _spreading_event(**payload):
         resource={"prefect.resource.id": "claimwatch.claim.trump-khan-release-clip",
                   "prefect.resource.name": "Trump pledges to work for Imran Khan's release (edited clip)"},
         payload={"claim_id": "trump-khan-release-clip", "count": 4, "window": "1h", "threshold": 3,
-                 "run_id": "20241109T070000Z-abcd1234", "catalogue_version": "9ad9fe1b", **payload},
+                 "run_id": "20241109T070000Z-abcd1234", "catalogue_version": "9ad9fe1b",
+                 "data_dir": "/srv/claimwatch-data", **payload},
         occurred=now, received=now,
     )
 
@@ -225,15 +225,17 @@ def test_automation_message_names_the_claim_and_the_count():
         "(trump-khan-release-clip) within 1h (alert threshold 3)."
     )
     assert "Run 20241109T070000Z-abcd1234, catalogue 9ad9fe1b" in body
-    assert "claimwatch report --claim trump-khan-release-clip --since 24h" in body
+    assert "claimwatch report --data-dir /srv/claimwatch-data --claim trump-khan-release-clip --since 24h" in body
 
 
-def test_automation_message_falls_back_to_the_claim_id_without_a_title():
+def test_automation_message_falls_back_to_the_claim_id_without_a_title_and_the_default_data_dir():
     event = _spreading_event(count=7)
     event.resource.root.pop("prefect.resource.name")
+    event.payload.pop("data_dir")  # an event from before the payload named the data dir
     subject, body = _render(event)
     assert subject == "claimwatch: claimwatch.claim.trump-khan-release-clip is spreading (7 posts in 1h)"
     assert body.startswith("7 posts spread the debunked claim")
+    assert "claimwatch report --data-dir claimwatch-data --claim" in body
 
 
 # --- a real server -----------------------------------------------------------------------------
@@ -269,116 +271,6 @@ class _Webhook:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
-def _wait(what: str, check, timeout: float, procs: list[subprocess.Popen], logs: list[Path]) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for p in procs:
-            if p.poll() is not None:
-                tails = "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}" for log in logs)
-                raise AssertionError(f"{p.args[:3]} exited with {p.returncode} while waiting for {what}\n{tails}")
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    tails = "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}" for log in logs)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
-
-
-class Server:
-    """A ``prefect server start`` subprocess on loopback, and the subprocesses started against it."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.api = f"http://127.0.0.1:{_free_port()}/api"
-        self.env = {
-            **os.environ,
-            "PREFECT_HOME": str(root / "prefect-home"),
-            "PREFECT_API_URL": self.api,
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
-            "PREFECT_SERVER_UI_ENABLED": "false",
-            "PREFECT_LOGGING_LEVEL": "INFO",
-            "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
-        }
-        self.env.pop("PREFECT_API_KEY", None)
-        self.procs: list[subprocess.Popen] = []
-        self.logs: list[Path] = []
-
-    def start(self, name: str, *argv: str, cwd: Path | None = None, **env: str) -> subprocess.Popen:
-        log = self.root / f"{name}.log"
-        self.logs.append(log)
-        with log.open("wb") as out:
-            proc = subprocess.Popen(list(argv), env={**self.env, **env}, cwd=cwd or self.root,
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    def wait(self, what: str, check, timeout: float):
-        return _wait(what, check, timeout, self.procs, self.logs)
-
-    def cli(self, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([str(PREFECT), *argv], env=self.env, cwd=cwd or self.root,
-                              capture_output=True, text=True, timeout=90)
-
-    def stop(self, proc: subprocess.Popen | None = None) -> None:
-        for p in [proc] if proc else list(reversed(self.procs)):
-            _stop(p)
-            self.procs.remove(p)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("prefect-server"))
-    try:
-        srv.start("server", str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", srv.api.split(":")[2].split("/")[0])
-
-        def healthy():
-            with contextlib.suppress(httpx.HTTPError):
-                return httpx.get(f"{srv.api}/health", timeout=2).status_code == 200
-            return False
-
-        srv.wait("the server's /api/health", healthy, 90)
-        yield srv
-    finally:
-        srv.stop()
-
-
-@contextlib.contextmanager
-def api_client(srv: Server):
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings(updates={PREFECT_API_URL: srv.api}), get_client(sync_client=True) as client:
-        yield client
-
-
-def wait_for_run(srv: Server, client, flow_run_id, timeout: float = 150):
-    def finished():
-        run = client.read_flow_run(flow_run_id)
-        return run if run.state is not None and run.state.is_final() else None
-
-    return srv.wait("the flow run to finish", finished, timeout)
 
 
 @pytest.mark.prefect
@@ -432,7 +324,7 @@ def test_served_pipeline_runs_on_a_real_server(server, tmp_path):
                 n for n in webhook.received if "trump-khan-release-clip" in n.get("body", "")], 60)
             assert notes[0]["subject"].startswith("claimwatch: ") and " is spreading (" in notes[0]["subject"]
             assert " posts spread the debunked claim " in notes[0]["body"]
-            assert "claimwatch report --claim trump-khan-release-clip --since 24h" in notes[0]["body"]
+            assert f"claimwatch report --data-dir {data_dir} --claim trump-khan-release-clip --since 24h" in notes[0]["body"]
     finally:
         server.stop(serve)
         webhook.close()
