@@ -29,6 +29,7 @@ one line in the source's problems.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -255,14 +256,16 @@ def _hls(client: Any, small: Any, url: str, settings: MediaSettings, budget: _Bu
                              deadline=budget.clock() + max(1.0, budget.left())), resp
 
 
-def fingerprint_media(items: Iterable[tuple[str, str, list[dict[str, Any]] | None]], client_factory: Callable[[int], Any],
+def fingerprint_media(items: Iterable[tuple[str, str, list[dict[str, Any]] | None]],
+                      client_factory: Callable[[int, float], Any],
                       settings: MediaSettings, *, run_id: str | None = None,
                       clock: Callable[[], float] = time.monotonic) -> MediaResult:
     """Fetch and fingerprint the media of ``items`` (``(post_id, source, posts.media)``).
 
-    ``client_factory(max_bytes)`` returns a :class:`connectors.http.HttpClient` (or a stand-in)
-    whose byte cap is ``max_bytes``; the flows build it from the run's ``[settings]`` (and the
-    replay transport in the demo)."""
+    ``client_factory(max_bytes, seconds)`` returns a :class:`connectors.http.HttpClient` (or a
+    stand-in) whose byte cap is ``max_bytes`` and whose time limit for one response is at most
+    ``seconds`` (what is left of the budget, so the last fetch cannot run far past it); the flows
+    build it from the run's ``[settings]`` (and the replay transport in the demo)."""
     t0 = clock()
     budget = _Budget(settings.time_budget_s, clock)
     sources: dict[str, SourceMedia] = {}
@@ -277,12 +280,16 @@ def fingerprint_media(items: Iterable[tuple[str, str, list[dict[str, Any]] | Non
     rows: list[dict[str, Any]] = []
     done: dict[tuple[str, str], dict[str, Any]] = {}
     started = 0
-    clients: dict[int, Any] = {}
+    clients: dict[tuple[int, int], Any] = {}
 
     def client(cap: int) -> Any:
-        if cap not in clients:
-            clients[cap] = client_factory(cap)
-        return clients[cap]
+        # one client per byte cap while the budget is ample; near its end, fresh clients whose time
+        # limit is what is left (in steps of 5 s, so a few are made at most)
+        left = max(1.0, budget.left())
+        key = (cap, 0 if left > settings.time_budget_s / 2 else math.ceil(left / 5))
+        if key not in clients:
+            clients[key] = client_factory(cap, settings.time_budget_s if not key[1] else 5.0 * key[1])
+        return clients[key]
 
     try:
         for _, post_id, source, url, kind in todo:

@@ -169,8 +169,8 @@ def _fingerprint_media(cfg: PipelineConfig, posts: pl.DataFrame, run_id: str, re
         transport = ReplayTransport.from_manifest(replay)
     base = cfg.http_settings()
 
-    def client(cap: int) -> Any:
-        return HttpClient(settings_for(base, cap, min(base.total_timeout, settings.time_budget_s)), transport)
+    def client(cap: int, seconds: float) -> Any:
+        return HttpClient(settings_for(base, cap, min(base.total_timeout, seconds)), transport)
 
     items = posts.select("post_id", "source", "media").iter_rows()
     return fingerprint_media(items, client, settings, run_id=run_id)

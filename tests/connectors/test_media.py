@@ -251,7 +251,7 @@ def run_step(srv, media, **kw):
     settings = MediaSettings(**kw)
     base = HttpSettings(allow_private=True, retries=0)
     items = [(f"p{i}", "src", [{"url": srv.url(u), "kind": k}]) for i, (u, k) in enumerate(media)]
-    return fingerprint_media(items, lambda cap: HttpClient(settings_for(base, cap)), settings)
+    return fingerprint_media(items, lambda cap, seconds: HttpClient(settings_for(base, cap, seconds)), settings)
 
 
 def test_every_hostile_medium_is_one_line_and_the_good_ones_are_fingerprinted(served):
@@ -275,7 +275,7 @@ def test_every_hostile_medium_is_one_line_and_the_good_ones_are_fingerprinted(se
 def test_private_addresses_are_refused_unless_allowed(served):
     settings = MediaSettings()
     items = [("p", "src", [{"url": served.url("/ok.jpg"), "kind": "image"}])]
-    res = fingerprint_media(items, lambda cap: HttpClient(settings_for(HttpSettings(retries=0), cap)), settings)
+    res = fingerprint_media(items, lambda cap, seconds: HttpClient(settings_for(HttpSettings(retries=0), cap, seconds)), settings)
     assert res.sources["src"].failed == 1 and "private" in res.sources["src"].problems[0].lower() or \
         "loopback" in res.sources["src"].problems[0].lower()
 
@@ -287,7 +287,7 @@ def test_the_time_budget_and_item_cap_skip_and_count_the_rest(served):
     settings = MediaSettings(time_budget_s=15)
     items = [(f"p{i}", "src", [{"url": served.url(f"/ok.jpg?{i}"), "kind": "image"}]) for i in range(5)]
     base = HttpSettings(allow_private=True, retries=0)
-    res = fingerprint_media(items, lambda cap: HttpClient(settings_for(base, cap)), settings, clock=lambda: next(ticks))
+    res = fingerprint_media(items, lambda cap, seconds: HttpClient(settings_for(base, cap, seconds)), settings, clock=lambda: next(ticks))
     assert res.sources["src"].fingerprinted + res.sources["src"].skipped == 5 and res.sources["src"].skipped >= 3
 
 
@@ -308,3 +308,20 @@ def test_media_settings_refuse_unknown_keys_and_wrong_types():
         MediaSettings.from_mapping({"time_budget_s": "fast"})
     with pytest.raises(ConfigError, match="unknown kind 'gif'"):
         MediaSettings.from_mapping({"kinds": ["gif"]})
+
+
+def test_fetches_near_the_end_of_the_budget_get_only_the_time_that_is_left(served):
+    """The last fetches cannot run long past the budget: their clients' time limit shrinks to what
+    is left (in 5 s steps), so the step ends within about one short fetch of its budget."""
+    base = HttpSettings(allow_private=True, retries=0)
+    made: list[float] = []
+
+    def factory(cap: int, seconds: float):
+        made.append(seconds)
+        return HttpClient(settings_for(base, cap, seconds))
+
+    ticks = iter(range(0, 10_000, 7))
+    items = [(f"p{i}", "src", [{"url": served.url(f"/ok.jpg?{i}"), "kind": "image"}]) for i in range(12)]
+    res = fingerprint_media(items, factory, MediaSettings(time_budget_s=120), clock=lambda: next(ticks))
+    assert made[0] == 120 and len(made) > 2 and made == sorted(made, reverse=True) and made[-1] <= 20
+    assert res.sources["src"].skipped > 0  # and what the budget did not reach is counted
