@@ -17,6 +17,8 @@ It provides:
   mapped to the type or tuple of types it accepts (TOML types: ``str``, ``int``, ``bool``,
   ``(int, float)`` for a number). The sources file is checked against it before anything runs:
   an unknown option is refused with the list of known ones, a wrong type is named.
+* ``Source.required_env()``: the environment variables (tokens, API keys) the source cannot
+  fetch without; a run checks them before fetching anything.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from typing import Any, ClassVar
 
 @dataclass
 class FetchResult:
-    posts: list[dict[str, Any]]
+    # rows as dicts; a connector may give a large result as one polars frame with the posts
+    # columns instead (connectors.rss does past 5,000 rows), to hold less memory
+    posts: Any
     cursor: dict[str, Any]
     skipped: int = 0  # items in good responses that could not be parsed
     warnings: list[str] = field(default_factory=list)
@@ -42,6 +46,13 @@ class BaseSource:
         self.name = name
         self.options = dict(options)
         self.client = client
+
+    def required_env(self) -> dict[str, str]:
+        """Environment variables this source cannot fetch without, mapped to what each holds
+        (``{"YT_KEY": "the YouTube Data API key (api_key_env)"}``). ``claimwatch run`` checks
+        them before anything is fetched. Optional credentials (a token that only raises a rate
+        limit) are not listed: their absence is a warning at fetch time."""
+        return {}
 
     def fetch(self, cursor: dict[str, Any] | None) -> FetchResult:  # pragma: no cover
         raise NotImplementedError

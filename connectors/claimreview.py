@@ -50,7 +50,7 @@ from typing import Any
 
 from connectors.base import BaseSource, FetchResult
 from connectors.common import conditional_headers
-from connectors.errors import ConfigError, ConnectorError, ParseError
+from connectors.errors import ConfigError, ConnectorError, ParseError, RobotsDisallowed
 from connectors.urls import canonical_url, video_ref
 
 VERDICTS = ("false", "altered", "misleading", "missing-context", "true", "unproven", "satire")
@@ -291,6 +291,7 @@ class Source(BaseSource):
                 break
             try:
                 self.client.check_url(link)
+                self.client.check_robots(link)
                 page = self.client.get(link, headers={"Accept": "text/html,application/xhtml+xml"})
                 result.requests += 1
                 rows = parse(page.content, url=page.url or link, source=self.name)
@@ -298,6 +299,11 @@ class Source(BaseSource):
                 result.skipped += 1
                 result.warnings.append(f"{self.name}: {link}: {exc}")
                 done.append(canonical_url(link) or link)  # retrying will not help
+                continue
+            except RobotsDisallowed as exc:
+                result.warnings.append(f"{self.name}: page not fetched: {exc}")
+                if not exc.temporary:
+                    done.append(canonical_url(link) or link)  # the site asks not to: not tried again
                 continue
             except ConnectorError as exc:
                 result.warnings.append(f"{self.name}: page not fetched: {exc}")

@@ -8,8 +8,13 @@ inject an ``httpx`` transport instead of patching.
 
 Guarantees (each pinned by tests/connectors/test_http.py):
 
-* **Time**: connect/read timeouts of ``timeout`` seconds per attempt, and a total limit of
-  ``total_timeout`` for one response body (a server dripping one byte a second is cut off).
+* **Time**: connect/read timeouts of ``timeout`` seconds per socket call, and a total deadline
+  of ``total_timeout`` per attempt over connect, TLS, headers and body, enforced at the socket
+  (:mod:`connectors.deadlines`): a server trickling its headers or body one byte at a time is cut
+  off at the deadline, and that is final (not retried). A client built with a
+  :class:`connectors.deadlines.Budget` (the source's time budget, under the run's) makes no
+  request once the budget is used up or cancelled, cuts off the request in flight within half a
+  second, and never starts a retry wait longer than the time left (:class:`BudgetExceeded`).
 * **Retries**: connection errors, timeouts, 408, 429 and 5xx (except 501) are retried up to
   ``retries`` times with exponential backoff and full jitter; ``Retry-After`` (seconds or an
   HTTP date) is honoured, and a server asking for more than ``retry_after_max`` seconds is not
@@ -26,6 +31,10 @@ Guarantees (each pinned by tests/connectors/test_http.py):
   address rule below, and credentials (``Authorization``, ``Cookie``) are not sent on to
   another host. A POST is never redirected: a 3xx answer is an :class:`HTTPStatusError` naming
   the target, so a login or token request reaches exactly the configured URL.
+* **robots.txt**: :meth:`HttpClient.check_robots` (used before fetching a page found in
+  content: an article, a fact-check page) refuses URLs the site's robots.txt disallows for
+  claimwatch (:mod:`connectors.robots`; read once per site per run), unless
+  ``respect_robots_txt`` is false.
 * **Addresses**: only http/https. :meth:`HttpClient.check_url` (used for links found inside
   content, and for every redirect hop) refuses hosts that resolve to private, loopback,
   link-local, multicast or reserved addresses unless ``allow_private`` is set. Host names are
@@ -59,19 +68,25 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from connectors import deadlines, redact
+from connectors.deadlines import Budget, RequestGuard
+from connectors.robots import RobotsCache
 from connectors.errors import (
     BlockedURLError,
+    BudgetExceeded,
     ConfigError,
     ConnectorError,
     FetchError,
     FetchTimeout,
     HTTPStatusError,
     ParseError,
+    RobotsDisallowed,
     TooLargeError,
 )
 from connectors.safe import BoundedDecompressor, charset_of, decode_text, load_json
 
 log = logging.getLogger("claimwatch.http")
+redact.install_log_filters()  # httpx logs every request URL (with its key=) at INFO
 
 RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600)) - {501, 505}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -106,6 +121,7 @@ class HttpSettings:
     per_host_concurrency: int = 2
     min_interval: float = 0.0
     allow_private: bool = False
+    respect_robots_txt: bool = True  # check_robots: pages found in content obey their robots.txt
     secrets: list[str] = field(default_factory=list)  # values masked in every message
 
     _ALIASES = {"allow_private_links": "allow_private"}
@@ -283,13 +299,19 @@ class HttpClient:
                  *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
                  resolver: Callable[[str], list[str]] = default_resolver,
-                 rand: Callable[[], float] = random.random):
+                 rand: Callable[[], float] = random.random, budget: Budget | None = None,
+                 robots: RobotsCache | None = None):
         self.settings = settings or HttpSettings()
         self.sleep = sleep
         self.clock = clock
         self.resolver = resolver
         self.rand = rand
+        self.budget = budget
+        self.robots = robots if robots is not None else RobotsCache()
+        self._guard = RequestGuard(clock)
         self._secrets = [s for s in self.settings.secrets if s]
+        for value in self._secrets:
+            redact.register(value)
         self._lock = threading.Lock()
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
         self._host_next: dict[str, float] = {}
@@ -300,17 +322,24 @@ class HttpClient:
             follow_redirects=False,
             headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
+        # every socket call of the real transports (direct, and proxies from the environment)
+        # is bounded by the request's total deadline and the budget; injected test transports
+        # have no sockets
+        self.socket_deadlines = transport is None and all(
+            deadlines.install(t, self._guard)
+            for t in [self._client._transport, *self._client._mounts.values()] if t is not None)
 
     # -- secrets ------------------------------------------------------------------------------
     def add_secret(self, value: str | None) -> None:
         """Mask this value (a token obtained at run time) in every later message."""
         if value and value not in self._secrets:
             self._secrets.append(value)
+        redact.register(value)
 
     def mask(self, text: str) -> str:
         for s in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(s, "***")
-        return text
+        return redact.redact(text)
 
     def _url_for_message(self, url: str) -> str:
         return self.mask(mask_url(url))
@@ -351,6 +380,19 @@ class HttpClient:
                     "not followed (set allow_private_links = true to allow)")
         return url
 
+    def check_robots(self, url: str) -> str:
+        """Return ``url`` if its site's robots.txt lets claimwatch fetch it (or
+        ``respect_robots_txt`` is off); raise :class:`BlockedURLError` with the reason otherwise.
+        For pages found in content; the robots.txt of each site is read once per cache."""
+        if not self.settings.respect_robots_txt:
+            return url
+        verdict = self.robots.disallowed(self, url)
+        if verdict:
+            why, temporary = verdict
+            raise RobotsDisallowed(f"{self._url_for_message(url)}: {why}; not fetched "
+                                   "(set respect_robots_txt = false in [settings] to ignore robots.txt)", temporary)
+        return url
+
     # -- politeness ---------------------------------------------------------------------------
     def _slot(self, host: str) -> threading.BoundedSemaphore:
         with self._lock:
@@ -360,7 +402,7 @@ class HttpClient:
                     max(1, self.settings.per_host_concurrency))
             return slot
 
-    def _wait_turn(self, host: str) -> None:
+    def _wait_turn(self, host: str, shown: str) -> None:
         if self.settings.min_interval <= 0:
             return
         with self._lock:
@@ -368,7 +410,32 @@ class HttpClient:
             start = max(now, self._host_next.get(host, now))
             self._host_next[host] = start + self.settings.min_interval
         if start > now:
-            self.sleep(start - now)
+            self._pause(start - now, shown)
+
+    # -- time budget --------------------------------------------------------------------------
+    def _stopped(self, shown: str) -> BudgetExceeded:
+        return BudgetExceeded(self.mask(f"{shown}: not fetched: {self.budget.reason if self.budget else 'stopped'}"))
+
+    def _check_budget(self, shown: str) -> None:
+        if self.budget is not None and self.budget.reason is not None:
+            raise self._stopped(shown)
+
+    def _pause(self, seconds: float, shown: str) -> None:
+        """Wait ``seconds`` (a retry's backoff, a host's turn) within the budget: a wait that
+        would outlast the budget is not started, and a cancelled budget ends the wait at once."""
+        budget = self.budget
+        if budget is None:
+            self.sleep(seconds)
+            return
+        left = budget.remaining()
+        if seconds >= left:
+            raise BudgetExceeded(self.mask(
+                f"{shown}: would wait {seconds:.1f} s but the {budget.what} has {max(left, 0):.1f} s left"))
+        if self.sleep is time.sleep:
+            budget.wait(seconds)
+        else:
+            self.sleep(seconds)
+        self._check_budget(shown)
 
     # -- requests -----------------------------------------------------------------------------
     def _request_url(self, url: str, params: Mapping[str, Any] | None) -> str:
@@ -392,7 +459,7 @@ class HttpClient:
                 if delay is None:
                     raise r.final(self, attempt) from None
                 log.info("retrying %s %s in %.1fs (%s)", method, r.shown, delay, self.mask(r.reason))
-                self.sleep(delay)
+                self._pause(delay, r.shown)
 
     def get(self, url: str, *, params: Mapping[str, Any] | None = None,
             headers: Mapping[str, str] | None = None) -> Response:
@@ -514,12 +581,18 @@ class HttpClient:
         s = self.settings
         shown = self._url_for_message(url)
         host = urlsplit(url).netloc.lower()
+        self._check_budget(shown)
         slot = self._slot(host)
-        slot.acquire()
+        if not slot.acquire(timeout=max(0.0, self.budget.remaining()) if self.budget is not None else None):
+            raise self._stopped(shown)
         try:
-            self._wait_turn(host)
+            self._wait_turn(host, shown)
+            self._check_budget(shown)
             self.requests += 1
             started = self.clock()
+            # the whole answer (connect, headers, body) must come by this time; the socket
+            # layer (connectors.deadlines) enforces it on every read
+            self._guard.start(started + s.total_timeout, self.budget)
             try:
                 with self._client.stream(method, url, headers=headers, **(send or {})) as r:
                     status = r.status_code
@@ -546,12 +619,17 @@ class HttpClient:
                             raise TooLargeError(f"{shown}: response larger than {s.max_bytes} bytes; "
                                                 "raise max_bytes if it is expected")
                         if self.clock() - started > s.total_timeout:
-                            raise FetchTimeout(f"{shown}: response took longer than {s.total_timeout:g}s; "
-                                               "try again later")
+                            raise self._too_slow(shown)
+                        self._check_budget(shown)
                         chunks.append(inflater.feed(chunk))
                     chunks.append(inflater.flush())
                     return status, rh, b"".join(chunks), str(r.url), None
             except httpx.TimeoutException as exc:
+                why = self._guard.expired
+                if why == "total":
+                    raise self._too_slow(shown) from None
+                if why is not None:
+                    raise self._stopped(shown) from None
                 raise _Retryable(shown, error=exc) from None
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 raise _Retryable(shown, error=exc) from None
@@ -562,7 +640,12 @@ class HttpClient:
             except (ValueError, UnicodeError, OSError) as exc:  # e.g. an unencodable host name
                 raise FetchError(self.mask(f"{shown}: {type(exc).__name__}: {exc}; check the URL")) from None
         finally:
+            self._guard.stop()
             slot.release()
+
+    def _too_slow(self, shown: str) -> FetchTimeout:
+        return FetchTimeout(f"{shown}: no complete answer within total_timeout = "
+                            f"{self.settings.total_timeout:g} s (connect, headers and body); try again later")
 
     def close(self) -> None:
         self._client.close()

@@ -2,28 +2,38 @@
 
 One ``posts`` row per feed entry; ``post_id`` is ``news:<canonical link>`` (the entry's id when
 it has no link). ``parse(data, url=None, source="")`` is pure: XML goes through
-:func:`connectors.safe.check_xml` (entity declarations refused) and then feedparser; JSON Feed
-(1.0/1.1) is read with a depth-bounded JSON loader.
+:func:`connectors.safe.check_xml` (entity declarations refused) and then feedparser, or, from
+:data:`STREAM_FROM_BYTES` (2 MB) on, :mod:`connectors.feedstream` (lxml ``iterparse``, one entry
+at a time: a 100,000-entry document in bounded memory); JSON Feed (1.0/1.1) is read with a
+depth-bounded JSON loader.
 
 Source options (``[[sources]]`` with ``kind = "rss"``):
 
 * ``url`` (required): the feed.
 * ``fetch_articles`` (default false): fetch each new entry's page and fill ``text`` (main text),
   ``title``, ``author``, ``published_at`` and ``lang`` from it (:mod:`connectors.article`).
-  Links are checked by the private-address rule first.
+  Links are checked by the private-address rule and the site's robots.txt first.
 * ``max_articles`` (default 20): at most this many pages per run.
 * ``max_pages`` (default 1): follow RFC 5005 ``<link rel="next">`` pages up to this many.
 * ``max_seen`` (default 1000): how many entry ids the cursor remembers.
+* ``max_items`` (default 10,000): at most this many new entries per run; the rest are left for
+  the next runs (a warning says how many).
 
-Cursor: ``{"etag", "last_modified", "newest", "seen"}``. ``etag``/``last_modified`` make the next
-run a conditional GET, so an unchanged feed costs one ``304``; ``newest`` is the newest
+Cursor: ``{"etag", "last_modified", "newest", "seen", "known"}``. ``etag``/``last_modified`` make
+the next run a conditional GET, so an unchanged feed costs one ``304``; ``newest`` is the newest
 ``published_at`` seen (ISO 8601); ``seen`` the ids of the latest entries, so entries already
-delivered are not delivered again.
+delivered are not delivered again. ``known`` (only for documents longer than ``max_seen``, or
+while entries are left over) holds an 8-byte digest of every id delivered or present in the last
+document, base64-encoded: an entry whose id is known is skipped before its text is read. While
+entries are left over the validators are dropped, so the next run reads the whole document
+again and delivers the next ``max_items``.
 """
 
 from __future__ import annotations
 
+import base64
 import calendar
+import hashlib
 import io
 import re
 from datetime import datetime, timezone
@@ -34,9 +44,11 @@ from connectors.common import conditional_headers, parse_items
 from connectors.errors import ConfigError, ConnectorError, ParseError
 from connectors.safe import charset_of, check_xml, clip, decode_text, load_json
 from connectors.schema import make_post
-from connectors.urls import canonical_url, video_ref
+from connectors.urls import canonical_url, unsafe_id, video_ref
 
-MAX_FEED_BYTES = 20 * 1024 * 1024
+MAX_FEED_BYTES = 20 * 1024 * 1024  # feedparser's share; bigger documents are streamed
+MAX_STREAM_BYTES = 512 * 1024 * 1024  # streamed documents (the HTTP client's max_bytes caps them first)
+STREAM_FROM_BYTES = 2 * 1024 * 1024  # XML documents from this size on are read by connectors.feedstream
 
 
 def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict[str, Any]]:
@@ -45,16 +57,47 @@ def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict
     return parse_feed(data, url=url, source=source)[0]
 
 
-def parse_feed(data: bytes, *, url: str | None = None, source: str = "") -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
-    """``(rows, skipped, info)``; ``info`` has the feed's ``title``, ``lang`` and ``next`` page."""
-    if len(data) > MAX_FEED_BYTES:
-        raise ParseError(f"feed of {len(data)} bytes is larger than {MAX_FEED_BYTES}; refused")
+def parse_feed(data: bytes, *, url: str | None = None, source: str = "",
+               stream: bool | None = None) -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+    """``(rows, skipped, info)``; ``info`` has the feed's ``title``, ``lang`` and ``next`` page.
+    ``stream`` picks the XML reader: feedparser (False), :mod:`connectors.feedstream` (True), or
+    by size (None: streamed from :data:`STREAM_FROM_BYTES` on)."""
+    head = data[:4096].lstrip(b"\xef\xbb\xbf").lstrip()
+    xml = head.startswith(b"<")
+    streamed = xml and (stream if stream is not None else len(data) >= STREAM_FROM_BYTES)
+    limit = MAX_STREAM_BYTES if streamed else MAX_FEED_BYTES
+    if len(data) > limit:
+        raise ParseError(f"feed of {len(data)} bytes is larger than {limit}; refused")
     body = data.lstrip(b"\xef\xbb\xbf").lstrip()
     if not body:
         raise ParseError("empty document; expected an RSS, Atom or JSON feed")
     if body[:1] in (b"{", b"["):
         return _parse_json_feed(body, url, source)
+    if streamed:
+        info: dict[str, Any] = {}
+        rows, skipped = parse_items(iter_xml_entries(body, url, info), lambda e: _entry_row(e, info["lang"], source),
+                                    (ValueError, TypeError, KeyError))
+        return rows, skipped, info
     return _parse_xml_feed(body, url, source)
+
+
+def iter_xml_entries(body: bytes, url: str | None, info: dict[str, Any]):
+    """The entries of a large XML feed one at a time (:func:`connectors.feedstream.iter_entries`),
+    after the same entity check as feedparser's input; ``info`` gets ``title``, ``lang``,
+    ``next`` and ``version`` (``lang`` as soon as the feed names it)."""
+    from connectors.feedstream import FeedInfo, iter_entries
+
+    check_xml(body, "feed")
+    if not body.startswith(b"<"):
+        raise ParseError("not an RSS, Atom or JSON feed (the document does not start with markup)")
+    raw = FeedInfo()
+    info.setdefault("lang", None)
+    for entry in iter_entries(body, url, raw):
+        info.update(title=raw.get("title"), lang=_lang(raw.get("language")), next=raw.get("next"),
+                    version=raw.get("version"))
+        yield entry
+    info.update(title=raw.get("title"), lang=_lang(raw.get("language")), next=raw.get("next"),
+                version=raw.get("version"))
 
 
 # --- XML (feedparser) ---------------------------------------------------------------------------
@@ -87,12 +130,28 @@ def _parse_xml_feed(body: bytes, url: str | None, source: str):
     return rows, skipped, {"title": feed.get("title"), "lang": feed_lang, "next": nxt, "version": version}
 
 
-def _entry_row(e: Any, feed_lang: str | None, source: str) -> dict[str, Any] | None:
+def _entry_link(e: Any) -> str | None:
     link = e.get("link")
     if not link:
         guid = e.get("id") or ""
         if e.get("guidislink") or re.match(r"^https?://", guid):
             link = guid if re.match(r"^https?://", guid) else None
+    return link
+
+
+def entry_id(e: Any) -> str | None:
+    """The ``post_id`` :func:`_entry_row` gives an entry, computed without reading its text
+    (None when only the text can tell: an entry with neither link nor id)."""
+    link = _entry_link(e)
+    canonical = canonical_url(link) if link else None
+    if canonical:
+        return f"news:{canonical}"
+    ident = (e.get("id") or "").strip()
+    return f"news:{ident}" if ident and not unsafe_id(ident) else None
+
+
+def _entry_row(e: Any, feed_lang: str | None, source: str) -> dict[str, Any] | None:
+    link = _entry_link(e)
     canonical = canonical_url(link) if link else None
     content = e.get("content") or []
     html_body = next((c.get("value") for c in content if c.get("value")), None) or e.get("summary") or ""
@@ -284,6 +343,7 @@ class Source(BaseSource):
     kind = "rss"
     OPTIONS: dict[str, type | tuple[type, ...]] = {
         "url": str, "fetch_articles": bool, "max_articles": int, "max_pages": int, "max_seen": int,
+        "max_items": int,
     }
 
     def __init__(self, name: str, options: dict[str, Any], client: Any):
@@ -295,11 +355,11 @@ class Source(BaseSource):
         self.max_articles = _int_option(name, options, "max_articles", 20)
         self.max_pages = _int_option(name, options, "max_pages", 1, 1)
         self.max_seen = _int_option(name, options, "max_seen", 1000, 1)
+        self.max_items = _int_option(name, options, "max_items", DEFAULT_MAX_ITEMS, 1)
 
     def fetch(self, cursor: dict[str, Any] | None) -> FetchResult:
         cursor = dict(cursor or {})
         seen = list(cursor.get("seen") or [])
-        seen_set = set(seen)
         headers = conditional_headers(cursor, {
             "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                       "application/xml;q=0.9, */*;q=0.5"})
@@ -311,15 +371,14 @@ class Source(BaseSource):
         new_cursor = dict(cursor)
         new_cursor["etag"] = resp.header("etag")
         new_cursor["last_modified"] = resp.header("last-modified")
-        page_url, page, fresh = self.url, resp, []
+        found = _Collector(self.max_items, set(seen), decode_known(cursor.get("known")))
+        page_url, page = self.url, resp
         for n in range(self.max_pages):
-            rows, skipped, info = parse_feed(page.content, url=page.url or page_url, source=self.name)
+            before = found.delivered
+            skipped, info = self._read(page, page_url, found)
             result.skipped += skipped
-            page_new = [r for r in rows if r["post_id"] not in seen_set]
-            fresh.extend(page_new)
-            seen_set.update(r["post_id"] for r in page_new)
             nxt = info.get("next")
-            if not nxt or not page_new or n + 1 >= self.max_pages:
+            if not nxt or found.delivered == before or found.left or n + 1 >= self.max_pages:
                 break
             try:
                 page_url = self.client.check_url(_join(page.url or page_url, nxt))
@@ -329,17 +388,59 @@ class Source(BaseSource):
                 result.warnings.append(f"{self.name}: next page not fetched: {exc}")
                 break
         if self.fetch_articles:
-            self._fill_articles(fresh, result)
-        result.posts = fresh
+            self._fill_articles(found.head, result)
+        result.posts = found.posts()
         newest = cursor.get("newest")
-        times = [r["published_at"].isoformat() for r in fresh if r["published_at"] is not None]
-        if times:
-            newest = max([t for t in [newest, *times] if t])
-        ids = [r["post_id"] for r in fresh]
+        if found.newest:
+            newest = max(t for t in (newest, found.newest) if t)
+        ids = found.ids
         new_cursor["newest"] = newest
-        new_cursor["seen"] = (ids + [i for i in seen if i not in set(ids)])[: self.max_seen]
+        new_cursor["seen"] = (ids[: self.max_seen] + [i for i in seen if i not in set(ids)])[: self.max_seen]
+        if found.left:
+            # the rest waits for the next run: fetch the whole document again then (no
+            # conditional GET) and skip what was delivered
+            new_cursor.pop("etag", None)
+            new_cursor.pop("last_modified", None)
+            result.warnings.append(f"{self.name}: max_items={self.max_items} reached; {found.left} entries "
+                                   "left for the next run")
+            new_cursor["known"] = encode_known(found.known | found.digests_delivered())
+        elif found.entries > self.max_seen:
+            # a document longer than the seen list: remember all its ids compactly, so an
+            # unchanged feed without validators costs a scan of ids, not a parse of every entry
+            new_cursor["known"] = encode_known(found.digests_in_document)
+        else:
+            new_cursor.pop("known", None)
         result.cursor = new_cursor
         return result
+
+    def _read(self, page: Any, page_url: str, found: "_Collector") -> tuple[int, dict[str, Any]]:
+        """Offer every entry of one feed document to ``found``; ``(skipped, info)``. Large XML
+        documents are streamed, and an entry already known is skipped before its text is read."""
+        data = page.content
+        url = page.url or page_url
+        body = data.lstrip(b"\xef\xbb\xbf").lstrip()
+        if not (body.startswith(b"<") and len(data) >= STREAM_FROM_BYTES):
+            rows, skipped, info = parse_feed(data, url=url, source=self.name)
+            for row in rows:
+                found.add(row)
+            return skipped, info
+        if len(data) > MAX_STREAM_BYTES:
+            raise ParseError(f"feed of {len(data)} bytes is larger than {MAX_STREAM_BYTES}; refused")
+        info: dict[str, Any] = {}
+        skipped = 0
+        for e in iter_xml_entries(body, url, info):
+            pid = entry_id(e)
+            if pid is not None and not found.wants(pid):
+                continue
+            try:
+                row = _entry_row(e, info["lang"], self.name)
+            except (ValueError, TypeError, KeyError):
+                row = None
+            if row is None:
+                skipped += 1
+                continue
+            found.add(row, checked=pid is not None)
+        return skipped, info
 
     def _fill_articles(self, rows: list[dict[str, Any]], result: FetchResult) -> None:
         from connectors import article
@@ -355,6 +456,7 @@ class Source(BaseSource):
             done += 1
             try:
                 self.client.check_url(row["url"])
+                self.client.check_robots(row["url"])
                 resp = self.client.get(row["url"], headers={"Accept": "text/html,application/xhtml+xml"})
                 result.requests += 1
                 page = article.read_page(decode_text(resp.content, charset_of(resp.header("content-type"))),
@@ -383,6 +485,99 @@ def merge_article(row: dict[str, Any], page: dict[str, Any]) -> None:
     row["media_urls"] = list(dict.fromkeys([*row["media_urls"], *page.get("media", [])]))[:100]
     row["video_ids"] = list(dict.fromkeys([*row["video_ids"], *page.get("videos", [])]))
     row["content_hash"] = content_hash(row["title"], row["text"], row["transcript"])
+
+
+DEFAULT_MAX_ITEMS = 10_000
+FRAME_ROWS = 5_000  # rows past the first this many are kept as polars frames, not dicts
+
+
+def _digest(post_id: str) -> bytes:
+    return hashlib.blake2b(post_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def encode_known(digests: set[bytes]) -> str:
+    """A set of 8-byte id digests as one base64 string (the cursor's ``known``)."""
+    return base64.b64encode(b"".join(sorted(digests))).decode("ascii")
+
+
+def decode_known(value: Any) -> set[bytes]:
+    if not isinstance(value, str) or not value:
+        return set()
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (ValueError, TypeError):
+        return set()  # a damaged cursor: entries are offered again, duplicates are dropped by post_id
+    return {raw[i:i + 8] for i in range(0, len(raw) - len(raw) % 8, 8)}
+
+
+class _Collector:
+    """The new rows of a fetch: skips ids in ``seen``/``known`` and repeats, keeps at most
+    ``cap`` (counting the rest in ``left``), holds the first :data:`FRAME_ROWS` rows as dicts
+    (``head``: articles are filled there) and the rest as polars frames."""
+
+    def __init__(self, cap: int, seen: set[str], known: set[bytes]):
+        self.cap, self.seen, self.known = cap, seen, known
+        self.head: list[dict[str, Any]] = []
+        self._buffer: list[dict[str, Any]] = []
+        self._frames: list[Any] = []
+        self.ids: list[str] = []
+        self._taken: set[str] = set()
+        self.digests_in_document: set[bytes] = set()
+        self.entries = 0
+        self.left = 0
+        self.newest: str | None = None
+
+    @property
+    def delivered(self) -> int:
+        return len(self.ids)
+
+    def wants(self, post_id: str) -> bool:
+        self.entries += 1
+        digest = _digest(post_id)
+        self.digests_in_document.add(digest)
+        if post_id in self.seen or post_id in self._taken or digest in self.known:
+            return False
+        if len(self.ids) >= self.cap:
+            self.left += 1
+            return False
+        return True
+
+    def add(self, row: dict[str, Any], checked: bool = False) -> None:
+        pid = row["post_id"]
+        if not checked and not self.wants(pid):
+            return
+        self._taken.add(pid)
+        self.ids.append(pid)
+        if row["published_at"] is not None:
+            stamp = row["published_at"].isoformat()
+            self.newest = max(self.newest or stamp, stamp)
+        if len(self.head) < FRAME_ROWS:
+            self.head.append(row)
+            return
+        self._buffer.append(row)
+        if len(self._buffer) >= FRAME_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        from connectors.schema import posts_frame
+
+        if self._buffer:
+            self._frames.append(posts_frame(self._buffer))
+            self._buffer = []
+
+    def digests_delivered(self) -> set[bytes]:
+        return {_digest(pid) for pid in self.ids}
+
+    def posts(self) -> Any:
+        """The rows as a list of dicts, or (more than :data:`FRAME_ROWS`) one polars frame."""
+        if not self._frames and not self._buffer:
+            return self.head
+        import polars as pl
+
+        from connectors.schema import posts_frame
+
+        self._flush()
+        return pl.concat([posts_frame(self.head), *self._frames], how="vertical")
 
 
 def _join(base: str, href: str) -> str:

@@ -13,6 +13,8 @@ from typing import Any, Iterable
 
 import polars as pl
 
+from connectors.urls import unsafe_id, web_url
+
 CUE = pl.Struct({"start": pl.Float64, "end": pl.Float64, "text": pl.String})
 MEDIA_ITEM = pl.Struct({"url": pl.String, "kind": pl.String})
 # what a media URL is: a picture in the post, a still of a video (YouTube thumbnail, a video's
@@ -51,6 +53,7 @@ POSTS_SCHEMA: dict[str, pl.DataType] = {
 POST_COLUMNS = tuple(POSTS_SCHEMA)
 
 _LIST_COLUMNS = ("links", "media_urls", "video_ids")
+_URL_LIST_COLUMNS = ("links", "media_urls")
 _INT_COLUMNS = ("likes", "reposts", "replies", "views")
 _TIME_COLUMNS = ("published_at", "fetched_at")
 
@@ -108,9 +111,16 @@ def make_post(platform: str, native_id: str, **fields: Any) -> dict[str, Any]:
     row: dict[str, Any] = {c: None for c in POST_COLUMNS}
     row.update(fields)
     row["platform"] = platform
+    if unsafe_id(native_id):  # a javascript:/data:/file: "id" is never stored as one
+        native_id = "sha256-" + hashlib.sha256(str(native_id).encode("utf-8", "surrogatepass")).hexdigest()[:24]
     row["post_id"] = f"{platform}:{native_id}"
     for c in _LIST_COLUMNS:
         row[c] = [str(v) for v in (row[c] or []) if v]
+    # links are stored only as absolute http(s) URLs (no javascript:, data:, file:...)
+    for c in _URL_LIST_COLUMNS:
+        row[c] = [u for u in map(web_url, row[c]) if u]
+    for c in ("url", "canonical_url"):
+        row[c] = web_url(row[c])
     row["transcript_cues"] = [_cue(c) for c in (row["transcript_cues"] or [])]
     row["media"] = _media(row["media"])
     for c in _INT_COLUMNS:

@@ -10,6 +10,11 @@
   ``youtube-nocookie.com/embed/<id>``, with or without scheme; ``None`` for anything else
   (channels, playlists, search pages, malformed ids).
 * :func:`video_ref` - ``"youtube:<id>"`` for a YouTube video link, else ``None``.
+* :func:`web_url` - the URL if it is an absolute ``http``/``https`` URL with a host, else
+  ``None``: what a post may store as its ``url``, ``canonical_url``, ``links`` and
+  ``media_urls`` (never ``javascript:``, ``data:``, ``file:`` or any other scheme).
+* :func:`unsafe_id` - True for an id that is a ``javascript:``, ``data:``, ``file:`` or
+  ``vbscript:`` URL (``connectors.schema.make_post`` replaces such ids by a hash).
 """
 
 from __future__ import annotations
@@ -46,7 +51,36 @@ def _split(u: str):
     return parts
 
 
+_UNSAFE_SCHEME = re.compile(r"^(?:javascript|data|file|vbscript):", re.I)
+_IGNORED_IN_SCHEME = re.compile(r"[\x00-\x20\x7f]+")
+
+
+def web_url(u: object) -> str | None:
+    """``u`` stripped, if it is an absolute http(s) URL with a host; else None."""
+    if not isinstance(u, str):
+        return None
+    u = u.strip()
+    if not u or any(c in u for c in "\x00\r\n\t"):
+        return None
+    try:
+        parts = urlsplit(u)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    return u
+
+
+def unsafe_id(value: object) -> bool:
+    """True if ``value`` is (after the whitespace and control characters browsers ignore) a
+    ``javascript:``, ``data:``, ``file:`` or ``vbscript:`` URL."""
+    return isinstance(value, str) and bool(_UNSAFE_SCHEME.match(_IGNORED_IN_SCHEME.sub("", value)))
+
+
 def _bare_host(host: str) -> str:
+    if ":" in host:  # an IPv6 literal: urlsplit's hostname drops the brackets, a URL needs them
+        return f"[{host.lower()}]"
     host = host.lower().rstrip(".")
     for prefix in _STRIP_HOST_PREFIXES:
         rest = host[len(prefix):]

@@ -250,6 +250,14 @@ class Source(BaseSource):
         self.captions_url = self.options.get("captions_url")
         if self.captions_url and "{video_id}" not in self.captions_url:
             raise ConfigError(f"source {name!r}: captions_url must contain {{video_id}}")
+        if self.query and not self.options.get("api_key_env"):
+            raise ConfigError(f"source {name!r}: a query needs a YouTube Data API key; set api_key_env "
+                              "to the name of the environment variable that holds it")
+
+    def required_env(self) -> dict[str, str]:
+        if self.query:
+            return {self.options["api_key_env"]: "the YouTube Data API key named by api_key_env"}
+        return {}
 
     def _key(self) -> str:
         env = self.options.get("api_key_env")

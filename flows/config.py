@@ -28,13 +28,22 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SETTING_ALIASES = {"allow_private_links": "allow_private"}
 _MAY_BE_ZERO = {"retries", "backoff", "backoff_max", "retry_after_max", "min_interval"}
 _HTTP_FIELDS = {f.name: f for f in dataclasses.fields(HttpSettings)}
+# options that were removed, and what replaces them
+RETIRED_RUNNER_KEYS = {
+    "fetch_retries": "the HTTP client is the one layer that retries a request (see [settings] "
+                     "retries, backoff, retry_after_max); remove it",
+    "fetch_retry_delay": "the HTTP client is the one layer that retries a request (see [settings] "
+                         "backoff, backoff_max); remove it",
+}
 RUNNER_KEYS = {
     "kind": str, "address": str, "n_workers": int, "threads_per_worker": int, "max_workers": int,
-    "batch_size": int, "fetch_retries": int, "fetch_retry_delay": (int, float),
-    "catch_up_days": (int, float), "catch_up_max_posts": int,
+    "batch_size": int, "run_budget": (int, float), "source_budget": (int, float), "write_batch_rows": int,
+    "catch_up_days": (int, float), "catch_up_max_posts": int, "compact_files": int,
 }
 ALERT_KEYS = {"spreading_threshold": int, "window": str}
-COMMON_SOURCE_KEYS = ("name", "kind", "enabled")
+COMMON_SOURCE_KEYS = ("name", "kind", "enabled", "budget")
+DEFAULT_RUN_BUDGET = 840.0  # seconds: a run on the 15-minute schedule ends before the next one starts
+DEFAULT_SOURCE_BUDGET = 300.0  # seconds one source may take (all its requests and parsing)
 DEFAULT_WINDOW = "1h"
 _WINDOW = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -54,6 +63,7 @@ class SourceConfig:
     kind: str
     options: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
+    budget: float | None = None  # seconds; None: [runner] source_budget
 
 
 @dataclass
@@ -87,12 +97,31 @@ class PipelineConfig:
         return parse_window(self.alert_window)
 
     @property
+    def write_batch_rows(self) -> int:
+        """Posts gathered before they are written as one part file ([runner] write_batch_rows)."""
+        return int(self.runner.get("write_batch_rows", 50_000))
+
+    @property
+    def run_budget(self) -> float:
+        """Seconds the whole run may take ([runner] run_budget)."""
+        return float(self.runner.get("run_budget", DEFAULT_RUN_BUDGET))
+
+    def source_budget(self, src: SourceConfig) -> float:
+        """Seconds ``src`` may take: its own ``budget``, else [runner] source_budget."""
+        return float(src.budget if src.budget is not None else self.runner.get("source_budget", DEFAULT_SOURCE_BUDGET))
+
+    @property
     def catch_up_days(self) -> float:
         return float(self.runner.get("catch_up_days", 3))
 
     @property
     def catch_up_max_posts(self) -> int:
         return int(self.runner.get("catch_up_max_posts", 2000))
+
+    @property
+    def compact_files(self) -> int:
+        """After a write, a partition with more part files than this is compacted (0: never)."""
+        return int(self.runner.get("compact_files", 16))
 
     def http_settings(self, secrets: list[str] | None = None) -> HttpSettings:
         kw = {_SETTING_ALIASES.get(k, k): v for k, v in self.settings.items()}
@@ -174,20 +203,25 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
 
     runner = dict(data.get("runner", {}))
     for key, value in runner.items():
+        if key in RETIRED_RUNNER_KEYS:
+            raise _fail(path, "[runner]", f"option {key!r} is no longer used: {RETIRED_RUNNER_KEYS[key]}")
         if key not in RUNNER_KEYS:
             raise _fail(path, "[runner]", f"unknown option {key!r}; use one of: {', '.join(RUNNER_KEYS)}")
         _check_type(path, "[runner]", key, value, RUNNER_KEYS[key])
     if runner.get("kind", "thread") not in ("thread", "dask"):
         raise _fail(path, "[runner]", f"option 'kind' must be \"thread\" or \"dask\", got {runner['kind']!r}")
-    for key in ("n_workers", "threads_per_worker", "max_workers", "batch_size"):
+    for key in ("n_workers", "threads_per_worker", "max_workers", "batch_size", "write_batch_rows"):
         if key in runner and runner[key] < 1:
             raise _fail(path, "[runner]", f"option {key!r} must be at least 1, got {runner[key]!r}")
-    for key in ("fetch_retries", "fetch_retry_delay"):
-        if key in runner and runner[key] < 0:
-            raise _fail(path, "[runner]", f"option {key!r} must not be negative, got {runner[key]!r}")
 
+    for key in ("run_budget", "source_budget"):
+        if key in runner and runner[key] <= 0:
+            raise _fail(path, "[runner]", f"option {key!r} must be a positive number of seconds, got {runner[key]!r}")
     if "catch_up_days" in runner and runner["catch_up_days"] <= 0:
         raise _fail(path, "[runner]", f"option 'catch_up_days' must be positive, got {runner['catch_up_days']!r}")
+    if "compact_files" in runner and runner["compact_files"] < 0:
+        raise _fail(path, "[runner]", f"option 'compact_files' must not be negative (0 turns automatic compaction "
+                                      f"off), got {runner['compact_files']!r}")
     if "catch_up_max_posts" in runner and runner["catch_up_max_posts"] < 0:
         raise _fail(path, "[runner]", f"option 'catch_up_max_posts' must not be negative (0 turns catching up off), "
                                       f"got {runner['catch_up_max_posts']!r}")
@@ -235,9 +269,14 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
             raise _fail(path, where, f"option 'kind' is {kind!r}; use one of: {', '.join(sorted(KINDS))}")
         enabled = entry.get("enabled", True)
         _check_type(path, where, "enabled", enabled, bool)
+        budget = entry.get("budget")
+        if budget is not None:
+            _check_type(path, where, "budget", budget, (int, float))
+            if budget <= 0:
+                raise _fail(path, where, f"option 'budget' must be a positive number of seconds, got {budget!r}")
         options = {k: v for k, v in entry.items() if k not in COMMON_SOURCE_KEYS}
         _check_source_options(path, name, kind, options)
-        sources.append(SourceConfig(name, kind, options, enabled))
+        sources.append(SourceConfig(name, kind, options, enabled, None if budget is None else float(budget)))
     if not any(s.enabled for s in sources):
         raise _fail(path, "", "every source has enabled = false; enable at least one")
 
@@ -299,10 +338,45 @@ def build_source(cfg: PipelineConfig, src: SourceConfig, client: Any) -> Any:
         raise _fail(cfg.path, f"source {src.name!r}", f"invalid options ({exc})") from None
 
 
-def check_sources(cfg: PipelineConfig) -> None:
-    """Build every enabled source once (no request is made) so option errors surface up front."""
+def env_names(src: SourceConfig) -> list[str]:
+    """The environment variables a source's ``*_env`` options name (tokens, keys, passwords)."""
+    return [v for k, v in src.options.items() if k.endswith("_env") and isinstance(v, str) and v]
+
+
+def register_env_secrets(cfg: PipelineConfig) -> None:
+    """Mask the values of every variable the sources' ``*_env`` options name, in every message
+    of this process (:func:`connectors.redact.redact`), before anything is fetched."""
+    import os
+
+    from connectors import redact
+
+    for src in cfg.sources:
+        for name in env_names(src):
+            redact.register(os.environ.get(name))
+
+
+def missing_env(cfg: PipelineConfig, src: SourceConfig, source: Any) -> str | None:
+    """One line naming the first environment variable ``source`` needs that is not set (or
+    empty), and the source; None when all are there."""
+    import os
+
+    required = getattr(source, "required_env", None)
+    for name, what in (required() if required else {}).items():
+        if not os.environ.get(name):
+            return (f"{cfg.path}: source {src.name!r} ({src.kind}): environment variable {name} is not set "
+                    f"({what}); export it, or set enabled = false for this source")
+    return None
+
+
+def check_sources(cfg: PipelineConfig, env: bool = False) -> None:
+    """Build every enabled source once (no request is made) so option errors surface up front;
+    with ``env``, also check that the environment variables each source needs (API keys) are
+    set. Raises :class:`ConfigError` (one line)."""
     from connectors.http import HttpClient
 
     with HttpClient(cfg.http_settings()) as client:
         for src in cfg.enabled_sources:
-            build_source(cfg, src, client)
+            source = build_source(cfg, src, client)
+            problem = missing_env(cfg, src, source) if env else None
+            if problem:
+                raise ConfigError(problem)

@@ -27,8 +27,13 @@ class DeploymentSpec:
 
     ``flow`` is ``module:function`` for importing, ``entrypoint`` the file path form that
     ``prefect deploy`` wants. ``collision_strategy`` ``CANCEL_NEW`` drops a scheduled run while
-    the previous one still runs (a late ingest is better skipped than queued behind itself);
-    ``ENQUEUE`` waits for the slot.
+    the previous one still runs (a late ingest is better skipped than queued behind itself; the
+    skipped run shows as Cancelled with Prefect's reason); ``ENQUEUE`` waits for the slot.
+    The pipeline's time limit comes from the schedule (:attr:`interval_seconds`): its
+    ``run_budget`` parameter is the interval less 60 s, and the flow ends itself within it
+    (sources cut off, matching stopped between batches, what was done stored), so a run never
+    overlaps the next one. A flow run is started from its entrypoint, so a Prefect
+    ``timeout_seconds`` set here would not reach it; the budget is enforced by the flow.
     """
 
     name: str
@@ -40,6 +45,23 @@ class DeploymentSpec:
     collision_strategy: str = "CANCEL_NEW"
     timezone: str = TIMEZONE
     parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def interval_seconds(self) -> int:
+        """The shortest time between two scheduled runs (over the next 1000 in :attr:`timezone`)."""
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        from prefect._vendor.croniter import croniter
+
+        it = croniter(self.cron, datetime(2026, 1, 1, tzinfo=ZoneInfo(self.timezone)))
+        times = [it.get_next(float) for _ in range(1000)]
+        return int(min(b - a for a, b in zip(times, times[1:])))
+
+    @property
+    def run_budget(self) -> int:
+        """What the pipeline's ``run_budget`` parameter is set to: 60 s before the next run."""
+        return max(30, self.interval_seconds - 60)
 
     @property
     def entrypoint(self) -> str:
@@ -117,6 +139,8 @@ def flow_parameters(
         else:
             wanted.update(config=config or DEMO_SOURCES, replay=DEMO_MANIFEST)
     params = dict(spec.parameters)
+    if "run_budget" in accepted:
+        params.setdefault("run_budget", spec.run_budget)
     params.update({k: str(v) if isinstance(v, Path) else v for k, v in wanted.items() if v is not None and k in accepted})
     return params
 

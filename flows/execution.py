@@ -83,6 +83,10 @@ class Future:
     def wait(self) -> None:
         raise NotImplementedError
 
+    def done(self) -> bool:
+        """Whether the step has finished (never blocks)."""
+        raise NotImplementedError
+
     def exception(self) -> BaseException | None:
         raise NotImplementedError
 
@@ -102,6 +106,9 @@ class _LocalFuture(Future):
     def wait(self) -> None:
         concurrent.futures.wait([self._inner])
 
+    def done(self) -> bool:
+        return self._inner.done()
+
     def exception(self) -> BaseException | None:
         return self._inner.exception()
 
@@ -115,6 +122,10 @@ class _PrefectFuture(Future):
 
     def wait(self) -> None:
         self._inner.wait()
+
+    def done(self) -> bool:
+        wrapped = getattr(self._inner, "wrapped_future", None)
+        return wrapped.done() if wrapped is not None else self._inner.state.is_final()
 
     def exception(self) -> BaseException | None:
         self._inner.wait()

@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 from prefect import flow
-from prefect.states import Completed, Failed
+from prefect.states import Cancelled, Completed, Failed
 
 from flows import execution, steps, ui
 from flows.config import load_config
@@ -92,19 +92,23 @@ def _compact_run_name() -> str:
 
 @flow(name="claimwatch-pipeline", flow_run_name=_flow_run_name, persist_result=False, log_prints=False)
 def run_pipeline(config: str | None = None, data_dir: str = "claimwatch-data", claims_dir: str | None = None,
-                 replay: str | None = None, demo: bool = False):
+                 replay: str | None = None, demo: bool = False, run_budget: float | None = None):
     """Fetch every enabled source, store new posts, match them, store new matches, report.
 
     ``config`` is a sources file (None: the bundled demo, replayed from recorded responses);
-    ``replay`` a manifest of recorded responses to use instead of the network. Returns a summary
-    dict (printed by :func:`flows.commands.run.format_summary`).
+    ``replay`` a manifest of recorded responses to use instead of the network; ``run_budget`` the
+    seconds the run may take (deployments set it from their schedule, so a run ends before the
+    next one starts; default ``[runner] run_budget``). Returns a summary dict (printed by
+    :func:`flows.commands.run.format_summary`). A run stopped by SIGTERM/SIGINT ends Cancelled.
     """
     started = utcnow()
     with execution.prefect_run(data_dir) as executor, _as_deployment():
         summary = steps.ingest_and_detect(config=config, data_dir=data_dir, claims_dir=claims_dir,
-                                          replay=replay, demo=demo)
+                                          replay=replay, demo=demo, run_budget=run_budget)
         executor.annotate(name=ui.ingest_end_name(config, demo, started, summary), tags=ui.failure_tags(summary))
     completed, message = steps.outcome(summary)
+    if summary.get("stopped"):
+        return Cancelled(message=message, data=summary)
     if not completed:
         return Failed(message=message, data=summary)
     if summary["status"] == "partial":  # data written, but a source needs a hand: counted as failed

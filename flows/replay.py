@@ -139,7 +139,7 @@ class ReplayTransport(httpx.BaseTransport):
 
 
 @contextlib.contextmanager
-def placeholder_credentials(sources: list[Any], value: str = "replay") -> Iterator[list[str]]:
+def placeholder_credentials(sources: list[Any], value: str = "replay-placeholder-credential") -> Iterator[list[str]]:
     """While replaying, give every unset credential variable a source names (``*_env`` options)
     a placeholder: no request leaves the machine, and the recorded answers do not check it."""
     names = sorted({str(v) for s in sources for k, v in s.options.items()

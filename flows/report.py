@@ -159,6 +159,20 @@ def reading(data_dir: Path | str) -> Iterator[None]:
         raise ReportError(f"cannot read the dataset in {data_dir}: {lines[0] if lines else type(exc).__name__}") from None
 
 
+def collect(build) -> pl.DataFrame:
+    """``build().collect()``, built again on the newest files when a compaction deleted a file
+    the first read still needed (the newest files hold the same rows)."""
+    from flows.store import _is_vanished
+
+    for attempt in range(5):
+        try:
+            return build().collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            if attempt == 4 or not _is_vanished(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
 @dataclass(frozen=True)
 class Filters:
     since: datetime | None = None

@@ -17,12 +17,14 @@ recent one, whoever gave it. Each row keeps the post's text and the match (label
 catalogue version) as they were when reviewed, so the table alone says what was judged.
 
 Feedback: ``not_this_claim`` and ``true_content`` make the post a counter-example of the claim,
-``confirmed`` a confirmed example (:func:`feedback`). No Prefect here.
+``confirmed`` a confirmed example (:func:`feedback`); the pipeline and ``claimwatch label`` build
+the matcher with them (:func:`build_matcher`). No Prefect here.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import uuid
@@ -193,7 +195,8 @@ def current(store: Store) -> pl.DataFrame:
 def feedback(store: Store) -> pl.DataFrame:
     """Examples for the matcher from the verdicts that count: ``claim_id``, ``kind``
     (``counter`` for not_this_claim and true_content, ``confirmed`` for confirmed), ``text`` (the
-    post as reviewed) and ``ref`` (its post_id). Sorted, so equal reviews give an equal frame."""
+    post as reviewed, on one line) and ``ref`` (its post_id). Sorted, so equal reviews give an
+    equal frame."""
     return feedback_from(current(store))
 
 
@@ -202,8 +205,9 @@ def feedback_from(reviews: pl.DataFrame) -> pl.DataFrame:
             .when(pl.col("verdict").is_in(POSITIVE_VERDICTS)).then(pl.lit("confirmed")))
     if reviews.is_empty():
         return pl.DataFrame(schema=FEEDBACK_SCHEMA)
-    return (reviews.select("claim_id", kind.alias("kind"), "text", pl.col("post_id").alias("ref"))
-            .filter(pl.col("kind").is_not_null() & (pl.col("text").str.strip_chars().str.len_chars() > 0))
+    text = pl.col("text").str.replace_all(r"\s+", " ").str.strip_chars()  # one line, for the evidence
+    return (reviews.select("claim_id", kind.alias("kind"), text.alias("text"), pl.col("post_id").alias("ref"))
+            .filter(pl.col("kind").is_not_null() & (pl.col("text").str.len_chars() > 0))
             .unique(["claim_id", "kind", "ref"]).sort("claim_id", "kind", "ref")
             .select([pl.col(c).cast(t) for c, t in FEEDBACK_SCHEMA.items()]))
 
@@ -403,11 +407,34 @@ def quality(store: Store, *, claims: Sequence[str] = (), platforms: Sequence[str
 
 
 
-# ---------------------------------------------------------------- the matcher
+# ---------------------------------------------------------------- the matcher with feedback
 
 
-def build_matcher(catalogue: Any, matching: dict[str, Any] | None) -> Any:
-    """The matcher a run builds from ``catalogue`` and the ``[matching]`` settings."""
+def build_matcher(catalogue: Any, matching: dict[str, Any] | None, feedback: pl.DataFrame | None = None) -> Any:
+    """The matcher a run builds: ``catalogue``, the ``[matching]`` settings and the reviewers'
+    examples (:func:`feedback`). Its ``catalogue_version`` is the catalogue's when there are no
+    examples and changes with them, so a run re-matches stored posts after new verdicts."""
+    from rules.feedback import Feedback
     from rules.match import MatchConfig, Matcher
 
-    return Matcher(catalogue, MatchConfig.from_mapping(matching or {}))
+    config = MatchConfig.from_mapping(matching or {})
+    if feedback is None or feedback.is_empty():
+        return Matcher(catalogue, config)
+    return Matcher(catalogue, config, feedback=Feedback.from_frame(feedback))
+
+
+def matcher_version(catalogue: Any, feedback: pl.DataFrame | None = None) -> str:
+    """The ``catalogue_version`` :func:`build_matcher` gives these inputs, without building it."""
+    from rules.feedback import Feedback, effective_version
+
+    if feedback is None or feedback.is_empty():
+        return catalogue.version
+    return effective_version(catalogue.version, Feedback.from_frame(feedback))
+
+
+def feedback_key(feedback: pl.DataFrame | None) -> str:
+    """A short stable key of a feedback frame ("" for none), e.g. to cache matchers by it."""
+    if feedback is None or feedback.is_empty():
+        return ""
+    rows = feedback.select("claim_id", "kind", "text").sort("claim_id", "kind", "text").rows()
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]

@@ -21,6 +21,7 @@ import json
 import logging
 import threading
 import time
+import traceback
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -28,17 +29,13 @@ from typing import Any
 
 import polars as pl
 
-from connectors.errors import (
-    BlockedURLError,
-    ConfigError,
-    FetchError,
-    HTTPStatusError,
-    ParseError,
-    TooLargeError,
-)
+from connectors.deadlines import Budget
+from connectors.errors import BudgetExceeded, ConfigError, ConnectorError, ParseError
+from connectors.redact import redact
+from connectors.robots import RobotsCache
 from connectors.schema import POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA
-from flows import execution
+from flows import execution, stopping
 from flows.config import (
     CLAIMS_DIR,
     DEMO_MANIFEST,
@@ -47,9 +44,21 @@ from flows.config import (
     SourceConfig,
     build_source,
     load_config,
+    missing_env,
+    register_env_secrets,
 )
 from flows.replay import placeholder_credentials
-from flows.store import TABLES, Store, StoreError, conform, empty
+from flows.reviews import feedback as review_feedback, matcher_version
+from flows.store import SCHEMAS, Store, StoreError, conform, empty
+
+
+class _Skip(Exception):
+    """Matching is skipped: the posts could not be stored."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 FLAG_LABELS = ("likely_misinformation", "needs_review", "debunk")
 
@@ -59,8 +68,9 @@ def utcnow() -> datetime:
 
 
 def _say(msg: str, level: int = logging.INFO) -> None:
-    """A progress line: to the run log on the Prefect API and the CLI's stderr (see flows.execution)."""
-    execution.log(msg, level)
+    """A progress line: to the run log on the Prefect API and the CLI's stderr (see flows.execution),
+    secrets masked."""
+    execution.log(redact(msg), level)
 
 
 def resolve_inputs(config: str | None, replay: str | None, demo: bool) -> tuple[Path, Path | None]:
@@ -75,27 +85,24 @@ def resolve_inputs(config: str | None, replay: str | None, demo: bool) -> tuple[
 # ---------------------------------------------------------------- fetching
 
 
-def _transient(exc: BaseException) -> bool:
-    """Retry only what may pass on a second try: network trouble, 5xx and 429."""
-    if isinstance(exc, HTTPStatusError):
-        return exc.status_code >= 500 or exc.status_code == 429
-    if isinstance(exc, (TooLargeError, BlockedURLError, ConfigError)):
-        return False
-    return isinstance(exc, FetchError)
-
-
-def _rows_frame(kind: str, rows: list[dict[str, Any]], source: str) -> tuple[str, pl.DataFrame]:
-    if kind == "factchecks" or rows and "claim_id" in rows[0] and "post_id" not in rows[0]:
+def _rows_frame(kind: str, rows: Any, source: str) -> tuple[str, pl.DataFrame]:
+    if kind == "factchecks" or isinstance(rows, list) and rows and "claim_id" in rows[0] and "post_id" not in rows[0]:
         claims = [{k: r.get(k) for k in CLAIMS_SCHEMA} for r in rows]
         frame = pl.DataFrame(claims, schema=CLAIMS_SCHEMA) if claims else empty("claims")
         return "claims", frame.with_columns(status=pl.lit("imported"), catalogue_version=pl.lit("imported"))
-    frame = pl.DataFrame(rows, schema=POSTS_SCHEMA) if rows else empty("posts")
+    if isinstance(rows, pl.DataFrame):  # a connector may hand over a large result as a frame
+        frame = conform("posts", rows)
+    else:
+        frame = pl.DataFrame(rows, schema=POSTS_SCHEMA) if rows else empty("posts")
     return "posts", frame.with_columns(source=pl.coalesce(pl.col("source"), pl.lit(source)))
 
 
 def _fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] | None,
-                 replay: str | None = None) -> dict[str, Any]:
-    """Fetch one source since ``cursor``; returns its rows, new cursor and counts."""
+                  replay: str | None = None, budget: Budget | None = None,
+                  robots: RobotsCache | None = None) -> dict[str, Any]:
+    """Fetch one source since ``cursor`` within ``budget``; returns its rows, new cursor and
+    counts. A source whose budget ran out (or was cancelled) while it fetched raises
+    :class:`BudgetExceeded`: what it had is not kept, so its cursor stays where it was."""
     from connectors.http import HttpClient
 
     transport = None
@@ -104,64 +111,145 @@ def _fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any]
 
         transport = ReplayTransport.from_manifest(replay)
     t0 = time.monotonic()
-    with HttpClient(cfg.http_settings(), transport) as client:
+    if budget is not None:
+        budget.restart()  # the source's time counts from here, not from when it was queued
+    register_env_secrets(cfg)
+    with HttpClient(cfg.http_settings(), transport, budget=budget, robots=robots) as client:
         try:
-            result = build_source(cfg, src, client).fetch(cursor)
+            source = build_source(cfg, src, client)
+            problem = missing_env(cfg, src, source)
+            if problem:
+                raise ConfigError(problem)
+            result = source.fetch(cursor)
         except ParseError as exc:
             if transport is not None and transport.served and transport.served[-1][1] is not None:
                 exc.args = (f"{exc} (recorded file {transport.served[-1][1]})",)
             raise
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            # a connector bug: its message may quote a URL with a key in it, and Prefect records
+            # the exception (logs, task state, events); only a redacted copy leaves this step
+            _say(redact("".join(traceback.format_exception(exc))), logging.ERROR)
+            raise ConnectorError(f"{type(exc).__name__}: {_first_line(exc)}") from None
+    if budget is not None and budget.reason is not None:
+        # the connector may have kept going past failed requests (per-item warnings); a partial
+        # result is not stored, so the cursor cannot move past what was not read
+        raise BudgetExceeded(f"source {src.name!r}: {budget.reason}")
     table, frame = _rows_frame(src.kind, result.posts, src.name)
-    for w in result.warnings:
+    warnings = [redact(w) for w in result.warnings]
+    for w in warnings:
         _say(w, logging.WARNING)
     return {"table": table, "rows": frame, "cursor": result.cursor, "skipped": result.skipped,
-            "warnings": list(result.warnings), "requests": result.requests,
+            "warnings": warnings, "requests": result.requests,
             "duration_s": time.monotonic() - t0}
 
 
-fetch_source = execution.step(_fetch_source, name="fetch_source", retries=1, retry_delay=2, retry_if=_transient)
+# retries=0: the HTTP client owns every retry decision (connectors.http.retry_delay: backoff,
+# Retry-After, retry_after_max, nothing after a redirect loop or a bad encoding); a step-level
+# retry would fetch a second time what the client already gave up on
+fetch_source = execution.step(_fetch_source, name="fetch_source", retries=0)
 
 
 def _error_text(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return msg if type(exc).__module__.startswith("connectors") else f"{type(exc).__name__}: {msg}"
+    msg = _first_line(exc)
+    return redact(msg if type(exc).__module__.startswith("connectors") else f"{type(exc).__name__}: {msg}")
 
 
-def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None) -> dict[str, dict[str, Any]]:
-    retries = int(cfg.runner.get("fetch_retries", 1))
-    delay = cfg.runner.get("fetch_retry_delay", 2)
+ABANDON_AFTER = 2.0  # seconds a stopped source gets to return before the run goes on without it
+
+
+def _budget_error(budget: Budget) -> str:
+    """The source_health line of a source stopped by its budget, the run's, or a signal."""
+    took = f"{budget.elapsed():.0f} s"
+    kept = "nothing it fetched is stored this run; it is fetched again next run"
+    if budget.cancelled:
+        return f"stopped after {took}: {budget.reason}; {kept}"
+    own = budget.clock() >= budget.at
+    hint = ("raise [runner] source_budget or this source's budget if it needs longer" if own
+            else "raise [runner] run_budget or fetch fewer sources per run")
+    return f"timed out after {took}: {budget.reason}; {kept} ({hint})"
+
+
+def fetch_all(cfg: PipelineConfig, cursors: dict[str, Any], replay: str | None,
+              window: Budget | None = None, on_ok: Any = None) -> dict[str, dict[str, Any]]:
+    """Fetch every enabled source in parallel, each within its own budget under ``window``
+    (the run's fetching time). A source still running ``ABANDON_AFTER`` seconds after its
+    budget stopped is recorded as timed out and left behind: its thread ends at its next socket
+    call, and nothing it returns later is used. ``on_ok(name, outcome)`` is called in this
+    thread as each source finishes well (the pipeline writes its posts then)."""
     futures = {}
+    robots = RobotsCache()  # each site's robots.txt is read once per run, whichever source asks
     for src in cfg.enabled_sources:
-        futures[src.name] = (src, execution.submit(
-            fetch_source, cfg, src, cursors.get(src.name), str(replay) if replay else None,
-            name=f"fetch_source[{src.name}]", tags=[f"source:{src.name}", f"kind:{src.kind}"],
-            retries=retries, retry_delay=delay))
+        seconds = cfg.source_budget(src)
+        budget = Budget(seconds, f"source budget of {seconds:g} s", parent=window)
+        fut = execution.submit(fetch_source, cfg, src, cursors.get(src.name), str(replay) if replay else None,
+                               budget, robots, name=f"fetch_source[{src.name}]",
+                               tags=[f"source:{src.name}", f"kind:{src.kind}"])
+        futures[src.name] = (src, fut, budget)
     outcomes: dict[str, dict[str, Any]] = {}
-    for name, (src, fut) in futures.items():
-        fut.wait()
-        exc = fut.exception()
-        if exc is None:
-            out = fut.result()
-            out.update(status="ok", error=None, kind=src.kind)
-            _say(f"fetched {name}: {out['rows'].height} items")
-        else:
-            err = _error_text(exc)
-            out = {"status": "error", "error": err, "kind": src.kind, "rows": None, "cursor": cursors.get(name),
-                   "skipped": 0, "duration_s": None}
-            _say(f"source {name} failed: {err}", logging.WARNING)
-        outcomes[name] = out
-    return outcomes
+    pending = dict(futures)
+    while pending:
+        progressed = False
+        for name, (src, fut, budget) in list(pending.items()):
+            if fut.done():
+                outcomes[name] = _outcome(name, src, fut, budget, cursors)
+                if on_ok is not None and outcomes[name]["status"] == "ok":
+                    on_ok(name, outcomes[name])
+            elif budget.stopped_at() is not None and \
+                    budget.clock() - budget.stopped_at() > (ABANDON_AFTER / 2 if budget.cancelled else ABANDON_AFTER):
+                err = _budget_error(budget)
+                outcomes[name] = _failed(src, err, cursors.get(name), budget.elapsed())
+                _say(f"source {name} failed: {err}", logging.WARNING)
+            else:
+                continue
+            del pending[name]
+            progressed = True
+        if pending and not progressed:
+            time.sleep(0.1)
+    return {name: outcomes[name] for name in futures}
+
+
+def _failed(src: SourceConfig, err: str, cursor: Any, duration: float | None) -> dict[str, Any]:
+    return {"status": "error", "error": err, "kind": src.kind, "rows": None, "cursor": cursor,
+            "skipped": 0, "duration_s": duration}
+
+
+def _outcome(name: str, src: SourceConfig, fut: Any, budget: Budget, cursors: dict[str, Any]) -> dict[str, Any]:
+    exc = fut.exception()
+    if exc is None and budget.reason is None:
+        out = fut.result()
+        out.update(status="ok", error=None, kind=src.kind)
+        _say(f"fetched {name}: {out['rows'].height} items")
+        return out
+    err = _budget_error(budget) if budget.reason is not None else _error_text(exc)
+    _say(f"source {name} failed: {err}", logging.WARNING)
+    return _failed(src, err, cursors.get(name), budget.elapsed())
+
+
+def _cursor_text(cursor: Any) -> str:
+    """A cursor as source_health shows it: JSON, with long strings (an rss cursor's ``known`` id
+    digests) summarised by their length; the whole cursor is in ``_state/cursors/``."""
+    if isinstance(cursor, dict):
+        cursor = {k: f"<{len(v)} characters>" if isinstance(v, str) and len(v) > 1000 else v for k, v in cursor.items()}
+    return json.dumps(cursor, sort_keys=True, default=str)
 
 
 # ---------------------------------------------------------------- media
 
 
-def _fingerprint_media(cfg: PipelineConfig, posts: pl.DataFrame, run_id: str, replay: str | None = None) -> Any:
-    """Fetch and fingerprint the pictures and videos of ``posts`` (bounded by ``[media]``)."""
+def _fingerprint_media(cfg: PipelineConfig, posts: pl.DataFrame, run_id: str, replay: str | None = None,
+                       time_limit: float | None = None) -> Any:
+    """Fetch and fingerprint the pictures and videos of ``posts`` (bounded by ``[media]``, and its
+    time budget by ``time_limit`` seconds when given)."""
+    import dataclasses
+
     from connectors.http import HttpClient
     from connectors.media import MediaSettings, fingerprint_media, settings_for
 
     settings = MediaSettings.from_mapping(cfg.media)
+    if time_limit is not None and time_limit < settings.time_budget_s:
+        settings = dataclasses.replace(settings, time_budget_s=max(0.0, time_limit))
     transport = None
     if replay:
         from flows.replay import ReplayTransport
@@ -180,9 +268,10 @@ fingerprint_media = execution.step(_fingerprint_media, name="fingerprint_media")
 
 
 def media_step(cfg: PipelineConfig, store: Store, posts: pl.DataFrame, run_id: str, day: Any,
-               replay: str | None) -> tuple[pl.DataFrame, dict[str, Any]]:
+               replay: str | None, time_limit: float | None = None) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Fingerprint the media of ``posts`` not fingerprinted yet, store them, and return the ``media``
-    rows of every post in ``posts`` (stored earlier or now) and per-source counts for source_health."""
+    rows of every post in ``posts`` (stored earlier or now) and per-source counts for source_health.
+    ``time_limit`` (seconds; the run's time left) caps ``[media] time_budget_s``."""
     from connectors.media import MediaSettings
 
     settings = MediaSettings.from_mapping(cfg.media)
@@ -198,7 +287,8 @@ def media_step(cfg: PipelineConfig, store: Store, posts: pl.DataFrame, run_id: s
                 .join(done, on=["post_id", "media_url"], how="left").filter(pl.col("done").is_null())
                 .group_by("post_id", "source", maintain_order=True).agg(pl.col("media")))
         if todo.height:
-            result = execution.submit(fingerprint_media, cfg, todo, run_id, replay, name="fingerprint_media").result()
+            result = execution.submit(fingerprint_media, cfg, todo, run_id, replay, time_limit,
+                                      name="fingerprint_media").result()
             new = store.write("media", result.frame(), run_id, day)
             stored = pl.concat([stored, new], how="vertical")
             per_source = result.sources
@@ -237,34 +327,42 @@ def media_evidence(catalogue: Any, matching: dict[str, Any], media: pl.DataFrame
 
 # ---------------------------------------------------------------- matching
 
-_matchers: dict[tuple[str, str], Any] = {}
+_matchers: dict[tuple[str, str, str], Any] = {}
 _matchers_lock = threading.Lock()
 
 
-def _matcher(catalogue: Any, matching: dict[str, Any]) -> Any:
-    from rules.match import MatchConfig, Matcher
+def _matcher(catalogue: Any, matching: dict[str, Any], feedback: pl.DataFrame | None = None) -> Any:
+    """The matcher for this catalogue, ``[matching]`` table and reviewers' feedback, built once
+    per process (:func:`flows.reviews.build_matcher`)."""
+    from flows.reviews import build_matcher, feedback_key
 
-    key = (catalogue.version, json.dumps(matching, sort_keys=True, default=str))
+    key = (catalogue.version, json.dumps(matching, sort_keys=True, default=str), feedback_key(feedback))
     with _matchers_lock:
         if key not in _matchers:
-            _matchers[key] = Matcher(catalogue, MatchConfig.from_mapping(matching))
+            _matchers[key] = build_matcher(catalogue, matching, feedback)
         return _matchers[key]
 
 
 def _match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any],
-                 media: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Match one batch of posts against the catalogue (rows of ``rules.schema.MATCHES_SCHEMA``);
-    ``media`` holds outside media evidence (:func:`media_evidence`) for the run's posts."""
+                 feedback: pl.DataFrame | None = None, media: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Match one batch of posts against the catalogue, with the reviewers' feedback (rows of
+    ``rules.schema.MATCHES_SCHEMA``); ``media`` holds outside media evidence
+    (:func:`media_evidence`) for the run's posts."""
     if media is not None and media.height:
         media = media.join(posts.select("post_id"), on="post_id", how="semi")
-    return _matcher(catalogue, matching).match(posts, media=media if media is not None and media.height else None)
+    return _matcher(catalogue, matching, feedback).match(posts, media=media if media is not None and media.height else None)
 
 
 match_batch = execution.step(_match_batch, name="match_batch")
 
 
 def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: str,
+              feedback: pl.DataFrame | None = None, budget: Budget | None = None,
               media: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Matches of ``posts`` in batches, with the reviewers' ``feedback`` and the media evidence
+    ``media`` (:func:`media_evidence`). When ``budget`` stops (the run's time is up, or a signal)
+    no further batch is waited for; the batches done are returned and the rest is caught up by
+    the next run (their posts get no ``matched_posts`` row)."""
     size = cfg.batch_size
     chunks = [posts.slice(i, size) for i in range(0, posts.height, size)]
     if not chunks:
@@ -272,11 +370,16 @@ def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: 
     advance = execution.progress("claimwatch-matching", f"Matching {posts.height} posts in {len(chunks)} batches")
     results = []
     done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, catalogue=catalogue, matching=cfg.matching,
-                                   media=media)
+                                   feedback=feedback, media=media)
     for i, (_, result) in enumerate(done, 1):
         results.append(result)
         advance(100.0 * i / len(chunks))
         _say(f"matched batch {i}/{len(chunks)}")
+        if budget is not None and budget.reason is not None and i < len(chunks):
+            done.close()  # batches not started are dropped; running ones finish
+            _say(f"matching stopped after {i} of {len(chunks)} batches: {budget.reason}; the next run "
+                 "matches the rest", logging.WARNING)
+            break
     frame = pl.concat([conform("matches", r) for r in results], how="vertical")
     return frame.with_columns(run_id=pl.lit(run_id), flagged_at=pl.coalesce(pl.col("flagged_at"), pl.lit(utcnow())))
 
@@ -287,18 +390,91 @@ def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: 
 def dedupe_run(posts: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     """One row per post_id, then one per content_hash (posts with some text) within the run.
 
-    Returns the kept rows and the number of duplicates dropped per source.
+    Returns the kept rows and the number of duplicates dropped per source. The decision is made
+    on the key columns and the rows are filtered once, so a large run is not copied several times.
     """
     if posts.is_empty():
         return posts, {}
-    indexed = posts.with_row_index("_i")
-    kept = indexed.unique(subset=["post_id"], keep="first", maintain_order=True)
-    has_content = pl.col("text").is_not_null() | pl.col("title").is_not_null() | pl.col("transcript").is_not_null()
-    first_by_hash = kept.filter(has_content).unique(subset=["content_hash"], keep="first", maintain_order=True)
-    kept = pl.concat([first_by_hash, kept.filter(~has_content)]).sort("_i")
-    dropped = indexed.join(kept.select("_i"), on="_i", how="anti")
-    counts = dict(dropped.group_by("source").len().iter_rows())
-    return kept.drop("_i"), counts
+    keys = posts.select(
+        "post_id", "content_hash", "source",
+        has_content=pl.col("text").is_not_null() | pl.col("title").is_not_null() | pl.col("transcript").is_not_null(),
+    ).with_row_index("_i")
+    first = keys.unique(subset=["post_id"], keep="first", maintain_order=True)
+    by_hash = first.filter(pl.col("has_content")).unique(subset=["content_hash"], keep="first", maintain_order=True)
+    kept_rows = pl.concat([by_hash.select("_i"), first.filter(~pl.col("has_content")).select("_i")])
+    keep = keys["_i"].is_in(kept_rows["_i"].implode())
+    counts = dict(keys.filter(~keep).group_by("source").len().iter_rows())
+    return posts.filter(keep), counts
+
+
+class PostWriter:
+    """Writes the posts of a run as its sources finish: rows are gathered until
+    ``batch_rows`` are waiting, de-duplicated against each other and against the batches
+    already written in this run (:func:`dedupe_run`'s rules), written as one part file, and then
+    the cursors of the sources in the batch are saved. :meth:`flush` writes what is left. A write
+    that fails (a full disk) is kept in :attr:`error`; nothing is written or saved after it, so
+    no cursor moves past posts that were not stored."""
+
+    def __init__(self, store: Store, run_id: str, day: Any, batch_rows: int):
+        self.store, self.run_id, self.day, self.batch_rows = store, run_id, day, batch_rows
+        self.fetched = 0
+        self.duplicates: dict[str, int] = {}
+        self._pending: list[pl.DataFrame] = []
+        self._pending_rows = 0
+        self._cursors: dict[str, Any] = {}
+        self._ids: set[str] = set()
+        self._hashes: set[str] = set()
+        self._written: list[pl.DataFrame] = []
+        self.error: str | None = None
+
+    def add(self, name: str, outcome: dict[str, Any]) -> None:
+        if outcome.get("table") != "posts" or self.error:
+            return
+        rows = outcome["rows"]
+        outcome["items"] = rows.height
+        outcome["rows"] = None  # the frame is written below; the outcome keeps its count
+        if rows.height:
+            self.fetched += rows.height
+            self._pending.append(rows.with_columns(run_id=pl.lit(self.run_id)))
+            self._pending_rows += rows.height
+        self._cursors[name] = outcome["cursor"]
+        if self._pending_rows >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        try:
+            self._flush()
+        except StoreError as exc:
+            self.error = str(exc)
+            self._pending, self._pending_rows, self._cursors = [], 0, {}
+
+    def _flush(self) -> None:
+        if self.error:
+            return
+        if self._pending:
+            batch, dups = dedupe_run(pl.concat(self._pending, how="vertical"))
+            self._pending, self._pending_rows = [], 0
+            has_content = pl.col("text").is_not_null() | pl.col("title").is_not_null() | pl.col("transcript").is_not_null()
+            if self._ids:
+                earlier = pl.col("post_id").is_in(list(self._ids)) | (
+                    has_content & pl.col("content_hash").is_in(list(self._hashes)))
+                for source, n in batch.filter(earlier).group_by("source").len().iter_rows():
+                    dups[source] = dups.get(source, 0) + n
+                batch = batch.filter(~earlier)
+            for source, n in dups.items():
+                self.duplicates[source] = self.duplicates.get(source, 0) + n
+            self._ids.update(batch["post_id"].to_list())
+            self._hashes.update(batch.filter(has_content)["content_hash"].to_list())
+            written = self.store.write("posts", batch, self.run_id, self.day)
+            self._written.append(written.select("post_id", "source"))
+        if self._cursors:
+            self.store.save_cursors(self._cursors)  # only after their posts are stored
+            self._cursors = {}
+
+    def written(self) -> pl.DataFrame:
+        """``post_id`` and ``source`` of every row written."""
+        return pl.concat(self._written, how="vertical") if self._written else pl.DataFrame(
+            schema={"post_id": pl.String, "source": pl.String})
 
 
 # ---------------------------------------------------------------- reporting
@@ -404,17 +580,16 @@ def publish(summary: dict[str, Any], new_matches: pl.DataFrame, posts: pl.DataFr
 
 def _alert_state(store: Store) -> dict[str, Any]:
     try:
-        data = json.loads((store.state_dir / "alerts.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError, OSError):
+        return store.read_state("alerts", legacy="alerts.json", what="alert state")
+    except (StoreError, OSError):
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def spreading_counts(store: Store, now: datetime, window_s: int) -> dict[str, int]:
     """Per claim: posts newly spreading it within the window, read from the store. A post counts
     once per claim, at the first time it was labelled ``likely_misinformation`` with stance
     ``spreads`` (under any catalogue version), if that time falls in ``(now - window, now]``."""
-    spreading = store.collect("matches", store.scan("matches")
+    spreading = store.collect("matches", lambda: store.scan("matches")
                               .filter((pl.col("label") == "likely_misinformation") & (pl.col("stance") == "spreads")
                                       & pl.col("flagged_at").is_not_null())
                               .group_by("claim_id", "post_id").agg(first=pl.col("flagged_at").min())
@@ -426,7 +601,7 @@ def spreading_counts(store: Store, now: datetime, window_s: int) -> dict[str, in
 def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, window_s: int, run_id: str,
                      now: datetime | None = None) -> list[dict[str, Any]]:
     """Emit ``claimwatch.claim.spreading`` once per crossing: when a claim's count of new spreading
-    posts in the window reaches ``threshold`` after being below it. ``_state/alerts.json`` remembers
+    posts in the window reaches ``threshold`` after being below it. ``_state/alerts/`` remembers
     which claims are above; a claim that falls below may alert again on its next crossing."""
     now = now or utcnow()
     counts = spreading_counts(store, now, window_s)
@@ -443,7 +618,7 @@ def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, 
         payload = {"claim_id": cid, "count": n, "window": window, "threshold": threshold,
                    "new_spreading": n, "likely_misinformation": n,
                    "run_id": run_id, "catalogue_version": catalogue.version,
-                   "data_dir": str(store.root.resolve())}
+                   "data_dir": str(store.root.resolve()) if store.local else str(store.root)}
         execution.event(event="claimwatch.claim.spreading",
                         resource={"prefect.resource.id": f"claimwatch.claim.{cid}",
                                   "prefect.resource.name": title or cid,
@@ -453,26 +628,49 @@ def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, 
                         payload=payload)
         alerts.append(payload)
     if above != state:
-        with store.lock():
-            tmp = store.state_dir / f".alerts.json.{run_id}.tmp"
-            tmp.write_text(json.dumps(above, indent=2, sort_keys=True), encoding="utf-8")
-            tmp.replace(store.state_dir / "alerts.json")
+        store.update_state("alerts", lambda _: above, legacy="alerts.json", what="alert state")
     return alerts
 
 
 def posts_to_catch_up(store: Store, catalogue_version: str, now: datetime, days: float, limit: int,
-                      exclude: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Stored posts fetched in the last ``days`` with no ``matches`` row for ``catalogue_version``,
-    newest first, at most ``limit`` (one row per post_id: its latest stored version)."""
+                      exclude: pl.DataFrame | None = None, reviewed: list[str] | None = None) -> pl.DataFrame:
+    """Stored posts not yet matched against ``catalogue_version`` (no ``matched_posts`` row, and
+    no ``matches`` row for data written before ``matched_posts`` existed), at most ``limit`` (one
+    row per post_id: its latest stored version): first the ``reviewed`` posts whatever their age
+    (a verdict changes the version, and the judged post itself must be labelled again), then
+    those fetched in the last ``days``, newest first."""
     if limit <= 0:
         return empty("posts")
-    matched = store.scan("matches").filter(pl.col("catalogue_version") == catalogue_version).select("post_id").unique()
-    recent = (store.scan("posts").filter(pl.col("fetched_at") >= now - timedelta(days=days))
-              .sort("fetched_at", descending=True).unique("post_id", keep="first", maintain_order=True)
-              .join(matched, on="post_id", how="anti"))
-    if exclude is not None and exclude.height:
-        recent = recent.join(exclude.select("post_id").lazy(), on="post_id", how="anti")
-    return store.collect("posts", recent.head(limit))
+
+    def build() -> pl.LazyFrame:
+        version = pl.col("catalogue_version") == catalogue_version
+        done = pl.concat([store.scan("matched_posts").filter(version).select("post_id"),
+                          store.scan("matches").filter(version).select("post_id")]).unique()
+        wanted = pl.col("fetched_at") >= now - timedelta(days=days)
+        if reviewed:
+            wanted = wanted | pl.col("post_id").is_in(reviewed)
+        recent = (store.scan("posts").filter(wanted)
+                  .sort("fetched_at", descending=True).unique("post_id", keep="first", maintain_order=True)
+                  .join(done, on="post_id", how="anti"))
+        if reviewed:
+            recent = recent.sort(~pl.col("post_id").is_in(reviewed), maintain_order=True)
+        if exclude is not None and exclude.height:
+            recent = recent.join(exclude.select("post_id").lazy(), on="post_id", how="anti")
+        return recent.head(limit)
+
+    return store.collect("posts", build)
+
+
+def matched_rows(posts: pl.DataFrame, matches: pl.DataFrame, catalogue_version: str, run_id: str,
+                 when: datetime) -> pl.DataFrame:
+    """One ``matched_posts`` row per matched post: the post was matched against this catalogue
+    version, with this many match rows (0 when no claim scored), so it is not matched again."""
+    counts = matches.group_by("post_id").agg(matches=pl.len().cast(pl.Int64)) if matches.height else None
+    out = posts.select("post_id").unique(maintain_order=True).with_columns(
+        catalogue_version=pl.lit(catalogue_version), run_id=pl.lit(run_id), matched_at=pl.lit(when))
+    if counts is None:
+        return out.with_columns(matches=pl.lit(0, dtype=pl.Int64))
+    return out.join(counts, on="post_id", how="left").with_columns(pl.col("matches").fill_null(0))
 
 
 # ---------------------------------------------------------------- the flow bodies
@@ -492,39 +690,90 @@ def _run_id(started: datetime) -> tuple[str, str]:
 
 
 def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-data", claims_dir: str | None = None,
-                      replay: str | None = None, demo: bool = False) -> dict[str, Any]:
+                      replay: str | None = None, demo: bool = False, run_budget: float | None = None) -> dict[str, Any]:
     """Fetch every enabled source, store new posts, match them, store new matches, report.
 
     ``config`` is a sources file (None: the bundled demo, replayed from recorded responses);
-    ``replay`` a manifest of recorded responses to use instead of the network. Returns the run's
-    summary (printed by :func:`flows.commands.run.format_summary`; :func:`outcome` says how the
-    run ended).
+    ``replay`` a manifest of recorded responses to use instead of the network; ``run_budget`` the
+    seconds the run may take (default ``[runner] run_budget``; scheduled deployments set it from
+    their schedule). Returns the run's summary (printed by
+    :func:`flows.commands.run.format_summary`; :func:`outcome` says how the run ended). SIGTERM
+    and SIGINT stop the run within seconds (:mod:`flows.stopping`): what was fetched is stored
+    with its cursors, and the summary's status is ``stopped``.
     """
+    stop = Budget(None, "run")
+    with stopping.on_signals(stop):
+        return _ingest(config, data_dir, claims_dir, replay, demo, run_budget, stop)
+
+
+class _MatchingSkipped(Exception):
+    pass
+
+
+def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: str | None, demo: bool,
+            run_budget: float | None, stop: Budget) -> dict[str, Any]:
     started = utcnow()
     t0 = time.monotonic()
     cfg_path, manifest = resolve_inputs(config, replay, demo)
     cfg = load_config(cfg_path)
+    register_env_secrets(cfg)
+    run_s = float(run_budget) if run_budget else cfg.run_budget
+    run = Budget(run_s, f"run budget of {run_s:g} s", parent=stop)
+    reserve = min(120.0, run_s / 5)  # fetching ends this long before the run's end: store, match
+    window = Budget(run_s - reserve, f"run budget of {run_s:g} s (fetching ends {reserve:g} s before it, "
+                                     "to store and match)", parent=run)
     catalogue = _load_catalogue(claims_dir)
     run_id, flow_run_id = _run_id(started)
     day = started.date()
-    store = Store(data_dir)
+    store = Store(data_dir, compact_files=cfg.compact_files)
     store.ensure()
-    store.check()  # a part file that is not Parquet stops the run before anything is fetched
-    _say(f"run {run_id}: {len(cfg.enabled_sources)} sources, catalogue {catalogue.version} ({len(catalogue)} claims)")
-    store.write("claims", catalogue.frame(), run_id, day)
-
+    store.check()  # a part file that is not Parquet (or not of its table) stops the run before anything is fetched
+    # reviewers' verdicts teach the matcher (docs/matching.md); the version it writes into matches
+    # changes with them, so stored posts are matched again after new verdicts
+    feedback = review_feedback(store)
+    version = matcher_version(catalogue, feedback)
+    examples = f", {feedback.height} reviewed examples" if feedback.height else ""
+    _say(f"run {run_id}: {len(cfg.enabled_sources)} sources, catalogue {version} ({len(catalogue)} claims{examples})")
     cursors = store.read_cursors()
-    with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
-        outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None)
+    # A data dir that cannot be written (a full disk) is recorded like any other failure: what
+    # was not stored is said in runs.error and source_health, and cursors move only for stored posts.
+    store_error = None
+    try:
+        store.write("claims", catalogue.frame(), run_id, day)
+    except StoreError as exc:
+        store_error = f"storing failed: {exc}"
+        _say(store_error, logging.ERROR)
+
+    # Posts are written while sources are still fetching, in batches of [runner] write_batch_rows
+    # (a source's rows are never split), each source's cursor saved after its batch is stored: a
+    # run holds at most one batch of unwritten posts besides what the sources in flight return.
+    writer = PostWriter(store, run_id, day, cfg.write_batch_rows)
+    if store_error is None:
+        with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
+            outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None, window, writer.add)
+        writer.flush()
+        if writer.error:
+            store_error = (f"storing posts failed: {writer.error}; cursors not moved for the sources not stored, "
+                           "the next run fetches them again")
+            _say(store_error, logging.ERROR)
+    else:
+        outcomes = {s.name: {"status": "error", "error": f"not fetched: {store_error}", "kind": s.kind, "rows": None,
+                             "cursor": cursors.get(s.name), "skipped": 0, "duration_s": None}
+                    for s in cfg.enabled_sources}
 
     ok = {n: o for n, o in outcomes.items() if o["status"] == "ok"}
-    post_frames = [o["rows"].with_columns(run_id=pl.lit(run_id)) for o in ok.values()
-                   if o["table"] == "posts" and o["rows"].height]
-    fetched = pl.concat(post_frames, how="vertical") if post_frames else empty("posts")
-    posts, dup_in_run = dedupe_run(fetched)
-    new_posts = store.write("posts", posts, run_id, day)
+    new_posts, imported_new = writer.written(), None
+    dup_in_run = writer.duplicates
+    posts = empty("posts")
+    if new_posts.height:
+        posts = store.collect("posts", lambda: store.scan("posts").filter(pl.col("run_id") == run_id))
     imported = [o["rows"] for o in ok.values() if o["table"] == "claims" and o["rows"].height]
-    imported_new = store.write("claims", pl.concat(imported), run_id, day) if imported else None
+    try:
+        if store_error is None:
+            imported_new = store.write("claims", pl.concat(imported), run_id, day) if imported else None
+    except StoreError as exc:
+        store_error = f"storing imported claims failed: {exc}; their cursors not moved, the next run fetches them again"
+        _say(store_error, logging.ERROR)
     # Cursors move as soon as the posts are on disk, whether or not matching below succeeds:
     # matching never depends on fetching again. Every run matches the posts it fetched plus the
     # stored posts of the last [runner] catch_up_days (default 3) that have no matches row for
@@ -532,28 +781,51 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
     # whose matching failed is caught up by the next run, and a new catalogue version re-matches
     # recent posts. Posts no claim scores for have no matches row, so they are re-checked by
     # each run while they are recent (bounded by the same limits); they still write nothing.
-    store.save_cursors({n: o["cursor"] for n, o in ok.items()})
-    _say(f"stored {new_posts.height} new posts of {fetched.height} fetched")
+    # Each post matched is recorded in matched_posts (with 0 rows when no claim scored), so a post
+    # is matched once per catalogue version and catching up ends.
+    if store_error is None:
+        try:
+            store.save_cursors({n: o["cursor"] for n, o in ok.items() if o["table"] == "claims"})
+        except StoreError as exc:
+            store_error = f"saving cursors failed: {exc}"
+            _say(store_error, logging.ERROR)
+        _say(f"stored {new_posts.height} new posts of {writer.fetched} fetched")
 
-    match_error = None
+    match_error = skipped_note = None
     caught_up = 0
     media_health: dict[str, Any] = {}
-    to_match = posts
+    to_match = posts if store_error is None else empty("posts")
+    new_matches = empty("matches")
     try:
-        backlog = posts_to_catch_up(store, catalogue.version, started, cfg.catch_up_days, cfg.catch_up_max_posts,
-                                    exclude=posts)
+        if store_error is not None:
+            raise _Skip
+        if run.reason is not None:  # a signal, or the run's time is up: the next run catches up
+            raise _MatchingSkipped(f"matching skipped: {run.reason}; the next run matches these posts")
+        backlog = posts_to_catch_up(store, version, started, cfg.catch_up_days, cfg.catch_up_max_posts,
+                                    exclude=posts, reviewed=feedback["ref"].unique().to_list())
         caught_up = backlog.height
         if caught_up:
-            _say(f"matching {caught_up} stored posts not yet matched with catalogue {catalogue.version}")
+            _say(f"matching {caught_up} stored posts not yet matched with catalogue {version}")
         to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
         try:  # pictures and videos; a failure here costs the media evidence, never the run
-            media, media_health = media_step(cfg, store, to_match, run_id, day, str(manifest) if manifest else None)
+            # the media step takes at most half of the run's time left, the rest is for matching
+            media, media_health = media_step(cfg, store, to_match, run_id, day, str(manifest) if manifest else None,
+                                             time_limit=run.remaining() / 2)
         except Exception as exc:
             media, media_health = None, {}
             _say(f"media step failed: {_error_text(exc)}", logging.ERROR)
-        matches = match_all(cfg, to_match, catalogue, run_id, media_evidence(catalogue, cfg.matching, media))
+        matches = match_all(cfg, to_match, catalogue, run_id, feedback, run,
+                            media=media_evidence(catalogue, cfg.matching, media))
         new_matches = store.write("matches", matches, run_id, day)
+        matched = to_match.filter(pl.col("post_id").is_in(matches["post_id"].implode())) \
+            if run.reason is not None else to_match  # stopped early: only the batches that ran count
+        store.write("matched_posts", matched_rows(matched, matches, version, run_id, utcnow()), run_id, day)
         _say(f"stored {new_matches.height} new matches")
+    except _Skip:
+        pass
+    except _MatchingSkipped as exc:
+        skipped_note = str(exc)
+        _say(skipped_note, logging.WARNING)
     except Exception as exc:  # recorded in runs; the posts stay, the next run matches them
         match_error = f"matching failed: {exc}" if isinstance(exc, StoreError) else f"matching failed: {_error_text(exc)}"
         new_matches = empty("matches")
@@ -563,7 +835,7 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
     checked = utcnow()
     health = []
     for name, o in outcomes.items():
-        items = o["rows"].height if o.get("rows") is not None else 0
+        items = o["items"] if "items" in o else o["rows"].height if o.get("rows") is not None else 0
         if o["status"] == "ok" and o["table"] == "claims":
             new = imported_new.filter(pl.col("claim_id").is_in(o["rows"]["claim_id"].implode())).height if imported_new is not None else 0
         else:
@@ -572,44 +844,67 @@ def ingest_and_detect(config: str | None = None, data_dir: str = "claimwatch-dat
             "run_id": run_id, "source": name, "kind": o["kind"], "status": o["status"],
             "items_fetched": items, "new": new, "duplicates": items - new if o["status"] == "ok" else 0,
             "skipped": o.get("skipped", 0), "error": o["error"],
-            "cursor_before": json.dumps(cursors.get(name), sort_keys=True, default=str),
-            "cursor_after": json.dumps(o["cursor"], sort_keys=True, default=str),
+            "cursor_before": _cursor_text(cursors.get(name)),
+            "cursor_after": _cursor_text(o["cursor"]),
             "duration_s": o.get("duration_s"), "checked_at": checked,
             "media_fingerprinted": getattr(media_health.get(name), "fingerprinted", 0),
             "media_skipped": getattr(media_health.get(name), "skipped", 0),
             "media_failed": getattr(media_health.get(name), "failed", 0),
             "media_problems": list(getattr(media_health.get(name), "problems", [])),
         })
-    store.write("source_health", pl.DataFrame(health), run_id, day)
+    unwritten = []
+    try:
+        store.write("source_health", pl.DataFrame(health), run_id, day)
+    except StoreError as exc:
+        unwritten.append(("source_health", exc))
 
     flags = (new_matches.filter(pl.col("label").is_in(FLAG_LABELS)).group_by("claim_id", "label").len("n")
              .sort(["claim_id", "label"]).to_dicts()) if new_matches.height else []
     try:
+        if unwritten or store_error:
+            raise StoreError("the data dir cannot be written")
+        if stop.cancelled:  # a stopped run ends now: the next run alerts on what it stored
+            raise _Skip
         alerts = spreading_alerts(store, catalogue, cfg.spreading_threshold, cfg.alert_window, cfg.alert_window_s,
                                   run_id, utcnow())
     except StoreError as exc:
         alerts = []
         _say(f"spreading alerts skipped: {exc}", logging.WARNING)
+    except _Skip:
+        alerts = []
     failed = [h for h in health if h["status"] == "error"]
-    status = "failed" if len(failed) == len(health) or match_error else "partial" if failed else "ok"
+    status = "failed" if len(failed) == len(health) or match_error or store_error else "partial" if failed else "ok"
+    if stop.cancelled:
+        status = "stopped"
     n_flags = int(new_matches.filter(pl.col("label").is_in(("likely_misinformation", "needs_review"))).height)
     finished = utcnow()
-    store.write("runs", pl.DataFrame([{
-        "run_id": run_id, "flow_run_id": flow_run_id, "started_at": started, "finished_at": finished,
-        "sources": [s.name for s in cfg.enabled_sources], "posts_fetched": fetched.height,
-        "posts_new": new_posts.height, "matches": new_matches.height, "flags": n_flags, "status": status,
-        "catalogue_version": catalogue.version, "duration_s": time.monotonic() - t0, "error": match_error,
-    }]), run_id, day)
+    try:
+        store.write("runs", pl.DataFrame([{
+            "run_id": run_id, "flow_run_id": flow_run_id, "started_at": started, "finished_at": finished,
+            "sources": [s.name for s in cfg.enabled_sources], "posts_fetched": writer.fetched,
+            "posts_new": new_posts.height, "matches": new_matches.height, "flags": n_flags, "status": status,
+            "catalogue_version": version, "duration_s": time.monotonic() - t0,
+            "error": store_error or match_error or skipped_note,
+        }]), run_id, day)
+    except StoreError as exc:
+        unwritten.append(("runs", exc))
+    if unwritten:
+        stored = "the posts were stored and cursors moved" if store_error is None else \
+            "the posts were not stored and cursors did not move"
+        raise StoreError(f"{store.root}: the {' and '.join(t for t, _ in unwritten)} rows of run {run_id} were not "
+                         f"written ({_first_line(unwritten[0][1])}); {stored}; free space and run again")
 
     summary = {
-        "run_id": run_id, "flow_run_id": flow_run_id, "status": status, "data_dir": str(Path(data_dir).resolve()),
-        "catalogue_version": catalogue.version, "posts_fetched": fetched.height, "posts_new": new_posts.height,
+        "run_id": run_id, "flow_run_id": flow_run_id, "status": status, "data_dir": str(Path(data_dir).resolve()) if store.local else str(store.root),
+        "catalogue_version": version, "posts_fetched": writer.fetched, "posts_new": new_posts.height,
         "matches_new": new_matches.height, "flags": flags, "alerts": alerts, "duplicates_in_run": dup_in_run,
         "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
                     for h in health],
-        "duration_s": round(time.monotonic() - t0, 2), "error": match_error, "caught_up": caught_up,
+        "duration_s": round(time.monotonic() - t0, 2), "error": store_error or match_error, "caught_up": caught_up,
+        "note": skipped_note, "stopped": stop.reason if stop.cancelled else None,
     }
-    publish(summary, new_matches, to_match, catalogue)
+    if not stop.cancelled:  # a stopped run ends now; its report is the summary it prints
+        publish(summary, new_matches, to_match, catalogue)
     return summary
 
 
@@ -617,6 +912,9 @@ def outcome(summary: dict[str, Any]) -> tuple[bool, str]:
     """How a run ended: (completed, message). Not completed when matching failed or every
     source failed; the message names the sources that failed."""
     failed = [s["source"] for s in summary["sources"] if s["status"] == "error"]
+    if summary.get("stopped"):
+        return False, (f"{summary['stopped']} after {summary['duration_s']:.1f} s; {summary['posts_new']} new posts "
+                       f"stored, {len(failed)} of {len(summary['sources'])} sources not fetched")
     if summary.get("error"):
         return False, summary["error"]
     if summary["status"] == "failed":
@@ -631,6 +929,7 @@ def import_factchecks(config: str, data_dir: str = "claimwatch-data", replay: st
     """Fetch only the ``factchecks`` sources of ``config`` into the ``claims`` table (status
     ``imported``, catalogue_version ``imported``). ``claimwatch claims import`` turns them into YAML."""
     cfg = load_config(config)
+    register_env_secrets(cfg)
     cfg.sources = [s for s in cfg.sources if s.kind == "factchecks"]
     if not cfg.enabled_sources:
         raise ConfigError(f"{config}: no enabled source of kind 'factchecks'")
@@ -660,11 +959,10 @@ def _compact_table(data_dir: str, table: str) -> list[dict[str, Any]]:
 
 
 compact_table = execution.step(_compact_table, name="compact_table")
-COMPACTED = TABLES  # every table of the dataset
 
 
 def _compaction_markdown(data_dir: str, out: dict[str, list[dict[str, Any]]], removed: int) -> str:
-    lines = ["# claimwatch compaction", "", f"**Data:** `{Path(data_dir).resolve()}`", ""]
+    lines = ["# claimwatch compaction", "", f"**Data:** `{data_dir if '://' in str(data_dir) else Path(data_dir).resolve()}`", ""]
     merged = [(t, p) for t, parts in out.items() for p in parts]
     if not merged:
         lines.append("Nothing to merge: no partition of any table has more than one part file.")
@@ -680,7 +978,7 @@ def compact_dataset(data_dir: str = "claimwatch-data") -> dict[str, Any]:
     One step per table, one after the other; the outcome is logged and published as the
     ``claimwatch-compaction`` artifact, also when there was nothing to merge."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for table in COMPACTED:
+    for table in list(SCHEMAS):  # every table of the dataset, those registered later included
         out[table] = execution.submit(compact_table, data_dir, table, name=f"compact_table[{table}]",
                                       tags=[f"table:{table}"]).result()
     removed = Store(data_dir).remove_tmp()

@@ -4,6 +4,7 @@
         srv.route("/feed.xml", body=b"...", headers={"Content-Type": "application/rss+xml"})
         srv.route("/flaky", [Reply(500), Reply(200, body=b"ok")])   # one reply per request
         srv.route("/big", Reply(200, stream=lambda: (b"x" * 65536 for _ in range(3200))))
+        srv.route("/slow", Reply(200, b"ok", trickle=2.0))  # status line and headers one byte every 2 s
         url = srv.url("/feed.xml")
         srv.requests  # (method, path_with_query, headers) seen; each also has .body
 
@@ -33,6 +34,7 @@ class Reply:
     stream: Iterable[bytes] | Callable[[], Iterable[bytes]] | None = None
     chunked: bool = False  # stream with Transfer-Encoding: chunked (HTTP/1.1) instead of until-close
     sent: int = 0  # body bytes written so far (streams)
+    trickle: float = 0.0  # send the whole answer, status line and headers included, one byte per this many seconds
 
 
 class Request(tuple):
@@ -79,6 +81,9 @@ class LoopbackServer:
                     reply = replies[0]
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.trickle:
+                    self._trickle(reply)
+                    return
                 if reply.stream is not None:
                     self._stream(reply)
                     return
@@ -90,6 +95,18 @@ class LoopbackServer:
                 body = reply.body if reply.truncate_to is None else reply.body[: reply.truncate_to]
                 try:
                     self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _trickle(self, reply: Reply):
+                head = f"HTTP/1.0 {reply.status} X\r\n" + "".join(
+                    f"{k}: {v}\r\n" for k, v in {"Content-Length": str(len(reply.body)), **reply.headers}.items())
+                self.close_connection = True
+                try:
+                    for i, byte in enumerate(head.encode("latin-1") + b"\r\n" + reply.body):
+                        self.wfile.write(bytes([byte]))
+                        reply.sent += 1
+                        time.sleep(reply.trickle)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

@@ -1,10 +1,13 @@
 """``claimwatch compact``: merge each partition's small part files into one.
 
-Every query answers the same before and after; it holds the data dir's write lock, so it never
-interleaves with a run's writes. The nightly ``compact_dataset`` flow does the same under Prefect.
+Every query answers the same before and after. It commits through each table's log like any
+writer, so it may run while a run writes (see docs/data.md). Runs also compact a partition on
+their own once it holds more than ``[runner] compact_files`` files. The nightly
+``compact_dataset`` flow does the same as this command under Prefect.
 
-Exit codes: 0 done, 1 a part file is not Parquet (one line naming it) or the data dir cannot be
-written, 2 a bad option.
+Exit codes: 0 done, 1 a part file is not Parquet or not of its table, a log or journal names
+something that is not a part file (one line naming it; nothing is deleted), or the data dir
+cannot be written, 2 a bad option.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ def register(app: typer.Typer) -> None:
 
 
 def compact(
-    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Dataset written by `claimwatch run`."),
+    data_dir: str = typer.Option("claimwatch-data", "--data-dir",
+                                 help="Dataset written by `claimwatch run` (a folder, s3://bucket/prefix or gs://bucket/prefix)."),
     table: Optional[List[str]] = typer.Option(None, "--table", help="Only this table (repeatable). Default: all."),
 ) -> None:
     """Merge small Parquet files per partition (same rows, fewer files) and remove leftover .tmp files."""
     from flows.store import TABLES, Store, StoreError
 
-    if not data_dir.is_dir():
+    if "://" not in data_dir and not Path(data_dir).is_dir():
         typer.echo(f"claimwatch compact: {data_dir}: no such data dir; pass the --data-dir of `claimwatch run`", err=True)
         raise typer.Exit(2)
     tables = table or list(TABLES)
@@ -34,8 +38,9 @@ def compact(
         if t not in TABLES:
             typer.echo(f"claimwatch compact: unknown table {t!r}; use one of: {', '.join(TABLES)}", err=True)
             raise typer.Exit(2)
-    store = Store(data_dir)
     try:
+        store = Store(data_dir)
+        store.check(tables)  # every bad file and a bad journal are refused before anything changes
         merged = {t: store.compact(t) for t in tables}
         removed = store.remove_tmp()
     except (StoreError, OSError) as exc:

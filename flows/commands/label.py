@@ -1,8 +1,9 @@
 """``claimwatch label``: the matches rows a run would write for a batch of posts, without
 Prefect and without a data dir.
 
-Same matcher and same ``[matching]`` settings (the defaults, a sources file's table, ``--set``
-overrides) as a run. Nothing here imports Prefect (a test holds it to that). Exit codes: 0
+Same matcher, same ``[matching]`` settings (the defaults, a sources file's table, ``--set``
+overrides) and, when ``--data-dir`` names a dataset with reviews, the same reviewer feedback a run
+of that data dir uses. Nothing here imports Prefect (a test holds it to that). Exit codes: 0
 written, 2 a bad input (one line, nothing written).
 """
 
@@ -73,6 +74,7 @@ def label(
     claims: Optional[Path] = typer.Option(None, "--claims", help="Claim catalogue: folder, .yaml or .jsonl (default: the one `claimwatch run` uses)."),
     sources: Optional[Path] = typer.Option(None, "--sources", help="Take the [matching] settings of this sources file, as its runs do."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="A [matching] setting, e.g. --set flag_threshold=70 (repeatable; wins over --sources)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Use the reviewers' verdicts of this dataset as a run of it does."),
 ) -> None:
     """Label a batch of posts as a run would: claim, score, stance, label and evidence per post
     (the best claims per post above the reporting floor; posts that match nothing get no row)."""
@@ -95,11 +97,14 @@ def label(
         frame = read_posts(posts)
     except ValueError as exc:
         _fail(str(exc))
+    feedback = None
+    if data_dir is not None:
+        feedback = _feedback(data_dir)
     from rules.match import progress_printer
 
     from flows.reviews import build_matcher
 
-    matcher = build_matcher(catalogue, matching)
+    matcher = build_matcher(catalogue, matching, feedback)
     rows = matcher.match(frame, progress=progress_printer("labelling") if frame.height > 2000 else None)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
@@ -111,6 +116,21 @@ def label(
         _fail(f"{out}: cannot write ({exc.strerror or exc})")
     counts = dict(rows.group_by("label").len().iter_rows()) if rows.height else {}
     shown = ", ".join(f"{k} {counts[k]}" for k in ("likely_misinformation", "needs_review", "debunk", "no_flag") if k in counts)
-    print(f"labelled {frame.height} posts against {claims_path} (catalogue {matcher.catalogue_version}): "
+    examples = "" if feedback is None else f"; {feedback.height} reviewed examples from {data_dir}"
+    print(f"labelled {frame.height} posts against {claims_path} (catalogue {matcher.catalogue_version}{examples}): "
           f"{rows.height} rows ({shown or 'no matches'}) written to {out}", file=sys.stderr)
 
+
+def _feedback(data_dir: Path) -> Any:
+    from flows import reviews
+    from flows.store import Store, StoreError
+
+    if not data_dir.is_dir():
+        _fail(f"--data-dir {data_dir}: no such data dir; give the --data-dir of `claimwatch run`, or leave it out")
+    try:
+        fb = reviews.feedback(Store(data_dir))
+    except StoreError as exc:
+        _fail(str(exc))
+    if fb.is_empty():
+        print(f"claimwatch label: no reviews in {data_dir}; labelling without reviewer feedback", file=sys.stderr)
+    return fb

@@ -81,7 +81,7 @@ def report(
                 claims=rep.check_choices(data_dir, "--claim", "claim_id", claim or ()),
                 platforms=rep.check_choices(data_dir, "--platform", "platform", platform or ()),
             )
-            flags = rep.flagged_posts(data_dir, filters).collect().lazy()
+            flags = rep.collect(lambda: rep.flagged_posts(data_dir, filters)).lazy()
             no_matches = rep.scan(data_dir, "matches") is None
         latest = rep.latest_flags(flags, limit or None, tz=filters.tz) if view_ in (View.both, View.flags) else None
         counts = rep.daily_counts(flags) if view_ in (View.both, View.daily) or plot is not None else None

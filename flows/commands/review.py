@@ -15,7 +15,7 @@ from typing import List, Optional
 
 import typer
 
-review_app = typer.Typer(help="The review queue, and reviewers' verdicts on matches.",
+review_app = typer.Typer(help="The review queue, and reviewers' verdicts on matches (the next run learns from them).",
                          no_args_is_help=True, add_completion=False)
 
 VERDICT_HELP = "confirmed, not_this_claim, wrong_stance or true_content (spaces and hyphens work too)."

@@ -11,13 +11,16 @@ steps, a thread pool, progress on stderr, and the run's reports written as markd
 
 Exit codes: 0 the run completed (some sources may have failed: one line each), 1 every source
 failed, matching failed, a part file of the data dir is not Parquet, or the run crashed, 2 a bad
-input (sources file, catalogue, replay manifest, data dir); nothing is written for a bad input.
+input (sources file, catalogue, replay manifest, data dir, an API key variable that is not set);
+nothing is written for a bad input. 143 (SIGTERM) or 130 (SIGINT): the run was stopped; what was
+fetched before the signal is stored with its cursors, the rest is fetched next run.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -34,7 +37,7 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, demo: bool,
+def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path | str, demo: bool,
               replay: Optional[Path] = None) -> tuple[Any, Optional[Path]]:
     """Validate every input before anything is fetched or written; exit 2 with one line if bad."""
     from connectors.errors import ConfigError
@@ -46,7 +49,7 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, d
     manifest = replay or (DEMO_MANIFEST if (demo or sources is None) else None)
     try:
         cfg = load_config(cfg_path)
-        check_sources(cfg)
+        check_sources(cfg, env=manifest is None)  # replays give credentials placeholders
     except ConfigError as exc:
         _fail(str(exc))
     if manifest is not None:
@@ -58,15 +61,23 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path, d
         load_catalogue(claims or CLAIMS_DIR)
     except CatalogueError as exc:
         _fail(str(exc))
-    if data_dir.exists() and not data_dir.is_dir():
-        _fail(f"{data_dir}: exists and is not a folder; pass another --data-dir")
-    try:  # the last check: everything else is valid, so the run would create it next anyway
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        _fail(f"{data_dir}: cannot create the data dir ({exc.strerror}); pass a writable --data-dir")
-    if not os.access(data_dir, os.W_OK):
-        _fail(f"{data_dir}: not writable; pass a writable --data-dir")
     from flows.store import Store, StoreError
+
+    if "://" in str(data_dir):  # object storage: the bucket must exist and answer
+        try:
+            Store(data_dir).ensure()
+        except StoreError as exc:
+            _fail(str(exc))
+    else:
+        data_dir = Path(data_dir)
+        if data_dir.exists() and not data_dir.is_dir():
+            _fail(f"{data_dir}: exists and is not a folder; pass another --data-dir")
+        try:  # the last check: everything else is valid, so the run would create it next anyway
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(f"{data_dir}: cannot create the data dir ({exc.strerror}); pass a writable --data-dir")
+        if not os.access(data_dir, os.W_OK):
+            _fail(f"{data_dir}: not writable; pass a writable --data-dir")
 
     try:
         Store(data_dir).read_cursors()
@@ -153,7 +164,8 @@ def format_summary(summary: dict[str, Any]) -> str:
 def run(
     sources: Optional[Path] = typer.Option(None, "--sources", help="Sources file (TOML). Fetches over the network. Default: the bundled demo, replayed offline."),
     claims: Optional[Path] = typer.Option(None, "--claims", help="Claim catalogue folder (default: rules/claims)."),
-    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Where the Parquet dataset is written."),
+    data_dir: str = typer.Option("claimwatch-data", "--data-dir",
+                                 help="Where the Parquet dataset is written: a folder, s3://bucket/prefix or gs://bucket/prefix."),
     demo: bool = typer.Option(False, "--demo", help="Replay the bundled recorded responses instead of using the network (implied without --sources)."),
     replay: Optional[Path] = typer.Option(None, "--replay", help="Replay recorded responses from this manifest.toml instead of using the network."),
     local: bool = typer.Option(False, "--local", help="Run in this process and report to no Prefect API, even if one is configured."),
@@ -163,9 +175,13 @@ def run(
 
     With a Prefect API configured (PREFECT_API_URL or a Prefect profile) the run is a flow run on that API; without one, or with --local, it runs in this process and writes its reports to DATA_DIR/_reports/.
 
-    Exit status: 0 the run completed (a failed source is reported, not fatal); 1 every source failed, matching failed, the dataset needs a hand, or the run crashed; 2 a bad option or input file (nothing is written).
+    Exit status: 0 the run completed (a failed source is reported, not fatal); 1 every source failed, matching failed, the dataset needs a hand, or the run crashed; 2 a bad option or input file, or a missing API key variable (nothing is written); 143/130 stopped by SIGTERM/SIGINT (what was fetched is stored).
     """
-    from flows import execution, prefect_env
+    from flows import execution, prefect_env, stopping
+
+    # after SIGTERM/SIGINT the run stores what it fetched and ends; this bounds the wait for a
+    # thread stuck in a C call, so the process is gone within 10 s of the signal
+    stopping.hard_exit_after = 6.0
 
     api = None if local else execution.api_url()
     cfg, manifest = preflight(sources, claims, data_dir, demo, replay)
@@ -182,12 +198,14 @@ def run(
     _run_flow(params, verbose)
 
 
-def _run_local(params: dict[str, Any], data_dir: Path, verbose: bool) -> None:
+def _run_local(params: dict[str, Any], data_dir: Path | str, verbose: bool) -> None:
     from flows import execution, steps
     from flows.store import StoreError
 
     handler = _progress_to_stderr(False)
-    executor = execution.LocalExecutor(report_dir=data_dir / "_reports")
+    # reports are files beside a local dataset; with object storage they are printed only
+    reports = None if "://" in str(data_dir) else Path(data_dir) / "_reports"
+    executor = execution.LocalExecutor(report_dir=reports)
     try:
         with execution.use(executor):
             summary = steps.ingest_and_detect(**params)
@@ -205,9 +223,19 @@ def _run_local(params: dict[str, Any], data_dir: Path, verbose: bool) -> None:
     path = executor.report_path("claimwatch-run-summary")
     if path is not None and path.exists():
         typer.echo(f"report: {path.resolve()}")
+    _exit_if_stopped(summary)
     completed, message = steps.outcome(summary)
     if not completed:
         _fail(message, 1)
+
+
+def _exit_if_stopped(summary: dict[str, Any]) -> None:
+    """A run stopped by SIGTERM/SIGINT: one line, then exit 128 + the signal at once."""
+    from flows import steps, stopping
+
+    if summary.get("status") == "stopped":
+        typer.echo(f"claimwatch run: {steps.outcome(summary)[1]}", err=True)
+        stopping.exit_after_stop(128 + (stopping.received or signal.SIGTERM))
 
 
 def _run_flow(params: dict[str, Any], verbose: bool) -> None:
@@ -224,6 +252,7 @@ def _run_flow(params: dict[str, Any], verbose: bool) -> None:
         from flows import steps
 
         typer.echo(format_summary(result))
+        _exit_if_stopped(result)
         completed, message = steps.outcome(result)  # a Degraded run (some sources failed) exits 0
         if not completed:
             _fail(message, 1)

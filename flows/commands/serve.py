@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     sources: Optional[Path] = typer.Option(None, help="Sources file (TOML) the pipeline and the fact-check import read; or give --demo."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where the Parquet dataset lives. Default: ./claimwatch-data where serve runs."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Where the Parquet dataset lives: a folder, s3://bucket/prefix or gs://bucket/prefix. Default: ./claimwatch-data where serve runs."),
     demo: bool = typer.Option(False, help="Serve the pipeline on the bundled demo sources and recorded responses (no network)."),
     only: Optional[List[str]] = typer.Option(None, help="Serve only this deployment (repeatable): ingest-and-detect, import-factchecks, compact-dataset."),
     paused: bool = typer.Option(False, help="Register the schedules paused: runs start only when triggered (UI, `prefect deployment run`)."),
@@ -38,8 +38,11 @@ def serve(
         _fail(f"--sources {sources}: no such file; pass an existing sources file (see deploy/sources.example.toml)")
     if demo and sources is not None:
         _fail("--demo uses the bundled demo sources; drop --sources or --demo")
-    if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
-        _fail(f"--data-dir {data_dir}: exists and is not a folder; pass the dataset's folder (created if missing)")
+    if data_dir is not None and "://" not in data_dir:
+        data_dir = Path(data_dir)
+        if data_dir.exists() and not data_dir.is_dir():
+            _fail(f"--data-dir {data_dir}: exists and is not a folder; pass the dataset's folder (created if missing)")
+        data_dir = data_dir.resolve()
     if sources is not None:
         _check_sources(sources)
 
@@ -73,7 +76,7 @@ def serve(
         runners = dep.runner_deployments(
             specs,
             config=sources.resolve() if sources else None,
-            data_dir=data_dir.resolve() if data_dir else None,
+            data_dir=data_dir,
             demo=demo,
             paused=paused,
         )

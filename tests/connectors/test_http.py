@@ -559,3 +559,81 @@ def test_loopback_streams_without_content_length(chunked):
         assert r.header("content-length") is None
         assert (r.header("transfer-encoding") == "chunked") is chunked
         assert client().get(srv.url("/s")).content == b"one two three"  # a callable answers again
+
+
+# --- deadlines that hold ----------------------------------------------------------------------------
+
+def test_headers_trickled_one_byte_at_a_time_are_cut_off_at_the_total_deadline():
+    """Each byte resets a per-read timeout; only a deadline over the whole answer stops this."""
+    with LoopbackServer() as srv:
+        reply = Reply(200, b"<rss/>", {"Content-Type": "application/rss+xml"}, trickle=0.1)
+        srv.route("/feed", reply)
+        started = time.monotonic()
+        with pytest.raises(FetchTimeout, match=r"no complete answer within total_timeout = 1 s "
+                                               r"\(connect, headers and body\)"):
+            client(timeout=5, total_timeout=1, retries=3).get(srv.url("/feed"))
+        elapsed = time.monotonic() - started
+        assert elapsed < 2.5, f"took {elapsed:.1f} s"
+        assert len(srv.requests) == 1  # a total deadline is final, not retried
+        assert reply.sent < 30  # the answer was far from complete
+
+
+def test_a_body_trickled_after_quick_headers_is_cut_off_too():
+    with LoopbackServer() as srv:
+        body = b"x" * 200
+        srv.route("/b", Reply(200, stream=lambda: (time.sleep(0.1) or body[i:i + 1] for i in range(len(body)))))
+        started = time.monotonic()
+        with pytest.raises(FetchTimeout, match="total_timeout = 1 s"):
+            client(timeout=5, total_timeout=1).get(srv.url("/b"))
+        assert time.monotonic() - started < 2.5
+
+
+def test_the_client_really_bounds_socket_calls():
+    assert HttpClient(HttpSettings()).socket_deadlines  # direct and proxied transports
+    assert not client(lambda req: httpx.Response(200)).socket_deadlines  # an injected transport
+
+
+def test_a_budget_cut_off_mid_read_stops_the_request_and_every_later_one():
+    from connectors.deadlines import Budget
+    from connectors.errors import BudgetExceeded
+
+    with LoopbackServer() as srv:
+        srv.route("/slow", Reply(200, b"late", delay=5))
+        srv.route("/fast", Reply(200, b"ok"))
+        budget = Budget(1.0, "source budget of 1 s")
+        c = HttpClient(HttpSettings(allow_private=True, timeout=30, total_timeout=60), budget=budget)
+        started = time.monotonic()
+        with pytest.raises(BudgetExceeded, match="source budget of 1 s used up"):
+            c.get(srv.url("/slow"))
+        assert time.monotonic() - started < 2.0
+        with pytest.raises(BudgetExceeded):
+            c.get(srv.url("/fast"))
+        assert [r.path for r in srv.requests] == ["/slow"]
+
+
+def test_cancelling_the_run_budget_stops_a_blocked_read_within_a_second():
+    from connectors.deadlines import Budget
+    from connectors.errors import BudgetExceeded
+
+    with LoopbackServer() as srv:
+        srv.route("/hang", Reply(200, b"late", delay=8))
+        run = Budget(None, "run budget")
+        c = HttpClient(HttpSettings(allow_private=True, timeout=30), budget=Budget(300, "source budget", parent=run))
+        threading.Timer(0.3, run.cancel, args=("run stopped (SIGTERM)",)).start()
+        started = time.monotonic()
+        with pytest.raises(BudgetExceeded, match=r"run stopped \(SIGTERM\)"):
+            c.get(srv.url("/hang"))
+        assert time.monotonic() - started < 1.5
+
+
+def test_a_retry_wait_longer_than_the_budget_left_is_not_started():
+    from connectors.deadlines import Budget
+    from connectors.errors import BudgetExceeded
+
+    replies = iter([httpx.Response(429, headers={"Retry-After": "50"}), httpx.Response(200)])
+    sleeps = []
+    c = HttpClient(HttpSettings(retry_after_max=100), httpx.MockTransport(lambda req: next(replies)),
+                   sleep=sleeps.append, budget=Budget(10, "source budget of 10 s"))
+    with pytest.raises(BudgetExceeded, match="would wait 50.0 s but the source budget of 10 s has"):
+        c.get("https://example.org/x")
+    assert sleeps == []

@@ -78,7 +78,7 @@ def test_misspelled_option_is_refused_with_the_known_options(kind):
     assert "source 's1'" in msg and f"({kind})" in msg
     assert "unknown option 'max_page'" in msg
     known = msg.split("known options: ", 1)[1].split(", ")
-    assert known == sorted([*module_for(kind).Source.OPTIONS, "enabled", "kind", "name"])
+    assert known == sorted([*module_for(kind).Source.OPTIONS, "budget", "enabled", "kind", "name"])
     assert "max_pages" in known
 
 

@@ -37,7 +37,7 @@ def prefect_harness(tmp_path_factory):
 
     try:
         # PREFECT_HOME as a setting too, in case Prefect was imported before this fixture ran
-        with temporary_settings(updates={PREFECT_HOME: str(home)}), prefect_test_harness(server_startup_timeout=90):
+        with temporary_settings(updates={PREFECT_HOME: str(home)}), prefect_test_harness(server_startup_timeout=240):
             yield home
     finally:
         for k, v in saved.items():

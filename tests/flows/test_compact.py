@@ -18,7 +18,7 @@ T0 = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
 
 
 def build(root) -> Store:
-    store = Store(root)
+    store = Store(root, compact_files=0)
     for run in range(6):
         day = date(2026, 11, 27) + timedelta(days=run % 2)
         rows = [make_post("reddit", f"t3_{run}_{i}", text=f"post {run} {i}", source=f"src{i % 3}",
@@ -53,6 +53,16 @@ QUERIES = {
 }
 
 
+def build_legacy(root) -> Store:
+    """A data dir as written before tables had a commit log."""
+    import shutil
+
+    build(root)
+    for log in root.glob("*/_log"):
+        shutil.rmtree(log)
+    return Store(root)
+
+
 def answers(root):
     return {name: q(root) for name, q in QUERIES.items()}
 
@@ -77,25 +87,30 @@ def test_writes_after_compaction_stay_idempotent(tmp_path):
     assert store.read("posts").height == 42
 
 
-def test_an_interrupted_compaction_is_finished_without_doubling_rows(tmp_path):
-    store = build(tmp_path)
+def journal(root, merged, sources):
+    (root / "_state" / "compact.json").write_text(json.dumps(
+        {"merged": str(merged.relative_to(root)), "sources": [str(s.relative_to(root)) for s in sources]}))
+
+
+def test_an_interrupted_compaction_of_a_data_dir_without_logs_is_finished_without_doubling_rows(tmp_path):
+    store = build_legacy(tmp_path)
     part = tmp_path / "posts" / "date=2026-11-27"
     sources = sorted(part.glob("*.parquet"))
     # killed after the merged file was renamed in, before the small files were deleted
     merged = part / "part-compacted-x.parquet"
     pl.read_parquet(sources).write_parquet(merged, compression="zstd")
-    (tmp_path / "_state" / "compact.json").write_text(json.dumps({"merged": str(merged), "sources": [str(s) for s in sources]}))
-    store.compact("matches")  # any compaction finishes the journal first
+    journal(tmp_path, merged, sources)
+    assert store.read("posts").height == 42  # readers leave the replaced files out
+    store.compact("matches")  # a write to any table finishes the journal first
     assert sorted(part.glob("*.parquet")) == [merged]
     assert store.read("posts").height == 42
 
 
 def test_an_interrupted_compaction_before_the_rename_deletes_nothing(tmp_path):
-    store = build(tmp_path)
+    store = build_legacy(tmp_path)
     part = tmp_path / "posts" / "date=2026-11-27"
     sources = sorted(part.glob("*.parquet"))
-    (tmp_path / "_state" / "compact.json").write_text(json.dumps(
-        {"merged": str(part / "part-compacted-never-written.parquet"), "sources": [str(s) for s in sources]}))
+    journal(tmp_path, part / "part-compacted-never-written.parquet", sources)
     store.compact("runs")
     assert sorted(part.glob("*.parquet")) == sources
     assert store.read("posts").height == 42
@@ -103,12 +118,24 @@ def test_an_interrupted_compaction_before_the_rename_deletes_nothing(tmp_path):
 
 def test_the_compact_command(tmp_path):
     build(tmp_path)
-    (tmp_path / "posts" / "date=2026-11-27" / ".part-r7.parquet.tmp").write_bytes(b"half")
+    import os
+
+    leftovers = [tmp_path / "posts" / "date=2026-11-27" / ".part-r7.parquet.tmp",
+                 tmp_path / "_state" / ".cursors.json.1a2b3c4d.tmp",  # a killed run of an older claimwatch
+                 tmp_path / "_state" / "cursors" / ".00000000000000000003.json.1a2b3c4d.tmp",
+                 tmp_path / "posts" / "_log" / ".00000000000000000009.json.1a2b3c4d.tmp"]
+    for f in leftovers:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"half")
+        os.utime(f, (0, 0))  # written long ago: not a write in progress
+    young = tmp_path / "_state" / "cursors" / ".00000000000000000004.json.5e6f7a8b.tmp"
+    young.write_bytes(b"being written right now")
     before = answers(tmp_path)
     result = CliRunner().invoke(app, ["compact", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "posts/date=2026-11-27: 3 files -> 1 (21 rows)" in result.output
-    assert "removed 1 leftover .tmp files" in result.output
+    assert "removed 4 leftover .tmp files" in result.output
+    assert not any(f.exists() for f in leftovers) and young.exists()
     after = answers(tmp_path)
     assert all(after[n].equals(before[n]) for n in QUERIES)
     again = CliRunner().invoke(app, ["compact", "--data-dir", str(tmp_path)])
@@ -137,3 +164,49 @@ def test_a_junk_part_file_stops_compaction_with_one_line_and_its_partition_is_le
     assert "Traceback" not in result.output
     assert junk.exists()
     assert len(list((tmp_path / "matches" / "date=2026-11-27").glob("*.parquet"))) == 4
+    assert len(list((tmp_path / "posts" / "date=2026-11-27").glob("*.parquet"))) == 3  # nothing compacted
+
+
+# ---------------------------------------------------------------- nothing outside a table folder
+
+
+@pytest.mark.parametrize("bad", ["../outside.txt", "{outside}", "posts/date=2026-11-27/notes.txt",
+                                 "posts/../../outside.txt", "_state/cursors.json", "matches/date=2026-11-27/x.parquet"])
+def test_a_compaction_journal_naming_anything_but_a_part_file_of_its_table_deletes_nothing(tmp_path, bad):
+    root = tmp_path / "data"
+    build(root)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    notes = root / "posts" / "date=2026-11-27" / "notes.txt"
+    notes.write_text("precious")
+    merged = sorted((root / "posts" / "date=2026-11-27").glob("*.parquet"))[0]
+    name = bad.format(outside=outside)
+    (root / "_state" / "compact.json").write_text(json.dumps(
+        {"merged": str(merged.relative_to(root)), "sources": [name]}))
+    files = sorted(str(p) for p in root.rglob("*") if p.is_file())
+    result = CliRunner().invoke(app, ["compact", "--data-dir", str(root)])
+    assert result.exit_code == 1, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"claimwatch compact: {root / '_state' / 'compact.json'}: lists {name!r}, which is not a part file")
+    assert "nothing was deleted" in line
+    assert outside.read_text() == "precious" and notes.read_text() == "precious"
+    assert sorted(str(p) for p in root.rglob("*") if p.is_file()) == files
+
+
+def test_a_log_version_naming_a_file_outside_its_table_is_refused_and_deletes_nothing(tmp_path):
+    root = tmp_path / "data"
+    store = build(root)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    log = root / "posts" / "_log"
+    latest = sorted(log.glob("*.json"))[-1]
+    entry = json.loads(latest.read_text())
+    entry["files"]["../../outside.txt"] = {"rows": 1}
+    entry["files"]["date=2026-11-27/../../../outside.txt"] = {"rows": 1}
+    (log / f"{int(latest.stem) + 1:020d}.json").write_text(json.dumps(entry))
+    result = CliRunner().invoke(app, ["compact", "--data-dir", str(root)])
+    assert result.exit_code == 1
+    assert "which is not a part file" in result.output and "nothing was deleted" in result.output
+    assert outside.read_text() == "precious"
+    with pytest.raises(Exception, match="which is not a part file"):
+        store.read("posts")

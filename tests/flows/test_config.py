@@ -181,7 +181,7 @@ def test_declared_options_of_the_right_type_load(tmp_path, fake_kind):
 
 
 @pytest.mark.parametrize("option, expected", [
-    ("max_page = 3", "source 'x' (fake): unknown option 'max_page'; known options: enabled, kind, limit, name, query, ratio, tags"),
+    ("max_page = 3", "source 'x' (fake): unknown option 'max_page'; known options: budget, enabled, kind, limit, name, query, ratio, tags"),
     ("limit = '50'", "source 'x' (fake): option 'limit' must be an integer, got '50'"),
     ("limit = true", "source 'x' (fake): option 'limit' must be an integer, got True"),
     ("ratio = 'high'", "source 'x' (fake): option 'ratio' must be a number, got 'high'"),

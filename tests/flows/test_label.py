@@ -129,3 +129,127 @@ def test_label_never_imports_prefect(tmp_path, posts):
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert read(out).height == expected().height
+
+
+# --- reviewers' feedback (--data-dir) -------------------------------------------------------------
+
+# a one-claim catalogue written here, so edits of the shipped catalogue cannot move these tests;
+# posts as JSON Feed items (tests/flows/test_reviewer_loop.py serves them to real runs)
+CLAIM = "faisal-mosque-drone-attack"
+CLAIM_YAML = """\
+claim_id: faisal-mosque-drone-attack
+status: active
+title: Video shows an Indian drone attack on Faisal Mosque, Islamabad (old fire)
+text: A video shows fire near Faisal Mosque in Islamabad after an Indian drone attack on the mosque in May 2025.
+variants:
+  - Drone attack on Faisal Mosque Islamabad
+  - Faisal Mosque on fire after Indian strike
+  - Faisal Masjid par drone hamla, video dekhein
+verdict: "false"
+required_entities:
+  - [faisal mosque, faisal masjid]
+  - [drone, attack, strike, fire, hamla, aag]
+fact_checks:
+  - publisher: AFP Fact Check
+    url: https://factcheck.afp.com/doc.afp.com.46X649D
+    rating: Misrepresented (old video)
+"""
+TRUE_POST = {  # the real roadside fire of May 2024, reported as it happened
+    "id": "1", "url": "https://news.example.pk/2024/05/28/fire-near-faisal-mosque.html",
+    "title": "Fire near Faisal Mosque in Islamabad",
+    "content_text": "A roadside fire broke out near Faisal Mosque in Islamabad on Tuesday during the heatwave; "
+                    "video shows thick smoke rising over the mosque. Firefighters put it out within an hour.",
+    "date_published": "2024-05-28T12:00:00Z",
+}
+PARAPHRASE = {
+    "id": "2", "url": "https://news.example.pk/2024/05/28/blaze-close-to-faisal-masjid.html",
+    "title": "Blaze close to Faisal Masjid, Islamabad",
+    "content_text": "Fire broke out by the roadside close to Faisal Mosque, Islamabad during Tuesday's heatwave; "
+                    "footage shows heavy smoke over the mosque. Fire brigade controlled it in an hour.",
+    "date_published": "2024-05-28T13:00:00Z",
+}
+SPREADING = {
+    "id": "3", "url": "https://news.example.pk/2025/05/08/drone-faisal-mosque.html",
+    "title": "Indian drone attack on Faisal Mosque Islamabad",
+    "content_text": "Indian drone attack on Faisal Mosque Islamabad, watch the video of the fire",
+    "date_published": "2025-05-08T09:00:00Z",
+}
+CONFIRMED_POST = {
+    "id": "4", "url": "https://news.example.pk/2025/05/08/drone-manzar.html", "title": None,
+    "content_text": "Margalla ki pahariyon ke neeche Shah Faisal Masjid ke minaron par Bharti drone girne ka manzar, "
+                    "Quetta aur Lahore mein bhi alert",
+}
+ALIKE = [  # other posts saying what the confirmed post says
+    "Margalla pahariyon ke neeche Faisal Masjid ke minar par drone girne ka manzar, Lahore aur Quetta mein alert",
+    "Faisal Masjid ke minaron par drone girne ka manzar Margalla se, Quetta Lahore alert par",
+]
+
+
+def reviewed_data_dir(tmp_path: Path, item: dict, verdict: str, batch: dict[str, str]) -> tuple[Path, Path, Path]:
+    """The one-claim catalogue, a data dir where a reviewer gave ``verdict`` on ``item`` for the
+    claim (flagged by an earlier run), and a batch of posts (post_id -> text) to label."""
+    from connectors.schema import make_post, posts_frame
+    from flows import reviews
+    from flows.store import Store
+
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    (claims / f"{CLAIM}.yaml").write_text(CLAIM_YAML, encoding="utf-8")
+    data = tmp_path / "data"
+    store = Store(data)
+    pid = f"news:{item['url']}"
+    store.write("posts", posts_frame([make_post("news", item["url"], url=item["url"], title=item["title"],
+                                                text=item["content_text"], lang="en")]), "r1")
+    store.write("claims", load_catalogue(claims).frame(), "r1")
+    store.write("matches", pl.DataFrame([{"post_id": pid, "claim_id": CLAIM, "label": "likely_misinformation",
+                                          "stance": "spreads", "score": 99.0}]), "r1")
+    reviews.record(store, [reviews.Verdict(pid, CLAIM, verdict, "ayesha")])
+    path = tmp_path / "batch.jsonl"
+    path.write_text("".join(json.dumps({"post_id": k, "text": v}) + "\n" for k, v in batch.items()), encoding="utf-8")
+    return claims, data, path
+
+
+def as_text(item: dict) -> str:
+    return "\n".join(x for x in (item["title"], item["content_text"]) if x)
+
+
+def labels_of(path: Path) -> dict[str, tuple[str, str]]:
+    return {r["post_id"]: (r["label"], r["evidence"]) for r in read(path).filter(pl.col("rank") == 1).iter_rows(named=True)}
+
+
+def test_with_a_data_dir_confirmed_examples_score_alike_posts_like_the_claim(tmp_path):
+    batch = {f"alike{i}": text for i, text in enumerate(ALIKE)}
+    claims, data, path = reviewed_data_dir(tmp_path, CONFIRMED_POST, "confirmed", batch)
+    strict = ("--set", "flag_threshold=95")  # the alike posts score 83-89 against the claim alone
+    before, after = tmp_path / "before.parquet", tmp_path / "after.parquet"
+    assert cw("label", "--posts", path, "--claims", claims, "--out", before, *strict).exit_code == 0
+    res = cw("label", "--posts", path, "--claims", claims, "--out", after, "--data-dir", data, *strict)
+    assert res.exit_code == 0, res.output
+    was, now = labels_of(before), labels_of(after)
+    assert {k: v[0] for k, v in was.items()} == {k: "needs_review" for k in batch}
+    assert {k: v[0] for k, v in now.items()} == {k: "likely_misinformation" for k in batch}
+    assert all("(confirmed post)" in v[1] for v in now.values())
+    assert (read(after)["score"] > read(before)["score"]).all()
+
+
+def test_a_data_dir_without_reviews_labels_as_without_it(tmp_path, posts):
+    data = tmp_path / "data"
+    data.mkdir()
+    out = tmp_path / "o.parquet"
+    res = cw("label", "--posts", posts, "--out", out, "--data-dir", data)
+    assert res.exit_code == 0, res.output
+    assert "no reviews in" in res.stderr
+    assert read(out).select("post_id", "claim_id", "label", "catalogue_version").rows() == \
+        expected().select("post_id", "claim_id", "label", "catalogue_version").rows()
+
+
+def test_a_missing_data_dir_or_a_junk_reviews_file_is_one_line(tmp_path, posts):
+    out = tmp_path / "o.parquet"
+    res = cw("label", "--posts", posts, "--out", out, "--data-dir", tmp_path / "nowhere")
+    assert res.exit_code == 2 and "--data-dir" in res.stderr and "no such data dir" in res.stderr
+    junk = tmp_path / "data" / "reviews" / "date=2024-11-20" / "part-x.parquet"
+    junk.parent.mkdir(parents=True)
+    junk.write_bytes(b"junk")
+    res = cw("label", "--posts", posts, "--out", out, "--data-dir", tmp_path / "data")
+    assert res.exit_code == 2 and "part-x.parquet: not a Parquet file" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not out.exists()

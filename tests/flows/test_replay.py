@@ -116,5 +116,5 @@ def test_placeholder_credentials_only_fill_unset_variables_and_are_removed_after
     srcs = [SourceConfig("a", "youtube", {"api_key_env": "CW_TEST_KEY", "x_env": "CW_TEST_SET"})]
     with placeholder_credentials(srcs) as names:
         assert names == ["CW_TEST_KEY"]
-        assert os.environ["CW_TEST_KEY"] == "replay" and os.environ["CW_TEST_SET"] == "real"
+        assert os.environ["CW_TEST_KEY"] == "replay-placeholder-credential" and os.environ["CW_TEST_SET"] == "real"
     assert "CW_TEST_KEY" not in os.environ and os.environ["CW_TEST_SET"] == "real"

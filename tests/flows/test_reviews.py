@@ -471,3 +471,44 @@ def test_quality_without_reviews_says_so_and_prints_empty_tables(data):
     assert "has no reviews yet" in res.stderr
     res = cw("report", "--quality", "--view", "daily", "--data-dir", data)
     assert res.exit_code == 1 and "leave out --view and --plot" in res.stderr
+
+
+# --- a run re-matches the judged posts -------------------------------------------------------------
+
+
+def test_a_run_re_matches_reviewed_posts_first_whatever_their_age(tmp_path):
+    from flows.steps import posts_to_catch_up
+
+    store = Store(tmp_path / "d")
+    now = datetime(2024, 12, 1, tzinfo=UTC)
+    old, recent = now - timedelta(days=10), now - timedelta(hours=1)
+    store.write("posts", posts_frame([make_post("reddit", n, text=n, fetched_at=t) for n, t in
+                                      (("old1", old), ("old2", old), ("new1", recent), ("seen", old))]), "r")
+    store.write("matches", pl.DataFrame([{"post_id": "reddit:seen", "claim_id": CLIP, "catalogue_version": "v2"}]), "r")
+
+    def ids(**kw):
+        return posts_to_catch_up(store, "v2", now, 3, kw.pop("limit", 10), **kw)["post_id"].to_list()
+
+    assert ids() == ["reddit:new1"]
+    assert ids(reviewed=["reddit:old1", "reddit:seen"]) == ["reddit:old1", "reddit:new1"]
+    assert ids(reviewed=["reddit:old1"], limit=1) == ["reddit:old1"]
+
+
+def test_the_run_builds_one_matcher_per_feedback_and_its_version_follows_the_verdicts():
+    from flows.steps import _matcher
+    from rules.catalogue import load_catalogue
+    from flows.config import CLAIMS_DIR
+
+    cat = load_catalogue(CLAIMS_DIR)
+    fb = pl.DataFrame({"claim_id": [FIRE], "kind": ["counter"], "text": ["Fire near Faisal Mosque, a real one"],
+                       "ref": ["x"]})
+    plain, same = _matcher(cat, {}), _matcher(cat, {}, reviews.feedback_from(pl.DataFrame(schema=REVIEWS_SCHEMA)))
+    assert plain is same and plain.catalogue_version == cat.version
+    taught = _matcher(cat, {}, fb)
+    assert taught is _matcher(cat, {}, fb.clone()) and taught.catalogue_version != cat.version
+    other = _matcher(cat, {}, fb.with_columns(kind=pl.lit("confirmed")))
+    assert other.catalogue_version not in (cat.version, taught.catalogue_version)
+    # the run names the version before it builds a matcher (a matcher that fails to build is a
+    # matching failure, after the posts are stored)
+    for frame, matcher in ((None, plain), (fb, taught), (fb.with_columns(kind=pl.lit("confirmed")), other)):
+        assert reviews.matcher_version(cat, frame) == matcher.catalogue_version

@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows import execution, steps
+from flows.store import Store
 from flows.cli import app
 from flows.config import CLAIMS_DIR, DEMO_DIR
 from flows.store import KEYS, TABLES
@@ -128,7 +129,7 @@ def test_every_table_is_written_with_run_and_health_rows(demo_run):
     assert snap["runs"]["status"].to_list() == ["ok"]
     assert set(snap["source_health"]["status"]) == {"ok"}
     assert set(snap["claims"]["claim_id"]) >= {"trump-khan-release-clip"}
-    assert (data_dir / "_state" / "cursors.json").is_file()
+    assert list((data_dir / "_state" / "cursors").glob("*.json"))
     assert not list(data_dir.rglob("*.tmp"))
 
 
@@ -192,7 +193,7 @@ def test_a_truncated_payload_is_one_source_error_and_the_other_sources_land(pref
     assert table(data_dir, "runs")["status"].to_list() == ["partial"]
     import json
 
-    cursors = json.loads((data_dir / "_state" / "cursors.json").read_text())
+    cursors = Store(data_dir).read_cursors()
     assert "masto-imrankhan" not in cursors and "bsky-khan-trump" in cursors
     assert not list(data_dir.rglob("*.tmp"))
 
@@ -309,7 +310,6 @@ retries = 0
 spreading_threshold = 1
 [runner]
 batch_size = 2
-fetch_retries = 0
 [[sources]]
 name = "checks"
 kind = "factchecks"
@@ -403,7 +403,9 @@ def test_import_factchecks_writes_imported_claims_once(prefect_harness, mixed_so
     data_dir = tmp_path / "data"
     first = import_factchecks(config=str(sources), data_dir=str(data_dir), replay=str(manifest))
     assert first["imported"] == 1 and first["errors"] == {}
-    (data_dir / "_state" / "cursors.json").unlink()  # forget what was seen: the same claim comes again
+    import shutil
+
+    shutil.rmtree(data_dir / "_state" / "cursors")  # forget what was seen: the same claim comes again
     again = import_factchecks(config=str(sources), data_dir=str(data_dir), replay=str(manifest))
     assert again["imported"] == 0
     assert table(data_dir, "claims").height == 1
@@ -422,7 +424,7 @@ def test_the_compact_flow_merges_two_runs_without_changing_rows(prefect_harness,
         assert table(data_dir, t).sort(list(KEYS[t])).equals(before[t]), t
 
 
-def test_a_server_error_is_retried_once_and_a_401_is_not(prefect_harness, tmp_path):
+def test_a_server_error_is_retried_by_the_client_only_and_a_401_is_not(prefect_harness, tmp_path):
     import flows.pipeline as pipeline
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -439,10 +441,8 @@ body = "no"
 """)
     (tmp_path / "sources.toml").write_text("""
 [settings]
-retries = 0
-[runner]
-fetch_retries = 1
-fetch_retry_delay = 0
+retries = 1
+backoff = 0
 [[sources]]
 name = "down"
 kind = "mastodon"
@@ -460,9 +460,9 @@ hashtag = "x"
     with get_client(sync_client=True) as client:
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
     attempts = {t.name: t.run_count for t in tasks if t.name.startswith("fetch_source")}
-    assert attempts == {"fetch_source[down]": 2, "fetch_source[locked]": 1}
+    assert attempts == {"fetch_source[down]": 1, "fetch_source[locked]": 1}  # no task-level retry
     health = {r["source"]: r["error"] for r in table(tmp_path / "data", "source_health").iter_rows(named=True)}
-    assert "HTTP 503" in health["down"] and "HTTP 401" in health["locked"]
+    assert "HTTP 503 after 2 attempts" in health["down"] and "HTTP 401" in health["locked"]
 
 
 # ---------------------------------------------------------------- matching catches up
@@ -537,6 +537,9 @@ def test_a_run_whose_matching_failed_is_caught_up_by_the_next_run(prefect_harnes
     # and nothing is matched twice: a third run finds no post left to catch up
     third = pipeline.run_pipeline(config=str(once_source), data_dir=str(data_dir), return_state=True).result()
     assert third["matches_new"] == 0 and matches_of(data_dir).equals(expected)
+    # every post was matched once for this catalogue, also those no claim scored for
+    assert third["caught_up"] == 0
+    assert table(data_dir, "matched_posts")["post_id"].n_unique() == 12
 
 
 def test_a_junk_part_file_stops_claimwatch_run_with_one_line_before_fetching(cli, tmp_path):
@@ -548,6 +551,29 @@ def test_a_junk_part_file_stops_claimwatch_run_with_one_line_before_fetching(cli
     assert result.exit_code == 1
     assert result.stderr.strip() == f"claimwatch run: {junk}: not a Parquet file (no PAR1 magic bytes); move it away or delete it"
     assert not (data_dir / "posts").exists()
+
+
+@pytest.mark.parametrize("damage", ["data page", "columns of another table"])
+def test_a_damaged_part_file_stops_claimwatch_run_with_one_line_naming_it_before_fetching(cli, tmp_path, damage):
+    from datetime import date
+
+    data_dir = tmp_path / "claimwatch-data"
+    store = Store(data_dir)
+    rows = pl.DataFrame({"post_id": [f"p{i}" for i in range(300)], "claim_id": ["c"] * 300,
+                         "catalogue_version": ["v"] * 300, "evidence": [f"words {i} " * 30 for i in range(300)]})
+    store.write("matches", rows, "r1", date(2026, 11, 28))
+    (part,) = store.files("matches")
+    if damage == "data page":  # magic bytes and footer intact: the schema still reads
+        data = bytearray(part.read_bytes())
+        data[8: len(data) // 2] = b"\x55" * (len(data) // 2 - 8)
+        part.write_bytes(bytes(data))
+    else:
+        pl.DataFrame({"url": ["https://example.org/"], "post_id": ["x"]}).write_parquet(part)
+    result = cli("run", "--data-dir", str(data_dir))
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"claimwatch run: {part}: ") and line.endswith("move it away or delete it")
+    assert not (data_dir / "posts").exists()  # nothing fetched, nothing written
 
 
 # ---------------------------------------------------------------- spreading alerts per window
@@ -594,7 +620,7 @@ def test_a_spreading_alert_counts_posts_in_the_window_and_fires_once_per_crossin
     # still above on the next run: no second event
     spreading(store, "r3", "c1", ["d"], t0 + timedelta(minutes=10))
     assert alerts("r3", t0 + timedelta(minutes=10)) == [] and len(events) == 1
-    assert "c1" in json.loads((tmp_path / "_state" / "alerts.json").read_text())
+    assert "c1" in Store(tmp_path).read_state("alerts")
     # the same post under a new catalogue version is not new again
     store.write("matches", pl.DataFrame({"post_id": ["a"], "claim_id": ["c1"], "catalogue_version": ["v2"],
                                          "label": ["likely_misinformation"], "stance": ["spreads"],
@@ -631,3 +657,87 @@ def test_catching_up_takes_recent_unmatched_posts_newest_first_within_the_limits
     assert ids("v2", limit=1) == ["reddit:t3_0"] and ids("v2", limit=0) == []
     assert ids("v2", days=10) == [f"reddit:t3_{i}" for i in range(6)]
     assert ids("v2", exclude=posts_frame(rows[:1])) == ["reddit:t3_1", "reddit:t3_2", "reddit:t3_3"]
+
+
+def test_a_post_no_claim_scores_for_is_matched_once_per_catalogue_version(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from connectors.schema import make_post, posts_frame
+    from flows.steps import matched_rows, posts_to_catch_up
+    from flows.store import Store
+
+    store = Store(tmp_path)
+    now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+    rows = posts_frame([make_post("reddit", f"t3_{i}", text=f"post {i}", source="s", fetched_at=now - timedelta(hours=i))
+                        for i in range(4)])
+    store.write("posts", rows, "r1", now.date())
+    matches = pl.DataFrame({"post_id": ["reddit:t3_0"], "claim_id": ["c"], "catalogue_version": ["v1"]})
+    store.write("matches", matches, "r1", now.date())
+    assert posts_to_catch_up(store, "v1", now, 3, 100).height == 3  # no match row: not matched yet
+    # the run that matched them records every post, with 0 rows for those no claim scored for
+    done = matched_rows(rows, matches, "v1", "r1", now)
+    assert dict(done.select("post_id", "matches").iter_rows()) == {
+        "reddit:t3_0": 1, "reddit:t3_1": 0, "reddit:t3_2": 0, "reddit:t3_3": 0}
+    store.write("matched_posts", done, "r1", now.date())
+    assert posts_to_catch_up(store, "v1", now, 3, 100).height == 0
+    assert posts_to_catch_up(store, "v2", now, 3, 100).height == 4  # a new catalogue matches them again
+
+
+# ---------------------------------------------------------------- a full disk
+
+
+def _full_disk(monkeypatch, tables):
+    """Every write of a part file of ``tables`` fails as on a full disk (ENOSPC)."""
+    import errno
+
+    import flows.store as store_module
+
+    real_put = store_module._Local.put
+
+    def put(self, rel, data):
+        if rel.split("/", 1)[0] in tables:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.root / rel))
+        return real_put(self, rel, data)
+
+    monkeypatch.setattr(store_module._Local, "put", put)
+    return lambda: setattr(store_module._Local, "put", real_put)
+
+
+def test_a_full_disk_still_records_the_run_and_its_sources_and_moves_no_cursor(prefect_harness, once_source,
+                                                                                  tmp_path, monkeypatch):
+    import flows.pipeline as pipeline
+
+    monkeypatch.setattr(execution, "event", lambda **kw: None)
+    data_dir = tmp_path / "data"
+    space_freed = _full_disk(monkeypatch, {"posts"})  # the big write fails; the small rows still fit
+    state = pipeline.run_pipeline(config=str(once_source), data_dir=str(data_dir), return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith("storing posts failed: ") and "No space left on device" in state.message
+    assert "\n" not in state.message
+    runs = table(data_dir, "runs")
+    assert runs["status"].to_list() == ["failed"] and "No space left on device" in runs["error"].item()
+    assert table(data_dir, "source_health")["source"].to_list() == ["once"]
+    assert not list(data_dir.glob("posts/date=*/*.parquet")) and not list(data_dir.glob("matches/date=*/*.parquet"))
+    assert Store(data_dir).read_cursors() == {}  # the posts were not stored: fetch them again next time
+    space_freed()
+    again = pipeline.run_pipeline(config=str(once_source), data_dir=str(data_dir), return_state=True)
+    assert again.is_completed() and table(data_dir, "posts").height == 12
+
+
+def test_a_disk_too_full_for_any_row_is_one_line_saying_what_was_not_written(prefect_harness, once_source,
+                                                                             tmp_path, monkeypatch):
+    import flows.pipeline as pipeline
+
+    from flows.store import SCHEMAS, StoreError
+
+    monkeypatch.setattr(execution, "event", lambda **kw: None)
+    data_dir = tmp_path / "data"
+    _full_disk(monkeypatch, set(SCHEMAS))
+    state = pipeline.run_pipeline(config=str(once_source), data_dir=str(data_dir), return_state=True)
+    assert state.is_failed()
+    exc = state.result(raise_on_failure=False)
+    assert isinstance(exc, StoreError)
+    msg = str(exc)
+    assert "\n" not in msg and msg.startswith(f"{data_dir}: the source_health and runs rows of run ")
+    assert "were not written (" in msg and "No space left on device" in msg
+    assert "the posts were not stored and cursors did not move; free space and run again" in msg

@@ -303,7 +303,7 @@ def test_served_pipeline_runs_on_a_real_server(server, tmp_path):
                 return None
 
             deployed = server.wait("the served deployment", deployment, 60)
-            assert deployed.parameters == {"data_dir": str(data_dir), "demo": True}
+            assert deployed.parameters == {"data_dir": str(data_dir), "demo": True, "run_budget": 840}
             assert deployed.schedules[0].schedule.timezone == "Asia/Karachi"
 
             flow_run = run_deployment("claimwatch-pipeline/ingest-and-detect", timeout=0, as_subflow=False)
@@ -404,3 +404,84 @@ def test_deploy_doc_describes_the_automation_as_the_file_declares_it():
     for key in ("claim_id", "count", "window", "threshold", "run_id", "catalogue_version"):
         assert f"`{key}`" in doc
     assert "{{ event.payload." + "count }}" in automation["actions"][0]["subject"]
+
+
+# --- secrets never reach an output ---------------------------------------------------------------
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_planted_api_key_reaches_no_output_nor_the_prefect_database(server, tmp_path):
+    """YouTube API answers that the parsers refuse (200 without items, an HTML page, a 400 whose
+    body echoes the key): the key of their ``key=`` parameter is in no output."""
+    import json
+    import secrets as pysecrets
+
+    import polars as pl
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+
+    from tests.loopback import LoopbackServer, Reply
+
+    key = "AIzaPLANTED" + pysecrets.token_hex(14)
+    data_dir = tmp_path / "data"
+    with LoopbackServer() as yt:
+        yt.route("/a/search", Reply(200, b'{"kind": "youtube#searchListResponse", "pageInfo": {"totalResults": 0}}',
+                                    {"Content-Type": "application/json"}))
+        yt.route("/b/search", Reply(200, b"<html><body>Before you continue</body></html>", {"Content-Type": "text/html"}))
+        echo = json.dumps({"error": {"code": 400, "message": f"Bad request for key={key} ({key})",
+                                     "errors": [{"reason": "badRequest", "message": key}]}})
+        yt.route("/c/search", Reply(400, echo.encode(), {"Content-Type": "application/json"}))
+        sources = tmp_path / "sources.toml"
+        sources.write_text("[settings]\nallow_private_links = true\nretries = 0\n" + "".join(
+            f'[[sources]]\nname = "yt-{n}"\nkind = "youtube"\nquery = "imran khan"\napi_key_env = "CW_PLANTED_KEY"\n'
+            f'base_url = "{yt.url("/" + n)}"\n' for n in "abc"), encoding="utf-8")
+        env = {**server.env, "CW_PLANTED_KEY": key, "PREFECT_LOGGING_LEVEL": "DEBUG"}
+        done = subprocess.run([str(CLAIMWATCH), "run", "--sources", str(sources), "--data-dir", str(data_dir), "--verbose"],
+                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+        assert [r.path.split("?")[0] for r in yt.requests] == ["/a/search", "/b/search", "/c/search"] or \
+            sorted(r.path.split("?")[0] for r in yt.requests) == ["/a/search", "/b/search", "/c/search"]
+        assert all(f"key={key}" in r.path for r in yt.requests)  # the key was really sent
+    assert done.returncode == 1, done.stdout + done.stderr  # every source failed
+    assert "yt-a" in done.stdout and "key=***" in done.stdout + done.stderr
+    leaks = [name for name, text in (("stdout", done.stdout), ("stderr", done.stderr)) if key in text]
+
+    # every table of the dataset, and every other file in the data dir
+    for path in sorted(data_dir.rglob("*")):
+        if path.is_file():
+            text = pl.read_parquet(path).write_ndjson() if path.suffix == ".parquet" else path.read_bytes().decode("latin-1")
+            if key in text:
+                leaks.append(str(path.relative_to(data_dir)))
+    health = pl.read_parquet(next(data_dir.glob("source_health/date=*/*.parquet")))
+    assert health["status"].to_list() == ["error"] * 3 and all(health["error"].str.contains("key=\\*\\*\\*|\\*\\*\\*"))
+
+    # what the Prefect server stored: the run's logs, task states, artifacts and events
+    runs = pl.read_parquet(next(data_dir.glob("runs/date=*/*.parquet")))
+    flow_run_id = runs["flow_run_id"][0]
+    with api_client(server) as client:
+        run = client.read_flow_run(flow_run_id)
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200)
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        artifacts = client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+
+        def events():
+            page, found = client.read_events(limit=50), []
+            while True:
+                found += [e.model_dump_json() for e in page.events]
+                if not page.next_page:
+                    break
+                page = client.read_events_page(page.next_page)
+            return found if any(flow_run_id in e and "prefect.flow-run.Failed" in e for e in found) else None
+
+        stored_events = server.wait("the run's events", events, 60)
+    assert any("no 'items' list" in log.message for log in logs)  # the failures were logged ...
+    stored = {"flow run": run.model_dump_json(), "logs": json.dumps([log.model_dump(mode="json") for log in logs]),
+              "task runs": json.dumps([t.model_dump(mode="json") for t in tasks]),
+              "artifacts": json.dumps([a.model_dump(mode="json") for a in artifacts]),
+              "events": json.dumps(stored_events)}
+    leaks += [name for name, text in stored.items() if key in text]
+    # ... and nothing under the server's home (its SQLite database, WAL included) holds the key
+    for path in (server.root / "prefect-home").rglob("*"):
+        if path.is_file() and key.encode() in path.read_bytes():
+            leaks.append(f"prefect-home/{path.relative_to(server.root / 'prefect-home')}")
+    assert not leaks, f"the planted key leaked into: {leaks}"
