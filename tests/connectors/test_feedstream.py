@@ -1,7 +1,6 @@
 """Large feeds: the streaming reader gives the rows feedparser gives, one entry at a time, and a
 run takes at most max_items new entries, leaving the rest for the next runs."""
 
-from pathlib import Path
 
 import pytest
 

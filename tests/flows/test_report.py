@@ -13,7 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from connectors.schema import POSTS_SCHEMA, make_post, posts_frame
+from connectors.schema import make_post, posts_frame
 from flows import report as rep
 from flows.commands import report as report_command
 from rules.schema import CLAIMS_SCHEMA, MATCHES_SCHEMA

@@ -191,7 +191,6 @@ def test_a_truncated_payload_is_one_source_error_and_the_other_sources_land(pref
     posts = table(data_dir, "posts")
     assert set(posts["source"]) == {"example-news", "bsky-khan-trump", "yt-khan-trump", "tg-kaptaan-updates"}
     assert table(data_dir, "runs")["status"].to_list() == ["partial"]
-    import json
 
     cursors = Store(data_dir).read_cursors()
     assert "masto-imrankhan" not in cursors and "bsky-khan-trump" in cursors

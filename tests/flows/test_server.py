@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import inspect
+import subprocess
 import sys
 from pathlib import Path
 

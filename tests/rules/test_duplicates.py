@@ -4,7 +4,6 @@ first, later copies right below it, in rank() and match(), with scores that sort
 import json
 
 import polars as pl
-import pytest
 import yaml
 
 from rules.catalogue import Catalogue, Claim, load_catalogue, load_jsonl
