@@ -34,7 +34,9 @@ read again; repeats are dropped by ``post_id``). On the first run, and with ``so
 Rows: ``post_id`` is ``bluesky:<at:// uri>``; ``url`` is
 ``https://bsky.app/profile/<handle>/post/<rkey>`` (the DID when the handle is invalid); links come
 from link facets and external embeds; images, videos (HLS playlist) and the media of
-record-with-media embeds go to ``media_urls``; YouTube links and Bluesky videos to ``video_ids``.
+record-with-media embeds go to ``media_urls``; YouTube links and Bluesky videos to ``video_ids``;
+``media`` lists what the media step fingerprints: image thumbnails (``image``), link-card pictures
+(``card``), a video's thumbnail (``thumbnail``) and its HLS playlist (``hls``).
 ``parse`` also reads ``getPosts`` and ``getAuthorFeed`` responses (reposts are unwrapped).
 ``author_id`` is the author's DID (stable across handle changes), ``author_handle`` the handle;
 search results carry no follower counts. ``Source.refetch(post_ids)`` reads posts again with
@@ -73,7 +75,8 @@ def post_url(uri: str, author: dict | None) -> str | None:
     return f"https://bsky.app/profile/{who}/post/{parts[2]}"
 
 
-def _embed_media(embed: dict | None, links: list, media: list, videos: list) -> None:
+def _embed_media(embed: dict | None, links: list, media: list, videos: list, items: list | None = None) -> None:
+    items = [] if items is None else items
     if not isinstance(embed, dict):
         return
     kind = (embed.get("$type") or "").split("#")[0]
@@ -81,17 +84,24 @@ def _embed_media(embed: dict | None, links: list, media: list, videos: list) -> 
         for img in embed.get("images") or []:
             if isinstance(img, dict) and isinstance(img.get("fullsize"), str):
                 media.append(img["fullsize"])
+                # the feed thumbnail is the same picture, smaller: cheaper to fingerprint
+                items.append((img["thumb"] if isinstance(img.get("thumb"), str) else img["fullsize"], "image"))
     elif kind == "app.bsky.embed.external":
         ext = embed.get("external") or {}
         if ext.get("uri"):
             links.append(ext["uri"])
+        if isinstance(ext.get("thumb"), str):
+            items.append((ext["thumb"], "card"))
     elif kind == "app.bsky.embed.video":
         playlist = embed.get("playlist")
+        if isinstance(embed.get("thumbnail"), str):
+            items.append((embed["thumbnail"], "thumbnail"))
         if isinstance(playlist, str):
             media.append(playlist)
             videos.append(canonical_url(playlist))
+            items.append((playlist, "hls"))
     elif kind == "app.bsky.embed.recordWithMedia":
-        _embed_media(embed.get("media"), links, media, videos)
+        _embed_media(embed.get("media"), links, media, videos, items)
 
 
 def post_row(post: dict, *, source: str = "") -> dict:
@@ -99,18 +109,19 @@ def post_row(post: dict, *, source: str = "") -> dict:
     uri = post["uri"]
     record = post.get("record") or {}
     author = post.get("author") or {}
-    links, media, videos = [], [], []
+    links, media, videos, items = [], [], [], []
     for facet in record.get("facets") or []:
         for feature in (facet or {}).get("features") or []:
             if (feature or {}).get("$type") == "app.bsky.richtext.facet#link" and feature.get("uri"):
                 links.append(feature["uri"])
     view = post.get("embed")
     if view:
-        _embed_media(view, links, media, videos)
-    else:  # no hydrated view: read what the record itself says
+        _embed_media(view, links, media, videos, items)
+    else:  # no hydrated view: read what the record itself says (blob refs are not URLs)
         embed = record.get("embed") or {}
         if (embed.get("$type") or "").startswith("app.bsky.embed.external"):
-            _embed_media(embed, links, media, videos)
+            _embed_media({**embed, "external": {**(embed.get("external") or {}), "thumb": None}},
+                         links, media, videos, items)
     videos = [video_ref(u) for u in links] + videos
     url = post_url(uri, author)
     langs = record.get("langs") or []
@@ -123,7 +134,7 @@ def post_row(post: dict, *, source: str = "") -> dict:
         published_at=iso_time(record.get("createdAt") or post.get("indexedAt")),
         lang=str(langs[0]).split("-")[0].lower() if langs else None, text=clip(record.get("text") or ""),
         links=unique(canonical_url(u) for u in links), media_urls=unique(media),
-        video_ids=unique(videos), likes=post.get("likeCount"), reposts=post.get("repostCount"),
+        video_ids=unique(videos), media=items, likes=post.get("likeCount"), reposts=post.get("repostCount"),
         replies=post.get("replyCount"),
     )
 

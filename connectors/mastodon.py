@@ -27,6 +27,9 @@ YouTube links become ``youtube:<id>`` and video attachments their canonical URL 
 ``Source.refetch(post_ids)`` reads each status again with ``GET /api/v1/statuses/:id`` on the
 server in its ``post_id`` (the status's home server, whose id is the last part of its URI), for
 the reach-over-time snapshots.
+``video_ids``; favourites/reblogs/replies counts fill likes/reposts/replies. ``media`` lists what the
+media step fingerprints: an image's ``preview_url`` (``image``), a video's or GIF's preview still
+(``thumbnail``) and file (``video``), the preview card's picture (``card``); audio is left out.
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ def status_row(status: dict, *, source: str = "", fallback_host: str = "") -> di
     card = orig.get("card") or {}
     if card.get("url"):
         links.append(card["url"])
-    media, videos = [], []
+    media, videos, items = [], [], []
     for att in orig.get("media_attachments") or []:
         if not isinstance(att, dict):
             continue
@@ -116,6 +119,15 @@ def status_row(status: dict, *, source: str = "", fallback_host: str = "") -> di
         media.append(u)
         if att.get("type") == "video":
             videos.append(canonical_url(u))
+        preview = att.get("preview_url") if isinstance(att.get("preview_url"), str) else None
+        if att.get("type") == "image":
+            items.append((preview or u, "image"))  # the server's small copy is enough to fingerprint
+        elif att.get("type") in ("video", "gifv"):
+            if preview:
+                items.append((preview, "thumbnail"))
+            items.append((u, "video"))
+    if isinstance(card.get("image"), str):
+        items.append((card["image"], "card"))
     videos += [video_ref(u) for u in links]
     if card.get("type") == "video" and card.get("url") and not video_ref(card["url"]):
         videos.append(canonical_url(card["url"]))
@@ -130,7 +142,7 @@ def status_row(status: dict, *, source: str = "", fallback_host: str = "") -> di
         author_followers=account.get("followers_count"), published_at=iso_time(orig.get("created_at")),
         lang=orig.get("language"), title=clip(orig.get("spoiler_text") or None), text=clip(text),
         links=unique(canonical_url(u) for u in links), media_urls=unique(media),
-        video_ids=unique(videos), likes=orig.get("favourites_count"),
+        video_ids=unique(videos), media=items, likes=orig.get("favourites_count"),
         reposts=orig.get("reblogs_count"), replies=orig.get("replies_count"),
     )
 

@@ -16,6 +16,10 @@ import polars as pl
 from connectors.urls import unsafe_id, web_url
 
 CUE = pl.Struct({"start": pl.Float64, "end": pl.Float64, "text": pl.String})
+MEDIA_ITEM = pl.Struct({"url": pl.String, "kind": pl.String})
+# what a media URL is: a picture in the post, a still of a video (YouTube thumbnail, a video's
+# preview), a link card's picture, a video file, an HLS playlist of a video
+MEDIA_KINDS = ("image", "thumbnail", "card", "video", "hls")
 
 POSTS_SCHEMA: dict[str, pl.DataType] = {
     "post_id": pl.String,  # "platform:native_id", stable across runs
@@ -41,6 +45,9 @@ POSTS_SCHEMA: dict[str, pl.DataType] = {
     # the caption cues behind ``transcript``: start/end in seconds from the video's start, so a
     # match can point at the moment a claim is spoken; empty list when there are no captions
     "transcript_cues": pl.List(CUE),
+    # the pictures and videos the post carries, as URLs with their kind (MEDIA_KINDS); the media
+    # step fetches and fingerprints them; not part of content_hash
+    "media": pl.List(MEDIA_ITEM),
     "likes": pl.Int64,
     "reposts": pl.Int64,
     "replies": pl.Int64,
@@ -81,8 +88,23 @@ def _cue(value: Any) -> dict[str, Any]:
     return {"start": float(start), "end": float(max(start, end)), "text": text}
 
 
+def _media(items: Any) -> list[dict[str, str]]:
+    out, seen = [], set()
+    for item in items or []:
+        url, kind = (item.get("url"), item.get("kind")) if isinstance(item, dict) else item
+        if kind not in MEDIA_KINDS:
+            raise TypeError(f"media: kind must be one of {', '.join(MEDIA_KINDS)}, got {kind!r}")
+        if isinstance(url, str) and url.startswith(("http://", "https://")) and url not in seen:
+            seen.add(url)
+            out.append({"url": url, "kind": kind})
+    return out
+
+
 def make_post(platform: str, native_id: str, **fields: Any) -> dict[str, Any]:
     """Build one ``posts`` row. Unknown keys raise ``TypeError`` (a bug in the connector).
+
+    ``media`` takes ``(url, kind)`` pairs or ``{"url", "kind"}`` dicts (kinds: :data:`MEDIA_KINDS`);
+    non-HTTP URLs and repeats are dropped.
 
     ``transcript_cues`` takes cues as dicts or objects with ``start``, ``end`` (seconds) and
     ``text`` (e.g. :class:`connectors.captions.Cue`) and stores plain dicts."""
@@ -105,6 +127,7 @@ def make_post(platform: str, native_id: str, **fields: Any) -> dict[str, Any]:
     for c in ("url", "canonical_url"):
         row[c] = web_url(row[c])
     row["transcript_cues"] = [_cue(c) for c in (row["transcript_cues"] or [])]
+    row["media"] = _media(row["media"])
     for c in _INT_COLUMNS:
         v = row[c]
         row[c] = int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None

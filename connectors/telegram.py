@@ -24,6 +24,9 @@ header (``t.me/s/<channel>`` pages do; message fragments do not).
 ``Source.refetch(post_ids)`` reads ``t.me/s/<channel>?before=<number + 1>`` for the newest message
 asked for, which holds it and about twenty older ones, and goes on for messages not yet seen:
 views are the only count Telegram shows.
+``youtube:<id>``. ``media`` lists what the media step fingerprints: photos (``image``), video
+thumbnails and link previews' video thumbnails (``thumbnail``), video files (``video``) and link
+previews' pictures (``card``).
 """
 
 from __future__ import annotations
@@ -97,13 +100,21 @@ def message_row(msg, *, source: str = "", base_url: str = "https://t.me") -> dic
         title = f"Forwarded from {name}" if name else "Forwarded"
         if name_node.get("href"):
             links.append(name_node["href"])
-    media, videos = [], []
+    media, videos, items = [], [], []
     for v in msg.find_all("video", src=True):
         media.append(v["src"])
+        items.append((v["src"], "video"))
     for photo in msg.select(".tgme_widget_message_photo_wrap"):
         m = _BG_URL.search(photo.get("style") or "")
         if m:
             media.append(m.group(1))
+            items.append((m.group(1), "image"))
+    for selector, kind in ((".tgme_widget_message_video_thumb, .tgme_widget_message_roundvideo_thumb, "
+                            ".link_preview_video_thumb", "thumbnail"), (".link_preview_image", "card")):
+        for node in msg.select(selector):
+            m = _BG_URL.search(node.get("style") or "")
+            if m:
+                items.append((m.group(1), kind))
     msg_url = f"{base_url.rstrip('/')}/{channel}/{number}"
     players = msg.select(".tgme_widget_message_video_player, .tgme_widget_message_roundvideo_player")
     if players or (msg.find("video") is not None and preview is None):
@@ -122,7 +133,8 @@ def message_row(msg, *, source: str = "", base_url: str = "https://t.me") -> dic
         author_id=channel.lower(), author_handle=f"@{channel}",
         published_at=published, title=title, text=clip(_text(text_node)),
         links=unique(canonical_url(u) for u in links), media_urls=unique(media),
-        video_ids=unique(videos), views=parse_count(views.get_text()) if views is not None else None,
+        video_ids=unique(videos), media=[(u if not u.startswith("//") else "https:" + u, k) for u, k in items],
+        views=parse_count(views.get_text()) if views is not None else None,
     )
 
 

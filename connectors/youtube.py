@@ -91,8 +91,20 @@ def _lang(value: Any) -> str | None:
     return str(value).split("-")[0].lower() if value else None
 
 
+def _thumbnail(thumbs: Any) -> list[tuple[str, str]]:
+    """The thumbnail to fingerprint from a ``snippet.thumbnails`` object: ``medium`` (320x180, no
+    letterbox bars) first. Only i.ytimg.com stills: never the player or the video itself."""
+    if not isinstance(thumbs, dict):
+        return []
+    for size in ("medium", "high", "standard", "default", "maxres"):
+        t = thumbs.get(size)
+        if isinstance(t, dict) and isinstance(t.get("url"), str):
+            return [(t["url"], "thumbnail")]
+    return []
+
+
 def _video_row(vid: str, *, source: str, title, description, author, published, lang=None,
-               views=None, likes=None, comments=None, channel_id=None) -> dict:
+               views=None, likes=None, comments=None, channel_id=None, media=None) -> dict:
     if not vid or not _ID.match(vid):
         raise ValueError(f"not a YouTube video id: {vid!r}")
     url = f"https://www.youtube.com/watch?v={vid}"
@@ -103,7 +115,7 @@ def _video_row(vid: str, *, source: str, title, description, author, published, 
         published_at=iso_time(published), lang=lang, title=clip(title), text=clip(description or ""),
         links=unique(canonical_url(u) for u in links),
         video_ids=unique([f"youtube:{vid}"] + [video_ref(u) for u in links]),
-        views=views, likes=likes, replies=comments,
+        views=views, likes=likes, replies=comments, media=media,
     )
 
 
@@ -121,6 +133,7 @@ def _entry_row(entry, source: str) -> dict:
     group = entry.find("media:group", NS)
     description = group.findtext("media:description", namespaces=NS) if group is not None else None
     stats = entry.find(".//media:statistics", NS)
+    thumb = group.find("media:thumbnail", NS) if group is not None else None
     return _video_row(
         vid.strip(), source=source, title=entry.findtext("atom:title", namespaces=NS),
         description=description,
@@ -128,6 +141,7 @@ def _entry_row(entry, source: str) -> dict:
         published=entry.findtext("atom:published", namespaces=NS),
         views=_int(stats.get("views")) if stats is not None else None,
         channel_id=(entry.findtext("yt:channelId", namespaces=NS) or "").strip() or None,
+        media=[(thumb.get("url"), "thumbnail")] if thumb is not None and thumb.get("url") else None,
     )
 
 
@@ -206,6 +220,7 @@ def _item_row(item: dict, source: str) -> dict:
         lang=_lang(sn.get("defaultAudioLanguage") or sn.get("defaultLanguage")),
         views=_int(st.get("viewCount")), likes=_int(st.get("likeCount")),
         comments=_int(st.get("commentCount")), channel_id=sn.get("channelId"),
+        media=_thumbnail(sn.get("thumbnails")),
     )
 
 

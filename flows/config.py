@@ -23,7 +23,7 @@ DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEMO_SOURCES = DEMO_DIR / "sources.toml"
 DEMO_MANIFEST = DEMO_DIR / "responses" / "manifest.toml"
 
-TABLES = ("settings", "matching", "runner", "alerts", "sources")
+TABLES = ("settings", "matching", "runner", "alerts", "media", "sources")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SETTING_ALIASES = {"allow_private_links": "allow_private"}
 _MAY_BE_ZERO = {"retries", "backoff", "backoff_max", "retry_after_max", "min_interval"}
@@ -74,6 +74,7 @@ class PipelineConfig:
     runner: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, Any] = field(default_factory=dict)
     sources: list[SourceConfig] = field(default_factory=list)
+    media: dict[str, Any] = field(default_factory=dict)
 
     @property
     def enabled_sources(self) -> list[SourceConfig]:
@@ -180,7 +181,7 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
     unknown = sorted(set(data) - set(TABLES))
     if unknown:
         raise _fail(path, "", f"unknown table {unknown[0]!r}; use only: {', '.join(TABLES)}")
-    for t in ("settings", "matching", "runner", "alerts"):
+    for t in ("settings", "matching", "runner", "alerts", "media"):
         if not isinstance(data.get(t, {}), dict):
             raise _fail(path, "", f"[{t}] must be a table")
 
@@ -240,6 +241,13 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
 
     matching = dict(data.get("matching", {}))
     _check_matching(path, matching)
+    media = dict(data.get("media", {}))
+    from connectors.media import MediaSettings
+
+    try:
+        MediaSettings.from_mapping(media)
+    except ConfigError as exc:
+        raise _fail(path, "", str(exc)) from None
 
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list) or not all(isinstance(s, dict) for s in raw_sources):
@@ -272,7 +280,7 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
     if not any(s.enabled for s in sources):
         raise _fail(path, "", "every source has enabled = false; enable at least one")
 
-    return PipelineConfig(path, settings, matching, runner, alerts, sources)
+    return PipelineConfig(path, settings, matching, runner, alerts, sources, media)
 
 
 def _check_matching(path: Path, matching: dict[str, Any]) -> None:

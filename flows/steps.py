@@ -235,6 +235,96 @@ def _cursor_text(cursor: Any) -> str:
     return json.dumps(cursor, sort_keys=True, default=str)
 
 
+# ---------------------------------------------------------------- media
+
+
+def _fingerprint_media(cfg: PipelineConfig, posts: pl.DataFrame, run_id: str, replay: str | None = None,
+                       time_limit: float | None = None) -> Any:
+    """Fetch and fingerprint the pictures and videos of ``posts`` (bounded by ``[media]``, and its
+    time budget by ``time_limit`` seconds when given)."""
+    import dataclasses
+
+    from connectors.http import HttpClient
+    from connectors.media import MediaSettings, fingerprint_media, settings_for
+
+    settings = MediaSettings.from_mapping(cfg.media)
+    if time_limit is not None and time_limit < settings.time_budget_s:
+        settings = dataclasses.replace(settings, time_budget_s=max(0.0, time_limit))
+    transport = None
+    if replay:
+        from flows.replay import ReplayTransport
+
+        transport = ReplayTransport.from_manifest(replay)
+    base = cfg.http_settings()
+
+    def client(cap: int, seconds: float) -> Any:
+        return HttpClient(settings_for(base, cap, min(base.total_timeout, seconds)), transport)
+
+    items = posts.select("post_id", "source", "media").iter_rows()
+    return fingerprint_media(items, client, settings, run_id=run_id)
+
+
+fingerprint_media = execution.step(_fingerprint_media, name="fingerprint_media")
+
+
+def media_step(cfg: PipelineConfig, store: Store, posts: pl.DataFrame, run_id: str, day: Any,
+               replay: str | None, time_limit: float | None = None) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Fingerprint the media of ``posts`` not fingerprinted yet, store them, and return the ``media``
+    rows of every post in ``posts`` (stored earlier or now) and per-source counts for source_health.
+    ``time_limit`` (seconds; the run's time left) caps ``[media] time_budget_s``."""
+    from connectors.media import MediaSettings
+
+    settings = MediaSettings.from_mapping(cfg.media)
+    if posts.is_empty() or "media" not in posts.columns:
+        return empty("media"), {}
+    ids = posts.select("post_id").unique()
+    stored = store.collect("media", store.scan("media").join(ids.lazy(), on="post_id", how="semi"))
+    per_source: dict[str, Any] = {}
+    if settings.enabled:
+        done = stored.select("post_id", "media_url").with_columns(done=pl.lit(True))
+        todo = (posts.select("post_id", "source", "media").explode("media").drop_nulls("media")
+                .with_columns(media_url=pl.col("media").struct.field("url"))
+                .join(done, on=["post_id", "media_url"], how="left").filter(pl.col("done").is_null())
+                .group_by("post_id", "source", maintain_order=True).agg(pl.col("media")))
+        if todo.height:
+            result = execution.submit(fingerprint_media, cfg, todo, run_id, replay, time_limit,
+                                      name="fingerprint_media").result()
+            new = store.write("media", result.frame(), run_id, day)
+            stored = pl.concat([stored, new], how="vertical")
+            per_source = result.sources
+            ok = sum(s.fingerprinted for s in per_source.values())
+            skipped = sum(s.skipped for s in per_source.values())
+            failed = sum(s.failed for s in per_source.values())
+            _say(f"media: {ok} fingerprinted, {failed} failed, {skipped} skipped (budget) in {result.seconds:.1f}s")
+            for s in per_source.values():
+                for line in s.problems[:20]:
+                    _say(line, logging.WARNING)
+    return stored, per_source
+
+
+_known_media: dict[tuple[str, str], Any] = {}
+
+
+def media_evidence(catalogue: Any, matching: dict[str, Any], media: pl.DataFrame | None) -> pl.DataFrame | None:
+    """Which posts' pictures and videos match a claim's known media (``rules.media``): rows of
+    ``rules.match.MEDIA_MATCHES_SCHEMA``, the matcher's outside media evidence; None without any."""
+    from rules.config import MatchConfig
+    from rules.media import MediaRule, known_media_from_claims
+
+    if media is None or media.is_empty():
+        return None
+    key = (catalogue.version, json.dumps(matching or {}, sort_keys=True, default=str))
+    known = _known_media.get(key)
+    if known is None:
+        known = known_media_from_claims(catalogue.claims, MediaRule.from_config(MatchConfig.from_mapping(matching or {})))
+        _known_media.clear()
+        _known_media[key] = known
+    if not len(known):
+        return None
+    found = known.match(media)
+    return found.select("post_id", "claim_id", "score_media", "evidence") if found.height else None
+
+
 # ---------------------------------------------------------------- matching
 
 def _matcher(spec: matching.MatcherSpec) -> Any:
@@ -243,20 +333,25 @@ def _matcher(spec: matching.MatcherSpec) -> Any:
     return matching.matcher_for(spec, _say)
 
 
-def _match_batch(posts: pl.DataFrame, spec: matching.MatcherSpec) -> pl.DataFrame:
+def _match_batch(posts: pl.DataFrame, spec: matching.MatcherSpec, media: pl.DataFrame | None = None) -> pl.DataFrame:
     """Match one batch of posts against the catalogue, with the reviewers' feedback (rows of
-    ``rules.schema.MATCHES_SCHEMA``)."""
-    return _matcher(spec).match(posts)
+    ``rules.schema.MATCHES_SCHEMA``); ``media`` holds outside media evidence
+    (:func:`media_evidence`) for the run's posts."""
+    if media is not None and media.height:
+        media = media.join(posts.select("post_id"), on="post_id", how="semi")
+    return _matcher(spec).match(posts, media=media if media is not None and media.height else None)
 
 
 match_batch = execution.step(_match_batch, name="match_batch")
 
 
 def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: str,
-              feedback: pl.DataFrame | None = None, budget: Budget | None = None) -> pl.DataFrame:
-    """Matches of ``posts`` in batches, with the reviewers' ``feedback``. When ``budget`` stops
-    (the run's time is up, or a signal) no further batch is waited for; the batches done are
-    returned and the rest is caught up by the next run (their posts get no ``matched_posts`` row)."""
+              feedback: pl.DataFrame | None = None, budget: Budget | None = None,
+              media: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Matches of ``posts`` in batches, with the reviewers' ``feedback`` and the media evidence
+    ``media`` (:func:`media_evidence`). When ``budget`` stops (the run's time is up, or a signal)
+    no further batch is waited for; the batches done are returned and the rest is caught up by
+    the next run (their posts get no ``matched_posts`` row)."""
     size = cfg.batch_size
     chunks = [posts.slice(i, size) for i in range(0, posts.height, size)]
     if not chunks:
@@ -267,7 +362,7 @@ def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: 
     _matcher(spec)
     advance = execution.progress("claimwatch-matching", f"Matching {posts.height} posts in {len(chunks)} batches")
     results = []
-    done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, spec=spec)
+    done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, spec=spec, media=media)
     for i, (_, result) in enumerate(done, 1):
         results.append(result)
         advance(100.0 * i / len(chunks))
@@ -663,7 +758,7 @@ class Laps:
     several times). CPU seconds tell a phase's cost on a shared machine, where wall time also
     counts the wait for a core."""
 
-    PHASES = ("setup", "fetch", "store", "match", "report")
+    PHASES = ("setup", "fetch", "store", "media", "match", "report")
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -797,6 +892,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
 
     match_error = skipped_note = None
     caught_up = 0
+    media_health: dict[str, Any] = {}
     to_match = posts if store_error is None else empty("posts")
     new_matches = empty("matches")
     try:
@@ -811,7 +907,16 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
             _say(f"matching {caught_up} stored posts not yet matched with catalogue {version}")
         to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
         laps.lap("store")
-        matches = match_all(cfg, to_match, catalogue, run_id, feedback, run)
+        try:  # pictures and videos; a failure here costs the media evidence, never the run
+            # the media step takes at most half of the run's time left, the rest is for matching
+            media, media_health = media_step(cfg, store, to_match, run_id, day, str(manifest) if manifest else None,
+                                             time_limit=run.remaining() / 2)
+        except Exception as exc:
+            media, media_health = None, {}
+            _say(f"media step failed: {_error_text(exc)}", logging.ERROR)
+        laps.lap("media")
+        matches = match_all(cfg, to_match, catalogue, run_id, feedback, run,
+                            media=media_evidence(catalogue, cfg.matching, media))
         laps.lap("match")
         new_matches = store.write("matches", matches, run_id, day)
         matched = to_match.filter(pl.col("post_id").is_in(matches["post_id"].implode())) \
@@ -846,6 +951,10 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
             "cursor_before": _cursor_text(cursors.get(name)),
             "cursor_after": _cursor_text(o["cursor"]),
             "duration_s": o.get("duration_s"), "checked_at": checked,
+            "media_fingerprinted": getattr(media_health.get(name), "fingerprinted", 0),
+            "media_skipped": getattr(media_health.get(name), "skipped", 0),
+            "media_failed": getattr(media_health.get(name), "failed", 0),
+            "media_problems": list(getattr(media_health.get(name), "problems", [])),
         })
     unwritten = []
     try:

@@ -41,6 +41,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import polars as pl
 
+from connectors.media import MEDIA_SCHEMA
 from connectors.schema import METRICS_SCHEMA, POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA, MATCHES_SCHEMA
 
@@ -74,6 +75,12 @@ SOURCE_HEALTH_SCHEMA: dict[str, pl.DataType] = {
     "cursor_after": pl.String,  # JSON
     "duration_s": pl.Float64,
     "checked_at": pl.Datetime("us", "UTC"),
+    # the media step, for this source's posts: media fingerprinted, skipped (time budget or item
+    # cap), failed, and one line per failure (a bomb, a wrong content type, a cut-off video...)
+    "media_fingerprinted": pl.Int64,
+    "media_skipped": pl.Int64,
+    "media_failed": pl.Int64,
+    "media_problems": pl.List(pl.String),
 }
 
 # one row per post matched against a catalogue version, whether or not any claim scored for it
@@ -110,6 +117,7 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "claims": CLAIMS_SCHEMA,
     "runs": RUNS_SCHEMA,
     "source_health": SOURCE_HEALTH_SCHEMA,
+    "media": MEDIA_SCHEMA,
     "matched_posts": MATCHED_POSTS_SCHEMA,
     "post_metrics": METRICS_SCHEMA,
     "reviews": REVIEWS_SCHEMA,
@@ -122,6 +130,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "claims": ("claim_id", "catalogue_version"),
     "runs": ("run_id",),
     "source_health": ("run_id", "source"),
+    "media": ("post_id", "media_url", "algorithm"),
     "matched_posts": ("post_id", "catalogue_version"),
     "post_metrics": ("post_id", "run_id"),
     "reviews": ("post_id", "claim_id", "reviewer", "reviewed_at"),

@@ -19,7 +19,18 @@ Format of one claim (``rules/claims/<claim_id>.yaml``, one claim per file; files
         with_context: [khan, ik, kaptaan] # ... a surname or one-word alias needs a context
         context: [pti, adiala, jail]      # word near it ("Khan" alone is not Imran Khan);
         exclude: [melania trump]          # no alias counts inside these phrases
-    known_media: [youtube:<id>, https://...]                  # canonicalised on load
+    known_media:                          # URLs and ids (canonicalised on load), and
+      - youtube:<id>                      # fingerprints of the clip, a thumbnail or a keyframe
+      - https://...                       # (``claimwatch claims add-media`` writes them):
+      - algorithm: pdq                    # pdq (256 bits, 64 hex digits) or phash (64 bits)
+        kind: video                       # video | image
+        source: clip.mp4                  # where the copy came from (file name or URL)
+        sha256: ...                       # of that file (optional)
+        added: 2026-12-03                 # optional
+        duration_s: 22.4                  # optional
+        hashes: [e271017837246aac..., ...]   # one hash per frame, hex
+        frame_times: [0.0, 0.033, ...]    # seconds, one per hash (optional for an image)
+        quality: [100, 96, ...]           # PDQ quality 0-100 per hash (optional: 100)
     fact_checks: [{publisher, url, date, rating}]             # >= 1 for an active claim
     debunk_note: ...
     region: [PK]
@@ -88,6 +99,105 @@ class CatalogueError(ValueError):
     """A claim file or catalogue is malformed (raised by the loaders; the message is one line)."""
 
 
+FINGERPRINT_KEYS = ("algorithm", "kind", "source", "sha256", "added", "duration_s", "hashes", "frame_times",
+                    "quality", "regions", "note")
+# regions of a frame that get a hash of their own (connectors.fingerprint.REGIONS)
+FINGERPRINT_REGIONS = ("full", "band", "mirror", "band-mirror", "c5", "c10", "tl10", "tr10", "bl10", "br10")
+HASH_BITS = {"pdq": 256, "phash": 64}
+MAX_FINGERPRINT_FRAMES = 20_000
+
+
+@dataclass(frozen=True)
+class MediaFingerprint:
+    """Perceptual hashes of one known copy of a claim's media (see the module docstring)."""
+
+    algorithm: str
+    kind: str
+    hashes: tuple[str, ...]
+    frame_times: tuple[float, ...]
+    quality: tuple[int, ...]
+    source: str | None = None
+    sha256: str | None = None
+    added: str | None = None
+    duration_s: float | None = None
+    note: str | None = None
+    regions: tuple[str, ...] = ()  # one per hash; empty: every hash is of a whole frame
+
+    def content(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"algorithm": self.algorithm, "kind": self.kind}
+        for k in ("source", "sha256", "added", "duration_s", "note"):
+            if getattr(self, k) is not None:
+                out[k] = getattr(self, k)
+        out.update(hashes=list(self.hashes), frame_times=list(self.frame_times), quality=list(self.quality))
+        if self.regions:
+            out["regions"] = list(self.regions)
+        return out
+
+
+def parse_fingerprint(raw: Any, what: str) -> MediaFingerprint:
+    """A ``known_media`` mapping as a :class:`MediaFingerprint`; ValueError saying what is wrong
+    (``what`` names the item, e.g. ``item 3``)."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{what}: must be a URL, youtube:<id> or a fingerprint mapping")
+    unknown = sorted(set(raw) - set(FINGERPRINT_KEYS))
+    if unknown:
+        raise ValueError(f"{what}: unknown key '{unknown[0]}' (known: {', '.join(FINGERPRINT_KEYS)})")
+    algorithm = raw.get("algorithm")
+    if algorithm not in HASH_BITS:
+        raise ValueError(f"{what}: algorithm must be one of {', '.join(HASH_BITS)} (got {algorithm!r})")
+    kind = raw.get("kind")
+    if kind not in ("image", "video"):
+        raise ValueError(f"{what}: kind must be image or video (got {kind!r})")
+    hashes = raw.get("hashes")
+    if not isinstance(hashes, list) or not hashes:
+        raise ValueError(f"{what}: hashes must be a non-empty list of hex strings")
+    if len(hashes) > MAX_FINGERPRINT_FRAMES:
+        raise ValueError(f"{what}: {len(hashes)} hashes; at most {MAX_FINGERPRINT_FRAMES} per copy")
+    width = HASH_BITS[algorithm] // 4
+    for i, h in enumerate(hashes, 1):
+        if not isinstance(h, str) or len(h) != width or not re.fullmatch(r"[0-9a-fA-F]+", h):
+            shown = h if not isinstance(h, str) or len(h) <= 20 else h[:20] + "..."
+            got = f"{len(h)} characters" if isinstance(h, str) else type(h).__name__
+            raise ValueError(f"{what}: hash {i} {shown!r} is malformed ({got}); a {algorithm} hash is "
+                             f"{width} hex digits")
+    regions = raw.get("regions")
+    if regions is not None and (not isinstance(regions, list) or len(regions) != len(hashes)
+                                or not all(r in FINGERPRINT_REGIONS for r in regions)):
+        raise ValueError(f"{what}: regions must be one of {', '.join(FINGERPRINT_REGIONS)} per hash "
+                         f"({len(hashes)} hashes)")
+    if kind == "image" and len(hashes) != 1 and regions is None:
+        raise ValueError(f"{what}: an image without regions has exactly one hash (got {len(hashes)})")
+    times = raw.get("frame_times")
+    if times is None:
+        times = [0.0] * len(hashes) if kind == "image" else None
+    if (not isinstance(times, list) or len(times) != len(hashes)
+            or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0 for t in times)):
+        raise ValueError(f"{what}: frame_times must be one number of seconds >= 0 per hash "
+                         f"({len(hashes)} hashes)")
+    quality = raw.get("quality")
+    if quality is None:
+        quality = [100] * len(hashes)
+    if (not isinstance(quality, list) or len(quality) != len(hashes)
+            or not all(isinstance(q, int) and not isinstance(q, bool) and 0 <= q <= 100 for q in quality)):
+        raise ValueError(f"{what}: quality must be one integer 0-100 per hash ({len(hashes)} hashes)")
+    sha = raw.get("sha256")
+    if sha is not None and (not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise ValueError(f"{what}: sha256 must be 64 lower-case hex digits")
+    duration = raw.get("duration_s")
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration < 0):
+        raise ValueError(f"{what}: duration_s must be a number of seconds")
+    text = {}
+    for k in ("source", "added", "note"):
+        v = raw.get(k)
+        if v is not None and not isinstance(v, (str, int, float)) and not hasattr(v, "isoformat"):
+            raise ValueError(f"{what}: {k} must be a string")
+        text[k] = None if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
+    return MediaFingerprint(algorithm, kind, tuple(h.lower() for h in hashes), tuple(float(t) for t in times),
+                            tuple(int(q) for q in quality), text["source"], sha,
+                            text["added"], None if duration is None else float(duration), text["note"],
+                            tuple(regions or ()))
+
+
 @dataclass(frozen=True)
 class Claim:
     """One validated claim."""
@@ -109,6 +219,7 @@ class Claim:
     true_statements: tuple[str, ...] = ()
     debunk_variants: tuple[str, ...] = ()
     origin: str = ""
+    fingerprints: tuple[MediaFingerprint, ...] = ()  # the fingerprint items of known_media
 
     @property
     def entity_groups(self) -> list[EntityGroup]:
@@ -127,7 +238,8 @@ class Claim:
         out = {
             "claim_id": self.claim_id, "text": self.text, "title": self.title, "status": self.status,
             "variants": list(self.variants), "verdict": self.verdict, "media_category": self.media_category,
-            "required_entities": [list(g) for g in self.required_entities], "known_media": list(self.known_media),
+            "required_entities": [list(g) for g in self.required_entities],
+            "known_media": list(self.known_media) + [f.content() for f in self.fingerprints],
             "fact_checks": [dict(fc) for fc in self.fact_checks], "debunk_note": self.debunk_note,
             "region": list(self.region),
         }
@@ -304,10 +416,24 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
             groups.append(names + tuple(a for a in weak if a not in names))
             contexts.append((weak, context, exclude))
     media = []
-    for m in str_list("known_media"):
-        key = canonical_media(m)
+    prints: list[MediaFingerprint] = []
+    media_raw = raw.get("known_media")
+    if media_raw is not None and not isinstance(media_raw, list):
+        raise bad("known_media", "must be a list of URLs, youtube:<id> and fingerprint mappings")
+    for n, m in enumerate(media_raw or [], 1):
+        if isinstance(m, dict):
+            try:
+                prints.append(parse_fingerprint(m, f"item {n}"))
+            except ValueError as exc:
+                raise bad("known_media", str(exc)) from None
+            continue
+        if not isinstance(m, str):
+            raise bad("known_media", f"item {n}: must be a URL, youtube:<id> or a fingerprint mapping")
+        if not m.strip():
+            continue
+        key = canonical_media(m.strip())
         if key is None:
-            raise bad("known_media", f"'{m}' is not a URL or youtube:<11-char id>")
+            raise bad("known_media", f"'{m.strip()}' is not a URL or youtube:<11-char id>")
         media.append(key)
     fcs_raw = raw.get("fact_checks")
     fcs: list[dict[str, Any]] = []
@@ -342,7 +468,7 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
         known_media=tuple(dict.fromkeys(media)), fact_checks=tuple(fcs),
         debunk_note=opt_str("debunk_note"), region=str_list("region"),
         true_statements=true_statements, debunk_variants=tuple(dict.fromkeys(str_list("debunk_variants"))),
-        origin=where,
+        origin=where, fingerprints=tuple(prints),
     )
 
 
@@ -518,6 +644,58 @@ def set_status(path: str | os.PathLike, status: str, claim_id: str | None = None
             fh.write(updated)
             fh.flush()
             os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return p
+
+
+_TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:", re.MULTILINE)
+_MEDIA_KEY = re.compile(r"^known_media\s*:", re.MULTILINE)
+
+
+def add_known_media(path: str | os.PathLike, claim_id: str, items: list[Any]) -> Path:
+    """Append ``items`` (URL strings or fingerprint mappings) to the ``known_media`` list of the
+    one-claim YAML file ``path``. Only the ``known_media`` block is rewritten (the rest of the file,
+    comments included, stays as it is); the result is validated with the catalogue's own rules
+    before it replaces the file atomically. Raises :class:`CatalogueError`."""
+    p = Path(path)
+    try:
+        original = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogueError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    data = yaml.safe_load(original)
+    if not isinstance(data, dict):
+        raise CatalogueError(f"{p}: media can be added only to a one-claim file")
+    if str(data.get("claim_id")) != claim_id:
+        raise CatalogueError(f"{p}: holds claim '{data.get('claim_id')}', not '{claim_id}'")
+    current = data.get("known_media") or []
+    if not isinstance(current, list):
+        raise CatalogueError(f"{p}: claim '{claim_id}': field 'known_media': must be a list; fix it by hand first")
+    block = yaml.safe_dump({"known_media": current + list(items)}, sort_keys=False, allow_unicode=True,
+                           width=100, default_flow_style=None)
+    m = _MEDIA_KEY.search(original)
+    if m is None:
+        updated = original.rstrip("\n") + "\n" + block
+    else:
+        nxt = _TOP_KEY.search(original, m.end())
+        end = nxt.start() if nxt else len(original)
+        updated = original[:m.start()] + block + original[end:]
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(updated)
+            fh.flush()
+            os.fsync(fh.fileno())
+        check: dict[str, Claim] = {}
+        try:
+            _read_yaml_file(Path(tmp), check)
+        except CatalogueError as exc:
+            raise CatalogueError(str(exc).replace(_display(Path(tmp)), str(p)).replace(tmp, str(p))) from None
         os.replace(tmp, p)
     except BaseException:
         try:

@@ -9,8 +9,8 @@ stance ``mentions``                                                         ``me
 stance ``spreads`` and the claim is rated true or mostly true               ``no_flag``
 stance ``spreads`` or ``unclear``, the post as close to one of the claim's    ``no_flag``
 true statements as to the claim, no media / fact-check link (:mod:`rules.counter`)
-stance ``spreads``, score >= ``flag_threshold``, entities ok, claim         ``likely_misinformation``
-``active`` with a verdict that can flag (:mod:`rules.verdicts`), no hedge
+stance ``spreads``, score >= ``flag_threshold``, entities ok (or media      ``likely_misinformation``
+evidence), claim ``active`` with a verdict that can flag (:mod:`rules.verdicts`), no hedge
 otherwise                                                                   ``needs_review``
 =========================================================================== ==========================
 

@@ -286,8 +286,10 @@ class Matcher:
             if fc_link[i] or any(is_fact_check_url(k) for k in prep.keys[p]):
                 stance = "debunks"
             s = float(score[i])
+            # the entity guard keeps word matches about other people from flagging; a post showing
+            # the claim's own clip (media evidence) needs no names: a neutral title names nobody
             closer = bool(counter[i] >= claim_logit[i])
-            label = label_of(cfg, s, stance, bool(media[i] or fc_link[i]), ents, bool(ix.can_flag[c]), prep.hedge[p],
+            label = label_of(cfg, s, stance, bool(media[i] or fc_link[i]), ents or bool(media[i]), bool(ix.can_flag[c]), prep.hedge[p],
                              bool(ix.rated_true[c]), closer)
             truth = closest.get(i) if (closer and label == "no_flag" and stance in ("spreads", "unclear")
                                        and not (media[i] or fc_link[i])) else None

@@ -1,4 +1,4 @@
-"""``claimwatch claims list|show|approve|retire|import``: look after the claim catalogue."""
+"""``claimwatch claims list|show|approve|retire|import|add-media``: look after the claim catalogue."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _old_option_names(name: str) -> str:
     return "claims" if name == "claims-dir" else name  # --claims-dir, the option's earlier name, still works
 
 
-claims_app = typer.Typer(help="List, show, approve, retire and import claims of the catalogue.\n\n"
+claims_app = typer.Typer(help="List, show, approve, retire and import claims of the catalogue; add known media.\n\n"
                               "Exit codes: 0 done; 1 the data cannot be used or written (a claim file that "
                               "cannot be changed, a file to import that cannot be read or holds no claims, "
                               "an approval without a fact-check); 2 a bad input or usage (an unknown option "
@@ -281,6 +281,104 @@ def _digest(claim_id: str) -> str | None:
     them whatever words the id was given, so a re-import finds a claim imported under an older id."""
     m = _DIGEST.match(claim_id)
     return m.group(1) if m else None
+
+
+@claims_app.command("add-media")
+def add_media(
+    claim_id: str = typer.Argument(..., help="The claim's id."),
+    file_or_url: str = typer.Argument(..., help="A copy of the clip, a thumbnail or a keyframe: a local file "
+                                                "(MP4, WebM, MPEG-TS, JPEG, PNG, WebP, GIF) or an http(s) URL. "
+                                                "A YouTube link adds its id and fingerprints its thumbnail."),
+    claims_dir: Path = _dir_option(),
+    algorithm: str = typer.Option("phash", help="Hash algorithm: phash (64 bits, the default) or pdq (256 bits); "
+                                                "the media step's [media] algorithm must be the same."),
+    note: Optional[str] = typer.Option(None, help="A note kept with the fingerprint (where the copy was found)."),
+    max_mb: int = typer.Option(200, "--max-mb", help="Largest download accepted, in MB."),
+    allow_private_links: bool = typer.Option(False, help="Allow a URL on a private or loopback address."),
+) -> None:
+    """Fingerprint a copy of a claim's media and add it to the claim's known_media.
+
+    Videos are hashed at every frame up to 30 per second (near-identical neighbours dropped), pictures
+    once; each frame is hashed whole and as a few crops (5% and 10% off every side, 10% off two
+    adjacent sides) so cropped re-uploads meet it. The claim file gets the hashes, their frame times,
+    regions and qualities and where they came from. Posts whose pictures or videos match them are then
+    flagged through media evidence."""
+    from datetime import date
+
+    from connectors.errors import ConnectorError
+    from rules.catalogue import CatalogueError, add_known_media, find_claim_file
+
+    try:
+        if algorithm not in ("pdq", "phash"):
+            raise Failure(f"--algorithm must be pdq or phash (got {algorithm!r})", 2)
+        claim = _get(claims_dir, claim_id)
+        try:
+            path = find_claim_file(claims_dir, claim_id)
+        except CatalogueError as exc:
+            raise Failure(str(exc), 1) from None
+        extra: list[str] = []
+        try:
+            fp, source = _fingerprint_source(file_or_url, algorithm, max_mb, allow_private_links, extra)
+        except ConnectorError as exc:
+            raise Failure(f"{exc}", 1) from None
+        if any(f.sha256 == fp.sha256 and f.algorithm == algorithm for f in claim.fingerprints):
+            print(f"{source} is already a known copy of {claim_id} ({path}); nothing added")
+            return
+        entry = {"algorithm": algorithm, "kind": fp.kind, "source": source, "sha256": fp.sha256,
+                 "added": date.today().isoformat()}
+        if fp.kind == "video":
+            entry["duration_s"] = fp.duration_s
+        if note:
+            entry["note"] = note
+        entry.update(hashes=fp.hashes, frame_times=fp.frame_times, quality=fp.quality, regions=fp.regions)
+        extra = [x for x in extra if x not in claim.known_media]
+        try:
+            add_known_media(path, claim_id, extra + [entry])
+        except CatalogueError as exc:
+            raise Failure(str(exc), 1) from None
+    except Failure as exc:
+        _fail(exc)
+    usable = len({t for t, q in zip(fp.frame_times, fp.quality) if q >= 50})
+    frames = len(set(fp.frame_times))
+    what = (f"{frames} frames over {fp.duration_s:g} s" if fp.kind == "video" else "1 frame")
+    what += f", {len(fp.hashes)} hashes with their crops"
+    print(f"added {algorithm} fingerprint of {source} ({fp.kind}, {what}, {usable} of quality >= 50) to "
+          f"{claim_id} as known copy {len(claim.fingerprints) + 1} ({path})"
+          + (f"; also added {', '.join(extra)}" if extra else ""))
+    if fp.truncated:
+        print(f"note: only the first {fp.duration_s:g} s were fingerprinted (a duration or frame cap)")
+    if not usable:
+        print("warning: no frame has quality >= 50 (flat or dark pictures); this copy will match nothing",
+              file=sys.stderr)
+
+
+def _fingerprint_source(file_or_url: str, algorithm: str, max_mb: int, allow_private: bool,
+                        extra: list[str]) -> tuple[Any, str]:
+    """``(Fingerprint, source)`` of a local file or a URL (downloaded with the hardened client)."""
+    from connectors.errors import ParseError
+    from connectors.fingerprint import CATALOGUE_LIMITS, fingerprint_bytes, fingerprint_file
+    from connectors.urls import youtube_id
+
+    local = Path(file_or_url)
+    if local.exists() or not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", file_or_url):
+        if not local.is_file():
+            raise Failure(f"{file_or_url}: no such file (give a file or an http(s) URL)", 1)
+        return fingerprint_file(local, algorithm=algorithm, limits=CATALOGUE_LIMITS), local.name
+    from connectors.http import HttpClient, HttpSettings
+
+    url = file_or_url
+    vid = youtube_id(url)
+    if vid:  # never through YouTube's player: its id, and its thumbnail
+        extra.append(f"youtube:{vid}")
+        url = f"https://i.ytimg.com/vi/{vid}/hqdefault.jpg"
+    settings = HttpSettings(max_bytes=max_mb * 1024 * 1024, allow_private=allow_private, total_timeout=600.0)
+    with HttpClient(settings) as client:
+        client.check_url(url)
+        resp = client.get(url)
+    ctype = resp.content_type
+    if ctype and not ctype.startswith(("image/", "video/", "application/octet-stream", "binary/")):
+        raise ParseError(f"{url}: the server sent {ctype}, not a picture or a video; give the media file's own URL")
+    return fingerprint_bytes(resp.content, what=url, algorithm=algorithm, limits=CATALOGUE_LIMITS), url
 
 
 def _has_claims(claims_dir: Path) -> bool:

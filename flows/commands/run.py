@@ -176,7 +176,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     errors = [s for s in summary["sources"] if s["status"] != "ok"]
     lines += ["", "errors per source:" if errors else "errors per source: none"]
     lines += [f"  {s['source']}: {s['error']}" for s in errors]
-    lines += ["", f"files: {summary['data_dir']}/{{posts,matches,claims,runs,source_health,post_metrics}}/date=*/part-*.parquet"]
+    lines += ["", f"files: {summary['data_dir']}/{{posts,matches,claims,runs,source_health,post_metrics,media}}/date=*/part-*.parquet"]
     return "\n".join(lines)
 
 

@@ -304,3 +304,31 @@ def test_a_claimreview_page_rated_true_never_flags_a_post(claims_dir):
         assert "likely_misinformation" not in out["label"].to_list()  # ... and none is flagged
     labels = dict(zip(mine["post_id"], mine["label"]))
     assert labels["exact"] == labels["news"] == "no_flag"
+DEMO_CLIP = ROOT / "flows" / "demo" / "media" / "demo-clip.mp4"
+
+
+def test_add_media_fingerprints_a_clip_into_known_media_and_keeps_the_file(claims_dir, tmp_path):
+    from rules.catalogue import load_catalogue
+
+    r = cli("add-media", "edited-clip", DEMO_CLIP, "--claims", claims_dir, "--note", "first upload")
+    assert r.exit_code == 0, r.output
+    assert "added phash fingerprint of demo-clip.mp4 (video" in r.output and "known copy 1" in r.output
+    text = (claims_dir / "edited-clip.yaml").read_text()
+    assert text.startswith("# kept comment\n")
+    fp = load_catalogue(claims_dir).get("edited-clip").fingerprints[0]
+    assert fp.kind == "video" and len(set(fp.frame_times)) > 100 and fp.note == "first upload" and fp.source == "demo-clip.mp4"
+    assert len(fp.regions) == len(fp.hashes) and {"full", "c5", "tl10"} <= set(fp.regions)
+    again = cli("add-media", "edited-clip", DEMO_CLIP, "--claims", claims_dir)
+    assert again.exit_code == 0 and "already a known copy" in again.output
+
+
+def test_add_media_refuses_what_is_not_a_picture_or_video_in_one_line(claims_dir, tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a video")
+    before = (claims_dir / "edited-clip.yaml").read_text()
+    r = cli("add-media", "edited-clip", bad, "--claims", claims_dir)
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == [f"claimwatch claims: {bad}: neither a picture (JPEG, PNG, WebP, GIF, BMP) "
+                                             "nor a video (MP4, WebM, MPEG-TS)"]
+    assert (claims_dir / "edited-clip.yaml").read_text() == before
+    assert cli("add-media", "nope", DEMO_CLIP, "--claims", claims_dir).exit_code == 1

@@ -102,7 +102,7 @@ def test_a_run_records_seconds_per_phase_and_the_second_run_loads_the_index(tmp_
     assert [line.split(" (")[0] for line in lines if line.startswith("claim index")] == [
         "claim index built", "claim index loaded"]
     for summary in (first, second):
-        assert list(summary["phases"]) == ["setup", "fetch", "store", "match", "report"]
+        assert list(summary["phases"]) == ["setup", "fetch", "store", "media", "match", "report"]
         assert all(s >= 0 for s in summary["phases"].values())
         assert sum(summary["phases"].values()) == pytest.approx(summary["duration_s"], abs=1.0)
         assert summary["posts_matched"] == summary["posts_new"] == 26
