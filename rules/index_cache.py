@@ -70,8 +70,9 @@ _ALLOWED: dict[str, set[str]] = {
     "scipy.sparse._csr": {"csr_matrix", "csr_array"},
     "scipy.sparse._csc": {"csc_matrix", "csc_array"},
     "scipy.sparse._coo": {"coo_matrix", "coo_array"},
-    "rules.index": {"ClaimIndex", "Tokens", "CounterStatements"},
+    "rules.index": {"ClaimIndex", "Tokens", "TextTable"},
     "rules.duplicates": {"DuplicateGroups"},
+    "rules.entities": {"EntityGuard", "EntityGroup", "_Phrases"},
 }
 _NUMPY_DTYPES = ("numpy.dtypes",)  # numpy >= 1.25 pickles dtypes by their class in numpy.dtypes
 _CLAIM_ATTRS = ("claims",)

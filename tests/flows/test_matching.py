@@ -105,8 +105,8 @@ def test_a_run_records_seconds_per_phase_and_the_second_run_loads_the_index(tmp_
         assert list(summary["phases"]) == ["setup", "fetch", "store", "media", "match", "report"]
         assert all(s >= 0 for s in summary["phases"].values())
         assert sum(summary["phases"].values()) == pytest.approx(summary["duration_s"], abs=1.0)
-        assert summary["posts_matched"] == summary["posts_new"] == 26
-        assert "time: setup " in format_summary(summary) and "(26 posts, " in format_summary(summary)
+        assert summary["posts_matched"] == summary["posts_new"] == 27
+        assert "time: setup " in format_summary(summary) and "(27 posts, " in format_summary(summary)
         assert "; cpu: setup " in format_summary(summary) and list(summary["phases_cpu"]) == list(summary["phases"])
     read = lambda d: pl.read_parquet(f"{d}/matches/**/*.parquet").drop("run_id", "flagged_at").sort("post_id", "claim_id")  # noqa: E731
     assert_frame_equal(read(tmp_path / "a"), read(tmp_path / "b"))

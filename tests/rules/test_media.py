@@ -78,7 +78,7 @@ def test_flat_frames_take_no_part():
 
 # --- catalogue ---------------------------------------------------------------------------------------
 
-BASE = {"claim_id": "c", "text": "a claim", "fact_checks": [{"url": "https://f.example/1"}]}
+BASE = {"claim_id": "c", "text": "a claim", "verdict": "false", "fact_checks": [{"url": "https://f.example/1"}]}
 
 
 def claim_with(item) -> None:
@@ -112,7 +112,7 @@ def test_malformed_fingerprints_are_refused_in_one_line(item, message):
 
 def test_add_known_media_rewrites_only_the_known_media_block(tmp_path):
     f = tmp_path / "c.yaml"
-    f.write_text("# a comment that stays\nclaim_id: c\ntext: a claim\nknown_media: []\n"
+    f.write_text("# a comment that stays\nclaim_id: c\ntext: a claim\nverdict: \"false\"\nknown_media: []\n"
                  "fact_checks:\n  - url: https://f.example/1  # stays too\n", encoding="utf-8")
     add_known_media(f, "c", ["youtube:dQw4w9WgXcQ", {"algorithm": "pdq", "kind": "image", "hashes": KNOWN[:1]}])
     text = f.read_text()
@@ -127,7 +127,7 @@ def test_add_known_media_rewrites_only_the_known_media_block(tmp_path):
 # --- matching ----------------------------------------------------------------------------------------
 
 CLAIM = {"claim_id": "release-clip", "text": "Trump promises to get Imran Khan out of jail",
-         "required_entities": [["trump"], ["imran khan", "khan"]], "fact_checks": [{"url": "https://f.example/1"}],
+         "verdict": "altered", "required_entities": [["trump"], ["imran khan"]], "fact_checks": [{"url": "https://f.example/1"}],
          "known_media": [{"algorithm": "pdq", "kind": "video", "hashes": KNOWN, "frame_times": list(range(20))}]}
 
 
