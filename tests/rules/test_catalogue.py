@@ -141,3 +141,14 @@ def test_media_category_in_a_jsonl_catalogue_names_the_line(tmp_path):
     p.write_text(json.dumps({"claim_id": "1", "text": "t", "media_category": "Fake"}) + "\n", encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"c\.jsonl:1: claim '1': field 'media_category': must be one of"):
         load_jsonl(p)
+
+
+def test_an_unquoted_yaml_verdict_false_reads_as_the_verdict_false(tmp_path):
+    """YAML reads ``verdict: false`` as a boolean; a curator means the verdict ``false``."""
+    from rules.catalogue import load_catalogue
+
+    f = tmp_path / "t.yaml"
+    f.write_text('claim_id: t\ntext: a claim here\nverdict: false\nfact_checks: [{url: "https://f.example/1"}]\n')
+    assert load_catalogue(f).get("t").verdict == "false"
+    f.write_text('claim_id: t\ntext: a claim here\nverdict: true\nstatus: imported\nfact_checks: [{url: "https://f.example/1"}]\n')
+    assert load_catalogue(f).get("t").verdict == "true"
