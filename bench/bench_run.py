@@ -159,6 +159,11 @@ allow_private_links = true
 max_bytes = {max(size * 2, 20_000_000)}
 timeout = 300
 total_timeout = 1200
+
+[runner]
+# a loaded machine must not cut the measured run short (defaults: 840 s a run, 300 s a source)
+run_budget = 3600
+source_budget = 1200
 """
     for k, url in enumerate(urls, 1):
         text += f"""
