@@ -1,11 +1,12 @@
 """A whole ``claimwatch run`` on a big feed and a big catalogue, end to end, on loopback only.
 
-    .venv/bin/python bench/bench_run.py [--items 10000] [--claims 14000] [--cold-only] [--again]
+    .venv/bin/python bench/bench_run.py [--items 10000] [--claims 14000] [--feeds 1] [--cold-only] [--again]
         [--data ../shared/data/checkthat2020] [--keep DIR] [--prefect] [--profile FILE]
 
 It builds
 
-* a loopback RSS 2.0 feed of ``--items`` items, served by a threaded HTTP server on
+* a loopback RSS 2.0 feed of ``--items`` items (or ``--feeds`` feeds sharing them, one source
+  each: an RSS source stores at most ``max_items`` new items per run), served by a threaded HTTP server on
   127.0.0.1 (a free port) from this process. The items are tweets of the CheckThat! 2020
   train and dev sets (real claim-like text: every post finds BM25 candidates among the claims),
   each made unique by its item number, with a title (its first words), a link and a date one
@@ -159,6 +160,11 @@ allow_private_links = true
 max_bytes = {max(size * 2, 20_000_000)}
 timeout = 300
 total_timeout = 1200
+
+[runner]
+# a loaded machine must not cut the measured run short (defaults: 840 s a run, 300 s a source)
+run_budget = 3600
+source_budget = 1200
 """
     for k, url in enumerate(urls, 1):
         text += f"""
