@@ -184,3 +184,25 @@ def test_serve_passes_the_catalogue_to_the_pipeline_and_refuses_a_broken_one(tmp
     (broken / "x.yaml").write_text("claim_id: [unclosed\n")
     r = CliRunner().invoke(app, ["serve", "--demo", "--claims", str(broken)])
     assert r.exit_code == 2 and r.stderr.startswith("claimwatch serve: --claims ") and "not valid YAML" in r.stderr
+
+
+def test_claims_dir_is_the_same_option_as_claims_in_every_command(tmp_path, monkeypatch):
+    import prefect
+
+    from flows import prefect_env
+    from flows.cli import app
+
+    monkeypatch.setattr(prefect_env, "configure", lambda **kw: {})
+    served = {}
+    monkeypatch.setattr(prefect, "serve", lambda *deployments, **kw: served.update(deployments=deployments))
+    assert cli("init", tmp_path / "desk").exit_code == 0
+    desk = tmp_path / "desk" / "claims"
+    r = CliRunner().invoke(app, ["serve", "--demo", "--claims-dir", str(desk)])
+    assert r.exit_code == 0, r.output
+    pipeline = next(d for d in served["deployments"] if d.name == "ingest-and-detect")
+    assert pipeline.parameters["claims_dir"] == str(desk.resolve())
+    missing = tmp_path / "no-such-catalogue"
+    for args in (["match", "--posts", tmp_path / "p.jsonl", "--out", tmp_path / "o.csv"],
+                 ["claims", "list"], ["run", "--sources", tmp_path / "missing.toml"]):
+        r = CliRunner().invoke(app, [*map(str, args), "--claims-dir", str(missing)])
+        assert r.exit_code != 0 and "No such option" not in r.output, (args, r.output)
