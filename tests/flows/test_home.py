@@ -34,11 +34,16 @@ def shipped_files():
     return sorted(p.relative_to(home.SHIPPED_CLAIMS_DIR) for p in home.SHIPPED_CLAIMS_DIR.rglob("*.yaml"))
 
 
-def test_the_catalogue_is_the_option_then_claimwatch_home_then_the_shipped_one(tmp_path, monkeypatch):
+def test_the_catalogue_is_the_option_then_claimwatch_home_then_the_shipped_one(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("CLAIMWATCH_HOME", raising=False)
     assert home.claims_dir() == home.SHIPPED_CLAIMS_DIR
+    assert capsys.readouterr().err == ""
     monkeypatch.setenv("CLAIMWATCH_HOME", str(tmp_path))
-    assert home.claims_dir() == home.SHIPPED_CLAIMS_DIR  # no claims/ there yet
+    assert home.claims_dir() == home.SHIPPED_CLAIMS_DIR  # no claims/ there yet: said once, on stderr
+    assert home.claims_dir() == home.SHIPPED_CLAIMS_DIR
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (f"claimwatch: CLAIMWATCH_HOME={tmp_path} holds no claims folder; using the shipped catalogue "
+                    f"{home.SHIPPED_CLAIMS_DIR} (run `claimwatch init {tmp_path}` to make one there)")
     (tmp_path / "rules" / "claims").mkdir(parents=True)
     assert home.claims_dir() == tmp_path / "rules" / "claims"  # CLAIMWATCH_HOME is a checkout
     (tmp_path / "claims").mkdir()
