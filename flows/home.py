@@ -6,7 +6,8 @@ this order:
 1. the folder given with ``--claims`` (``--claims-dir`` is the same option);
 2. ``$CLAIMWATCH_HOME/claims`` when ``CLAIMWATCH_HOME`` is set and that folder exists (made by
    ``claimwatch init``), else ``$CLAIMWATCH_HOME/rules/claims`` when ``CLAIMWATCH_HOME`` is a
-   checkout of the repository (as a worker set up from a checkout has it);
+   checkout of the repository (as a worker set up from a checkout has it); a ``CLAIMWATCH_HOME``
+   with neither is said in one line on stderr;
 3. the catalogue shipped with the package (``rules/claims`` of the checkout or installation).
 
 ``claimwatch init [DIR]`` copies the shipped catalogue to ``DIR/claims`` and says to set
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import os
 import site
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -45,7 +47,20 @@ def claims_dir(given: str | Path | None = None) -> Path:
         for candidate in (h / "claims", h / "rules" / "claims"):
             if candidate.is_dir():
                 return candidate
+        _say_once(f"claimwatch: {HOME_ENV}={h} holds no claims folder; using the shipped catalogue "
+                  f"{SHIPPED_CLAIMS_DIR} (run `claimwatch init {h}` to make one there)")
     return SHIPPED_CLAIMS_DIR
+
+
+_said: set[str] = set()
+
+
+def _say_once(line: str) -> None:
+    """One line on stderr, once per process: a CLAIMWATCH_HOME without a catalogue is a mistake
+    worth seeing, but not a reason to stop a scheduled run."""
+    if line not in _said:
+        _said.add(line)
+        print(line, file=sys.stderr)
 
 
 def _install_dirs() -> list[Path]:

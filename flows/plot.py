@@ -15,6 +15,18 @@ SPREADING = "#D55E00"  # Okabe-Ito vermillion: readable for colour-blind viewers
 DEBUNKING = "#0072B2"  # Okabe-Ito blue
 OTHER = "#BBBBBB"
 MAX_PANELS = 8
+HEADER = 1.55  # inches above the first panel: title, subtitle, legend
+
+
+def _fit_title(ax, name: str, right_px: float, renderer) -> None:
+    """``name`` as the panel's bold left title, cut with "…" so it ends before ``right_px``."""
+    text, cut = name, len(name)
+    while True:
+        title = ax.set_title(text, loc="left", fontsize=10.5, fontweight="bold")
+        if title.get_window_extent(renderer).x1 <= right_px or cut <= 4:
+            return
+        cut -= max(1, cut // 20)
+        text = name[:cut].rstrip(" (") + "…"
 
 
 def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz: str = "UTC",
@@ -26,7 +38,8 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
     ids to the titles the panels show (the id is shown beside a title). ``posts`` gives the
     subtitle's distinct post counts (:func:`flows.report.post_totals`): a post flagged for two
     claims is one post there; without it the per-claim rows are summed. Every panel shares one
-    y-scale, so bar heights compare across claims.
+    y-scale, so bar heights compare across claims. A panel's title is cut (with "…") where it
+    would run into the panel's counts on the right; the legend has a line of its own.
     """
     import matplotlib
 
@@ -67,11 +80,12 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
             return path
 
         first, last = daily["day"].min(), daily["day"].max()
-        height = 1.3 + 2.0 * len(claims)
+        height = HEADER + 2.0 * len(claims)
         fig, axes = plt.subplots(len(claims), 1, figsize=(10, height), sharex=True, sharey=True, squeeze=False)
         shown = daily.filter(pl.col("claim_id").is_in(claims))
         top = max([int(shown[k].max() or 0) for k in ("spreading", "debunking", "other")] + [1])
-        fig.subplots_adjust(left=0.07, right=0.98, top=1 - 1.05 / height, bottom=0.75 / height, hspace=0.42)
+        fig.subplots_adjust(left=0.07, right=0.98, top=1 - (HEADER - 0.25) / height, bottom=0.75 / height, hspace=0.42)
+        renderer = fig.canvas.get_renderer()
         if n["other"]:
             width = 0.27
             series = (("spreading", SPREADING, -width), ("debunking", DEBUNKING, 0.0), ("other", OTHER, width))
@@ -90,15 +104,10 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
             t = totals.filter(pl.col("claim_id") == claim).row(0, named=True)
             name = titles.get(claim)
             name = f"{name}  ({claim})" if name and name != claim else claim
-            if len(name) > 90:
-                name = name[:87].rstrip() + "..."
-            ax.set_title(
-                f"{name}   {t['spreading']} spreading, {t['debunking']} debunking"
-                + (f", {t['other']} other" if t["other"] else ""),
-                loc="left",
-                fontsize=10.5,
-                fontweight="bold",
-            )
+            counts = ax.set_title(f"{t['spreading']} spreading, {t['debunking']} debunking"
+                                  + (f", {t['other']} other" if t["other"] else ""),
+                                  loc="right", fontsize=9.5, color="#333333")
+            _fit_title(ax, name, counts.get_window_extent(renderer).x0 - 10, renderer)
             ax.set_ylabel("posts")
             ax.yaxis.get_major_locator().set_params(integer=True)
             ax.set_ylim(0, top * 1.2)
@@ -117,7 +126,8 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.set_xlabel(f"day of publication ({tz})")
         handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper right", ncols=len(series), frameon=False, bbox_to_anchor=(0.98, 1 - 0.1 / height))
+        fig.legend(handles, labels, loc="upper left", ncols=len(series), frameon=False,
+                   bbox_to_anchor=(0.01, 1 - 0.76 / height), borderaxespad=0, handlelength=1.4)
         fig.text(0.02, 1 - 0.38 / height, title, ha="left", va="baseline", fontsize=14, fontweight="bold")
         fig.text(0.02, 1 - 0.66 / height, subtitle, ha="left", va="baseline", fontsize=9.5, color="#555555")
         fig.savefig(path, dpi=120)

@@ -1072,6 +1072,41 @@ def posts_to_refresh(store: Store, now: datetime, hours: float) -> pl.DataFrame:
     return store.collect("posts", build)
 
 
+# what a by-id read may lack that the first fetch had (a video's captions, fetched only for new
+# videos; a language detected on the first read): taken from the stored post
+_STORED_FIELDS = tuple(c for c in POSTS_SCHEMA if c not in (
+    "post_id", "fetched_at", "run_id", "content_hash", "likes", "reposts", "replies", "views", "author_followers"))
+
+
+def with_stored_fields(store: Store, rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (posts read again by id) with every field they lack (null, or an empty list) taken
+    from the latest stored row of the same post, and ``content_hash`` computed again, so a post
+    is stored again only when what the platform returns changed: a YouTube video re-read through
+    ``videos.list`` comes back without its captions, and is not an edited post for that."""
+    if rows.is_empty():
+        return rows
+    from connectors.schema import content_hash
+
+    ids = rows["post_id"].unique().implode()
+    stored = store.collect("posts", lambda: store.scan("posts").filter(pl.col("post_id").is_in(ids))
+                           .select(*POSTS_SCHEMA).sort("fetched_at").unique("post_id", keep="last"))
+    if stored.is_empty():
+        return rows
+    joined = rows.join(stored.select("post_id", *[pl.col(c).alias(f"{c}__stored") for c in _STORED_FIELDS]),
+                       on="post_id", how="left")
+    filled = []
+    for c in _STORED_FIELDS:
+        old = pl.col(f"{c}__stored")
+        if isinstance(POSTS_SCHEMA[c], pl.List):
+            missing = pl.col(c).is_null() | (pl.col(c).list.len() == 0)
+            filled.append(pl.when(missing & old.is_not_null()).then(old).otherwise(pl.col(c)).alias(c))
+        else:
+            filled.append(pl.coalesce(c, old).alias(c))
+    out = joined.with_columns(filled).select(rows.columns)
+    return out.with_columns(content_hash=pl.struct("title", "text", "transcript").map_elements(
+        lambda r: content_hash(r["title"], r["text"], r["transcript"]), return_dtype=pl.String))
+
+
 def _refetch_source(cfg: PipelineConfig, src: SourceConfig, post_ids: list[str],
                     replay: str | None = None, budget: Budget | None = None) -> dict[str, Any]:
     """Read ``post_ids`` of one source again by id (:meth:`connectors.base.BaseSource.refetch`)
@@ -1149,17 +1184,18 @@ def refresh_metrics(config: str | None = None, data_dir: str = "claimwatch-data"
             fut.wait()
             exc = fut.exception()
             if exc is None:
-                out = fut.result()
-                frames.append(out["rows"].with_columns(run_id=pl.lit(run_id)))
-                sources[src.name] = {"asked": len(ids), "read": out["rows"].height}
+                read = fut.result()["rows"].filter(pl.col("post_id").is_in(ids))  # only the posts asked for
+                frames.append(read.with_columns(run_id=pl.lit(run_id)))
+                sources[src.name] = {"asked": len(ids), "read": read.height}
             else:
                 errors[src.name] = _error_text(exc)
                 _say(f"re-reading {src.name} failed: {errors[src.name]}", logging.WARNING)
     rows = pl.concat(frames, how="vertical") if frames else empty("posts")
     rows = rows.unique("post_id", keep="first", maintain_order=True)
     day = started.date()
-    edited = store.write("posts", detect_languages(store, rows), run_id, day) if rows.height else empty("posts")
     snapshots = store.write("post_metrics", metrics_frame(rows, "refetch", run_id), run_id, day)
+    rows = with_stored_fields(store, rows)
+    edited = store.write("posts", detect_languages(store, rows), run_id, day) if rows.height else empty("posts")
     _say(f"refreshed {snapshots.height} of {due.height} flagged posts first seen in the last {hours:g} h"
          + (f"; {edited.height} edited" if edited.height else ""))
     return {"run_id": run_id, "due": due.height, "snapshots": snapshots.height, "edited": edited.height,

@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 
 def init(
-    folder: Optional[Path] = typer.Argument(None, help="Folder to set up (default: $CLAIMWATCH_HOME if set, else the current folder)."),
+    folder: Optional[Path] = typer.Argument(None, metavar="DIR", help="Folder to set up (default: $CLAIMWATCH_HOME if set, else the current folder)."),
 ) -> None:
     """Copy the shipped claim catalogue to DIR/claims, a folder you can edit, and say what to set.
 

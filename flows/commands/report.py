@@ -47,7 +47,7 @@ def report(
     tz: str = typer.Option("UTC", help="Time zone for times and days, e.g. Asia/Karachi."),
     plot: Optional[Path] = typer.Option(None, help="Also draw flagged posts per claim per day into this PNG file."),
     quality: bool = typer.Option(False, "--quality", help="Instead: precision as measured by reviewers' verdicts "
-                                 "(`claimwatch review`), per claim, language and platform; --since is the review time."),
+                                 "(`claimwatch review`), per claim, language and platform; --since is the review time (in --tz)."),
 ) -> None:
     """Show the latest flagged posts and how many posts spread or debunk each claim per day.
 
@@ -61,10 +61,10 @@ def report(
     if quality:
         if view is not None or plot is not None:
             typer.echo("claimwatch report: --quality prints precision tables; leave out --view and --plot", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(2)
         from flows.commands.review import quality_report
 
-        quality_report(data_dir, since, claim, platform, label, fmt.value)
+        quality_report(data_dir, since, claim, platform, label, fmt.value, tz)
         return
 
     try:

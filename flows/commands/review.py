@@ -12,6 +12,7 @@ import sys
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -88,6 +89,8 @@ def choices(store, option: str, column: str, values: Optional[List[str]]) -> tup
     else:
         known = sorted(v for v in store.collect("posts", store.scan("posts").select(pl.col(column).unique()))
                        .get_column(column).to_list() if v)
+    by_fold = {k.casefold(): k for k in known}
+    given = tuple(v if v in known else by_fold.get(v.casefold(), v) for v in given)  # any case, as in `report`
     unknown = [v for v in given if v not in known]
     if unknown:
         shown = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
@@ -112,11 +115,12 @@ def labels_option(values: Optional[List[str]], default: tuple[str, ...]) -> tupl
     return tuple(dict.fromkeys(out)) or default
 
 
-def since_option(since: Optional[str]):
+def since_option(since: Optional[str], tz: str = "UTC"):
     from flows import report as rep
 
     try:
-        return rep.parse_since(since) if since is not None else None
+        zone = rep.check_tz(tz)
+        return rep.parse_since(since, tz=zone) if since is not None else None
     except rep.ReportError as exc:
         raise Bad(str(exc)) from None
 
@@ -275,9 +279,10 @@ def _three_places(col: str):
 
 
 def quality_report(data_dir: Path | str, since: Optional[str], claim: Optional[List[str]], platform: Optional[List[str]],
-                   label: Optional[List[str]], fmt: str) -> None:
+                   label: Optional[List[str]], fmt: str, tz: str = "UTC") -> None:
     """``claimwatch report --quality``: precision of the labels as measured by reviews, per claim,
-    language and platform and over all, as a table, CSV or JSON (exit 1 with one line on bad input)."""
+    language and platform and over all, as a table, CSV or JSON. Exit codes as `report`'s: 2 with
+    one line for a bad option value (``--since`` read in ``tz``), 1 when the data cannot be used."""
     import json
 
     from flows import reviews
@@ -286,14 +291,17 @@ def quality_report(data_dir: Path | str, since: Optional[str], claim: Optional[L
 
     try:
         store = open_store(data_dir)
+    except Bad as exc:  # no dataset there: the data cannot be used
+        _fail(str(exc), 1, "claimwatch report")
+    try:
         labels = labels_option(label, ("likely_misinformation", "needs_review", "debunk"))
-        when = since_option(since)
+        when = since_option(since, tz)
         claims = choices(store, "--claim", "claim_id", claim)
         platforms = choices(store, "--platform", "platform", platform)
         rows = reviews.quality(store, claims=claims, platforms=platforms, labels=labels, since=when)
         no_reviews = not store.files("reviews")
-    except Bad as exc:
-        _fail(str(exc), 1, "claimwatch report")
+    except Bad as exc:  # a bad option value
+        _fail(str(exc), 2, "claimwatch report")
     except StoreError as exc:
         _fail(str(exc), 1, "claimwatch report")
     if no_reviews:
@@ -309,7 +317,7 @@ def quality_report(data_dir: Path | str, since: Optional[str], claim: Optional[L
         return
     out.write(f"Precision as measured by reviews: confirmed / reviewed, the latest verdict per post and claim "
               f"(labels as matched: {', '.join(labels)}"
-              + (f"; reviewed since {when:%Y-%m-%d %H:%M} UTC" if when else "") + ")\n")
+              + (f"; reviewed since {when.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} {tz}" if when else "") + ")\n")
     names = {"claim": "claim_id", "language": "lang", "platform": "platform", "all": "all"}
     for by, name in names.items():
         part = (rows.filter(rows["by"] == by).drop("by").rename({"value": name})

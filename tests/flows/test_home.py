@@ -34,11 +34,16 @@ def shipped_files():
     return sorted(p.relative_to(home.SHIPPED_CLAIMS_DIR) for p in home.SHIPPED_CLAIMS_DIR.rglob("*.yaml"))
 
 
-def test_the_catalogue_is_the_option_then_claimwatch_home_then_the_shipped_one(tmp_path, monkeypatch):
+def test_the_catalogue_is_the_option_then_claimwatch_home_then_the_shipped_one(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("CLAIMWATCH_HOME", raising=False)
     assert home.claims_dir() == home.SHIPPED_CLAIMS_DIR
+    assert capsys.readouterr().err == ""
     monkeypatch.setenv("CLAIMWATCH_HOME", str(tmp_path))
-    assert home.claims_dir() == home.SHIPPED_CLAIMS_DIR  # no claims/ there yet
+    assert home.claims_dir() == home.SHIPPED_CLAIMS_DIR  # no claims/ there yet: said once, on stderr
+    assert home.claims_dir() == home.SHIPPED_CLAIMS_DIR
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (f"claimwatch: CLAIMWATCH_HOME={tmp_path} holds no claims folder; using the shipped catalogue "
+                    f"{home.SHIPPED_CLAIMS_DIR} (run `claimwatch init {tmp_path}` to make one there)")
     (tmp_path / "rules" / "claims").mkdir(parents=True)
     assert home.claims_dir() == tmp_path / "rules" / "claims"  # CLAIMWATCH_HOME is a checkout
     (tmp_path / "claims").mkdir()
@@ -184,3 +189,25 @@ def test_serve_passes_the_catalogue_to_the_pipeline_and_refuses_a_broken_one(tmp
     (broken / "x.yaml").write_text("claim_id: [unclosed\n")
     r = CliRunner().invoke(app, ["serve", "--demo", "--claims", str(broken)])
     assert r.exit_code == 2 and r.stderr.startswith("claimwatch serve: --claims ") and "not valid YAML" in r.stderr
+
+
+def test_claims_dir_is_the_same_option_as_claims_in_every_command(tmp_path, monkeypatch):
+    import prefect
+
+    from flows import prefect_env
+    from flows.cli import app
+
+    monkeypatch.setattr(prefect_env, "configure", lambda **kw: {})
+    served = {}
+    monkeypatch.setattr(prefect, "serve", lambda *deployments, **kw: served.update(deployments=deployments))
+    assert cli("init", tmp_path / "desk").exit_code == 0
+    desk = tmp_path / "desk" / "claims"
+    r = CliRunner().invoke(app, ["serve", "--demo", "--claims-dir", str(desk)])
+    assert r.exit_code == 0, r.output
+    pipeline = next(d for d in served["deployments"] if d.name == "ingest-and-detect")
+    assert pipeline.parameters["claims_dir"] == str(desk.resolve())
+    missing = tmp_path / "no-such-catalogue"
+    for args in (["match", "--posts", tmp_path / "p.jsonl", "--out", tmp_path / "o.csv"],
+                 ["claims", "list"], ["run", "--sources", tmp_path / "missing.toml"]):
+        r = CliRunner().invoke(app, [*map(str, args), "--claims-dir", str(missing)])
+        assert r.exit_code != 0 and "No such option" not in r.output, (args, r.output)

@@ -248,3 +248,61 @@ def test_a_refresh_run_is_named_with_what_was_re_read_and_what_failed_in_60_char
     name = ui.refresh_name(at, 48, result)
     assert name.startswith("refresh Dec 03 09:05Z · 12/14 re-read · failed: ") and len(name) <= 60, name
     assert "bsky" in name
+
+
+def test_a_video_read_again_without_its_captions_is_not_stored_again_as_an_edit(tmp_path, monkeypatch):
+    """videos.list gives no captions: the re-read keeps the stored transcript, so only its counts
+    are new (a snapshot) and ``posts`` keeps one row with the captions; an edited description is
+    stored again, with the captions carried over. Only the videos asked for are counted."""
+    from connectors.schema import content_hash
+    from flows import execution, steps
+
+    videos = json.loads((DEMO / "youtube" / "videos_imran_khan_trump.json").read_text())
+    first = youtube.parse_api(json.dumps(videos).encode())
+    wanted = {"youtube:Rk4ZpTq8vN0", "youtube:bW2cXy7Lh1s"}
+    now = datetime.now(timezone.utc)
+    stored = []
+    for row in first:
+        if row["post_id"] in wanted:
+            row = {**row, "source": "yt", "fetched_at": now - timedelta(hours=1), "transcript": f"captions of {row['post_id']}",
+                   "lang": "ur"}
+            row["content_hash"] = content_hash(row["title"], row["text"], row["transcript"])
+            stored.append(row)
+    data_dir = tmp_path / "data"
+    store = Store(data_dir)
+    store.write("posts", posts_frame(stored), "r1", now.date())
+    store.write("matches", pl.DataFrame({"post_id": sorted(wanted), "claim_id": ["c", "c"], "catalogue_version": ["v", "v"],
+                                         "label": ["likely_misinformation", "needs_review"]}), "r1", now.date())
+    for item in videos["items"]:
+        item["statistics"]["viewCount"] = str(int(item["statistics"]["viewCount"]) * 10)
+        if item["id"] == "bW2cXy7Lh1s":
+            item["snippet"]["description"] += " (updated)"
+    monkeypatch.setenv("CW_TEST_YT_KEY", "k")
+    with LoopbackServer() as srv:
+        srv.route("/youtube/v3/videos", body=json.dumps(videos).encode(), headers=JSON)  # all five, as a cache might
+        sources = tmp_path / "sources.toml"
+        sources.write_text(f"""
+[settings]
+allow_private_links = true
+retries = 0
+
+[[sources]]
+name = "yt"
+kind = "youtube"
+query = "Imran Khan Trump"
+api_key_env = "CW_TEST_YT_KEY"
+base_url = "{srv.url('/youtube/v3')}"
+""")
+        with execution.use(execution.LocalExecutor()):
+            out = steps.refresh_metrics(config=str(sources), data_dir=str(data_dir))
+    assert out["errors"] == {} and out["sources"] == {"yt": {"asked": 2, "read": 2}}
+    assert out["snapshots"] == 2 and out["edited"] == 1
+    metrics = store.read("post_metrics")
+    assert sorted(metrics["post_id"]) == sorted(wanted) and set(metrics["how"]) == {"refetch"}
+    posts = store.read("posts").sort("fetched_at")
+    assert posts.filter(pl.col("post_id") == "youtube:Rk4ZpTq8vN0").height == 1  # counts only: not stored again
+    edited = posts.filter(pl.col("post_id") == "youtube:bW2cXy7Lh1s")
+    assert edited.height == 2 and edited["text"][-1].endswith("(updated)")
+    latest = edited.row(-1, named=True)
+    assert latest["transcript"] == "captions of youtube:bW2cXy7Lh1s" and latest["lang"] == "ur"
+    assert latest["content_hash"] == content_hash(latest["title"], latest["text"], latest["transcript"])
