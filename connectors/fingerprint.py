@@ -47,6 +47,10 @@ CROPS: dict[str, tuple[float, float, float, float]] = {
     "tr10": (0.10, 0.0, 0.0, 0.10),
     "bl10": (0.0, 0.10, 0.10, 0.0),
     "br10": (0.0, 0.10, 0.0, 0.10),
+    "tl5": (0.05, 0.0, 0.05, 0.0),  # 5% off the top and the left
+    "tr5": (0.05, 0.0, 0.0, 0.05),
+    "bl5": (0.0, 0.05, 0.05, 0.0),
+    "br5": (0.0, 0.05, 0.0, 0.05),
 }
 # full: the frame without dark bars; band: also without a band of one colour carrying text along an
 # edge (a caption band, phone bars), when there is one; mirror: flipped left to right

@@ -202,6 +202,24 @@ def test_a_caption_band_in_big_letters_comes_off_whole_and_the_photo_keeps_its_o
     assert min(distance(by["band"], k) for k in known.hashes) <= 6 < min(distance(by["full"], k) for k in known.hashes)
 
 
+@pytest.mark.parametrize("photo", ["labelme-subset/q0291.jpg", "pen-and-coaster.png"])
+def test_a_crop_between_the_grid_points_meets_a_catalogue_crop(photo):
+    """7% off the top and 3% off the right is no crop the catalogue hashes; the nearest one (5% off
+    the top and the right) is within a few bits of it, while the whole picture and the 10% crops are not."""
+    from PIL import Image
+
+    need_corpus()
+    path = MEDIA / "pdq/data/reg-test-input" / photo
+    src = Image.open(path).convert("RGB")
+    w, h = src.size
+    buf = io.BytesIO()
+    src.crop((0, round(h * .07), w - round(w * .03), h)).save(buf, "JPEG", quality=85)
+    post = whole(image_fingerprint(buf.getvalue()))[0]
+    known = fingerprint_file(path, limits=CATALOGUE_LIMITS)
+    by = {r: min(distance(post, k) for k, kr in zip(known.hashes, known.regions) if kr == r) for r in set(known.regions)}
+    assert by["tr5"] <= 6 < min(by["full"], by["tr10"], by["c10"]), by
+
+
 def test_letterbox_bars_are_trimmed_before_hashing():
     from PIL import Image
 
