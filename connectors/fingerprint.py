@@ -47,6 +47,10 @@ CROPS: dict[str, tuple[float, float, float, float]] = {
     "tr10": (0.10, 0.0, 0.0, 0.10),
     "bl10": (0.0, 0.10, 0.10, 0.0),
     "br10": (0.0, 0.10, 0.0, 0.10),
+    "tl5": (0.05, 0.0, 0.05, 0.0),  # 5% off the top and the left
+    "tr5": (0.05, 0.0, 0.0, 0.05),
+    "bl5": (0.0, 0.05, 0.05, 0.0),
+    "br5": (0.0, 0.05, 0.0, 0.05),
 }
 # full: the frame without dark bars; band: also without a band of one colour carrying text along an
 # edge (a caption band, phone bars), when there is one; mirror: flipped left to right
@@ -62,6 +66,7 @@ _BORDER_RANGE = 24  # a row or column whose luma spans less than this (2nd-98th 
 _BORDER_DARK = 48  # ... and stays darker than this is a bar (a white wall at the edge is content)
 _MAX_TRIM = 0.35  # never trim more than this share of a side
 _BAND_TOLERANCE = 20  # luma within this of a band's colour counts as the band
+_BAND_RARE = 0.15  # a row with less of the band's colour than this is picture, not a line of text
 
 
 @dataclass(frozen=True)
@@ -172,23 +177,23 @@ def trim_borders(rgb: np.ndarray) -> np.ndarray:
 
 
 def _band_edge(lum: np.ndarray) -> int:
-    """Rows from the top edge of ``lum`` that form a band of one colour carrying sparse marks (a
-    caption band with its text, a phone's status bar, a bar with a watermark over it): the edge
-    row is nearly all one colour, and rows stay mostly that colour until two rows in a row are
-    mostly something else. 0 when there is no such band or it would take over a third."""
+    """Rows from the top edge of ``lum`` that form a band of one colour carrying marks (a caption
+    band with its text, a phone's status bar, a bar with a watermark over it): the edge row is
+    nearly all one colour, and the band goes on, through rows of text and thin lines, until
+    three rows in a row in which that colour is rare (the picture). 0 when there is no such
+    band, it is thinner than 3 rows and 1/40 of the height, or it would take over a third."""
     h = lum.shape[0]
     if h < 16:
         return 0
-    edge = lum[0]
-    ref = int(np.median(edge))
-    near = (np.abs(lum.astype(np.int16) - ref) <= _BAND_TOLERANCE)
-    share = near.mean(axis=1)
+    ref = int(np.median(lum[0]))
+    share = (np.abs(lum.astype(np.int16) - ref) <= _BAND_TOLERANCE).mean(axis=1)
     if share[0] < 0.9:
         return 0
-    low = share < 0.3
-    stop = low[:-1] & low[1:]
-    n = int(np.argmax(stop)) if stop.any() else h
-    if n > int(h * _MAX_TRIM) or n < max(3, h // 40) or share[:n].mean() < 0.7:
+    low = np.convolve(share < _BAND_RARE, np.ones(3, dtype=np.int32), "valid") >= 3
+    n = int(np.argmax(low)) if low.any() else h
+    if n > int(h * _MAX_TRIM):
+        return 0  # that colour goes on too far: the picture's own (a sky, a wall), not a band
+    if n < max(3, h // 40) or share[:n].mean() < 0.6:
         return 0
     return n
 
@@ -257,10 +262,11 @@ def _debanded(lum: np.ndarray) -> tuple[int, int, int, int] | None:
     caption band over a pillarboxed frame); None when there is nothing to take off."""
     top, left = 0, 0
     bottom, right = lum.shape[:2]
-    for _ in range(2):
-        for find in (band_box, border_box):
-            t, b, l, r = find(lum[top:bottom, left:right])
-            top, bottom, left, right = top + t, top + b, left + l, left + r
+    for find in (band_box, border_box, band_box, border_box):
+        t, b, l, r = find(lum[top:bottom, left:right])
+        if find is border_box and (t, b, l, r) == (0, bottom - top, 0, right - left):
+            break  # no dark bars were behind the bands: the picture's own edges stay as they are
+        top, bottom, left, right = top + t, top + b, left + l, left + r
     if (top, bottom, left, right) == (0, lum.shape[0], 0, lum.shape[1]):
         return None
     return top, bottom, left, right

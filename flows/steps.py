@@ -248,8 +248,8 @@ def _fingerprint_media(cfg: PipelineConfig, posts: pl.DataFrame, run_id: str, re
     from connectors.media import MediaSettings, fingerprint_media, settings_for
 
     settings = MediaSettings.from_mapping(cfg.media)
-    if time_limit is not None and time_limit < settings.time_budget_s:
-        settings = dataclasses.replace(settings, time_budget_s=max(0.0, time_limit))
+    if time_limit is not None and 0 < time_limit < settings.time_budget_s:
+        settings = dataclasses.replace(settings, time_budget_s=time_limit)
     transport = None
     if replay:
         from flows.replay import ReplayTransport
@@ -286,7 +286,14 @@ def media_step(cfg: PipelineConfig, store: Store, posts: pl.DataFrame, run_id: s
                 .with_columns(media_url=pl.col("media").struct.field("url"))
                 .join(done, on=["post_id", "media_url"], how="left").filter(pl.col("done").is_null())
                 .group_by("post_id", "source", maintain_order=True).agg(pl.col("media")))
-        if todo.height:
+        if todo.height and time_limit is not None and time_limit <= 0:  # the run's time is up: count them
+            from connectors.media import SourceMedia
+
+            counts = (todo.explode("media").filter(pl.col("media").struct.field("kind").is_in(list(settings.kinds)))
+                      .group_by("source", maintain_order=True).len())
+            per_source = {source: SourceMedia(skipped=n) for source, n in counts.iter_rows()}
+            _say(f"media: {counts['len'].sum()} skipped: the run has no time left for them", logging.WARNING)
+        elif todo.height:
             result = execution.submit(fingerprint_media, cfg, todo, run_id, replay, time_limit,
                                       name="fingerprint_media").result()
             new = store.write("media", result.frame(), run_id, day)

@@ -102,7 +102,8 @@ class CatalogueError(ValueError):
 FINGERPRINT_KEYS = ("algorithm", "kind", "source", "sha256", "added", "duration_s", "hashes", "frame_times",
                     "quality", "regions", "note")
 # regions of a frame that get a hash of their own (connectors.fingerprint.REGIONS)
-FINGERPRINT_REGIONS = ("full", "band", "mirror", "band-mirror", "c5", "c10", "tl10", "tr10", "bl10", "br10")
+FINGERPRINT_REGIONS = ("full", "band", "mirror", "band-mirror", "c5", "c10", "tl10", "tr10", "bl10", "br10",
+                       "tl5", "tr5", "bl5", "br5")
 HASH_BITS = {"pdq": 256, "phash": 64}
 MAX_FINGERPRINT_FRAMES = 20_000
 

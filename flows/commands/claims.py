@@ -299,7 +299,7 @@ def add_media(
     """Fingerprint a copy of a claim's media and add it to the claim's known_media.
 
     Videos are hashed at every frame up to 30 per second (near-identical neighbours dropped), pictures
-    once; each frame is hashed whole and as a few crops (5% and 10% off every side, 10% off two
+    once; each frame is hashed whole and as a few crops (5% and 10% off every side, 5% and 10% off two
     adjacent sides) so cropped re-uploads meet it. The claim file gets the hashes, their frame times,
     regions and qualities and where they came from. Posts whose pictures or videos match them are then
     flagged through media evidence."""

@@ -177,6 +177,49 @@ def test_each_sampled_frame_is_hashed_whole_without_its_bands_and_mirrored():
     assert distance(whole(image_fingerprint(buf.getvalue()))[0], crop["c5"]) <= 6
 
 
+@pytest.mark.parametrize("photo", ["q1050", "q2821"])
+def test_a_caption_band_in_big_letters_comes_off_whole_and_the_photo_keeps_its_own_edges(photo):
+    """A meme-style caption (a white band a seventh of the height, bold letters half as tall as it,
+    then JPEG) comes off whole: its rows of thick letters do not end the band early, and the
+    photo's own edges (a pale sky and a grey strip in q1050, a thin frame in q2821) are not taken
+    off with it. The post frame without its band then meets the catalogue's hash of the photo."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    need_corpus()
+    path = MEDIA / f"pdq/data/reg-test-input/labelme-subset/{photo}.jpg"
+    src = Image.open(path).convert("RGB")
+    w, h = src.size
+    band = max(24, h // 7)
+    post = Image.new("RGB", (w, h + band), (255, 255, 255))
+    post.paste(src, (0, band))
+    ImageDraw.Draw(post).text((w // 20, band // 4), "MUST WATCH: they hid this!", fill=(0, 0, 0),
+                              font=ImageFont.load_default(band // 2), stroke_width=1, stroke_fill=(0, 0, 0))
+    buf = io.BytesIO()
+    post.save(buf, "JPEG", quality=85)
+    fp = image_fingerprint(buf.getvalue())
+    by = dict(zip(fp.regions, fp.hashes))
+    known = fingerprint_file(path, limits=CATALOGUE_LIMITS)
+    assert min(distance(by["band"], k) for k in known.hashes) <= 6 < min(distance(by["full"], k) for k in known.hashes)
+
+
+@pytest.mark.parametrize("photo", ["labelme-subset/q0291.jpg", "pen-and-coaster.png"])
+def test_a_crop_between_the_grid_points_meets_a_catalogue_crop(photo):
+    """7% off the top and 3% off the right is no crop the catalogue hashes; the nearest one (5% off
+    the top and the right) is within a few bits of it, while the whole picture and the 10% crops are not."""
+    from PIL import Image
+
+    need_corpus()
+    path = MEDIA / "pdq/data/reg-test-input" / photo
+    src = Image.open(path).convert("RGB")
+    w, h = src.size
+    buf = io.BytesIO()
+    src.crop((0, round(h * .07), w - round(w * .03), h)).save(buf, "JPEG", quality=85)
+    post = whole(image_fingerprint(buf.getvalue()))[0]
+    known = fingerprint_file(path, limits=CATALOGUE_LIMITS)
+    by = {r: min(distance(post, k) for k, kr in zip(known.hashes, known.regions) if kr == r) for r in set(known.regions)}
+    assert by["tr5"] <= 6 < min(by["full"], by["tr10"], by["c10"]), by
+
+
 def test_letterbox_bars_are_trimmed_before_hashing():
     from PIL import Image
 

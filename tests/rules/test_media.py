@@ -146,3 +146,12 @@ def test_media_evidence_alone_flags_a_neutral_post_and_a_debunk_stays_a_debunk()
     assert rows["debunk"]["label"] == "debunk"
     assert "plain" not in rows
     assert m.match(posts).filter(pl.col("label") == "likely_misinformation").is_empty()  # words alone: nothing
+
+
+def test_the_catalogue_accepts_exactly_the_regions_fingerprints_are_made_of():
+    """rules/ validates known_media without importing connectors/: its list of regions must be the
+    fingerprints' own, or add-media would write copies the catalogue then refuses."""
+    from connectors.fingerprint import REGIONS
+    from rules.catalogue import FINGERPRINT_REGIONS
+
+    assert sorted(FINGERPRINT_REGIONS) == sorted(REGIONS)
