@@ -190,7 +190,7 @@ def test_config_from_mapping_refuses_unknown_keys_and_bad_values():
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(180)
 def test_a_catalogue_of_200000_claims_builds_and_matches():
     from rules.synthetic import synthetic_catalogue
 
