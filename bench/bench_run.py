@@ -26,7 +26,7 @@ Prefect flow instead, in Prefect's ephemeral mode (a temporary API per process).
 
 Per run it prints: wall time from process start to exit, CPU time and peak RSS of the run's
 process (``os.wait4``), the run's own seconds per phase (the ``time:`` line of its summary:
-setup, fetch, store, match, report, wall and the process's CPU), how the claim index was had
+setup, fetch, store, media, match, report, wall and the process's CPU), how the claim index was had
 (built or loaded, seconds),
 and posts per second (new posts over wall time; matched posts over the match phase). Each line
 carries the machine's 1-minute load average (the machine may be shared: compare ratios and CPU
