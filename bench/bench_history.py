@@ -6,10 +6,10 @@
 
 Each simulated run does what ``claimwatch run`` does with the dataset, without Prefect and
 without the network, every 15 minutes of simulated time: store the catalogue's claims, store
-``--new`` new posts plus ``--refetch`` posts already stored (a feed's overlap), catch up stored
-posts not yet matched with this catalogue, match them with the real matcher and the shipped
-catalogue, store ``matches`` and ``matched_posts``, ``source_health`` and ``runs``, save cursors,
-and count spreading posts for alerts. One synthetic post in ten repeats a catalogued claim; the others
+``--new`` new posts plus ``--refetch`` posts already stored (a feed's overlap) and read the new
+ones back, catch up stored posts not yet matched with this catalogue, match them with the real
+matcher and the shipped catalogue, store ``matches`` and ``matched_posts``, ``source_health`` and
+``runs``, save cursors, and count spreading posts for alerts. One synthetic post in ten repeats a catalogued claim; the others
 match no claim, which is the case that made catching up run forever.
 
 It prints the per-run wall time of the first and last 50 runs and their ratio (the baseline is
@@ -34,6 +34,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.schema import make_post, posts_frame  # noqa: E402
+from flows.matching import MatcherSpec  # noqa: E402
 from flows.steps import _matcher, matched_rows, posts_to_catch_up, spreading_counts  # noqa: E402
 from flows.store import Store  # noqa: E402
 from rules.catalogue import load_catalogue  # noqa: E402
@@ -60,14 +61,14 @@ def simulate(data_dir: str | Path, runs: int, new: int, refetch: int, compact_fi
     """Run the history (from run ``start_run`` on an existing data dir); one dict per run:
     seconds, caught_up, files per table."""
     catalogue = load_catalogue(Path(__file__).resolve().parents[1] / "rules" / "claims")
-    matcher = _matcher(catalogue, {})
+    matcher = _matcher(MatcherSpec(catalogue, {}, None))
     texts = [t for t in catalogue.frame()["text"].to_list() if t]
     out = []
     next_id = new * start_run
     for r in range(start_run, start_run + runs):
         now = START + timedelta(minutes=15 * r)
         run_id, day = f"{now:%Y%m%dT%H%M%SZ}-bench", now.date()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         store = Store(data_dir, compact_files=compact_files)
         store.check()
         store.write("claims", catalogue.frame(), run_id, day)
@@ -75,8 +76,11 @@ def simulate(data_dir: str | Path, runs: int, new: int, refetch: int, compact_fi
         old = _posts(max(next_id - refetch, 0), min(refetch, next_id), now, texts)
         next_id += new
         posts = pl.concat([old, fresh]).with_columns(run_id=pl.lit(run_id))
-        written = store.write("posts", posts, run_id, day)
+        store.write("posts", posts, run_id, day)
         store.save_cursors({"bench": {"since": next_id}})
+        # a run reads its new posts back from the store before matching them
+        written = store.collect("posts", lambda: store.scan("posts", since=("run_id", run_id))
+                                .filter(pl.col("run_id") == run_id))
         backlog = posts_to_catch_up(store, catalogue.version, now, catch_up_days, catch_up_max, exclude=written)
         to_match = pl.concat([written, backlog]) if backlog.height else written
         matches = matcher.match(to_match).with_columns(run_id=pl.lit(run_id), flagged_at=pl.lit(now))
@@ -88,9 +92,9 @@ def simulate(data_dir: str | Path, runs: int, new: int, refetch: int, compact_fi
         spreading_counts(store, now, 3600)
         store.write("runs", pl.DataFrame({"run_id": [run_id], "status": ["ok"], "posts_new": [written.height]}),
                     run_id, day)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         files = {t: len(store.files(t, check=False)) for t in ("posts", "matches", "matched_posts", "runs")}
-        out.append({"run": r + 1, "seconds": seconds, "caught_up": backlog.height, "new": written.height,
+        out.append({"run": r + 1, "seconds": seconds, "cpu": cpu, "caught_up": backlog.height, "new": written.height,
                     "files": files})
     return out
 
@@ -109,20 +113,27 @@ def interleaved(tmp: Path, runs: int, new: int, refetch: int, compact_files: int
     for lo, hi in ((0, 50), (runs - 50, runs)):
         a = statistics.median(h["seconds"] for h in long_runs[lo:hi])
         b = statistics.median(h["seconds"] for h in young_runs[lo:hi])
-        print(f"  runs {lo + 1}-{hi}: long history {a:.3f} s per run, young data dir (<= {young} runs) "
-              f"{b:.3f} s in the same minutes; ratio {a / b:.2f}")
+        ca = statistics.median(h["cpu"] for h in long_runs[lo:hi])
+        cb = statistics.median(h["cpu"] for h in young_runs[lo:hi])
+        print(f"  runs {lo + 1}-{hi}: long history {a:.3f} s per run ({ca:.3f} s CPU), young data dir "
+              f"(<= {young} runs) {b:.3f} s ({cb:.3f} s CPU) in the same minutes; ratio {a / b:.2f} "
+              f"(CPU {ca / cb:.2f})")
     print(f"  posts caught up per run (long): max {max(h['caught_up'] for h in long_runs)}; part files after "
           f"the last run: {long_runs[-1]['files']}; most at any time: "
           f"{ {t: max(h['files'][t] for h in long_runs) for t in long_runs[-1]['files']} }")
 
 
 def report(label: str, history: list[dict]) -> float:
-    head = [h["seconds"] for h in history[:50]]
-    tail = [h["seconds"] for h in history[-50:]]
+    n = min(50, len(history))
+    head = [h["seconds"] for h in history[:n]]
+    tail = [h["seconds"] for h in history[-n:]]
     ratio = statistics.median(tail) / statistics.median(head)
+    cpu_head = statistics.median(h["cpu"] for h in history[:n])
+    cpu_tail = statistics.median(h["cpu"] for h in history[-n:])
     print(f"{label}:")
-    print(f"  per-run seconds, median of runs 1-50: {statistics.median(head):.3f}; "
-          f"of runs {len(history) - 49}-{len(history)}: {statistics.median(tail):.3f}; ratio {ratio:.2f}")
+    print(f"  per-run seconds, median of runs 1-{n}: {statistics.median(head):.3f} ({cpu_head:.3f} CPU); "
+          f"of runs {len(history) - n + 1}-{len(history)}: {statistics.median(tail):.3f} ({cpu_tail:.3f} CPU); "
+          f"ratio {ratio:.2f} (CPU {cpu_tail / cpu_head:.2f})")
     print(f"  posts caught up per run: first 5 runs {[h['caught_up'] for h in history[:5]]}, "
           f"last 5 runs {[h['caught_up'] for h in history[-5:]]}, max {max(h['caught_up'] for h in history)}")
     last = history[-1]["files"]

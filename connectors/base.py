@@ -13,6 +13,8 @@ It provides:
   :class:`FetchResult`. The cursor is a plain JSON-able dict the connector defines (since id,
   ETag, page token...); the flow stores ``result.cursor`` only after ``result.posts`` are written,
   so a failed run re-fetches what it missed.
+* ``Source.refetch(post_ids)`` (optional, with ``REFETCH = True``): the given posts read again by
+  id, so the flows can record how their counts grow (``post_metrics``).
 * ``Source.OPTIONS``: every option the source reads (besides ``name``, ``kind`` and ``enabled``)
   mapped to the type or tuple of types it accepts (TOML types: ``str``, ``int``, ``bool``,
   ``(int, float)`` for a number). The sources file is checked against it before anything runs:
@@ -56,3 +58,15 @@ class BaseSource:
 
     def fetch(self, cursor: dict[str, Any] | None) -> FetchResult:  # pragma: no cover
         raise NotImplementedError
+
+    #: True when :meth:`refetch` can read single posts again by id (the reach-over-time snapshots)
+    REFETCH: ClassVar[bool] = False
+
+    def refetch(self, post_ids: list[str]) -> FetchResult:
+        """The posts ``post_ids`` (this source's own ``post_id`` values) read again, with today's
+        counts, through the platform's by-id endpoint. Posts gone from the platform are simply
+        missing from the result. The cursor is not used or changed. Sources without such an
+        endpoint return no posts and a warning saying so."""
+        return FetchResult(posts=[], cursor={}, warnings=[
+            f"{self.name}: {self.kind or 'this'} sources cannot re-read single posts; their reach is "
+            "recorded only when a run fetches them"])

@@ -34,8 +34,13 @@ read again; repeats are dropped by ``post_id``). On the first run, and with ``so
 Rows: ``post_id`` is ``bluesky:<at:// uri>``; ``url`` is
 ``https://bsky.app/profile/<handle>/post/<rkey>`` (the DID when the handle is invalid); links come
 from link facets and external embeds; images, videos (HLS playlist) and the media of
-record-with-media embeds go to ``media_urls``; YouTube links and Bluesky videos to ``video_ids``.
+record-with-media embeds go to ``media_urls``; YouTube links and Bluesky videos to ``video_ids``;
+``media`` lists what the media step fingerprints: image thumbnails (``image``), link-card pictures
+(``card``), a video's thumbnail (``thumbnail``) and its HLS playlist (``hls``).
 ``parse`` also reads ``getPosts`` and ``getAuthorFeed`` responses (reposts are unwrapped).
+``author_id`` is the author's DID (stable across handle changes), ``author_handle`` the handle;
+search results carry no follower counts. ``Source.refetch(post_ids)`` reads posts again with
+``app.bsky.feed.getPosts`` (25 URIs a request) for the reach-over-time snapshots.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from connectors.urls import canonical_url, video_ref
 
 _BAD_ITEM = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
+GET_POSTS = "/xrpc/app.bsky.feed.getPosts"
 CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
 SINCE_OVERLAP = timedelta(minutes=15)  # posts indexed late are still found; repeats are dropped
 MAX_SEEN = 2000
@@ -69,7 +75,8 @@ def post_url(uri: str, author: dict | None) -> str | None:
     return f"https://bsky.app/profile/{who}/post/{parts[2]}"
 
 
-def _embed_media(embed: dict | None, links: list, media: list, videos: list) -> None:
+def _embed_media(embed: dict | None, links: list, media: list, videos: list, items: list | None = None) -> None:
+    items = [] if items is None else items
     if not isinstance(embed, dict):
         return
     kind = (embed.get("$type") or "").split("#")[0]
@@ -77,17 +84,24 @@ def _embed_media(embed: dict | None, links: list, media: list, videos: list) -> 
         for img in embed.get("images") or []:
             if isinstance(img, dict) and isinstance(img.get("fullsize"), str):
                 media.append(img["fullsize"])
+                # the feed thumbnail is the same picture, smaller: cheaper to fingerprint
+                items.append((img["thumb"] if isinstance(img.get("thumb"), str) else img["fullsize"], "image"))
     elif kind == "app.bsky.embed.external":
         ext = embed.get("external") or {}
         if ext.get("uri"):
             links.append(ext["uri"])
+        if isinstance(ext.get("thumb"), str):
+            items.append((ext["thumb"], "card"))
     elif kind == "app.bsky.embed.video":
         playlist = embed.get("playlist")
+        if isinstance(embed.get("thumbnail"), str):
+            items.append((embed["thumbnail"], "thumbnail"))
         if isinstance(playlist, str):
             media.append(playlist)
             videos.append(canonical_url(playlist))
+            items.append((playlist, "hls"))
     elif kind == "app.bsky.embed.recordWithMedia":
-        _embed_media(embed.get("media"), links, media, videos)
+        _embed_media(embed.get("media"), links, media, videos, items)
 
 
 def post_row(post: dict, *, source: str = "") -> dict:
@@ -95,18 +109,19 @@ def post_row(post: dict, *, source: str = "") -> dict:
     uri = post["uri"]
     record = post.get("record") or {}
     author = post.get("author") or {}
-    links, media, videos = [], [], []
+    links, media, videos, items = [], [], [], []
     for facet in record.get("facets") or []:
         for feature in (facet or {}).get("features") or []:
             if (feature or {}).get("$type") == "app.bsky.richtext.facet#link" and feature.get("uri"):
                 links.append(feature["uri"])
     view = post.get("embed")
     if view:
-        _embed_media(view, links, media, videos)
-    else:  # no hydrated view: read what the record itself says
+        _embed_media(view, links, media, videos, items)
+    else:  # no hydrated view: read what the record itself says (blob refs are not URLs)
         embed = record.get("embed") or {}
         if (embed.get("$type") or "").startswith("app.bsky.embed.external"):
-            _embed_media(embed, links, media, videos)
+            _embed_media({**embed, "external": {**(embed.get("external") or {}), "thumb": None}},
+                         links, media, videos, items)
     videos = [video_ref(u) for u in links] + videos
     url = post_url(uri, author)
     langs = record.get("langs") or []
@@ -114,10 +129,12 @@ def post_row(post: dict, *, source: str = "") -> dict:
     return make_post(
         "bluesky", uri, source=source, url=url, canonical_url=canonical_url(url),
         author=handle if handle and handle != "handle.invalid" else author.get("did"),
+        author_id=author.get("did"), author_handle=handle if handle and handle != "handle.invalid" else None,
+        author_followers=author.get("followersCount"),
         published_at=iso_time(record.get("createdAt") or post.get("indexedAt")),
         lang=str(langs[0]).split("-")[0].lower() if langs else None, text=clip(record.get("text") or ""),
         links=unique(canonical_url(u) for u in links), media_urls=unique(media),
-        video_ids=unique(videos), likes=post.get("likeCount"), reposts=post.get("repostCount"),
+        video_ids=unique(videos), media=items, likes=post.get("likeCount"), reposts=post.get("repostCount"),
         replies=post.get("replyCount"),
     )
 
@@ -295,6 +312,27 @@ class Source(BaseSource):
                 cursor["gap"] = gap
         return FetchResult(posts=run["posts"], cursor=cursor, skipped=run["skipped"], warnings=warnings,
                            requests=requests)
+
+
+    REFETCH = True
+    GET_POSTS_BATCH = 25  # app.bsky.feed.getPosts takes at most 25 URIs
+
+    def refetch(self, post_ids: list[str]) -> FetchResult:
+        """``app.bsky.feed.getPosts`` for the posts' ``at://`` URIs, 25 per request."""
+        warnings: list[str] = []
+        uris = [p.split(":", 1)[1] for p in post_ids if p.startswith("bluesky:at://")]
+        if not uris:
+            return FetchResult(posts=[], cursor={})
+        base, headers = self._session(warnings)
+        posts, skipped, requests = [], 0, 0
+        for i in range(0, len(uris), self.GET_POSTS_BATCH):
+            resp = self.client.get(base + GET_POSTS, params={"uris": uris[i:i + self.GET_POSTS_BATCH]}, headers=headers)
+            requests += 1
+            refuse_html(resp)
+            rows, bad = _rows(_post_views(load_json(resp.content, what=resp.url), resp.url), self.name)
+            posts += rows
+            skipped += bad
+        return FetchResult(posts=posts, cursor={}, skipped=skipped, warnings=warnings, requests=requests)
 
 
 def _iso(t: datetime) -> str:

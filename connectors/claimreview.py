@@ -5,16 +5,22 @@ schema.org ``ClaimReview`` in its JSON-LD (``<script type="application/ld+json">
 objects, lists and ``@graph`` members; malformed blocks read leniently: trailing commas, HTML
 entities, several objects in one block). A claim row is a plain dict::
 
-    claim_id        "cr-<slug>-<hash>", stable: derived from the review URL (and, when a page
-                    has several reviews under one URL, the claim text)
+    claim_id        "cr-<words of the claim>-<10 hex>": readable words from the claim text,
+                    and digits from the review URL (and, when a page has several reviews under
+                    one URL, the claim text), so a re-import gives the same id
+                    (:func:`claim_id_for`)
     status          "imported" (awaits approval in the catalogue)
-    title           the review's headline/name, else the page title, else the claim shortened
+    title           the review's headline/name, else the page title, else the claim shortened;
+                    "Fact Check:" prefixes and a trailing "- Site" removed (:func:`clean_title`)
     text            claimReviewed
     variants, media_category, required_entities
                     empty: a reviewer adds them before approving
-    verdict         normalised rating: false | altered | misleading | missing-context | true |
-                    unproven | satire, or None when the rating is not recognised
-    rating          the publisher's own rating text (reviewRating.alternateName)
+    rating          the publisher's own rating text (reviewRating.alternateName, else name), kept
+                    as written: what it means for flagging is the rules' business
+                    (``rules.verdicts``); the flows fill the claim's ``verdict`` from it
+    rating_value, best_rating, worst_rating
+                    reviewRating.ratingValue / bestRating / worstRating as given (numbers or
+                    text), or None
     publisher       author/publisher name of the review
     date            datePublished as YYYY-MM-DD, or None
     url             the review URL
@@ -52,52 +58,6 @@ from connectors.base import BaseSource, FetchResult
 from connectors.common import conditional_headers
 from connectors.errors import ConfigError, ConnectorError, ParseError, RobotsDisallowed
 from connectors.urls import canonical_url, video_ref
-
-VERDICTS = ("false", "altered", "misleading", "missing-context", "true", "unproven", "satire")
-
-# checked in this order; the first family whose pattern matches wins
-_VERDICT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("altered", re.compile(
-        r"altered|doctored|manipulat|\bedited\b|photoshop|deep ?fake|digitally|spliced|morphed|"
-        r"retouch|trucad|adulterad|montage|bearbeitet|ایڈٹ|ترمیم")),
-    ("satire", re.compile(r"satir|parod|humou?r|joke|sátira|طنز")),
-    ("missing-context", re.compile(
-        r"missing context|lacks context|needs context|out of context|without context|"
-        r"context|contexto|contexte|kontext|سیاق")),
-    ("misleading", re.compile(
-        r"mislead|partly false|partially false|half[- ]true|mostly false|mixture|mixed|exaggerat|"
-        r"distort|cherry|engañoso|enganoso|trompeur|irreführend|fuorviante|گمراہ")),
-    ("unproven", re.compile(
-        r"unproven|unverified|unsupported|unsubstantiated|no evidence|not proven|unclear|"
-        r"research in progress|inconclusive|sin evidencia|non prouvé|unbelegt|غیر مصدقہ")),
-    ("false", re.compile(
-        r"\bfalse\b|\bfake\b|hoax|pants on fire|fabricat|incorrect|wrong|untrue|not true|bogus|"
-        r"\bscam\b|pinocchio|debunk|baseless|falso|faux|falsch|\bfalsa\b|غلط|جعلی|جھوٹ|من گھڑت")),
-    ("true", re.compile(r"\btrue\b|\bcorrect\b|accurate|verdadero|verdadeiro|\bvrai\b|\bwahr\b|درست|سچ")),
-]
-
-
-def normalise_verdict(rating: str | None, value: Any = None, best: Any = None, worst: Any = None) -> str | None:
-    """A publisher's rating ("Pants on Fire!", "Altered video", "Partly false", "Falso"...) as one
-    of :data:`VERDICTS`; falls back to the numeric ``ratingValue`` against ``bestRating`` /
-    ``worstRating`` (worst -> false, best -> true, between -> misleading). None if unknown."""
-    if isinstance(rating, str) and rating.strip():
-        low = unicodedata.normalize("NFKC", rating).casefold().replace("_", " ")
-        for verdict, pattern in _VERDICT_PATTERNS:
-            if pattern.search(low):
-                return verdict
-    try:
-        v, b, w = float(value), float(best if best is not None else 5), float(worst if worst is not None else 1)
-    except (TypeError, ValueError):
-        return None
-    if b == w:
-        return None
-    if v == w:
-        return "false"
-    if v == b:
-        return "true"
-    return "misleading" if min(w, b) < v < max(w, b) else None
-
 
 def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict[str, Any]]:
     """One claim row per ClaimReview on the page (see the module docstring)."""
@@ -162,8 +122,6 @@ def _review_row(r: dict[str, Any], page: dict[str, Any], source: str) -> dict[st
         rating = next((x for x in rating if isinstance(x, dict)), None)
     rating = rating if isinstance(rating, dict) else {}
     rating_text = article._clean(article._str(rating.get("alternateName")) or article._str(rating.get("name")))
-    verdict = normalise_verdict(rating_text, rating.get("ratingValue"), rating.get("bestRating"),
-                                rating.get("worstRating"))
     review_url = article._str(r.get("url")) or page.get("url")
     publisher = article._names(r.get("author")) or article._names(r.get("publisher"))
     published = article.parse_time(article._str(r.get("datePublished")))
@@ -181,7 +139,7 @@ def _review_row(r: dict[str, Any], page: dict[str, Any], source: str) -> dict[st
     claim_author = article._names(item.get("author"))
     claim_date = article.parse_time(article._str(item.get("datePublished")))
     own_title = article._clean(article._str(r.get("headline")) or article._str(r.get("name")))
-    title = own_title or article.strip_site_name(page.get("title"), publisher) or _shorten(claim)
+    title = clean_title(own_title or article.strip_site_name(page.get("title"), publisher), publisher) or _shorten(claim)
     date = published.date().isoformat() if published else None
     fact_check = {"publisher": publisher, "url": review_url, "date": date, "rating": rating_text}
     return {
@@ -190,10 +148,12 @@ def _review_row(r: dict[str, Any], page: dict[str, Any], source: str) -> dict[st
         "title": title,
         "text": claim,
         "variants": [],
-        "verdict": verdict,
         "media_category": None,
         "required_entities": [],
         "rating": rating_text,
+        "rating_value": _scalar(rating.get("ratingValue")),
+        "best_rating": _scalar(rating.get("bestRating")),
+        "worst_rating": _scalar(rating.get("worstRating")),
         "publisher": publisher,
         "date": date,
         "url": review_url,
@@ -208,6 +168,16 @@ def _review_row(r: dict[str, Any], page: dict[str, Any], source: str) -> dict[st
     }
 
 
+def _scalar(v: Any) -> str | int | float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float)):
+        return v
+    if isinstance(v, str) and v.strip():
+        return v.strip()[:40]
+    return None
+
+
 def _shorten(text: str) -> str:
     return text if len(text) <= 120 else text[:117].rstrip() + "..."
 
@@ -218,24 +188,86 @@ def _as_list(v: Any) -> list[Any]:
     return v if isinstance(v, list) else [v]
 
 
-def claim_id_for(review_url: str | None, claim_text: str, disambiguate: bool = False) -> str:
-    """``cr-<last path segment slug>-<10 hex>``: stable for a review URL (plus the claim text when
-    one URL carries several reviews, or when there is no URL)."""
+_STOP = frozenset("""a an the and or but of to in on at by for with from into as is are was were be been
+being this that these those it its his her their our your my he she they we you i not no do does did
+has have had will would can could should may might shall than then so if about over after before
+says said claim claims shows show showing video photo image viral post posts""".split())
+_FACT_CHECK_PREFIX = re.compile(
+    r"^\s*(?:fact[\s-]*check(?:ed|ing)?|faktencheck|factcheck|verificaci[oó]n|fact[\s-]*file|"
+    r"claim\s*check|fake\s*news\s*alert)\s*[:|\-\u2013\u2014]\s*", re.I)
+_SITE_SUFFIX = re.compile(r"^(?P<head>.{12,}?)\s+(?P<sep>[|\-\u2013\u2014])\s+(?P<site>[^|\-\u2013\u2014]{2,40})$")
+
+
+def clean_title(title: str | None, publisher: str | None = None) -> str | None:
+    """A review headline as a claim title: ``"Fact Check: Is an edited clip ...? - News Nation"``
+    -> ``"Is an edited clip ...?"``. Drops "Fact Check:"-style prefixes (also "Fact-check |",
+    "Verificación:") and a trailing site name after `` | ``, `` - ``, `` – `` or `` — ``: the
+    publisher's name, anything after `` | ``, or a short name in title case (at most four
+    capitalised words or a domain) after a dash."""
+    if not title:
+        return title
+    out = " ".join(title.split())
+    for _ in range(2):  # "Fact Check: FACT CHECK - ..." seen in the wild
+        out = _FACT_CHECK_PREFIX.sub("", out, count=1)
+    m = _SITE_SUFFIX.match(out)
+    if m:
+        site = m.group("site").strip()
+        words = site.split()
+        same = publisher and " ".join(publisher.split()).casefold() == site.casefold()
+        short_name = len(words) <= 4 and all(w[:1].isupper() or w[:1].isdigit() for w in words)
+        domain = re.fullmatch(r"[\w.-]+\.[a-z]{2,}", site, re.I) is not None
+        if same or m.group("sep") == "|" or short_name or domain:
+            out = m.group("head").rstrip()
+    out = out.strip()
+    return out[:1].upper() + out[1:] if out else title
+
+
+def _slug_words(text: str | None) -> list[str]:
+    folded = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
+    folded = re.sub(r"'s\b|'", "", folded)
+    return [w for w in re.findall(r"[a-z0-9]+", folded) if w not in _STOP]
+
+
+def claim_slug(claim_text: str | None, title: str | None = None, review_url: str | None = None,
+               max_len: int = 48) -> str:
+    """Readable words for a claim id: the claim text's first content words (stop words and
+    "fact check" left out, accents folded, at most ``max_len`` characters), else the title's, else
+    the review URL's last path segment when it has letters; ``""`` when none gives any."""
+    words = _slug_words(claim_text) or _slug_words(clean_title(title))
+    if not words and review_url:
+        canon = canonical_url(review_url) or ""
+        segments = [x for x in canon.split("://", 1)[-1].split("?", 1)[0].split("/")[1:] if x]
+        last = re.sub(r"\.(html?|php|aspx?)$", "", segments[-1].lower()) if segments else ""
+        if re.search(r"[a-z]{3}", last):
+            words = _slug_words(last.replace("-", " ").replace("_", " "))
+    slug = ""
+    for w in words:
+        if len(slug) + len(w) + (1 if slug else 0) > max_len:
+            break
+        slug = f"{slug}-{w}" if slug else w
+    return slug or (words[0][:max_len] if words else "")
+
+
+def claim_digest(review_url: str | None, claim_text: str, disambiguate: bool = False) -> str:
+    """The 10 hex digits that make an imported claim's id unique and stable: SHA-256 of the
+    canonical review URL (plus the normalised claim text when one URL carries several reviews,
+    or when there is no URL). Ids written by earlier versions end in the same digits."""
     canon = canonical_url(review_url) if review_url else None
     key = canon or ""
     if disambiguate or not canon:
         key += "\n" + " ".join(claim_text.casefold().split())
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
-    slug = ""
-    if canon:
-        path = canon.split("://", 1)[-1].split("?", 1)[0]
-        segments = [s for s in path.split("/")[1:] if s]
-        slug = segments[-1] if segments else path.split("/")[0]
-    if not slug:
-        slug = claim_text
-    slug = unicodedata.normalize("NFKD", slug).encode("ascii", "ignore").decode().lower()
-    slug = re.sub(r"\.(html?|php|aspx?)$", "", slug)
-    slug = re.sub(r"[^a-z0-9]+", "-", slug).strip("-")[:48].strip("-")
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
+
+
+def claim_id_for(review_url: str | None, claim_text: str, disambiguate: bool = False,
+                 title: str | None = None) -> str:
+    """``cr-<words of the claim>-<10 hex>``, e.g. ``cr-donald-trump-promising-work-release-imran-khan-6f1c2a9b04``.
+
+    The words come from the claim text (:func:`claim_slug`) so an analyst can read them; the
+    digits (:func:`claim_digest`) from the review URL, so re-importing a review gives the same id
+    and two reviews never share one."""
+    digest = claim_digest(review_url, claim_text, disambiguate)
+    slug = claim_slug(claim_text, title, review_url)
     return f"cr-{slug}-{digest}" if slug else f"cr-{digest}"
 
 
@@ -246,7 +278,7 @@ def _assign_ids(rows: list[dict[str, Any]]) -> None:
         counts[key] = counts.get(key, 0) + 1
     for r in rows:
         key = canonical_url(r["url"]) if r["url"] else None
-        r["claim_id"] = claim_id_for(r["url"], r["text"], disambiguate=counts[key] > 1)
+        r["claim_id"] = claim_id_for(r["url"], r["text"], disambiguate=counts[key] > 1, title=r["title"])
 
 
 class Source(BaseSource):

@@ -19,7 +19,17 @@ Rows: a reblog is unwrapped (the original status is the post); ``post_id`` is
 instances is one post. Content HTML becomes text; links in the content (not mentions or
 hashtags) and the preview card's URL go to ``links``; media attachments go to ``media_urls``;
 YouTube links become ``youtube:<id>`` and video attachments their canonical URL in
-``video_ids``; favourites/reblogs/replies counts fill likes/reposts/replies.
+``video_ids``; favourites/reblogs/replies counts fill likes/reposts/replies. The account gives
+``author_handle`` (``acct`` with its server, e.g. ``someone@mastodon.social``), ``author_id``
+(``<server asked>/<account id>``: account ids are per server) and ``author_followers``
+(``followers_count``).
+
+``Source.refetch(post_ids)`` reads each status again with ``GET /api/v1/statuses/:id`` on the
+server in its ``post_id`` (the status's home server, whose id is the last part of its URI), for
+the reach-over-time snapshots.
+``video_ids``; favourites/reblogs/replies counts fill likes/reposts/replies. ``media`` lists what the
+media step fingerprints: an image's ``preview_url`` (``image``), a video's or GIF's preview still
+(``thumbnail``) and file (``video``), the preview card's picture (``card``); audio is left out.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from bs4 import BeautifulSoup
 
 from connectors.base import BaseSource, FetchResult
 from connectors.common import env_values, iso_time, keep_secret, parse_items, refuse_html, unique
-from connectors.errors import ConfigError, ParseError
+from connectors.errors import ConfigError, ConnectorError, HTTPStatusError, ParseError
 from connectors.safe import clip, load_json
 from connectors.schema import make_post
 from connectors.urls import canonical_url, video_ref
@@ -99,7 +109,7 @@ def status_row(status: dict, *, source: str = "", fallback_host: str = "") -> di
     card = orig.get("card") or {}
     if card.get("url"):
         links.append(card["url"])
-    media, videos = [], []
+    media, videos, items = [], [], []
     for att in orig.get("media_attachments") or []:
         if not isinstance(att, dict):
             continue
@@ -109,17 +119,30 @@ def status_row(status: dict, *, source: str = "", fallback_host: str = "") -> di
         media.append(u)
         if att.get("type") == "video":
             videos.append(canonical_url(u))
+        preview = att.get("preview_url") if isinstance(att.get("preview_url"), str) else None
+        if att.get("type") == "image":
+            items.append((preview or u, "image"))  # the server's small copy is enough to fingerprint
+        elif att.get("type") in ("video", "gifv"):
+            if preview:
+                items.append((preview, "thumbnail"))
+            items.append((u, "video"))
+    if isinstance(card.get("image"), str):
+        items.append((card["image"], "card"))
     videos += [video_ref(u) for u in links]
     if card.get("type") == "video" and card.get("url") and not video_ref(card["url"]):
         videos.append(canonical_url(card["url"]))
     url = orig.get("url") or orig.get("uri")
+    account = orig.get("account") if isinstance(orig.get("account"), dict) else {}
+    acct_id = account.get("id")
     return make_post(
         "mastodon", native_id(orig, fallback_host),
         source=source, url=url, canonical_url=canonical_url(url),
-        author=_author(orig.get("account")), published_at=iso_time(orig.get("created_at")),
+        author=_author(account), author_handle=_author(account),
+        author_id=(f"{fallback_host}/{acct_id}" if fallback_host else str(acct_id)) if acct_id else None,
+        author_followers=account.get("followers_count"), published_at=iso_time(orig.get("created_at")),
         lang=orig.get("language"), title=clip(orig.get("spoiler_text") or None), text=clip(text),
         links=unique(canonical_url(u) for u in links), media_urls=unique(media),
-        video_ids=unique(videos), likes=orig.get("favourites_count"),
+        video_ids=unique(videos), media=items, likes=orig.get("favourites_count"),
         reposts=orig.get("reblogs_count"), replies=orig.get("replies_count"),
     )
 
@@ -213,6 +236,42 @@ class Source(BaseSource):
             return {}
         keep_secret(self.client, token)
         return {"Authorization": f"Bearer {token}"}
+
+    REFETCH = True
+
+    def refetch(self, post_ids: list[str]) -> FetchResult:
+        """``GET /api/v1/statuses/:id`` on each status's home server (the token only goes to the
+        configured instance; other servers are read without it, public statuses need none)."""
+        warnings: list[str] = []
+        headers = self._headers(warnings)
+        own = urlsplit(self.instance).netloc
+        posts, skipped, requests = [], 0, 0
+        for pid in post_ids:
+            host, _, tail = pid.removeprefix("mastodon:").partition("/")
+            if not pid.startswith("mastodon:") or not host or not tail.isdigit():
+                warnings.append(f"{self.name}: {pid}: not a Mastodon status id; not re-read")
+                continue
+            base = self.instance if host == own else f"https://{host}"
+            url = f"{base}/api/v1/statuses/{tail}"
+            try:
+                if host != own:
+                    self.client.check_url(url)
+                resp = self.client.get(url, headers=headers if host == own else None)
+            except HTTPStatusError as exc:
+                requests += 1
+                if exc.status_code in (404, 410):
+                    continue  # deleted: nothing to record
+                warnings.append(f"{self.name}: {pid}: {exc}")
+                continue
+            except ConnectorError as exc:
+                warnings.append(f"{self.name}: {pid}: {exc}")
+                continue
+            requests += 1
+            refuse_html(resp)
+            rows, bad = _rows(_statuses(_load_json(resp.content, resp.url), resp.url), resp.url, self.name)
+            posts += rows
+            skipped += bad
+        return FetchResult(posts=posts, cursor={}, skipped=skipped, warnings=warnings, requests=requests)
 
     def fetch(self, cursor: dict | None) -> FetchResult:
         cursor = dict(cursor or {})

@@ -36,6 +36,10 @@ comment's body); the linked URL and URLs in the selftext go to ``links``; YouTub
 from ``secure_media`` oEmbed iframes) become ``youtube:<id>``, Reddit-hosted videos
 (``is_video``) their canonical ``v.redd.it`` URL in ``video_ids`` and their playable URL in
 ``media_urls`` (with image posts and gallery items); ``score`` -> likes, ``num_comments`` -> replies.
+``author_id`` is the author's fullname (``author_fullname``, ``t2_...``), or ``u/<name>`` in
+listings that lack it (older API answers; Reddit user names cannot be changed, so both are
+stable), and ``author_handle`` ``u/<name>``; listings carry no follower counts. ``Source.refetch(post_ids)``
+reads posts again with ``/api/info.json?id=<fullnames>`` (100 a request).
 """
 
 from __future__ import annotations
@@ -119,6 +123,8 @@ def thing_row(thing: dict, *, source: str = "", base_url: str = "https://www.red
     return make_post(
         "reddit", name, source=source, url=url, canonical_url=canonical_url(url),
         author=None if author in _GONE else author,
+        author_id=(d.get("author_fullname") or (f"u/{author}" if author else None)) if author not in _GONE else None,
+        author_handle=f"u/{author}" if author and author not in _GONE else None,
         published_at=datetime.fromtimestamp(float(created), timezone.utc) if created is not None else None,
         title=clip(d.get("title")), text=clip(text),
         links=unique(canonical_url(u) for u in links), media_urls=unique(media_urls),
@@ -244,6 +250,26 @@ class Source(BaseSource):
             if not after or not rows:
                 return pages, "end", None
         return pages, "budget", after
+
+    REFETCH = True
+
+    def refetch(self, post_ids: list[str]) -> FetchResult:
+        """``/api/info.json?id=t3_a,t3_b,...`` (100 fullnames a request) for the snapshots."""
+        names = [p.split(":", 1)[1] for p in post_ids if p.startswith("reddit:")]
+        if not names:
+            return FetchResult(posts=[], cursor={})
+        warnings: list[str] = []
+        base, headers = self._auth(warnings)
+        posts, skipped, requests = [], 0, 0
+        for i in range(0, len(names), 100):
+            resp = self.client.get(f"{base}/api/info.json", params={"id": ",".join(names[i:i + 100]), "raw_json": 1},
+                                   headers=headers)
+            requests += 1
+            refuse_html(resp)
+            rows, bad, _ = parse_counted(resp.content, url=resp.url, source=self.name)
+            posts += rows
+            skipped += bad
+        return FetchResult(posts=posts, cursor={}, skipped=skipped, warnings=warnings, requests=requests)
 
     def fetch(self, cursor: dict | None) -> FetchResult:
         cursor = dict(cursor or {})

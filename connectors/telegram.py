@@ -17,7 +17,16 @@ the channel's name as ``author``; ``title`` is ``"Forwarded from <name>"`` for f
 messages (the origin's URL goes to ``links``); links in the text and the link preview go to
 ``links``; photos and video files to ``media_urls``; a message with a video (or a link preview
 with one) gets the message's canonical ``t.me`` URL in ``video_ids``, YouTube links their
-``youtube:<id>``.
+``youtube:<id>``. ``author_id`` is the channel's username in lower case and ``author_handle``
+``@<username>``; ``author_followers`` is the channel's subscriber count when the page carries its
+header (``t.me/s/<channel>`` pages do; message fragments do not).
+
+``Source.refetch(post_ids)`` reads ``t.me/s/<channel>?before=<number + 1>`` for the newest message
+asked for, which holds it and about twenty older ones, and goes on for messages not yet seen:
+views are the only count Telegram shows.
+``youtube:<id>``. ``media`` lists what the media step fingerprints: photos (``image``), video
+thumbnails and link previews' video thumbnails (``thumbnail``), video files (``video``) and link
+previews' pictures (``card``).
 """
 
 from __future__ import annotations
@@ -91,13 +100,21 @@ def message_row(msg, *, source: str = "", base_url: str = "https://t.me") -> dic
         title = f"Forwarded from {name}" if name else "Forwarded"
         if name_node.get("href"):
             links.append(name_node["href"])
-    media, videos = [], []
+    media, videos, items = [], [], []
     for v in msg.find_all("video", src=True):
         media.append(v["src"])
+        items.append((v["src"], "video"))
     for photo in msg.select(".tgme_widget_message_photo_wrap"):
         m = _BG_URL.search(photo.get("style") or "")
         if m:
             media.append(m.group(1))
+            items.append((m.group(1), "image"))
+    for selector, kind in ((".tgme_widget_message_video_thumb, .tgme_widget_message_roundvideo_thumb, "
+                            ".link_preview_video_thumb", "thumbnail"), (".link_preview_image", "card")):
+        for node in msg.select(selector):
+            m = _BG_URL.search(node.get("style") or "")
+            if m:
+                items.append((m.group(1), kind))
     msg_url = f"{base_url.rstrip('/')}/{channel}/{number}"
     players = msg.select(".tgme_widget_message_video_player, .tgme_widget_message_roundvideo_player")
     if players or (msg.find("video") is not None and preview is None):
@@ -113,9 +130,11 @@ def message_row(msg, *, source: str = "", base_url: str = "https://t.me") -> dic
         "telegram", f"{channel}/{number}", source=source, url=msg_url,
         canonical_url=canonical_url(msg_url),
         author=" ".join(author.get_text().split()) if author is not None else channel,
+        author_id=channel.lower(), author_handle=f"@{channel}",
         published_at=published, title=title, text=clip(_text(text_node)),
         links=unique(canonical_url(u) for u in links), media_urls=unique(media),
-        video_ids=unique(videos), views=parse_count(views.get_text()) if views is not None else None,
+        video_ids=unique(videos), media=[(u if not u.startswith("//") else "https:" + u, k) for u, k in items],
+        views=parse_count(views.get_text()) if views is not None else None,
     )
 
 
@@ -134,7 +153,22 @@ def parse_page(data: bytes, *, url: str | None = None, source: str = "",
     tails = ((msg.get("data-post") or "").rsplit("/", 1)[-1] for msg in messages)
     numbers = [int(tail) for tail in tails if tail.isdigit()]
     rows, skipped = parse_items(messages, lambda msg: message_row(msg, source=source, base_url=base_url), _BAD_ITEM)
+    subscribers = channel_subscribers(soup)
+    if subscribers is not None:
+        for row in rows:
+            row["author_followers"] = subscribers
     return rows, skipped, numbers
+
+
+def channel_subscribers(soup) -> int | None:
+    """The "12.3K subscribers" counter of a channel page's header, or None (message fragments
+    and pages without the header)."""
+    for counter in soup.select(".tgme_channel_info_counter"):
+        kind = counter.select_one(".counter_type")
+        value = counter.select_one(".counter_value")
+        if kind is not None and value is not None and "subscriber" in kind.get_text().lower():
+            return parse_count(value.get_text())
+    return None
 
 
 def parse(data: bytes, *, url: str | None = None, source: str = "") -> list[dict]:
@@ -156,6 +190,33 @@ class Source(BaseSource):
         self.channel = channel
         self.base_url = (self.options.get("base_url") or "https://t.me").rstrip("/")
         self.max_pages = max(1, int(self.options.get("max_pages", 3)))
+
+    REFETCH = True
+
+    def refetch(self, post_ids: list[str]) -> FetchResult:
+        """Pages ``?before=<number + 1>`` from the newest message asked for down, each holding it
+        and about twenty older messages, until every message asked for was seen or ``max_pages``."""
+        prefix = f"telegram:{self.channel}/"
+        wanted = {int(p[len(prefix):]) for p in post_ids
+                  if p.lower().startswith(prefix.lower()) and p[len(prefix):].isdigit()}
+        posts, skipped, requests, warnings = [], 0, 0, []
+        url = f"{self.base_url}/s/{self.channel}"
+        while wanted and requests < self.max_pages:
+            top = max(wanted)
+            resp = self.client.get(url, params={"before": top + 1})
+            requests += 1
+            rows, bad, numbers = parse_page(resp.content, url=resp.url, source=self.name)
+            skipped += bad
+            for row in rows:
+                n = int(row["post_id"].rsplit("/", 1)[1])
+                if n in wanted:
+                    posts.append(row)
+            seen = set(numbers)
+            low = min(numbers) if numbers else top
+            wanted -= {n for n in wanted if n in seen or n >= low}  # at or above the page's oldest: gone
+        if wanted:
+            warnings.append(f"{self.name}: {len(wanted)} messages not re-read within max_pages={self.max_pages}")
+        return FetchResult(posts=posts, cursor={}, skipped=skipped, warnings=warnings, requests=requests)
 
     def fetch(self, cursor: dict | None) -> FetchResult:
         cursor = dict(cursor or {})

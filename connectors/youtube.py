@@ -91,18 +91,31 @@ def _lang(value: Any) -> str | None:
     return str(value).split("-")[0].lower() if value else None
 
 
+def _thumbnail(thumbs: Any) -> list[tuple[str, str]]:
+    """The thumbnail to fingerprint from a ``snippet.thumbnails`` object: ``medium`` (320x180, no
+    letterbox bars) first. Only i.ytimg.com stills: never the player or the video itself."""
+    if not isinstance(thumbs, dict):
+        return []
+    for size in ("medium", "high", "standard", "default", "maxres"):
+        t = thumbs.get(size)
+        if isinstance(t, dict) and isinstance(t.get("url"), str):
+            return [(t["url"], "thumbnail")]
+    return []
+
+
 def _video_row(vid: str, *, source: str, title, description, author, published, lang=None,
-               views=None, likes=None, comments=None) -> dict:
+               views=None, likes=None, comments=None, channel_id=None, media=None) -> dict:
     if not vid or not _ID.match(vid):
         raise ValueError(f"not a YouTube video id: {vid!r}")
     url = f"https://www.youtube.com/watch?v={vid}"
     links = _URL.findall(description or "")
     return make_post(
         "youtube", vid, source=source, url=url, canonical_url=canonical_url(url), author=author,
+        author_id=channel_id or None,
         published_at=iso_time(published), lang=lang, title=clip(title), text=clip(description or ""),
         links=unique(canonical_url(u) for u in links),
         video_ids=unique([f"youtube:{vid}"] + [video_ref(u) for u in links]),
-        views=views, likes=likes, replies=comments,
+        views=views, likes=likes, replies=comments, media=media,
     )
 
 
@@ -120,12 +133,15 @@ def _entry_row(entry, source: str) -> dict:
     group = entry.find("media:group", NS)
     description = group.findtext("media:description", namespaces=NS) if group is not None else None
     stats = entry.find(".//media:statistics", NS)
+    thumb = group.find("media:thumbnail", NS) if group is not None else None
     return _video_row(
         vid.strip(), source=source, title=entry.findtext("atom:title", namespaces=NS),
         description=description,
         author=entry.findtext("atom:author/atom:name", namespaces=NS),
         published=entry.findtext("atom:published", namespaces=NS),
         views=_int(stats.get("views")) if stats is not None else None,
+        channel_id=(entry.findtext("yt:channelId", namespaces=NS) or "").strip() or None,
+        media=[(thumb.get("url"), "thumbnail")] if thumb is not None and thumb.get("url") else None,
     )
 
 
@@ -203,7 +219,8 @@ def _item_row(item: dict, source: str) -> dict:
         author=sn.get("channelTitle"), published=sn.get("publishedAt"),
         lang=_lang(sn.get("defaultAudioLanguage") or sn.get("defaultLanguage")),
         views=_int(st.get("viewCount")), likes=_int(st.get("likeCount")),
-        comments=_int(st.get("commentCount")),
+        comments=_int(st.get("commentCount")), channel_id=sn.get("channelId"),
+        media=_thumbnail(sn.get("thumbnails")),
     )
 
 
@@ -350,6 +367,31 @@ class Source(BaseSource):
             row["transcript"] = captions_mod.transcript(cues)
             row["transcript_cues"] = cue_rows(cues)
             row["content_hash"] = content_hash(row["title"], row["text"], row["transcript"])
+
+    REFETCH = True
+
+    def refetch(self, post_ids: list[str]) -> FetchResult:
+        """Query sources: ``videos.list`` (``snippet,statistics``, 50 ids a request, 1 quota unit
+        each). Channel sources have no key: the channel's feed is read again and the videos asked
+        for that are still in it (its latest 15) come back with their view counts."""
+        ids = [p.split(":", 1)[1] for p in post_ids if p.startswith("youtube:")]
+        if not ids:
+            return FetchResult(posts=[], cursor={})
+        if self.channel_id:
+            resp = self.client.get(self.feed_url, params={"channel_id": self.channel_id})
+            refuse_html(resp, "an Atom feed")
+            rows, skipped = parse_feed_counted(resp.content, url=resp.url, source=self.name)
+            wanted = set(ids)
+            return FetchResult(posts=[r for r in rows if r["post_id"].split(":", 1)[1] in wanted], cursor={},
+                               skipped=skipped, requests=1)
+        key = self._key()
+        posts, skipped, requests = [], 0, 0
+        for i in range(0, len(ids), 50):
+            rows, bad, _ = self._get_api("videos", {"part": "snippet,statistics", "id": ",".join(ids[i:i + 50]), "key": key})
+            requests += 1
+            posts += rows
+            skipped += bad
+        return FetchResult(posts=posts, cursor={}, skipped=skipped, requests=requests)
 
     def fetch(self, cursor: dict | None) -> FetchResult:
         cursor = dict(cursor or {})

@@ -25,12 +25,19 @@ def _plain_flags() -> None:
 
 _plain_flags()
 
+def _option_aliases(name: str) -> str:
+    """``--claims-dir`` is ``--claims`` in every command (the name the deployments' ``claims_dir``
+    parameter and earlier versions use)."""
+    return "claims" if name == "claims-dir" else name
+
+
 app = typer.Typer(
     name="claimwatch",
     help="Watch news and social video posts for claims fact-checkers have debunked, and flag the posts that spread them.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"token_normalize_func": _option_aliases},
 )
 
 def _version(value: bool) -> None:
@@ -50,7 +57,8 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     """Watch news and social video posts for claims fact-checkers have debunked, and flag the posts that spread them."""
 
 
-COMMAND_MODULES = ("run", "match", "label", "parse", "claims", "review", "report", "compact", "serve", "schema")
+COMMAND_MODULES = ("run", "match", "label", "parse", "claims", "review", "report", "compact", "serve", "init",
+                   "schema")
 
 for _name in COMMAND_MODULES:
     try:

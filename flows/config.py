@@ -24,12 +24,12 @@ from connectors.registry import KINDS
 from rules.validation import (Hint, Problem, ValidationError, first_problem, model_from_dataclass, model_from_types,
                               nearest, plain_type)
 
-CLAIMS_DIR = Path(__file__).resolve().parent.parent / "rules" / "claims"
+CLAIMS_DIR = Path(__file__).resolve().parent.parent / "rules" / "claims"  # the shipped catalogue; see flows.home
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEMO_SOURCES = DEMO_DIR / "sources.toml"
 DEMO_MANIFEST = DEMO_DIR / "responses" / "manifest.toml"
 
-TABLES = ("settings", "matching", "runner", "alerts", "sources")
+TABLES = ("settings", "matching", "runner", "alerts", "media", "sources")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SETTING_ALIASES = {"allow_private_links": "allow_private"}
 _MAY_BE_ZERO = {"retries", "backoff", "backoff_max", "retry_after_max", "min_interval"}
@@ -51,6 +51,7 @@ RUNNER_KEYS = {
     "catch_up_days": Annotated[float, Field(gt=0)],
     "catch_up_max_posts": Annotated[int, Field(ge=0), Hint("must not be negative (0 turns catching up off)")],
     "compact_files": Annotated[int, Field(ge=0), Hint("must not be negative (0 turns automatic compaction off)")],
+    "index_cache": str,
 }
 ALERT_KEYS = {
     "spreading_threshold": _AT_LEAST_1,
@@ -91,6 +92,7 @@ class PipelineConfig:
     runner: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, Any] = field(default_factory=dict)
     sources: list[SourceConfig] = field(default_factory=list)
+    media: dict[str, Any] = field(default_factory=dict)
 
     @property
     def enabled_sources(self) -> list[SourceConfig]:
@@ -175,7 +177,7 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
         hint = nearest(unknown[0], TABLES)
         hint = f" (did you mean [{hint}]?)" if hint else ""
         raise _fail(path, "", f"unknown table {unknown[0]!r}{hint}; use only: {', '.join(TABLES)}")
-    for t in ("settings", "matching", "runner", "alerts"):
+    for t in ("settings", "matching", "runner", "alerts", "media"):
         if not isinstance(data.get(t, {}), dict):
             raise _fail(path, "", f"[{t}] must be a table")
 
@@ -195,6 +197,13 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
 
     matching = dict(data.get("matching", {}))
     _check_matching(path, matching)
+    media = dict(data.get("media", {}))
+    from connectors.media import MediaSettings
+
+    try:
+        MediaSettings.from_mapping(media)
+    except ConfigError as exc:
+        raise _fail(path, "", str(exc)) from None
 
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list) or not all(isinstance(s, dict) for s in raw_sources):
@@ -232,7 +241,7 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
     if not any(s.enabled for s in sources):
         raise _fail(path, "", "every source has enabled = false; enable at least one")
 
-    return PipelineConfig(path, settings, matching, runner, alerts, sources)
+    return PipelineConfig(path, settings, matching, runner, alerts, sources, media)
 
 
 def _say(problem: Problem, known: str = "") -> str:
@@ -288,6 +297,15 @@ def runner_model() -> Any:
 def alerts_model() -> Any:
     """The ``[alerts]`` table (:data:`ALERT_KEYS`)."""
     return model_from_types("alerts", ALERT_KEYS, doc="When a claim counts as spreading.")
+
+
+@cache
+def media_model() -> Any:
+    """The ``[media]`` table (:class:`connectors.media.MediaSettings`' fields), for the JSON
+    Schema; the table is validated by ``MediaSettings.from_mapping``."""
+    from connectors.media import MediaSettings
+
+    return model_from_dataclass(MediaSettings, name="media", nullable=False)
 
 
 def _common_source_types(kind: str) -> dict[str, Any]:

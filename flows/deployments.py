@@ -93,6 +93,15 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         collision_strategy="ENQUEUE",
     ),
     DeploymentSpec(
+        name="refresh-metrics",
+        flow="flows.pipeline:refresh_metrics",
+        cron="5 * * * *",
+        description="Re-read the flagged posts of the last 48 hours by id and append their likes, reposts, replies and views to post_metrics. Schedule: hourly at 5 past the hour (time zone Asia/Karachi).",
+        tags=("claimwatch", "metrics"),
+        concurrency_limit=1,
+        collision_strategy="CANCEL_NEW",
+    ),
+    DeploymentSpec(
         name="compact-dataset",
         flow="flows.pipeline:compact_dataset",
         cron="30 2 * * *",
@@ -122,6 +131,7 @@ def flow_parameters(
     *,
     config: str | Path | None = None,
     data_dir: str | Path | None = None,
+    claims_dir: str | Path | None = None,
     demo: bool = False,
 ) -> dict[str, Any]:
     """``spec.parameters`` plus what ``claimwatch serve`` was given, as far as the flow accepts it.
@@ -130,7 +140,7 @@ def flow_parameters(
     instead gets the bundled demo sources and recorded responses (``config`` and ``replay``).
     """
     accepted = set(inspect.signature(getattr(flow, "fn", flow)).parameters)
-    wanted: dict[str, Any] = {"data_dir": data_dir, "config": config}
+    wanted: dict[str, Any] = {"data_dir": data_dir, "config": config, "claims_dir": claims_dir}
     if demo:
         from flows.config import DEMO_MANIFEST, DEMO_SOURCES
 
@@ -150,6 +160,7 @@ def runner_deployments(
     *,
     config: str | Path | None = None,
     data_dir: str | Path | None = None,
+    claims_dir: str | Path | None = None,
     demo: bool = False,
     paused: bool = False,
 ) -> list[Any]:
@@ -172,7 +183,7 @@ def runner_deployments(
                     limit=spec.concurrency_limit,
                     collision_strategy=ConcurrencyLimitStrategy(spec.collision_strategy),
                 ),
-                parameters=flow_parameters(spec, flow, config=config, data_dir=data_dir, demo=demo),
+                parameters=flow_parameters(spec, flow, config=config, data_dir=data_dir, claims_dir=claims_dir, demo=demo),
                 description=spec.description,
                 tags=list(spec.tags),
             )

@@ -1,5 +1,5 @@
 """The Prefect flows: ``run_pipeline`` (fetch -> store -> match -> store -> report),
-``import_factchecks`` and ``compact_dataset``.
+``import_factchecks``, ``refresh_metrics`` and ``compact_dataset``.
 
 These are the entrypoints of the deployments (``flows/deployments.py``, ``deploy/prefect.yaml``).
 Each flow is a thin shell around a body in :mod:`flows.steps`, run with a
@@ -86,6 +86,13 @@ def _factchecks_run_name() -> str:
     return ui.factchecks_name(utcnow(), n)
 
 
+def _refresh_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters or {}
+    return ui.refresh_name(utcnow(), params.get("hours", 48))
+
+
 def _compact_run_name() -> str:
     return ui.compact_name(utcnow())
 
@@ -125,6 +132,23 @@ def import_factchecks(config: str, data_dir: str = "claimwatch-data", replay: st
         result = steps.import_factchecks(config=config, data_dir=data_dir, replay=replay)
         executor.annotate(name=ui.factchecks_name(started, result=result),
                           tags=[f"failed:{n}" for n in sorted(result["errors"])])
+    return result
+
+
+@flow(name="claimwatch-refresh-metrics", flow_run_name=_refresh_run_name, persist_result=False)
+def refresh_metrics(config: str | None = None, data_dir: str = "claimwatch-data", hours: float = 48,
+                    replay: str | None = None, demo: bool = False) -> dict[str, Any]:
+    """Re-read the flagged posts first seen in the last ``hours`` through each platform's by-id
+    endpoint and append their counts to ``post_metrics`` (``how = "refetch"``); see
+    :func:`flows.steps.refresh_metrics`. A source that fails is reported (tag ``failed:<source>``)
+    and the others go on."""
+    started = utcnow()
+    with execution.prefect_run(data_dir) as executor, _as_deployment():
+        result = steps.refresh_metrics(config=config, data_dir=data_dir, hours=hours, replay=replay, demo=demo)
+        executor.annotate(name=ui.refresh_name(started, hours, result),
+                          tags=[f"failed:{n}" for n in sorted(result["errors"])])
+    if result["errors"] and not result["sources"]:  # nothing could be re-read
+        return Failed(message="every source failed: " + ", ".join(sorted(result["errors"])), data=result)
     return result
 
 

@@ -15,13 +15,31 @@ SPREADING = "#D55E00"  # Okabe-Ito vermillion: readable for colour-blind viewers
 DEBUNKING = "#0072B2"  # Okabe-Ito blue
 OTHER = "#BBBBBB"
 MAX_PANELS = 8
+HEADER = 1.55  # inches above the first panel: title, subtitle, legend
 
 
-def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz: str = "UTC") -> Path:
+def _fit_title(ax, name: str, right_px: float, renderer) -> None:
+    """``name`` as the panel's bold left title, cut with "…" so it ends before ``right_px``."""
+    text, cut = name, len(name)
+    while True:
+        title = ax.set_title(text, loc="left", fontsize=10.5, fontweight="bold")
+        if title.get_window_extent(renderer).x1 <= right_px or cut <= 4:
+            return
+        cut -= max(1, cut // 20)
+        text = name[:cut].rstrip(" (") + "…"
+
+
+def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz: str = "UTC",
+               titles: dict[str, str] | None = None, posts: dict[str, int] | None = None) -> Path:
     """Write ``daily`` (from :func:`flows.report.daily_counts`) as one panel per claim.
 
     Claims with the most flags come first; beyond eight claims the rest are left out and the
-    title says so. An empty frame gives a figure that says nothing matched.
+    title says so. An empty frame gives a figure that says nothing matched. ``titles`` maps claim
+    ids to the titles the panels show (the id is shown beside a title). ``posts`` gives the
+    subtitle's distinct post counts (:func:`flows.report.post_totals`): a post flagged for two
+    claims is one post there; without it the per-claim rows are summed. Every panel shares one
+    y-scale, so bar heights compare across claims. A panel's title is cut (with "…") where it
+    would run into the panel's counts on the right; the legend has a line of its own.
     """
     import matplotlib
 
@@ -38,6 +56,9 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
     claims = totals["claim_id"].to_list()[:MAX_PANELS]
     title = "Flagged posts per claim per day"
     n = {k: int(daily[k].sum()) for k in ("spreading", "debunking", "other", "total")}
+    if posts is not None:
+        n = {k: int(posts.get(k, 0)) for k in n}
+    titles = titles or {}
     subtitle = f"{n['total']} posts: {n['spreading']} spreading, {n['debunking']} debunking"
     if n["other"]:
         subtitle += f", {n['other']} other"
@@ -59,9 +80,12 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
             return path
 
         first, last = daily["day"].min(), daily["day"].max()
-        height = 1.3 + 2.0 * len(claims)
-        fig, axes = plt.subplots(len(claims), 1, figsize=(10, height), sharex=True, squeeze=False)
-        fig.subplots_adjust(left=0.07, right=0.98, top=1 - 1.05 / height, bottom=0.75 / height, hspace=0.42)
+        height = HEADER + 2.0 * len(claims)
+        fig, axes = plt.subplots(len(claims), 1, figsize=(10, height), sharex=True, sharey=True, squeeze=False)
+        shown = daily.filter(pl.col("claim_id").is_in(claims))
+        top = max([int(shown[k].max() or 0) for k in ("spreading", "debunking", "other")] + [1])
+        fig.subplots_adjust(left=0.07, right=0.98, top=1 - (HEADER - 0.25) / height, bottom=0.75 / height, hspace=0.42)
+        renderer = fig.canvas.get_renderer()
         if n["other"]:
             width = 0.27
             series = (("spreading", SPREADING, -width), ("debunking", DEBUNKING, 0.0), ("other", OTHER, width))
@@ -73,21 +97,19 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
             rows = daily.filter(pl.col("claim_id") == claim).sort("day")
             days = [datetime.combine(d, time(0)) for d in rows["day"].to_list()]
             for name, colour, shift in series:
-                label = "other (mentions, unclear)" if name == "other" else name
+                label = "other (needs review, mentions, unclear)" if name == "other" else name
                 bars = ax.bar([t + timedelta(days=shift) for t in days], rows[name].to_list(), width=width, color=colour, label=label)
                 if label_bars:
                     ax.bar_label(bars, labels=[str(v) if v else "" for v in rows[name].to_list()], padding=2, fontsize=8.5, color="#333333")
             t = totals.filter(pl.col("claim_id") == claim).row(0, named=True)
-            ax.set_title(
-                f"{claim}   {t['spreading']} spreading, {t['debunking']} debunking"
-                + (f", {t['other']} other" if t["other"] else ""),
-                loc="left",
-                fontsize=10.5,
-                fontweight="bold",
-            )
+            name = titles.get(claim)
+            name = f"{name}  ({claim})" if name and name != claim else claim
+            counts = ax.set_title(f"{t['spreading']} spreading, {t['debunking']} debunking"
+                                  + (f", {t['other']} other" if t["other"] else ""),
+                                  loc="right", fontsize=9.5, color="#333333")
+            _fit_title(ax, name, counts.get_window_extent(renderer).x0 - 10, renderer)
             ax.set_ylabel("posts")
             ax.yaxis.get_major_locator().set_params(integer=True)
-            top = max(rows["spreading"].to_list() + rows["debunking"].to_list() + rows["other"].to_list() + [1])
             ax.set_ylim(0, top * 1.2)
             ax.grid(axis="y", color="#dddddd", linewidth=0.8)
             ax.set_axisbelow(True)
@@ -104,7 +126,8 @@ def plot_daily(daily: pl.DataFrame, path: Path | str, title_suffix: str = "", tz
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.set_xlabel(f"day of publication ({tz})")
         handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper right", ncols=len(series), frameon=False, bbox_to_anchor=(0.98, 1 - 0.1 / height))
+        fig.legend(handles, labels, loc="upper left", ncols=len(series), frameon=False,
+                   bbox_to_anchor=(0.01, 1 - 0.76 / height), borderaxespad=0, handlelength=1.4)
         fig.text(0.02, 1 - 0.38 / height, title, ha="left", va="baseline", fontsize=14, fontweight="bold")
         fig.text(0.02, 1 - 0.66 / height, subtitle, ha="left", va="baseline", fontsize=9.5, color="#555555")
         fig.savefig(path, dpi=120)

@@ -9,8 +9,9 @@ A *flagged post* is one row per (post, claim) pair from the ``matches`` table, t
 match winning when a post was matched again in a later run, joined with its ``posts`` row. Its
 ``time`` is when the post was published (``published_at``), falling back to when it was fetched
 and then to when it was flagged, so day counts follow the spread of a claim rather than the
-pipeline's schedule. ``kind`` sorts each flag into ``spreading`` (stance ``spreads``),
-``debunking`` (label ``debunk`` or stance ``debunks``) or ``other`` (mentions, unclear).
+pipeline's schedule. ``kind`` sorts each flag into ``spreading`` (label
+``likely_misinformation`` with stance ``spreads``), ``debunking`` (label ``debunk`` or stance
+``debunks``) or ``other`` (``needs_review`` rows, mentions, unclear).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
-TABLES = ("posts", "matches", "claims", "runs", "source_health")
+TABLES = ("posts", "matches", "claims", "runs", "source_health", "post_metrics")
 ALL_LABELS = ("likely_misinformation", "needs_review", "debunk", "no_flag")
 # Every label that ties a post to a claim: the posts to act on, and the debunks that answer them.
 DEFAULT_LABELS = ("likely_misinformation", "needs_review", "debunk")
@@ -41,31 +42,41 @@ class ReportError(Exception):
     """A problem with the report's input (data dir, option value); the message is one line."""
 
 
+class UsageError(ReportError):
+    """A bad option value (``--since``, ``--tz``, ``--label``, ``--claim``, ``--platform``,
+    ``--plot``...): what was typed is wrong, not the data. ``claimwatch report`` exits 2."""
+
+
 class NoData(ReportError):
     """The data dir is missing or holds no Parquet files yet."""
 
 
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """``7d``, ``24h``, ``30m``, ``2w`` (relative to now) or an ISO date/datetime -> aware UTC."""
+def parse_since(text: str, now: datetime | None = None, tz: str = "UTC") -> datetime:
+    """``7d``, ``24h``, ``30m``, ``2w`` (relative to now) or an ISO date/datetime -> aware UTC.
+
+    A date means midnight in ``tz`` and a datetime without an offset is a wall-clock time in
+    ``tz``, so ``--since 2024-11-20 --tz Asia/Karachi`` starts at 2024-11-19 19:00 UTC: the day
+    the daily view shows for that time zone starts there too."""
     now = now or datetime.now(timezone.utc)
+    zone = ZoneInfo(check_tz(tz))
     m = _RELATIVE.match(text)
     if m:
         return now - timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})
     try:
         if len(text.strip()) == 10:
             d = date.fromisoformat(text.strip())
-            dt = datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+            dt = datetime(d.year, d.month, d.day, tzinfo=zone)
         else:
             dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ReportError(
+        raise UsageError(
             f"--since {text!r} is neither a date (2024-11-20), a datetime (2024-11-20T08:00) "
             "nor a span like 7d, 24h, 30m, 2w"
         ) from None
-    dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    dt = (dt.replace(tzinfo=zone) if dt.tzinfo is None else dt).astimezone(timezone.utc)
     if dt > now:
-        raise ReportError(
-            f"--since {text!r} is in the future (now {now:%Y-%m-%d %H:%M} UTC); "
+        raise UsageError(
+            f"--since {text!r} is in the future (now {now.astimezone(zone):%Y-%m-%d %H:%M} {tz}); "
             "give a past date or a span like 7d"
         )
     return dt
@@ -75,7 +86,7 @@ def check_tz(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ReportError(f"--tz {name!r} is not a known time zone; use e.g. UTC or Asia/Karachi") from None
+        raise UsageError(f"--tz {name!r} is not a known time zone; use e.g. UTC or Asia/Karachi") from None
     return name
 
 
@@ -92,13 +103,13 @@ def parse_labels(values: Iterable[str] | None) -> tuple[str, ...]:
             elif part in ALL_LABELS:
                 out.append(part)
             else:
-                raise ReportError(f"--label {part!r} is not a label; use one of {', '.join(ALL_LABELS)} or all")
+                raise UsageError(f"--label {part!r} is not a label; use one of {', '.join(ALL_LABELS)} or all")
     if values and not out:
-        raise ReportError(f"--label is empty; use one of {', '.join(ALL_LABELS)} or all, or leave the option out")
+        raise UsageError(f"--label is empty; use one of {', '.join(ALL_LABELS)} or all, or leave the option out")
     return tuple(dict.fromkeys(out)) or DEFAULT_LABELS
 
 
-def table_files(data_dir: Path | str, table: str) -> list[Path]:
+def table_files(data_dir: Path | str, table: str) -> list[Path | str]:
     """The table's part files a reader must read (see :func:`flows.store.part_files`)."""
     from flows.store import part_files
 
@@ -113,7 +124,17 @@ def scan(data_dir: Path | str, table: str) -> pl.LazyFrame | None:
     return pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore")
 
 
-def require_data(data_dir: Path | str) -> Path:
+def require_data(data_dir: Path | str) -> Path | str:
+    """The data dir (a folder, or an ``s3://``/``gs://`` URL) when it holds a dataset;
+    :class:`NoData` with one line otherwise."""
+    if "://" in str(data_dir):
+        from flows.store import Store
+
+        url = str(data_dir).rstrip("/")
+        Store(url).io.ensure()  # a missing bucket or denied access: one-line StoreError
+        if not any(table_files(url, t) for t in TABLES):
+            raise NoData(f"no claimwatch data in {url} (no Parquet files): run `claimwatch run --data-dir {url}` first")
+        return url
     path = Path(data_dir)
     if path.exists() and not path.is_dir():
         raise NoData(f"{path} is a file, not a claimwatch data dir: pass the folder given to `claimwatch run --data-dir`")
@@ -124,7 +145,7 @@ def require_data(data_dir: Path | str) -> Path:
     return path
 
 
-def unreadable_part(data_dir: Path | str) -> tuple[Path, str] | None:
+def unreadable_part(data_dir: Path | str) -> tuple[Path | str, str] | None:
     """The first part file polars cannot read in full, with the first line of the reason, or ``None``."""
     for table in TABLES:
         for f in table_files(data_dir, table):
@@ -215,7 +236,7 @@ def flagged_posts(data_dir: Path | str, filters: Filters = Filters()) -> pl.Lazy
     kind = (
         pl.when((pl.col("label") == "debunk") | (pl.col("stance") == "debunks"))
         .then(pl.lit("debunking"))
-        .when(pl.col("stance") == "spreads")
+        .when((pl.col("label") == "likely_misinformation") & (pl.col("stance") == "spreads"))
         .then(pl.lit("spreading"))
         .otherwise(pl.lit("other"))
     )
@@ -276,13 +297,15 @@ def check_choices(data_dir: Path | str, option: str, column: str, values: Sequen
     values = tuple(v.strip() for value in values for v in value.split(",") if v.strip())
     if not values:
         if given:
-            raise ReportError(f"{option} is empty; give a value or leave the option out")
+            raise UsageError(f"{option} is empty; give a value or leave the option out")
         return ()
     known = known_values(data_dir, column)
+    by_fold = {k.casefold(): k for k in known}
+    values = tuple(dict.fromkeys(by_fold.get(v.casefold(), v) for v in values))  # Youtube -> youtube
     unknown = [v for v in values if v not in known]
     if unknown and known:
         shown = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
-        raise ReportError(f"{option} {unknown[0]!r} does not occur in {data_dir}; known: {shown}")
+        raise UsageError(f"{option} {unknown[0]!r} does not occur in {data_dir}; known: {shown}")
     return values
 
 
@@ -307,3 +330,25 @@ def daily_counts(flags: pl.LazyFrame) -> pl.DataFrame:
         .sort("claim_id", "day")
         .collect()
     )
+
+
+def post_totals(flags: pl.LazyFrame | pl.DataFrame) -> dict[str, int]:
+    """Distinct posts in ``flags``: ``total`` and per kind. A post flagged for two claims is one
+    post here (the per-claim counts of :func:`daily_counts` count it once per claim)."""
+    lf = flags.lazy()
+    row = lf.select(
+        pl.col("post_id").n_unique().alias("total"),
+        *[pl.col("post_id").filter(pl.col("kind") == k).n_unique().alias(k) for k in KINDS],
+    ).collect().row(0, named=True)
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def claim_titles(data_dir: Path | str) -> dict[str, str]:
+    """``claim_id`` -> title from the dataset's ``claims`` table (the latest row with a title)."""
+    lf = scan(data_dir, "claims")
+    if lf is None or not {"claim_id", "title"} <= set(lf.collect_schema().names()):
+        return {}
+    rows = collect(lambda: scan(data_dir, "claims")
+                   .filter(pl.col("title").is_not_null() & (pl.col("title").str.strip_chars() != ""))
+                   .select("claim_id", "title").unique("claim_id", keep="last", maintain_order=True))
+    return {r["claim_id"]: r["title"] for r in rows.iter_rows(named=True)}

@@ -29,7 +29,7 @@ FILES = {"sources": "sources.schema.json", "catalogue": "claim.schema.json"}
 def sources_model() -> Any:
     """The whole sources file as one pydantic model (tables as in :mod:`flows.config`)."""
     from connectors.registry import KINDS
-    from flows.config import alerts_model, runner_model, settings_model, source_model
+    from flows.config import alerts_model, media_model, runner_model, settings_model, source_model
     from rules.config import matching_model
 
     kinds = [source_model(k) for k in sorted(KINDS)]
@@ -41,6 +41,7 @@ def sources_model() -> Any:
         matching=(matching_model(), Field(None, description="matching thresholds and knobs")),
         runner=(runner_model(), Field(None, description="how runs execute")),
         alerts=(alerts_model(), Field(None, description="when a claim counts as spreading")),
+        media=(media_model(), Field(None, description="fetching and fingerprinting the posts' media")),
         sources=(list[source], Field(..., min_length=1, description="one [[sources]] table per source")),
     )
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 import time
 import traceback
 import uuid
@@ -33,11 +32,10 @@ from connectors.deadlines import Budget
 from connectors.errors import BudgetExceeded, ConfigError, ConnectorError, ParseError
 from connectors.redact import redact
 from connectors.robots import RobotsCache
-from connectors.schema import POSTS_SCHEMA
+from connectors.schema import POSTS_SCHEMA, metrics_frame
 from rules.schema import CLAIMS_SCHEMA
-from flows import execution, stopping
+from flows import execution, matching, stopping
 from flows.config import (
-    CLAIMS_DIR,
     DEMO_MANIFEST,
     DEMO_SOURCES,
     PipelineConfig,
@@ -87,7 +85,9 @@ def resolve_inputs(config: str | None, replay: str | None, demo: bool) -> tuple[
 
 def _rows_frame(kind: str, rows: Any, source: str) -> tuple[str, pl.DataFrame]:
     if kind == "factchecks" or isinstance(rows, list) and rows and "claim_id" in rows[0] and "post_id" not in rows[0]:
-        claims = [{k: r.get(k) for k in CLAIMS_SCHEMA} for r in rows]
+        from flows.claimrows import with_verdict
+
+        claims = [{k: r.get(k) for k in CLAIMS_SCHEMA} for r in map(with_verdict, rows)]
         frame = pl.DataFrame(claims, schema=CLAIMS_SCHEMA) if claims else empty("claims")
         return "claims", frame.with_columns(status=pl.lit("imported"), catalogue_version=pl.lit("imported"))
     if isinstance(rows, pl.DataFrame):  # a connector may hand over a large result as a frame
@@ -235,47 +235,141 @@ def _cursor_text(cursor: Any) -> str:
     return json.dumps(cursor, sort_keys=True, default=str)
 
 
+# ---------------------------------------------------------------- media
+
+
+def _fingerprint_media(cfg: PipelineConfig, posts: pl.DataFrame, run_id: str, replay: str | None = None,
+                       time_limit: float | None = None) -> Any:
+    """Fetch and fingerprint the pictures and videos of ``posts`` (bounded by ``[media]``, and its
+    time budget by ``time_limit`` seconds when given)."""
+    import dataclasses
+
+    from connectors.http import HttpClient
+    from connectors.media import MediaSettings, fingerprint_media, settings_for
+
+    settings = MediaSettings.from_mapping(cfg.media)
+    if time_limit is not None and 0 < time_limit < settings.time_budget_s:
+        settings = dataclasses.replace(settings, time_budget_s=time_limit)
+    transport = None
+    if replay:
+        from flows.replay import ReplayTransport
+
+        transport = ReplayTransport.from_manifest(replay)
+    base = cfg.http_settings()
+
+    def client(cap: int, seconds: float) -> Any:
+        return HttpClient(settings_for(base, cap, min(base.total_timeout, seconds)), transport)
+
+    items = posts.select("post_id", "source", "media").iter_rows()
+    return fingerprint_media(items, client, settings, run_id=run_id)
+
+
+fingerprint_media = execution.step(_fingerprint_media, name="fingerprint_media")
+
+
+def media_step(cfg: PipelineConfig, store: Store, posts: pl.DataFrame, run_id: str, day: Any,
+               replay: str | None, time_limit: float | None = None) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Fingerprint the media of ``posts`` not fingerprinted yet, store them, and return the ``media``
+    rows of every post in ``posts`` (stored earlier or now) and per-source counts for source_health.
+    ``time_limit`` (seconds; the run's time left) caps ``[media] time_budget_s``."""
+    from connectors.media import MediaSettings
+
+    settings = MediaSettings.from_mapping(cfg.media)
+    if posts.is_empty() or "media" not in posts.columns:
+        return empty("media"), {}
+    ids = posts.select("post_id").unique()
+    stored = store.collect("media", store.scan("media").join(ids.lazy(), on="post_id", how="semi"))
+    per_source: dict[str, Any] = {}
+    if settings.enabled:
+        done = stored.select("post_id", "media_url").with_columns(done=pl.lit(True))
+        todo = (posts.select("post_id", "source", "media").explode("media").drop_nulls("media")
+                .with_columns(media_url=pl.col("media").struct.field("url"))
+                .join(done, on=["post_id", "media_url"], how="left").filter(pl.col("done").is_null())
+                .group_by("post_id", "source", maintain_order=True).agg(pl.col("media")))
+        if todo.height and time_limit is not None and time_limit <= 0:  # the run's time is up: count them
+            from connectors.media import SourceMedia
+
+            counts = (todo.explode("media").filter(pl.col("media").struct.field("kind").is_in(list(settings.kinds)))
+                      .group_by("source", maintain_order=True).len())
+            per_source = {source: SourceMedia(skipped=n) for source, n in counts.iter_rows()}
+            _say(f"media: {counts['len'].sum()} skipped: the run has no time left for them", logging.WARNING)
+        elif todo.height:
+            result = execution.submit(fingerprint_media, cfg, todo, run_id, replay, time_limit,
+                                      name="fingerprint_media").result()
+            new = store.write("media", result.frame(), run_id, day)
+            stored = pl.concat([stored, new], how="vertical")
+            per_source = result.sources
+            ok = sum(s.fingerprinted for s in per_source.values())
+            skipped = sum(s.skipped for s in per_source.values())
+            failed = sum(s.failed for s in per_source.values())
+            _say(f"media: {ok} fingerprinted, {failed} failed, {skipped} skipped (budget) in {result.seconds:.1f}s")
+            for s in per_source.values():
+                for line in s.problems[:20]:
+                    _say(line, logging.WARNING)
+    return stored, per_source
+
+
+_known_media: dict[tuple[str, str], Any] = {}
+
+
+def media_evidence(catalogue: Any, matching: dict[str, Any], media: pl.DataFrame | None) -> pl.DataFrame | None:
+    """Which posts' pictures and videos match a claim's known media (``rules.media``): rows of
+    ``rules.match.MEDIA_MATCHES_SCHEMA``, the matcher's outside media evidence; None without any."""
+    from rules.config import MatchConfig
+    from rules.media import MediaRule, known_media_from_claims
+
+    if media is None or media.is_empty():
+        return None
+    key = (catalogue.version, json.dumps(matching or {}, sort_keys=True, default=str))
+    known = _known_media.get(key)
+    if known is None:
+        known = known_media_from_claims(catalogue.claims, MediaRule.from_config(MatchConfig.from_mapping(matching or {})))
+        _known_media.clear()
+        _known_media[key] = known
+    if not len(known):
+        return None
+    found = known.match(media)
+    return found.select("post_id", "claim_id", "score_media", "evidence") if found.height else None
+
+
 # ---------------------------------------------------------------- matching
 
-_matchers: dict[tuple[str, str, str], Any] = {}
-_matchers_lock = threading.Lock()
+def _matcher(spec: matching.MatcherSpec) -> Any:
+    """The run's matcher for this catalogue, ``[matching]`` table and reviewers' feedback, made
+    once per process (index from the cache)."""
+    return matching.matcher_for(spec, _say)
 
 
-def _matcher(catalogue: Any, matching: dict[str, Any], feedback: pl.DataFrame | None = None) -> Any:
-    """The matcher for this catalogue, ``[matching]`` table and reviewers' feedback, built once
-    per process (:func:`flows.reviews.build_matcher`)."""
-    from flows.reviews import build_matcher, feedback_key
-
-    key = (catalogue.version, json.dumps(matching, sort_keys=True, default=str), feedback_key(feedback))
-    with _matchers_lock:
-        if key not in _matchers:
-            _matchers[key] = build_matcher(catalogue, matching, feedback)
-        return _matchers[key]
-
-
-def _match_batch(posts: pl.DataFrame, catalogue: Any, matching: dict[str, Any],
-                 feedback: pl.DataFrame | None = None) -> pl.DataFrame:
+def _match_batch(posts: pl.DataFrame, spec: matching.MatcherSpec, media: pl.DataFrame | None = None) -> pl.DataFrame:
     """Match one batch of posts against the catalogue, with the reviewers' feedback (rows of
-    ``rules.schema.MATCHES_SCHEMA``)."""
-    return _matcher(catalogue, matching, feedback).match(posts)
+    ``rules.schema.MATCHES_SCHEMA``); ``media`` holds outside media evidence
+    (:func:`media_evidence`) for the run's posts."""
+    if media is not None and media.height:
+        media = media.join(posts.select("post_id"), on="post_id", how="semi")
+    return _matcher(spec).match(posts, media=media if media is not None and media.height else None)
 
 
 match_batch = execution.step(_match_batch, name="match_batch")
 
 
 def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: str,
-              feedback: pl.DataFrame | None = None, budget: Budget | None = None) -> pl.DataFrame:
-    """Matches of ``posts`` in batches, with the reviewers' ``feedback``. When ``budget`` stops
-    (the run's time is up, or a signal) no further batch is waited for; the batches done are
-    returned and the rest is caught up by the next run (their posts get no ``matched_posts`` row)."""
+              feedback: pl.DataFrame | None = None, budget: Budget | None = None,
+              media: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Matches of ``posts`` in batches, with the reviewers' ``feedback`` and the media evidence
+    ``media`` (:func:`media_evidence`). When ``budget`` stops (the run's time is up, or a signal)
+    no further batch is waited for; the batches done are returned and the rest is caught up by
+    the next run (their posts get no ``matched_posts`` row)."""
     size = cfg.batch_size
     chunks = [posts.slice(i, size) for i in range(0, posts.height, size)]
     if not chunks:
         return empty("matches")
+    # the matcher is ready before the first batch: loaded from the index cache, or built and
+    # cached here once (Dask workers that share the cache folder then load it)
+    spec = matching.MatcherSpec(catalogue, cfg.matching, matching.index_cache_dir(cfg.runner), feedback)
+    _matcher(spec)
     advance = execution.progress("claimwatch-matching", f"Matching {posts.height} posts in {len(chunks)} batches")
     results = []
-    done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, catalogue=catalogue, matching=cfg.matching,
-                                   feedback=feedback)
+    done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, spec=spec, media=media)
     for i, (_, result) in enumerate(done, 1):
         results.append(result)
         advance(100.0 * i / len(chunks))
@@ -318,7 +412,12 @@ class PostWriter:
     already written in this run (:func:`dedupe_run`'s rules), written as one part file, and then
     the cursors of the sources in the batch are saved. :meth:`flush` writes what is left. A write
     that fails (a full disk) is kept in :attr:`error`; nothing is written or saved after it, so
-    no cursor moves past posts that were not stored."""
+    no cursor moves past posts that were not stored.
+
+    Posts new to the store get their ``lang`` detected (:func:`detect_languages`) before they are
+    written. Every fetched post that carries a count, new or seen before, gets a ``post_metrics``
+    row (``how = "fetch"``) with its batch: a snapshot of its reach at this run. A metrics write
+    that fails is a warning (:attr:`metrics_error`); the posts and cursors go on."""
 
     def __init__(self, store: Store, run_id: str, day: Any, batch_rows: int):
         self.store, self.run_id, self.day, self.batch_rows = store, run_id, day, batch_rows
@@ -330,7 +429,10 @@ class PostWriter:
         self._ids: set[str] = set()
         self._hashes: set[str] = set()
         self._written: list[pl.DataFrame] = []
+        self._metrics: list[pl.DataFrame] = []
+        self.metrics = 0
         self.error: str | None = None
+        self.metrics_error: str | None = None
 
     def add(self, name: str, outcome: dict[str, Any]) -> None:
         if outcome.get("table") != "posts" or self.error:
@@ -342,6 +444,7 @@ class PostWriter:
             self.fetched += rows.height
             self._pending.append(rows.with_columns(run_id=pl.lit(self.run_id)))
             self._pending_rows += rows.height
+            self._metrics.append(metrics_frame(rows, "fetch", self.run_id))
         self._cursors[name] = outcome["cursor"]
         if self._pending_rows >= self.batch_rows:
             self.flush()
@@ -351,7 +454,7 @@ class PostWriter:
             self._flush()
         except StoreError as exc:
             self.error = str(exc)
-            self._pending, self._pending_rows, self._cursors = [], 0, {}
+            self._pending, self._pending_rows, self._cursors, self._metrics = [], 0, {}, []
 
     def _flush(self) -> None:
         if self.error:
@@ -370,8 +473,16 @@ class PostWriter:
                 self.duplicates[source] = self.duplicates.get(source, 0) + n
             self._ids.update(batch["post_id"].to_list())
             self._hashes.update(batch.filter(has_content)["content_hash"].to_list())
+            batch = detect_languages(self.store, batch)
             written = self.store.write("posts", batch, self.run_id, self.day)
             self._written.append(written.select("post_id", "source"))
+        if self._metrics:
+            metrics, self._metrics = pl.concat(self._metrics, how="vertical"), []
+            try:
+                self.metrics += self.store.write("post_metrics", metrics, self.run_id, self.day).height
+            except StoreError as exc:
+                self.metrics_error = str(exc)
+                _say(f"post_metrics not written: {exc}", logging.WARNING)
         if self._cursors:
             self.store.save_cursors(self._cursors)  # only after their posts are stored
             self._cursors = {}
@@ -382,6 +493,24 @@ class PostWriter:
             schema={"post_id": pl.String, "source": pl.String})
 
 
+def detect_languages(store: Store, posts: pl.DataFrame) -> pl.DataFrame:
+    """``lang`` detected (:func:`connectors.lang.fill_lang`) for the posts new to the store that
+    have none; posts already stored are left alone, so a run that brings nothing new never loads
+    the language model."""
+    if posts.is_empty() or not posts["lang"].is_null().any():
+        return posts
+    from connectors.lang import fill_lang
+
+    fresh = store.new_rows("posts", posts.filter(pl.col("lang").is_null())).select("post_id", "content_hash")
+    if fresh.is_empty():
+        return posts
+    indexed = posts.with_row_index("_i")
+    todo = indexed.join(fresh, on=["post_id", "content_hash"], how="semi")
+    done = fill_lang(todo.drop("_i")).with_columns(todo["_i"])
+    return (pl.concat([indexed.join(todo.select("_i"), on="_i", how="anti"), done.select(indexed.columns)])
+            .sort("_i").drop("_i"))
+
+
 # ---------------------------------------------------------------- reporting
 
 
@@ -390,9 +519,11 @@ def _markdown(summary: dict[str, Any]) -> str:
     lines = [f"# claimwatch run `{summary['run_id']}`", "",
              f"Catalogue `{summary['catalogue_version']}` · {summary['posts_new']} new posts · "
              f"{summary['matches_new']} new matches · status **{summary['status']}**", "",
-             f"**Data:** `{data_dir}` (Parquet tables posts, matches, claims, runs, source_health). "
-             f"Read it with `claimwatch report --data-dir {data_dir}` or the queries in docs/queries.md.", "",
-             "## Posts per source", "", "| source | status | fetched | new | duplicates | error |",
+             f"**Data:** `{data_dir}` (Parquet tables posts, matches, claims, runs, source_health, post_metrics). "
+             f"Read it with `claimwatch report --data-dir {data_dir}` or the queries in docs/queries.md.", ""]
+    if summary.get("phases"):
+        lines += ["**Seconds per phase:** " + ", ".join(f"{p} {s:.1f}" for p, s in summary["phases"].items()), ""]
+    lines += ["## Posts per source", "", "| source | status | fetched | new | duplicates | error |",
              "|---|---|---:|---:|---:|---|"]
     for s in summary["sources"]:
         lines.append(f"| {s['source']} | {s['status']} | {s['items_fetched']} | {s['new']} | "
@@ -405,7 +536,7 @@ def _markdown(summary: dict[str, Any]) -> str:
         lines.append("No new flags.")
     if summary["alerts"]:
         lines += ["", "## Spreading alerts", ""]
-        lines += [f"- `{a['claim_id']}`: {a['count']} new spreading posts in the last {a['window']}"
+        lines += [f"- `{a['claim_id']}`: {a['count']} spreading posts published in the last {a['window']}"
                   for a in summary["alerts"]]
     return "\n".join(lines) + "\n"
 
@@ -491,22 +622,41 @@ def _alert_state(store: Store) -> dict[str, Any]:
 
 
 def spreading_counts(store: Store, now: datetime, window_s: int) -> dict[str, int]:
-    """Per claim: posts newly spreading it within the window, read from the store. A post counts
-    once per claim, at the first time it was labelled ``likely_misinformation`` with stance
-    ``spreads`` (under any catalogue version), if that time falls in ``(now - window, now]``."""
-    spreading = store.collect("matches", lambda: store.scan("matches")
-                              .filter((pl.col("label") == "likely_misinformation") & (pl.col("stance") == "spreads")
-                                      & pl.col("flagged_at").is_not_null())
-                              .group_by("claim_id", "post_id").agg(first=pl.col("flagged_at").min())
-                              .filter((pl.col("first") > now - timedelta(seconds=window_s)) & (pl.col("first") <= now))
-                              .group_by("claim_id").agg(n=pl.len()))
-    return {r["claim_id"]: int(r["n"]) for r in spreading.iter_rows(named=True)}
+    """Per claim: posts spreading it that were *published* within the window, read from the store.
+
+    A post counts once per claim when it has been labelled ``likely_misinformation`` with stance
+    ``spreads`` (under any catalogue version, by ``now``) and its publication time (``published_at``,
+    else ``fetched_at``, else when it was first flagged) falls in ``(now - window, now]``. Reports
+    count on the same clock, and a first run over a source's history never alerts about old posts.
+
+    A post published in the window was fetched and flagged after the window opened, so only the
+    rows flagged in the window are read, then the older flags and the publication times of those
+    posts alone (files that cannot hold them are skipped): the cost follows the window, not the table."""
+    start = now - timedelta(seconds=window_s)
+    spreads = ((pl.col("label") == "likely_misinformation") & (pl.col("stance") == "spreads")
+               & pl.col("flagged_at").is_not_null())
+    recent = store.collect("matches", lambda: store.scan("matches", since=("flagged_at", start))
+                           .filter(spreads & (pl.col("flagged_at") > start) & (pl.col("flagged_at") <= now))
+                           .group_by("claim_id", "post_id").agg(first=pl.col("flagged_at").min()))
+    if recent.is_empty():
+        return {}
+    posts = recent.get_column("post_id").unique()
+    earlier = store.collect("matches", lambda: store.scan("matches", keys=posts)
+                            .filter(spreads & (pl.col("flagged_at") <= start)).select("claim_id", "post_id").unique())
+    times = store.collect("posts", lambda: store.scan("posts", keys=posts).group_by("post_id")
+                          .agg(published=pl.col("published_at").min(), fetched=pl.col("fetched_at").min()))
+    counts = (recent.join(earlier, on=["claim_id", "post_id"], how="anti")
+              .join(times, on="post_id", how="left")
+              .with_columns(time=pl.coalesce("published", "fetched", "first"))
+              .filter((pl.col("time") > start) & (pl.col("time") <= now))
+              .group_by("claim_id").agg(n=pl.len()))
+    return {r["claim_id"]: int(r["n"]) for r in counts.iter_rows(named=True)}
 
 
 def spreading_alerts(store: Store, catalogue: Any, threshold: int, window: str, window_s: int, run_id: str,
                      now: datetime | None = None) -> list[dict[str, Any]]:
-    """Emit ``claimwatch.claim.spreading`` once per crossing: when a claim's count of new spreading
-    posts in the window reaches ``threshold`` after being below it. ``_state/alerts/`` remembers
+    """Emit ``claimwatch.claim.spreading`` once per crossing: when a claim's count of spreading
+    posts published in the window reaches ``threshold`` after being below it. ``_state/alerts/`` remembers
     which claims are above; a claim that falls below may alert again on its next crossing."""
     now = now or utcnow()
     counts = spreading_counts(store, now, window_s)
@@ -543,27 +693,47 @@ def posts_to_catch_up(store: Store, catalogue_version: str, now: datetime, days:
     no ``matches`` row for data written before ``matched_posts`` existed), at most ``limit`` (one
     row per post_id: its latest stored version): first the ``reviewed`` posts whatever their age
     (a verdict changes the version, and the judged post itself must be labelled again), then
-    those fetched in the last ``days``, newest first."""
+    those fetched in the last ``days``, newest first.
+
+    The cost follows the window, not the table: the window's post ids are checked against the
+    rows of this version written since the window began (a post is matched in or after the run
+    that fetched it); only the few ids left are looked up in the whole of both tables, and only
+    the chosen posts are read in full."""
     if limit <= 0:
         return empty("posts")
+    start = now - timedelta(days=days)
+    version = pl.col("catalogue_version") == catalogue_version
+    since_start = start - timedelta(days=1)  # margin for runs that matched long after they started
 
-    def build() -> pl.LazyFrame:
-        version = pl.col("catalogue_version") == catalogue_version
-        done = pl.concat([store.scan("matched_posts").filter(version).select("post_id"),
-                          store.scan("matches").filter(version).select("post_id")]).unique()
-        wanted = pl.col("fetched_at") >= now - timedelta(days=days)
+    def window() -> pl.LazyFrame:
+        ids = store.scan("posts", since=("fetched_at", start)).select("post_id", "fetched_at")
         if reviewed:
-            wanted = wanted | pl.col("post_id").is_in(reviewed)
-        recent = (store.scan("posts").filter(wanted)
-                  .sort("fetched_at", descending=True).unique("post_id", keep="first", maintain_order=True)
-                  .join(done, on="post_id", how="anti"))
-        if reviewed:
-            recent = recent.sort(~pl.col("post_id").is_in(reviewed), maintain_order=True)
+            ids = pl.concat([ids, store.scan("posts", keys=reviewed).select("post_id", "fetched_at")])
+        ids = ids.group_by("post_id").agg(pl.col("fetched_at").max())
         if exclude is not None and exclude.height:
-            recent = recent.join(exclude.select("post_id").lazy(), on="post_id", how="anti")
-        return recent.head(limit)
+            ids = ids.join(exclude.select("post_id").lazy(), on="post_id", how="anti")
+        done = pl.concat([store.scan("matched_posts", since=("matched_at", since_start)).filter(version).select("post_id"),
+                          store.scan("matches", since=("flagged_at", since_start)).filter(version).select("post_id")])
+        return ids.join(done, on="post_id", how="anti")
 
-    return store.collect("posts", build)
+    todo = store.collect("posts", window)
+    if todo.height:  # not matched recently: were they matched at all (rows older than the window)?
+        wanted = todo.get_column("post_id")
+        done = store.collect("matched_posts", lambda: pl.concat([
+            store.scan("matched_posts", keys=wanted).filter(version).select("post_id"),
+            store.scan("matches", keys=wanted).filter(version).select("post_id")]))
+        todo = todo.join(done, on="post_id", how="anti")
+    if todo.is_empty():
+        return empty("posts")
+    first = ~pl.col("post_id").is_in(reviewed or [])  # reviewed posts (False) sort first
+    chosen = (todo.sort([first, pl.col("fetched_at"), pl.col("post_id")], descending=[False, True, False],
+                        nulls_last=True)
+              .head(limit).get_column("post_id"))
+    rows = store.collect("posts", lambda: store.scan("posts", keys=chosen)
+                         .sort("fetched_at", descending=True, nulls_last=True)
+                         .unique("post_id", keep="first", maintain_order=True))
+    order = chosen.to_frame().with_row_index("_order")
+    return rows.join(order, on="post_id").sort("_order").drop("_order")
 
 
 def matched_rows(posts: pl.DataFrame, matches: pl.DataFrame, catalogue_version: str, run_id: str,
@@ -584,7 +754,34 @@ def matched_rows(posts: pl.DataFrame, matches: pl.DataFrame, catalogue_version: 
 def _load_catalogue(claims_dir: str | Path | None) -> Any:
     from rules.catalogue import load_catalogue
 
-    return load_catalogue(claims_dir or CLAIMS_DIR)
+    from flows.home import claims_dir as resolve_claims_dir
+
+    return load_catalogue(resolve_claims_dir(claims_dir))
+
+
+class Laps:
+    """Wall seconds (and the process's CPU seconds, all threads) per phase of a run: each
+    :meth:`lap` charges the time since the previous one to a phase (a phase may be charged
+    several times). CPU seconds tell a phase's cost on a shared machine, where wall time also
+    counts the wait for a core."""
+
+    PHASES = ("setup", "fetch", "store", "media", "match", "report")
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._last = time.monotonic()
+        self._last_cpu = time.process_time()
+
+    def lap(self, phase: str) -> None:
+        now, cpu = time.monotonic(), time.process_time()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
+        self.cpu[phase] = self.cpu.get(phase, 0.0) + cpu - self._last_cpu
+        self._last, self._last_cpu = now, cpu
+
+    def rounded(self, cpu: bool = False) -> dict[str, float]:
+        spent = self.cpu if cpu else self.seconds
+        return {p: round(spent[p], 2) for p in self.PHASES if p in spent}
 
 
 def _run_id(started: datetime) -> tuple[str, str]:
@@ -619,6 +816,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
             run_budget: float | None, stop: Budget) -> dict[str, Any]:
     started = utcnow()
     t0 = time.monotonic()
+    laps = Laps()
     cfg_path, manifest = resolve_inputs(config, replay, demo)
     cfg = load_config(cfg_path)
     register_env_secrets(cfg)
@@ -649,6 +847,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         store_error = f"storing failed: {exc}"
         _say(store_error, logging.ERROR)
 
+    laps.lap("setup")
     # Posts are written while sources are still fetching, in batches of [runner] write_batch_rows
     # (a source's rows are never split), each source's cursor saved after its batch is stored: a
     # run holds at most one batch of unwritten posts besides what the sources in flight return.
@@ -666,12 +865,14 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
                              "cursor": cursors.get(s.name), "skipped": 0, "duration_s": None}
                     for s in cfg.enabled_sources}
 
+    laps.lap("fetch")
     ok = {n: o for n, o in outcomes.items() if o["status"] == "ok"}
     new_posts, imported_new = writer.written(), None
     dup_in_run = writer.duplicates
     posts = empty("posts")
     if new_posts.height:
-        posts = store.collect("posts", lambda: store.scan("posts").filter(pl.col("run_id") == run_id))
+        posts = store.collect("posts", lambda: store.scan("posts", since=("run_id", run_id))
+                              .filter(pl.col("run_id") == run_id))
     imported = [o["rows"] for o in ok.values() if o["table"] == "claims" and o["rows"].height]
     try:
         if store_error is None:
@@ -698,6 +899,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
 
     match_error = skipped_note = None
     caught_up = 0
+    media_health: dict[str, Any] = {}
     to_match = posts if store_error is None else empty("posts")
     new_matches = empty("matches")
     try:
@@ -711,7 +913,18 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         if caught_up:
             _say(f"matching {caught_up} stored posts not yet matched with catalogue {version}")
         to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
-        matches = match_all(cfg, to_match, catalogue, run_id, feedback, run)
+        laps.lap("store")
+        try:  # pictures and videos; a failure here costs the media evidence, never the run
+            # the media step takes at most half of the run's time left, the rest is for matching
+            media, media_health = media_step(cfg, store, to_match, run_id, day, str(manifest) if manifest else None,
+                                             time_limit=run.remaining() / 2)
+        except Exception as exc:
+            media, media_health = None, {}
+            _say(f"media step failed: {_error_text(exc)}", logging.ERROR)
+        laps.lap("media")
+        matches = match_all(cfg, to_match, catalogue, run_id, feedback, run,
+                            media=media_evidence(catalogue, cfg.matching, media))
+        laps.lap("match")
         new_matches = store.write("matches", matches, run_id, day)
         matched = to_match.filter(pl.col("post_id").is_in(matches["post_id"].implode())) \
             if run.reason is not None else to_match  # stopped early: only the batches that ran count
@@ -726,6 +939,8 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         match_error = f"matching failed: {exc}" if isinstance(exc, StoreError) else f"matching failed: {_error_text(exc)}"
         new_matches = empty("matches")
         _say(match_error, logging.ERROR)
+        laps.lap("match")
+    laps.lap("store")
 
     new_per_source = dict(new_posts.group_by("source").len().iter_rows()) if new_posts.height else {}
     checked = utcnow()
@@ -743,6 +958,10 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
             "cursor_before": _cursor_text(cursors.get(name)),
             "cursor_after": _cursor_text(o["cursor"]),
             "duration_s": o.get("duration_s"), "checked_at": checked,
+            "media_fingerprinted": getattr(media_health.get(name), "fingerprinted", 0),
+            "media_skipped": getattr(media_health.get(name), "skipped", 0),
+            "media_failed": getattr(media_health.get(name), "failed", 0),
+            "media_problems": list(getattr(media_health.get(name), "problems", [])),
         })
     unwritten = []
     try:
@@ -786,6 +1005,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         raise StoreError(f"{store.root}: the {' and '.join(t for t, _ in unwritten)} rows of run {run_id} were not "
                          f"written ({_first_line(unwritten[0][1])}); {stored}; free space and run again")
 
+    laps.lap("report")
     summary = {
         "run_id": run_id, "flow_run_id": flow_run_id, "status": status, "data_dir": str(Path(data_dir).resolve()) if store.local else str(store.root),
         "catalogue_version": version, "posts_fetched": writer.fetched, "posts_new": new_posts.height,
@@ -793,10 +1013,14 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
                     for h in health],
         "duration_s": round(time.monotonic() - t0, 2), "error": store_error or match_error, "caught_up": caught_up,
+        "posts_matched": to_match.height if match_error is None and store_error is None else 0,
         "note": skipped_note, "stopped": stop.reason if stop.cancelled else None,
+        "phases": laps.rounded(), "phases_cpu": laps.rounded(cpu=True),
     }
     if not stop.cancelled:  # a stopped run ends now; its report is the summary it prints
         publish(summary, new_matches, to_match, catalogue)
+    laps.lap("report")
+    summary["phases"], summary["phases_cpu"] = laps.rounded(), laps.rounded(cpu=True)
     return summary
 
 
@@ -839,6 +1063,150 @@ def import_factchecks(config: str, data_dir: str = "claimwatch-data", replay: st
     store.save_cursors({n: o["cursor"] for n, o in outcomes.items() if o["status"] == "ok"})
     return {"run_id": run_id, "imported": new.height,
             "errors": {n: o["error"] for n, o in outcomes.items() if o["status"] == "error"}}
+
+
+def posts_to_refresh(store: Store, now: datetime, hours: float) -> pl.DataFrame:
+    """Flagged posts (a ``likely_misinformation`` or ``needs_review`` match under any catalogue
+    version) that claimwatch first saw within the last ``hours``: ``post_id`` and ``source``."""
+    def build() -> pl.LazyFrame:
+        flagged = (store.scan("matches").filter(pl.col("label").is_in(("likely_misinformation", "needs_review")))
+                   .select("post_id").unique())
+        seen = (store.scan("posts").group_by("post_id")
+                .agg(first_seen=pl.col("fetched_at").min(), source=pl.col("source").sort_by("fetched_at").last())
+                .filter(pl.col("first_seen") > now - timedelta(hours=hours)))
+        return seen.join(flagged, on="post_id", how="semi").select("post_id", "source").sort("source", "post_id")
+
+    return store.collect("posts", build)
+
+
+# what a by-id read may lack that the first fetch had (a video's captions, fetched only for new
+# videos; a language detected on the first read): taken from the stored post
+_STORED_FIELDS = tuple(c for c in POSTS_SCHEMA if c not in (
+    "post_id", "fetched_at", "run_id", "content_hash", "likes", "reposts", "replies", "views", "author_followers"))
+
+
+def with_stored_fields(store: Store, rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (posts read again by id) with every field they lack (null, or an empty list) taken
+    from the latest stored row of the same post, and ``content_hash`` computed again, so a post
+    is stored again only when what the platform returns changed: a YouTube video re-read through
+    ``videos.list`` comes back without its captions, and is not an edited post for that."""
+    if rows.is_empty():
+        return rows
+    from connectors.schema import content_hash
+
+    ids = rows["post_id"].unique().implode()
+    stored = store.collect("posts", lambda: store.scan("posts").filter(pl.col("post_id").is_in(ids))
+                           .select(*POSTS_SCHEMA).sort("fetched_at").unique("post_id", keep="last"))
+    if stored.is_empty():
+        return rows
+    joined = rows.join(stored.select("post_id", *[pl.col(c).alias(f"{c}__stored") for c in _STORED_FIELDS]),
+                       on="post_id", how="left")
+    filled = []
+    for c in _STORED_FIELDS:
+        old = pl.col(f"{c}__stored")
+        if isinstance(POSTS_SCHEMA[c], pl.List):
+            missing = pl.col(c).is_null() | (pl.col(c).list.len() == 0)
+            filled.append(pl.when(missing & old.is_not_null()).then(old).otherwise(pl.col(c)).alias(c))
+        else:
+            filled.append(pl.coalesce(c, old).alias(c))
+    out = joined.with_columns(filled).select(rows.columns)
+    return out.with_columns(content_hash=pl.struct("title", "text", "transcript").map_elements(
+        lambda r: content_hash(r["title"], r["text"], r["transcript"]), return_dtype=pl.String))
+
+
+def _refetch_source(cfg: PipelineConfig, src: SourceConfig, post_ids: list[str],
+                    replay: str | None = None, budget: Budget | None = None) -> dict[str, Any]:
+    """Read ``post_ids`` of one source again by id (:meth:`connectors.base.BaseSource.refetch`)
+    within ``budget``, with the same HTTP client, secrets and error handling as a fetch."""
+    from connectors.http import HttpClient
+
+    transport = None
+    if replay:
+        from flows.replay import ReplayTransport
+
+        transport = ReplayTransport.from_manifest(replay)
+    if budget is not None:
+        budget.restart()
+    register_env_secrets(cfg)
+    with HttpClient(cfg.http_settings(), transport, budget=budget) as client:
+        try:
+            source = build_source(cfg, src, client)
+            problem = missing_env(cfg, src, source)
+            if problem:
+                raise ConfigError(problem)
+            result = source.refetch(post_ids)
+        except ConnectorError:
+            raise
+        except Exception as exc:  # a connector bug: only a redacted copy leaves this step
+            _say(redact("".join(traceback.format_exception(exc))), logging.ERROR)
+            raise ConnectorError(f"{type(exc).__name__}: {_first_line(exc)}") from None
+    if budget is not None and budget.reason is not None:
+        raise BudgetExceeded(f"source {src.name!r}: {budget.reason}")
+    warnings = [redact(w) for w in result.warnings]
+    for w in warnings:
+        _say(w, logging.WARNING)
+    _, frame = _rows_frame(src.kind, result.posts, src.name)
+    return {"rows": frame, "requests": result.requests, "warnings": warnings}
+
+
+# retries=0 as for fetch_source: the HTTP client owns every retry decision
+refetch_source = execution.step(_refetch_source, name="refetch_source", retries=0)
+
+
+def refresh_metrics(config: str | None = None, data_dir: str = "claimwatch-data", hours: float = 48,
+                    replay: str | None = None, demo: bool = False) -> dict[str, Any]:
+    """Re-read the flagged posts first seen in the last ``hours`` through each platform's by-id
+    endpoint and append their counts to ``post_metrics`` (``how = "refetch"``), so reach is
+    recorded as it grows (the ``refresh-metrics`` deployment runs this hourly). A post whose text
+    changed is also stored again in ``posts``. Sources without a by-id endpoint (news feeds, fact
+    checks) are skipped; a source that fails is reported and the others go on."""
+    started = utcnow()
+    cfg_path, manifest = resolve_inputs(config, replay, demo)
+    cfg = load_config(cfg_path)
+    run_id, _ = _run_id(started)
+    store = Store(data_dir, compact_files=cfg.compact_files)
+    store.ensure()
+    due = posts_to_refresh(store, started, hours)
+    by_name = {s.name: s for s in cfg.enabled_sources}
+    from connectors.registry import module_for
+
+    skipped, todo = {}, []
+    for (source,), group in due.group_by("source", maintain_order=True):
+        src = by_name.get(source)
+        if src is None:
+            skipped[source] = "not an enabled source of this sources file"
+        elif not getattr(getattr(module_for(src.kind), "Source", None), "REFETCH", False):
+            skipped[source] = f"{src.kind} sources cannot re-read single posts"
+        else:
+            todo.append((src, group["post_id"].to_list()))
+    run = Budget(cfg.run_budget, f"run budget of {cfg.run_budget:g} s")
+    frames, sources, errors = [], {}, {}
+    with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
+        futures = [(src, ids, execution.submit(
+            refetch_source, cfg, src, ids, str(manifest) if manifest else None,
+            Budget(cfg.source_budget(src), f"source budget of {cfg.source_budget(src):g} s", parent=run),
+            name=f"refetch_source[{src.name}]", tags=[f"source:{src.name}", f"kind:{src.kind}"]))
+                   for src, ids in todo]
+        for src, ids, fut in futures:
+            fut.wait()
+            exc = fut.exception()
+            if exc is None:
+                read = fut.result()["rows"].filter(pl.col("post_id").is_in(ids))  # only the posts asked for
+                frames.append(read.with_columns(run_id=pl.lit(run_id)))
+                sources[src.name] = {"asked": len(ids), "read": read.height}
+            else:
+                errors[src.name] = _error_text(exc)
+                _say(f"re-reading {src.name} failed: {errors[src.name]}", logging.WARNING)
+    rows = pl.concat(frames, how="vertical") if frames else empty("posts")
+    rows = rows.unique("post_id", keep="first", maintain_order=True)
+    day = started.date()
+    snapshots = store.write("post_metrics", metrics_frame(rows, "refetch", run_id), run_id, day)
+    rows = with_stored_fields(store, rows)
+    edited = store.write("posts", detect_languages(store, rows), run_id, day) if rows.height else empty("posts")
+    _say(f"refreshed {snapshots.height} of {due.height} flagged posts first seen in the last {hours:g} h"
+         + (f"; {edited.height} edited" if edited.height else ""))
+    return {"run_id": run_id, "due": due.height, "snapshots": snapshots.height, "edited": edited.height,
+            "sources": sources, "skipped": skipped, "errors": errors}
 
 
 def _compact_table(data_dir: str, table: str) -> list[dict[str, Any]]:

@@ -41,7 +41,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import polars as pl
 
-from connectors.schema import POSTS_SCHEMA
+from connectors.media import MEDIA_SCHEMA
+from connectors.schema import METRICS_SCHEMA, POSTS_SCHEMA
 from rules.schema import CLAIMS_SCHEMA, MATCHES_SCHEMA
 
 RUNS_SCHEMA: dict[str, pl.DataType] = {
@@ -74,6 +75,12 @@ SOURCE_HEALTH_SCHEMA: dict[str, pl.DataType] = {
     "cursor_after": pl.String,  # JSON
     "duration_s": pl.Float64,
     "checked_at": pl.Datetime("us", "UTC"),
+    # the media step, for this source's posts: media fingerprinted, skipped (time budget or item
+    # cap), failed, and one line per failure (a bomb, a wrong content type, a cut-off video...)
+    "media_fingerprinted": pl.Int64,
+    "media_skipped": pl.Int64,
+    "media_failed": pl.Int64,
+    "media_problems": pl.List(pl.String),
 }
 
 # one row per post matched against a catalogue version, whether or not any claim scored for it
@@ -110,7 +117,9 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "claims": CLAIMS_SCHEMA,
     "runs": RUNS_SCHEMA,
     "source_health": SOURCE_HEALTH_SCHEMA,
+    "media": MEDIA_SCHEMA,
     "matched_posts": MATCHED_POSTS_SCHEMA,
+    "post_metrics": METRICS_SCHEMA,
     "reviews": REVIEWS_SCHEMA,
 }
 
@@ -121,7 +130,9 @@ KEYS: dict[str, tuple[str, ...]] = {
     "claims": ("claim_id", "catalogue_version"),
     "runs": ("run_id",),
     "source_health": ("run_id", "source"),
+    "media": ("post_id", "media_url", "algorithm"),
     "matched_posts": ("post_id", "catalogue_version"),
+    "post_metrics": ("post_id", "run_id"),
     "reviews": ("post_id", "claim_id", "reviewer", "reviewed_at"),
 }
 TABLES = tuple(SCHEMAS)
@@ -191,6 +202,132 @@ def conform(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     if missing:
         frame = frame.with_columns(missing)
     return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+
+
+# ---------------------------------------------------------------- per-file statistics and key filters
+#
+# Each log record carries, per Datetime column, the file's min and max ("stats"), so a read of
+# "rows since t" opens only the files that can hold such rows. Each part file carries in its
+# Parquet footer (key-value metadata, ignored by other readers) a Bloom filter over the table's
+# first key column, so a key lookup (de-duplicating a write, finding a post's older rows) reads
+# only the files that may hold one of the keys. Both only ever skip files that cannot match:
+# a file without them is read, and the rows read are always filtered exactly.
+
+KEY_FILTER = "claimwatch.key_filter"  # footer metadata: {"column", "k", "bits" (base64)}
+_FILTER_BITS_PER_KEY = 24  # with 16 probes: about 1 false "maybe" in 100,000 keys
+_FILTER_PROBES = 16
+_FILTER_MIN_ROWS = 1000  # smaller files are cheaper to read than to probe
+_FILTER_CACHE: dict[tuple[str, str, int], Any] = {}  # (file, stamp, size) -> bit array or None
+_FILTER_CACHE_MAX = 2048
+
+
+def _file_stats(table: str, frame: pl.DataFrame) -> dict[str, list[str] | None]:
+    """Min and max of each Datetime column of ``frame`` (ISO 8601) and of its ``run_id`` (whose
+    values start with the run's start time, so they sort by time); None when all null."""
+    out: dict[str, list[str] | None] = {}
+    for col, dtype in SCHEMAS[table].items():
+        if col not in frame.columns or not (isinstance(dtype, pl.Datetime) or (col == "run_id" and dtype == pl.String)):
+            continue
+        s = frame.get_column(col)
+        if s.dtype != dtype:
+            continue  # an old file with another type (or all-null column): no statistics, always read
+        lo, hi = s.min(), s.max()
+        if lo is None or hi is None:
+            out[col] = None
+        else:
+            out[col] = [lo.isoformat(), hi.isoformat()] if isinstance(lo, datetime) else [str(lo), str(hi)]
+    return out
+
+
+def _utc(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _may_be_since(record: dict[str, Any], column: str, since: datetime | str) -> bool:
+    """False only when the log record proves the file holds no row with ``column >= since``."""
+    stats = record.get("stats")
+    if not isinstance(stats, dict) or column not in stats:
+        return True  # written before statistics were recorded: read it
+    bounds = stats[column]
+    if bounds is None:
+        return False  # every value is null: no row passes
+    try:
+        if isinstance(since, datetime):
+            return datetime.fromisoformat(bounds[1]) >= _utc(since)
+        return str(bounds[1]) >= str(since)
+    except (TypeError, ValueError, IndexError):
+        return True
+
+
+def _key_hashes(values: pl.Series) -> tuple[Any, Any]:
+    """Two 64-bit hashes per value (blake2b of its text), stable across versions and machines."""
+    import hashlib
+
+    import numpy as np
+
+    texts = values.drop_nulls().cast(pl.String).unique().to_list()
+    raw = b"".join(hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts)
+    pairs = np.frombuffer(raw, dtype="<u8").reshape(-1, 2)
+    return pairs[:, 0], pairs[:, 1] | np.uint64(1)
+
+
+def _positions(h1: Any, h2: Any, m: int, k: int) -> Any:
+    import numpy as np
+
+    steps = np.arange(k, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return (h1[:, None] + steps[None, :] * h2[:, None]) % np.uint64(m)
+
+
+def key_filter(values: pl.Series) -> str:
+    """The footer metadata value for a file whose first key column holds ``values``."""
+    import base64
+
+    import numpy as np
+
+    h1, h2 = _key_hashes(values)
+    m = max(64, -(-len(h1) * _FILTER_BITS_PER_KEY // 64) * 64)
+    bits = np.zeros(m, dtype=bool)
+    if len(h1):
+        bits[_positions(h1, h2, m, _FILTER_PROBES).ravel().astype(np.int64)] = True
+    return json.dumps({"column": values.name, "k": _FILTER_PROBES,
+                       "bits": base64.b64encode(np.packbits(bits, bitorder="little").tobytes()).decode("ascii")})
+
+
+def _parse_filter(text: str | None, column: str) -> Any:
+    """(bits, k) from footer metadata, or None when absent or for another column."""
+    import base64
+
+    import numpy as np
+
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        if data.get("column") != column:
+            return None
+        packed = np.frombuffer(base64.b64decode(data["bits"]), dtype=np.uint8)
+        return (packed, int(data["k"])) if len(packed) else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _cache_filter(key: tuple[str, str, int], parsed: Any) -> None:
+    if len(_FILTER_CACHE) >= _FILTER_CACHE_MAX:
+        _FILTER_CACHE.pop(next(iter(_FILTER_CACHE)))
+    _FILTER_CACHE[key] = parsed
+
+
+def _may_hold(parsed: Any, probe: tuple[Any, Any]) -> bool:
+    """False only when the filter proves none of the probed keys is in the file."""
+    if parsed is None:
+        return True
+    packed, k = parsed
+    h1, h2 = probe
+    if not len(h1):
+        return False
+    pos = _positions(h1, h2, len(packed) * 8, k).astype("int64")
+    return bool(((packed[pos >> 3] >> (pos & 7)) & 1).astype(bool).all(axis=1).any())
 
 
 def part_files(data_dir: str | Path, table: str, check: bool = True) -> list[Any]:
@@ -787,12 +924,12 @@ class Store:
             raise StoreError(f"{path}: not a part file of table {table} ({'; '.join(what)}); "
                              f"move it away or delete it")
         try:
-            rows = pl.read_parquet(source).height
+            frame = pl.read_parquet(source)
         except Exception as exc:
             raise StoreError(f"{path}: the data in this part file cannot be read ({_first_line(exc)}); "
                              f"move it away or delete it") from None
         self._verified.add((table, rel, meta["stamp"], meta["size"]))
-        return {"rows": rows, "size": meta["size"], "stamp": meta["stamp"]}
+        return {"rows": frame.height, "size": meta["size"], "stamp": meta["stamp"], "stats": _file_stats(table, frame)}
 
     def _check_listed(self, snap: Snapshot, listing: dict[str, dict[str, Any]]) -> list[str]:
         """Verify the snapshot's files that changed since they were logged; return those missing."""
@@ -893,16 +1030,82 @@ class Store:
             return [self.io.path(f"{table}/{rel}") for rel in sorted(snap.files)]
         return [self.io.show(f"{table}/{rel}") for rel in sorted(snap.files)]
 
-    def _scan_snapshot(self, snap: Snapshot, rels: Iterable[str] | None = None) -> pl.LazyFrame:
-        rels = sorted(snap.files if rels is None else rels)
+    def _scan_snapshot(self, snap: Snapshot, rels: Iterable[str] | None = None,
+                       since: tuple[str, datetime | str] | None = None, keys: pl.Series | None = None) -> pl.LazyFrame:
+        rels = self._prune(snap, rels, since, keys)
         if not rels:
             return empty(snap.table).lazy()
-        return pl.scan_parquet([self.io.reader(f"{snap.table}/{r}") for r in rels], hive_partitioning=False,
-                               schema=SCHEMAS[snap.table], missing_columns="insert")
+        lf = pl.scan_parquet([self.io.reader(f"{snap.table}/{r}") for r in rels], hive_partitioning=False,
+                             schema=SCHEMAS[snap.table], missing_columns="insert")
+        if since is not None:
+            lf = lf.filter(pl.col(since[0]) >= (_utc(since[1]) if isinstance(since[1], datetime) else since[1]))
+        if keys is not None:
+            first = pl.col(KEYS[snap.table][0])
+            match = first.is_in(keys.drop_nulls().cast(SCHEMAS[snap.table][KEYS[snap.table][0]]).implode())
+            lf = lf.filter(match | first.is_null() if keys.null_count() else match)
+        return lf
 
-    def scan(self, table: str, exclude: Any = None) -> pl.LazyFrame:
-        """Lazy scan of the table's newest committed file set (one snapshot)."""
-        return self._scan_snapshot(self.snapshot(table))
+    def _prune(self, snap: Snapshot, rels: Iterable[str] | None, since: tuple[str, datetime | str] | None,
+               keys: pl.Series | None) -> list[str]:
+        """The files of ``rels`` (default: all of the snapshot) that can hold rows with
+        ``since[0] >= since[1]`` and a first key column value in ``keys`` (see KEY_FILTER)."""
+        rels = sorted(snap.files if rels is None else rels)
+        if since is not None:
+            rels = [r for r in rels if _may_be_since(snap.files.get(r) or {}, since[0], since[1])]
+        if keys is None or not rels or keys.null_count():
+            return rels
+        probe = _key_hashes(keys)
+        if not len(probe[0]):
+            return []
+        big = [r for r in rels if ((snap.files.get(r) or {}).get("rows") or _FILTER_MIN_ROWS) >= _FILTER_MIN_ROWS]
+        filters = self._key_filters(snap, big)
+        return [r for r in rels if _may_hold(filters.get(r), probe)]
+
+    def _key_filters(self, snap: Snapshot, rels: list[str]) -> dict[str, Any]:
+        """The key filter of each file (from its footer; cached per file, size and stamp)."""
+        column = KEYS[snap.table][0]
+        out, todo = {}, []
+        for rel in rels:
+            rec = snap.files.get(rel) or {}
+            ck = (self.io.reader(f"{snap.table}/{rel}"), str(rec.get("stamp")), int(rec.get("size") or 0))
+            if ck in _FILTER_CACHE:
+                out[rel] = _FILTER_CACHE[ck]
+            else:
+                todo.append((rel, ck))
+
+        def load(item: tuple[str, tuple[str, str, int]]) -> tuple[str, tuple[str, str, int], Any, bool]:
+            rel, ck = item
+            try:
+                meta = pl.read_parquet_metadata(ck[0])
+            except Exception:  # vanished or unreadable: read the file, and let the read explain
+                return rel, ck, None, False
+            return rel, ck, _parse_filter(meta.get(KEY_FILTER), column), True
+
+        if len(todo) > 4:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(8) as pool:
+                loaded = list(pool.map(load, todo))
+        else:
+            loaded = [load(item) for item in todo]
+        for rel, ck, parsed, ok in loaded:
+            out[rel] = parsed
+            if ok:
+                _cache_filter(ck, parsed)
+        return out
+
+    def scan(self, table: str, exclude: Any = None, since: tuple[str, datetime | str] | None = None,
+             keys: pl.Series | Iterable[Any] | None = None) -> pl.LazyFrame:
+        """Lazy scan of the table's newest committed file set (one snapshot).
+
+        ``since=(column, t)``: only rows with ``column >= t`` (a Datetime column, or ``run_id``);
+        ``keys``: only
+        rows whose first key column (``KEYS[table][0]``, e.g. ``post_id``) is one of these values.
+        Both read only the files that can hold such rows (per-file statistics in the log, key
+        filters in the footers), so their cost follows the rows asked for, not the table's size."""
+        if keys is not None and not isinstance(keys, pl.Series):
+            keys = pl.Series(KEYS[table][0], list(keys), dtype=SCHEMAS[table][KEYS[table][0]])
+        return self._scan_snapshot(self.snapshot(table), since=since, keys=keys)
 
     def collect(self, table: str, frame: pl.LazyFrame | Callable[[], pl.LazyFrame]) -> pl.DataFrame:
         """Collect ``frame``; a part file polars cannot read is a one-line :class:`StoreError`.
@@ -943,16 +1146,21 @@ class Store:
         frame = conform(table, frame).unique(subset=key, keep="first", maintain_order=True)
         if frame.is_empty():
             return frame
-        return frame.join(self.keys(table), on=key, how="anti", nulls_equal=True)
+        wanted = frame.get_column(key[0]).unique()
+        known = self.collect(table, lambda: self.scan(table, keys=wanted).select(key).unique())
+        return frame.join(known, on=key, how="anti", nulls_equal=True)
 
     def _put_part(self, table: str, rel: str, frame: pl.DataFrame) -> dict[str, Any]:
         buf = io.BytesIO()
-        frame.write_parquet(buf, compression="zstd", statistics=True)
+        keys = key_filter(frame.get_column(KEYS[table][0]))
+        frame.write_parquet(buf, compression="zstd", statistics=True, metadata={KEY_FILTER: keys})
         data = buf.getvalue()
         self.io.put(f"{table}/{rel}", data)
         meta = self.io.stat(f"{table}/{rel}") or {"size": len(data), "stamp": ""}
         self._verified.add((table, rel, meta["stamp"], meta["size"]))
-        return {"rows": frame.height, "size": meta["size"], "stamp": meta["stamp"]}
+        _cache_filter((self.io.reader(f"{table}/{rel}"), str(meta["stamp"]), int(meta["size"])),
+                      _parse_filter(keys, KEYS[table][0]))
+        return {"rows": frame.height, "size": meta["size"], "stamp": meta["stamp"], "stats": _file_stats(table, frame)}
 
     def write(self, table: str, frame: pl.DataFrame, run_id: str, day: date | None = None) -> pl.DataFrame:
         """Write the rows of ``frame`` that are new to ``table`` as a new part file and commit it.
@@ -1034,16 +1242,12 @@ class Store:
         None) hold. A file removed by a compaction while being read means reading the newer
         snapshot."""
         state: dict[str, Snapshot] = {}
-        first = KEYS[table][0]
-        wanted = rows.get_column(first).drop_nulls().unique().implode()
-        has_null = rows.get_column(first).null_count() > 0
+        wanted = rows.get_column(KEYS[table][0]).unique()
 
         def build() -> pl.LazyFrame:
             snap = state["snap"] = self._bootstrap(table)
             rels = [r for r in snap.files if known is None or r not in known]
-            match = pl.col(first).is_in(wanted)
-            return (self._scan_snapshot(snap, rels).select(KEYS[table])
-                    .filter(match | pl.col(first).is_null() if has_null else match).unique())
+            return self._scan_snapshot(snap, rels, keys=wanted).select(KEYS[table]).unique()
 
         keys = self.collect(table, build)
         return state["snap"], keys

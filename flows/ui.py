@@ -7,6 +7,7 @@ ran, when (UTC), and how it ended::
     ingest demo Dec 03 08:18Z · 4/5 ok · failed: masto  (at the end)
     compact Dec 03 02:30Z · nothing to merge
     factchecks Dec 03 07:00Z · 3 new claims
+    refresh Dec 03 09:05Z · 12/14 re-read · failed: reddit
 
 A run with a failed source ends in a state named ``Degraded`` of Prefect's Failed type: its data
 was written, but the dashboard counts it among failed runs (a Completed-type state would leave
@@ -80,6 +81,14 @@ def factchecks_name(at: datetime, n_feeds: int | None = None, result: dict[str, 
         return fit(head, [f"{n_feeds} feeds" if n_feeds is not None else "sources file unreadable"])
     failed = sorted(result.get("errors") or {})
     return fit(head, [f"{result.get('imported', 0)} new claims"], failed)
+
+
+def refresh_name(at: datetime, hours: Any = 48, result: dict[str, Any] | None = None) -> str:
+    head = f"refresh {when(at)}"
+    if result is None:
+        return fit(head, [f"flagged posts of {float(hours):g} h"])
+    failed = sorted(result.get("errors") or {})
+    return fit(head, [f"{result.get('snapshots', 0)}/{result.get('due', 0)} re-read"], failed)
 
 
 def compact_name(at: datetime, result: dict[str, Any] | None = None) -> str:

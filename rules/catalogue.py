@@ -8,13 +8,39 @@ Format of one claim (``rules/claims/<claim_id>.yaml``, one claim per file; files
     title: ...                            # headline, may be null
     text: ...                             # the claim as fact-checkers state it
     variants: [...]                       # paraphrases, Urdu script, Roman Urdu
-    verdict: altered                      # lower case
+    verdict: altered                      # a term of the verdict scale (rules.verdicts):
+                                          # false | altered | misleading | missing-context flag;
+                                          # mixture | unproven | satire review only;
+                                          # mostly-true | true never flag
     media_category: EditedOrCroppedContent   # schema.org mediaAuthenticityCategory term, or null
-    required_entities: [[trump, ٹرمپ], [imran khan, khan]]   # every group must appear
-    known_media: [youtube:<id>, https://...]                  # canonicalised on load
+    required_entities:                    # every group must be named in the post (rules.entities)
+      - [trump, ٹرمپ]                     # a list: each alias names the entity on its own
+      - names: [imran khan, عمران خان]     # or a mapping: names stand alone, ...
+        with_context: [khan, ik, kaptaan] # ... a surname or one-word alias needs a context
+        context: [pti, adiala, jail]      # word near it ("Khan" alone is not Imran Khan);
+        exclude: [melania trump]          # no alias counts inside these phrases
+    known_media:                          # URLs and ids (canonicalised on load), and
+      - youtube:<id>                      # fingerprints of the clip, a thumbnail or a keyframe
+      - https://...                       # (``claimwatch claims add-media`` writes them):
+      - algorithm: pdq                    # pdq (256 bits, 64 hex digits) or phash (64 bits)
+        kind: video                       # video | image
+        source: clip.mp4                  # where the copy came from (file name or URL)
+        sha256: ...                       # of that file (optional)
+        added: 2026-12-03                 # optional
+        duration_s: 22.4                  # optional
+        hashes: [e271017837246aac..., ...]   # one hash per frame, hex
+        frame_times: [0.0, 0.033, ...]    # seconds, one per hash (optional for an image)
+        quality: [100, 96, ...]           # PDQ quality 0-100 per hash (optional: 100)
     fact_checks: [{publisher, url, date, rating}]             # >= 1 for an active claim
     debunk_note: ...
     region: [PK]
+    true_statements:                      # true facts that look like the claim (counter-evidence):
+      - ...                               # what really happened, who really said what; a post
+                                          # matching one at least as well as the claim is not
+                                          # flagged (any language; like variants, one per line)
+    debunk_variants:                      # how a debunk may put it instead of restating the claim
+      - ...                               # ("the video is from May 2024"), in other languages too;
+                                          # a debunking post is matched to the claim through them
 
 Large catalogues are imported from JSONL (:func:`load_jsonl`): one object per line with
 ``claim_id``, ``text``, ``title`` and optionally any of the fields above.
@@ -28,7 +54,11 @@ of lists of strings``. Who raises it: the loaders here. What happens next: the C
 exits 2; a flow run fails before fetching anything.
 
 Status rules used by the matcher: ``retired`` claims are never matched; ``imported`` claims are
-matched but never labelled ``likely_misinformation`` (at most ``needs_review``).
+matched but never labelled ``likely_misinformation`` (at most ``needs_review``). An ``active``
+claim in a YAML file needs a verdict; only a verdict meaning false, altered, misleading or out of
+context lets its matches be flagged (see :mod:`rules.verdicts`). JSONL lines may give a
+publisher's rating as ``verdict`` ("Mostly False", "Pants on Fire!"): it is read onto the scale,
+and a rating that cannot be read is refused.
 """
 
 from __future__ import annotations
@@ -51,9 +81,11 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, WithJsonSchema,
                       create_model)
 
-from rules.normalise import canonical_media
+from rules.entities import EntityGroup, part_name_problem
+from rules.normalise import canonical_media, normalise
 from rules.schema import CLAIMS_SCHEMA
 from rules.validation import describe_type, first_problem, plain_type
+from rules.verdicts import SCALE, verdict_from_rating
 
 STATUSES = ("active", "imported", "retired")
 CLAIM_ID_RE = re.compile(r"^[a-z0-9-]+$")
@@ -61,7 +93,8 @@ JSONL_CLAIM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 KNOWN_FIELDS = {
     "claim_id", "status", "title", "text", "variants", "verdict", "media_category",
     "required_entities", "known_media", "fact_checks", "debunk_note", "region",
-    "fact_check_urls", "notes", "tags", "language", "lang", "first_seen", "source",
+    "fact_check_urls", "notes", "tags", "language", "lang", "first_seen", "source", "true_statements",
+    "debunk_variants",
 }
 
 
@@ -95,8 +128,18 @@ FILE_TYPES: dict[str, Any] = {
     "status": Optional[Literal[STATUSES]],  # type: ignore[valid-type]
     "text": Optional[_TEXT],
     "media_category": Optional[Literal[MEDIA_CATEGORIES]],  # type: ignore[valid-type]
-    "required_entities": Optional[list[Annotated[list[StrictStr], Field(min_length=1)]]],
-    "known_media": Optional[list[StrictStr]],
+    # the groups' own rules (aliases that are part of a longer name, with_context needs context)
+    # are the loader's; the schema describes both forms for editors
+    "required_entities": Annotated[Optional[list[Any]], WithJsonSchema({"anyOf": [{"type": "null"}, {
+        "type": "array", "items": {"anyOf": [
+            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+                k: {"type": "array", "items": {"type": "string"}} for k in ("names", "with_context", "context", "exclude")}},
+        ]}}]})],
+    # a term of rules.verdicts.SCALE; the loader also reads a rating's capitals and says which term
+    # a free rating reads as
+    "verdict": Annotated[Optional[_TEXT], WithJsonSchema({"anyOf": [{"enum": list(SCALE)}, {"type": "null"}]})],
+    # "known_media": set below MediaFingerprint
     "fact_checks": Optional[list[FactCheck]],
     "region": Optional[Union[StrictStr, list[StrictStr]]],
     "fact_check_urls": Optional[list[StrictStr]],
@@ -107,10 +150,12 @@ FILE_DOCS = {
     "text": "the claim as fact-checkers state it (a claim needs a text or a title)",
     "title": "headline",
     "variants": "paraphrases, other languages and scripts",
-    "verdict": "the fact-checkers' verdict, lower case (false, altered, missing-context...)",
+    "verdict": "the fact-checkers' verdict on the scale: false, altered, misleading, missing-context (flag); mixture, unproven, satire (review only); mostly-true, true (never flag)",
     "media_category": "schema.org MediaReview mediaAuthenticityCategory term",
-    "required_entities": "groups of aliases: every group must be named in a post",
-    "known_media": "URLs and youtube:<11-char id> of the clip and its re-uploads",
+    "required_entities": "groups: every group must be named in a post; a group is a list of aliases or a mapping with names, with_context, context and exclude",
+    "true_statements": "true facts that look like the claim (counter-evidence)",
+    "debunk_variants": "how a debunk may put it instead of restating the claim",
+    "known_media": "URLs and youtube:<11-char id> of the clip and its re-uploads, and fingerprints of known copies",
     "fact_checks": "the fact checks (an active claim needs at least one with a url)",
     "debunk_note": "what really happened, for analysts",
     "region": "country codes, e.g. [PK]",
@@ -208,6 +253,125 @@ class CatalogueError(ValueError):
     """A claim file or catalogue is malformed (raised by the loaders; the message is one line)."""
 
 
+FINGERPRINT_KEYS = ("algorithm", "kind", "source", "sha256", "added", "duration_s", "hashes", "frame_times",
+                    "quality", "regions", "note")
+# regions of a frame that get a hash of their own (connectors.fingerprint.REGIONS)
+FINGERPRINT_REGIONS = ("full", "band", "mirror", "band-mirror", "c5", "c10", "tl10", "tr10", "bl10", "br10",
+                       "tl5", "tr5", "bl5", "br5")
+HASH_BITS = {"pdq": 256, "phash": 64}
+MAX_FINGERPRINT_FRAMES = 20_000
+
+
+@dataclass(frozen=True)
+class MediaFingerprint:
+    """Perceptual hashes of one known copy of a claim's media (see the module docstring)."""
+
+    algorithm: str
+    kind: str
+    hashes: tuple[str, ...]
+    frame_times: tuple[float, ...]
+    quality: tuple[int, ...]
+    source: str | None = None
+    sha256: str | None = None
+    added: str | None = None
+    duration_s: float | None = None
+    note: str | None = None
+    regions: tuple[str, ...] = ()  # one per hash; empty: every hash is of a whole frame
+
+    def content(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"algorithm": self.algorithm, "kind": self.kind}
+        for k in ("source", "sha256", "added", "duration_s", "note"):
+            if getattr(self, k) is not None:
+                out[k] = getattr(self, k)
+        out.update(hashes=list(self.hashes), frame_times=list(self.frame_times), quality=list(self.quality))
+        if self.regions:
+            out["regions"] = list(self.regions)
+        return out
+
+
+def _fingerprint_schema() -> dict[str, Any]:
+    from rules.validation import model_from_dataclass
+
+    model = model_from_dataclass(
+        MediaFingerprint, name="fingerprint", required=("algorithm", "kind", "hashes"),
+        types_={"algorithm": Literal[tuple(HASH_BITS)], "kind": Literal["image", "video"],
+                "regions": list[Literal[FINGERPRINT_REGIONS]]},  # type: ignore[misc]
+        doc="Perceptual hashes of one known copy of the claim's media (claimwatch claims add-media writes them).")
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    return schema
+
+
+# the items' own rules (hash widths, one time and quality per hash) are the loader's
+FILE_TYPES["known_media"] = Annotated[Optional[list[Any]], WithJsonSchema({"anyOf": [{"type": "null"}, {
+    "type": "array", "items": {"anyOf": [{"type": "string", "description": "a URL or youtube:<11-char id>"},
+                                         _fingerprint_schema()]}}]})]
+
+
+def parse_fingerprint(raw: Any, what: str) -> MediaFingerprint:
+    """A ``known_media`` mapping as a :class:`MediaFingerprint`; ValueError saying what is wrong
+    (``what`` names the item, e.g. ``item 3``)."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{what}: must be a URL, youtube:<id> or a fingerprint mapping")
+    unknown = sorted(set(raw) - set(FINGERPRINT_KEYS))
+    if unknown:
+        raise ValueError(f"{what}: unknown key '{unknown[0]}' (known: {', '.join(FINGERPRINT_KEYS)})")
+    algorithm = raw.get("algorithm")
+    if algorithm not in HASH_BITS:
+        raise ValueError(f"{what}: algorithm must be one of {', '.join(HASH_BITS)} (got {algorithm!r})")
+    kind = raw.get("kind")
+    if kind not in ("image", "video"):
+        raise ValueError(f"{what}: kind must be image or video (got {kind!r})")
+    hashes = raw.get("hashes")
+    if not isinstance(hashes, list) or not hashes:
+        raise ValueError(f"{what}: hashes must be a non-empty list of hex strings")
+    if len(hashes) > MAX_FINGERPRINT_FRAMES:
+        raise ValueError(f"{what}: {len(hashes)} hashes; at most {MAX_FINGERPRINT_FRAMES} per copy")
+    width = HASH_BITS[algorithm] // 4
+    for i, h in enumerate(hashes, 1):
+        if not isinstance(h, str) or len(h) != width or not re.fullmatch(r"[0-9a-fA-F]+", h):
+            shown = h if not isinstance(h, str) or len(h) <= 20 else h[:20] + "..."
+            got = f"{len(h)} characters" if isinstance(h, str) else type(h).__name__
+            raise ValueError(f"{what}: hash {i} {shown!r} is malformed ({got}); a {algorithm} hash is "
+                             f"{width} hex digits")
+    regions = raw.get("regions")
+    if regions is not None and (not isinstance(regions, list) or len(regions) != len(hashes)
+                                or not all(r in FINGERPRINT_REGIONS for r in regions)):
+        raise ValueError(f"{what}: regions must be one of {', '.join(FINGERPRINT_REGIONS)} per hash "
+                         f"({len(hashes)} hashes)")
+    if kind == "image" and len(hashes) != 1 and regions is None:
+        raise ValueError(f"{what}: an image without regions has exactly one hash (got {len(hashes)})")
+    times = raw.get("frame_times")
+    if times is None:
+        times = [0.0] * len(hashes) if kind == "image" else None
+    if (not isinstance(times, list) or len(times) != len(hashes)
+            or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0 for t in times)):
+        raise ValueError(f"{what}: frame_times must be one number of seconds >= 0 per hash "
+                         f"({len(hashes)} hashes)")
+    quality = raw.get("quality")
+    if quality is None:
+        quality = [100] * len(hashes)
+    if (not isinstance(quality, list) or len(quality) != len(hashes)
+            or not all(isinstance(q, int) and not isinstance(q, bool) and 0 <= q <= 100 for q in quality)):
+        raise ValueError(f"{what}: quality must be one integer 0-100 per hash ({len(hashes)} hashes)")
+    sha = raw.get("sha256")
+    if sha is not None and (not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise ValueError(f"{what}: sha256 must be 64 lower-case hex digits")
+    duration = raw.get("duration_s")
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration < 0):
+        raise ValueError(f"{what}: duration_s must be a number of seconds")
+    text = {}
+    for k in ("source", "added", "note"):
+        v = raw.get(k)
+        if v is not None and not isinstance(v, (str, int, float)) and not hasattr(v, "isoformat"):
+            raise ValueError(f"{what}: {k} must be a string")
+        text[k] = None if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
+    return MediaFingerprint(algorithm, kind, tuple(h.lower() for h in hashes), tuple(float(t) for t in times),
+                            tuple(int(q) for q in quality), text["source"], sha,
+                            text["added"], None if duration is None else float(duration), text["note"],
+                            tuple(regions or ()))
+
+
 @dataclass(frozen=True)
 class Claim:
     """One validated claim."""
@@ -219,25 +383,50 @@ class Claim:
     variants: tuple[str, ...] = ()
     verdict: str | None = None
     media_category: str | None = None
-    required_entities: tuple[tuple[str, ...], ...] = ()
+    required_entities: tuple[tuple[str, ...], ...] = ()  # every alias of each group (names, then with_context)
+    # per group: (with_context aliases, context words, exclude phrases); ((), (), ()) for names only
+    entity_context: tuple[tuple[tuple[str, ...], ...], ...] = ()
     known_media: tuple[str, ...] = ()
     fact_checks: tuple[dict[str, Any], ...] = ()
     debunk_note: str | None = None
     region: tuple[str, ...] = ()
+    true_statements: tuple[str, ...] = ()
+    debunk_variants: tuple[str, ...] = ()
     origin: str = ""
+    fingerprints: tuple[MediaFingerprint, ...] = ()  # the fingerprint items of known_media
+
+    @property
+    def entity_groups(self) -> list[EntityGroup]:
+        """The required entities as :class:`rules.entities.EntityGroup` objects."""
+        out = []
+        for i, g in enumerate(self.required_entities):
+            weak, context, exclude = self.entity_context[i] if i < len(self.entity_context) else ((), (), ())
+            out.append(EntityGroup(tuple(a for a in g if a not in weak), tuple(weak), tuple(context), tuple(exclude)))
+        return out
 
     @property
     def fact_check_urls(self) -> list[str]:
         return [fc["url"] for fc in self.fact_checks if fc.get("url")]
 
     def content(self) -> dict[str, Any]:
-        return {
+        out = {
             "claim_id": self.claim_id, "text": self.text, "title": self.title, "status": self.status,
             "variants": list(self.variants), "verdict": self.verdict, "media_category": self.media_category,
-            "required_entities": [list(g) for g in self.required_entities], "known_media": list(self.known_media),
+            "required_entities": [list(g) for g in self.required_entities],
+            "known_media": list(self.known_media) + [f.content() for f in self.fingerprints],
             "fact_checks": [dict(fc) for fc in self.fact_checks], "debunk_note": self.debunk_note,
             "region": list(self.region),
         }
+        if self.true_statements:  # only when given, so catalogues without any keep their version
+            out["true_statements"] = list(self.true_statements)
+        if self.debunk_variants:
+            out["debunk_variants"] = list(self.debunk_variants)
+        if any(w or x for w, _, x in self.entity_context):
+            out["required_entities"] = [
+                {k: list(v) for k, v in (("names", g.names), ("with_context", g.with_context),
+                                          ("context", g.context), ("exclude", g.exclude)) if v}
+                if g.with_context or g.exclude else list(g.names) for g in self.entity_groups]
+        return out
 
 
 @dataclass
@@ -350,25 +539,75 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
     status = opt_str("status") or default_status
     if status not in STATUSES:
         raise bad("status", f"must be one of {', '.join(STATUSES)} (got '{status}')")
+    if isinstance(raw.get("verdict"), bool):  # YAML reads an unquoted `verdict: false` as a boolean
+        raw = {**raw, "verdict": "true" if raw["verdict"] else "false"}
     verdict = opt_str("verdict")
+    if verdict is not None:
+        term = verdict_from_rating(verdict)
+        if strict_fields and verdict.lower() not in SCALE:
+            hint = f"; the rating reads as '{term}'" if term else ""
+            raise bad("verdict", f"must be one of {', '.join(SCALE)} (got '{verdict}'{hint})")
+        if term is None:
+            raise bad("verdict", f"'{verdict}' is not a rating this catalogue can read; use one of {', '.join(SCALE)}")
+        verdict = term
     media_category = opt_str("media_category")
     if media_category is not None and media_category not in MEDIA_CATEGORIES:
         raise bad("media_category", f"must be one of {', '.join(MEDIA_CATEGORIES)} or null (got '{media_category}')")
     groups_raw = raw.get("required_entities")
     groups: list[tuple[str, ...]] = []
+    contexts: list[tuple[tuple[str, ...], ...]] = []
+    shape = ("must be a list of groups; a group is a list of aliases or a mapping with names, "
+             "with_context, context and exclude (lists of strings)")
     if groups_raw is not None:
-        if not isinstance(groups_raw, list) or not all(_is_str_list(g) and g for g in groups_raw):
-            raise bad("required_entities", "must be a list of lists of strings")
-        for g in groups_raw:
-            aliases = tuple(a.strip() for a in g if a.strip())
-            if not aliases:
-                raise bad("required_entities", "must be a list of lists of strings")
-            groups.append(aliases)
+        if not isinstance(groups_raw, list):
+            raise bad("required_entities", shape)
+        for n, g in enumerate(groups_raw, 1):
+            if isinstance(g, dict):
+                unknown = sorted(set(g) - {"names", "with_context", "context", "exclude"})
+                if unknown:
+                    raise bad("required_entities",
+                              f"group {n}: unknown key '{unknown[0]}' (known: names, with_context, context, exclude)")
+                parts = []
+                for key in ("names", "with_context", "context", "exclude"):
+                    v = g.get(key) or []
+                    if not _is_str_list(v):
+                        raise bad("required_entities", f"group {n}: {key} must be a list of strings")
+                    parts.append(tuple(dict.fromkeys(a.strip() for a in v if a.strip())))
+                names, weak, context, exclude = parts
+                if not names and not weak:
+                    raise bad("required_entities", f"group {n}: needs names or with_context aliases")
+                if weak and not context:
+                    raise bad("required_entities", f"group {n}: with_context aliases need a context list")
+            elif _is_str_list(g) and g:
+                names, weak, context, exclude = tuple(dict.fromkeys(a.strip() for a in g if a.strip())), (), (), ()
+                if not names:
+                    raise bad("required_entities", shape)
+            else:
+                raise bad("required_entities", shape)
+            problem = part_name_problem(names)
+            if problem:
+                raise bad("required_entities", f"group {n}: {problem}")
+            groups.append(names + tuple(a for a in weak if a not in names))
+            contexts.append((weak, context, exclude))
     media = []
-    for m in str_list("known_media"):
-        key = canonical_media(m)
+    prints: list[MediaFingerprint] = []
+    media_raw = raw.get("known_media")
+    if media_raw is not None and not isinstance(media_raw, list):
+        raise bad("known_media", "must be a list of URLs, youtube:<id> and fingerprint mappings")
+    for n, m in enumerate(media_raw or [], 1):
+        if isinstance(m, dict):
+            try:
+                prints.append(parse_fingerprint(m, f"item {n}"))
+            except ValueError as exc:
+                raise bad("known_media", str(exc)) from None
+            continue
+        if not isinstance(m, str):
+            raise bad("known_media", f"item {n}: must be a URL, youtube:<id> or a fingerprint mapping")
+        if not m.strip():
+            continue
+        key = canonical_media(m.strip())
         if key is None:
-            raise bad("known_media", f"'{m}' is not a URL or youtube:<11-char id>")
+            raise bad("known_media", f"'{m.strip()}' is not a URL or youtube:<11-char id>")
         media.append(key)
     fcs_raw = raw.get("fact_checks")
     fcs: list[dict[str, Any]] = []
@@ -387,11 +626,23 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
         fcs.extend({"url": u} for u in extra_urls if u not in known)
     if strict_fields and status == "active" and not fcs:
         raise bad("fact_checks", "an active claim needs at least one fact check with a url")
+    if strict_fields and status == "active" and verdict is None:
+        raise bad("verdict", f"an active claim needs a verdict: one of {', '.join(SCALE)}")
+    true_statements = tuple(dict.fromkeys(str_list("true_statements")))
+    if true_statements:
+        own = {normalise(f) for f in (text, title, *str_list("variants")) if f}
+        for t in true_statements:
+            if normalise(t) in own:
+                raise bad("true_statements", f"'{t[:60]}' is the claim itself (its text, title or a variant); "
+                                             "list what is really true")
     return Claim(
         claim_id=cid, text=text or title or "", title=title, status=status, variants=str_list("variants"),
-        verdict=verdict.lower() if verdict else None, media_category=media_category,
-        required_entities=tuple(groups), known_media=tuple(dict.fromkeys(media)), fact_checks=tuple(fcs),
-        debunk_note=opt_str("debunk_note"), region=str_list("region"), origin=where,
+        verdict=verdict, media_category=media_category,
+        required_entities=tuple(groups), entity_context=tuple(contexts) if any(w or x for w, _, x in contexts) else (),
+        known_media=tuple(dict.fromkeys(media)), fact_checks=tuple(fcs),
+        debunk_note=opt_str("debunk_note"), region=str_list("region"),
+        true_statements=true_statements, debunk_variants=tuple(dict.fromkeys(str_list("debunk_variants"))),
+        origin=where, fingerprints=tuple(prints),
     )
 
 
@@ -567,6 +818,58 @@ def set_status(path: str | os.PathLike, status: str, claim_id: str | None = None
             fh.write(updated)
             fh.flush()
             os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return p
+
+
+_TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:", re.MULTILINE)
+_MEDIA_KEY = re.compile(r"^known_media\s*:", re.MULTILINE)
+
+
+def add_known_media(path: str | os.PathLike, claim_id: str, items: list[Any]) -> Path:
+    """Append ``items`` (URL strings or fingerprint mappings) to the ``known_media`` list of the
+    one-claim YAML file ``path``. Only the ``known_media`` block is rewritten (the rest of the file,
+    comments included, stays as it is); the result is validated with the catalogue's own rules
+    before it replaces the file atomically. Raises :class:`CatalogueError`."""
+    p = Path(path)
+    try:
+        original = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogueError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    data = yaml.safe_load(original)
+    if not isinstance(data, dict):
+        raise CatalogueError(f"{p}: media can be added only to a one-claim file")
+    if str(data.get("claim_id")) != claim_id:
+        raise CatalogueError(f"{p}: holds claim '{data.get('claim_id')}', not '{claim_id}'")
+    current = data.get("known_media") or []
+    if not isinstance(current, list):
+        raise CatalogueError(f"{p}: claim '{claim_id}': field 'known_media': must be a list; fix it by hand first")
+    block = yaml.safe_dump({"known_media": current + list(items)}, sort_keys=False, allow_unicode=True,
+                           width=100, default_flow_style=None)
+    m = _MEDIA_KEY.search(original)
+    if m is None:
+        updated = original.rstrip("\n") + "\n" + block
+    else:
+        nxt = _TOP_KEY.search(original, m.end())
+        end = nxt.start() if nxt else len(original)
+        updated = original[:m.start()] + block + original[end:]
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(updated)
+            fh.flush()
+            os.fsync(fh.fileno())
+        check: dict[str, Claim] = {}
+        try:
+            _read_yaml_file(Path(tmp), check)
+        except CatalogueError as exc:
+            raise CatalogueError(str(exc).replace(_display(Path(tmp)), str(p)).replace(tmp, str(p))) from None
         os.replace(tmp, p)
     except BaseException:
         try:

@@ -27,6 +27,15 @@ class MatchConfig:
     - ``workers``: threads for rapidfuzz (``-1`` = all cores).
     - ``mentions_label``: label of a post that reports on the claim neutrally above the review
       threshold (``needs_review`` or ``no_flag``).
+    - ``stance``: ``model`` (the learned stance model over character n-grams and the cue lists,
+      :mod:`rules.stance_model`) or ``cues`` (the cue lists alone).
+    - ``media_phash_distance``: a post's frame and a known copy's frame whose pHashes (64 bits) are
+      within this many bits are the same picture (see :mod:`rules.media`).
+    - ``media_distance``: the same for PDQ hashes (256 bits).
+    - ``media_min_quality``: frames of lower quality (PDQ's gradient measure: flat, dark) take no part
+      in media matching.
+    - ``media_query_share``: share of a post video's frames that must match a known copy.
+    - ``media_known_share``: share of a known video's seconds those matches must cover.
     """
 
     flag_threshold: float = 50.0
@@ -37,6 +46,12 @@ class MatchConfig:
     max_fuzzy_chars: int = 1500
     workers: int = 1
     mentions_label: str = "no_flag"
+    stance: str = "model"
+    media_distance: int = 31
+    media_phash_distance: int = 6
+    media_min_quality: int = 50
+    media_query_share: float = 0.5
+    media_known_share: float = 0.3
 
     def __post_init__(self) -> None:
         for name in ("flag_threshold", "review_threshold", "report_floor"):
@@ -54,6 +69,19 @@ class MatchConfig:
                 raise ValueError(f"[matching] {name} must be an integer >= {lo} (got {v!r})")
         if not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers == 0 or self.workers < -1:
             raise ValueError(f"[matching] workers must be a positive integer or -1 for all cores (got {self.workers!r})")
+        if self.stance not in ("model", "cues"):
+            raise ValueError(f"[matching] stance must be model or cues (got {self.stance!r})")
+        if not isinstance(self.media_distance, int) or isinstance(self.media_distance, bool) or not 0 <= self.media_distance <= 63:
+            raise ValueError(f"[matching] media_distance must be an integer from 0 to 63 bits (got {self.media_distance!r})")
+        if (not isinstance(self.media_phash_distance, int) or isinstance(self.media_phash_distance, bool)
+                or not 0 <= self.media_phash_distance <= 15):
+            raise ValueError(f"[matching] media_phash_distance must be an integer from 0 to 15 bits (got {self.media_phash_distance!r})")
+        if not isinstance(self.media_min_quality, int) or isinstance(self.media_min_quality, bool) or not 0 <= self.media_min_quality <= 100:
+            raise ValueError(f"[matching] media_min_quality must be an integer from 0 to 100 (got {self.media_min_quality!r})")
+        for name in ("media_query_share", "media_known_share"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1:
+                raise ValueError(f"[matching] {name} must be a number from 0 to 1 (got {v!r})")
         if self.mentions_label not in ("needs_review", "no_flag"):
             raise ValueError(f"[matching] mentions_label must be needs_review or no_flag (got {self.mentions_label!r})")
 

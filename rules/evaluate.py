@@ -146,3 +146,80 @@ def score_labelled(matcher, rows: list[dict], catalogue) -> dict[str, float]:
         "stance_accuracy": st_ok / st_n if st_n else 1.0,
         "stance_accuracy_matched": st_match_ok / st_n if st_n else 1.0,
     }
+
+
+NO_CLAIM_KINDS = ("true_news", "lookalike", "unrelated")
+_SEVERITY = {"likely_misinformation": 3, "debunk": 2, "needs_review": 1, "no_flag": 0}
+
+
+def post_figures(matcher, rows: list[dict]) -> dict[str, dict[str, float]]:
+    """Quality figures of :meth:`rules.match.Matcher.match` on labelled posts, per language and
+    for all (format of ``tests/rules/data/posts_train.jsonl``; ``labelled_posts.jsonl`` too).
+    Aggregates only: nothing here names a post.
+
+    - ``flag_precision`` / ``flag_recall``: of ``likely_misinformation``, counted over every
+      matches row as in :func:`score_labelled` (a flag for another claim is a false positive);
+    - ``debunk_recall``: gold ``debunk`` posts whose row for their claim is labelled ``debunk``;
+    - ``flagged_<kind>`` for true_news, lookalike, unrelated and ``flagged_true_or_unrelated``
+      (the three together): share of those posts with any ``likely_misinformation`` row;
+    - ``label_accuracy``: a post with a claim takes its row's label for that claim (``no_flag``
+      without one), a post without a claim its most severe label, compared with the gold label;
+    - ``rank1``: posts with a claim whose rank-1 row is that claim.
+    Counts (``n_*``) come with each share.
+    """
+    posts = pl.DataFrame(
+        {"post_id": [r["post_id"] for r in rows], "text": [r.get("text") for r in rows],
+         "title": [r.get("title") for r in rows], "links": [r.get("links") or [] for r in rows]},
+        schema={"post_id": pl.String, "text": pl.String, "title": pl.String, "links": pl.List(pl.String)},
+    )
+    res = matcher.match(posts)
+    by_post: dict[str, list[dict]] = {}
+    for r in res.iter_rows(named=True):
+        by_post.setdefault(r["post_id"], []).append(r)
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r.get("lang") or "?", []).append(r)
+        groups.setdefault("all", []).append(r)
+    out = {}
+    for lang, rs in groups.items():
+        c = {k: 0 for k in ("tp", "fp", "fn", "debunk_ok", "debunk_n", "label_ok", "rank1_ok", "rank1_n")}
+        kinds = {k: [0, 0] for k in NO_CLAIM_KINDS}
+        for r in rs:
+            got = by_post.get(r["post_id"], [])
+            claim = r.get("claim_id")
+            flagged = {g["claim_id"] for g in got if g["label"] == "likely_misinformation"}
+            gold_flag = r["label"] == "likely_misinformation"
+            right = gold_flag and claim in flagged
+            c["tp"] += right
+            c["fp"] += len(flagged) - right
+            c["fn"] += gold_flag and not right
+            mine = next((g for g in got if g["claim_id"] == claim), None) if claim else None
+            if r["label"] == "debunk":
+                c["debunk_n"] += 1
+                c["debunk_ok"] += mine is not None and mine["label"] == "debunk"
+            if claim:
+                predicted = mine["label"] if mine else "no_flag"
+                c["rank1_n"] += 1
+                c["rank1_ok"] += any(g["rank"] == 1 and g["claim_id"] == claim for g in got)
+            else:
+                predicted = max((g["label"] for g in got), key=_SEVERITY.get, default="no_flag")
+            c["label_ok"] += predicted == r["label"]
+            if r.get("kind") in kinds:
+                kinds[r["kind"]][0] += bool(flagged)
+                kinds[r["kind"]][1] += 1
+        f = {"posts": len(rs),
+             "flag_precision": c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0,
+             "flag_recall": c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0,
+             "n_flag_gold": c["tp"] + c["fn"], "n_flagged": c["tp"] + c["fp"],
+             "debunk_recall": c["debunk_ok"] / c["debunk_n"] if c["debunk_n"] else 1.0, "n_debunk": c["debunk_n"],
+             "label_accuracy": c["label_ok"] / len(rs) if rs else 1.0,
+             "rank1": c["rank1_ok"] / c["rank1_n"] if c["rank1_n"] else 1.0, "n_with_claim": c["rank1_n"]}
+        for k, (hit, n) in kinds.items():
+            f[f"flagged_{k}"] = hit / n if n else 0.0
+            f[f"n_{k}"] = n
+        hit = sum(v[0] for v in kinds.values())
+        n = sum(v[1] for v in kinds.values())
+        f["flagged_true_or_unrelated"] = hit / n if n else 0.0
+        f["n_true_or_unrelated"] = n
+        out[lang] = f
+    return out

@@ -125,11 +125,13 @@ class Scorer:
 
     # ------------------------------------------------------------ helpers
 
-    def field_pairs(self, pp: np.ndarray, cc: np.ndarray) -> dict[str, np.ndarray]:
+    def field_pairs(self, pp: np.ndarray, cc: np.ndarray, start: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """One row per (pair, claim field): ``fp`` post, ``ff`` field, ``fc`` claim, ``pair``;
-        ``seg`` is each pair's first row, ``has`` whether it has any field."""
-        starts = self.index.field_start[cc]
-        counts = self.index.field_start[cc + 1] - starts
+        ``seg`` is each pair's first row, ``has`` whether it has any field. ``start``: first
+        field of each claim in another field table (default: the claims' own fields)."""
+        start = self.index.field_start if start is None else start
+        starts = start[cc]
+        counts = start[cc + 1] - starts
         fp = np.repeat(pp, counts)
         offs = np.arange(len(fp)) - np.repeat(np.cumsum(counts) - counts, counts)
         return {"fp": fp, "ff": np.repeat(starts, counts) + offs, "fc": np.repeat(cc, counts),

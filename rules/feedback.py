@@ -2,8 +2,9 @@
 
 A :class:`Feedback` holds, per claim id, post texts of two kinds:
 
-- ``counter``: posts reviewers marked "not this claim" or "true content". They are part of the
-  feedback and its version, but do not yet change any label.
+- ``counter``: posts reviewers marked "not this claim" or "true content". They join the claim's
+  ``true_statements`` (:mod:`rules.counter`): a post that matches one of them at least as well
+  as the claim is not flagged for it, and its evidence names the closest one.
 - ``confirmed``: posts reviewers confirmed as spreading or debunking the claim. They are matched
   as extra fields of the claim (kind ``confirmed post`` in the evidence), so alike posts score
   like the claim's own variants.

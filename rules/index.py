@@ -23,8 +23,10 @@ from __future__ import annotations
 import math
 import re
 import threading
+from array import array
+from itertools import chain
 from functools import cached_property
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import bm25s
 import numpy as np
@@ -35,7 +37,9 @@ from scipy import sparse
 
 from rules.catalogue import Claim
 from rules.duplicates import DuplicateGroups
+from rules.entities import EntityGuard
 from rules.normalise import canonical_media, normalise_series
+from rules.verdicts import TRUE_VERDICTS, can_flag
 
 _STOP_RAW = (
     "a an the and or but if then else of to in on at by for with from as into onto about over under "
@@ -115,8 +119,8 @@ class Tokens:
 
 def binary_matrix(rows: list[list[int]], width: int) -> sparse.csr_matrix:
     """A 0/1 ``len(rows) x width`` matrix with a 1 at every id of each row."""
-    lengths = np.fromiter((len(ids) for ids in rows), dtype=np.int64, count=len(rows))
-    flat = np.fromiter((i for ids in rows for i in ids), dtype=np.int64, count=int(lengths.sum()))
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
     keys = np.unique(np.repeat(np.arange(len(rows), dtype=np.int64), lengths) * max(width, 1) + flat)
     r, indices = np.divmod(keys, max(width, 1))
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
@@ -142,6 +146,50 @@ def _bm25_weights(docs: list[list[int]], vocab_size: int, n: int) -> sparse.csr_
     return w[:vocab_size]
 
 
+def _fields(claims: Sequence[Claim], confirmed: dict[str, Sequence[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Normalised fields of the claims (empty ones and repeats within a claim dropped), their
+    kinds and owners (claim positions, in order)."""
+    raw_fields: list[str] = []
+    kinds = array("b")
+    owner = array("q")
+    for i, c in enumerate(claims):
+        for kind, f in claim_fields(c, confirmed.get(c.claim_id, ())):
+            if f:
+                raw_fields.append(f)
+                kinds.append(kind)
+                owner.append(i)
+    norm = normalise_series(raw_fields).to_list() if raw_fields else []
+    del raw_fields
+    keep = array("q")
+    seen: set[tuple[int, str]] = set()
+    last = -1
+    for j, t in enumerate(norm):
+        if owner[j] != last:  # repeats are looked for within one claim's fields
+            seen.clear()
+            last = owner[j]
+        if t and t not in seen:
+            seen.add(t)
+            keep.append(j)
+    kept = np.frombuffer(keep, dtype=np.int64) if len(keep) else np.zeros(0, dtype=np.int64)
+    text = [norm[j] for j in keep]
+    return (text, np.frombuffer(kinds, dtype=np.int8)[kept].copy(),
+            np.frombuffer(owner, dtype=np.int64)[kept].copy())
+
+
+def _claim_docs(field_ids: list[list[int]], field_start: np.ndarray) -> list[list[int]]:
+    """Each claim's term ids: its fields' ids in order."""
+    return [list(chain.from_iterable(field_ids[field_start[i]:field_start[i + 1]])) for i in range(len(field_start) - 1)]
+
+
+def _document_frequency(fields_terms: sparse.csr_matrix, field_start: np.ndarray) -> np.ndarray:
+    """Per term, the number of claims with it in any field (``fields_terms``: 0/1 fields x terms)."""
+    n_fields = fields_terms.shape[0]
+    owner = np.repeat(np.arange(len(field_start) - 1), np.diff(field_start))
+    per_claim = sparse.csr_matrix((np.ones(n_fields, dtype=np.float32), (owner, np.arange(n_fields))),
+                                  shape=(len(field_start) - 1, n_fields)) @ fields_terms
+    return np.bincount(per_claim.indices, minlength=fields_terms.shape[1]).astype(np.float64)
+
+
 def claim_fields(claim: Claim, extra: Sequence[str] = ()) -> list[tuple[int, str]]:
     """``(kind, raw text)`` of every field of a claim used for matching, in order."""
     return [(TEXT, claim.text), (TITLE, claim.title)] + [(VARIANT, v) for v in claim.variants] + [
@@ -152,42 +200,33 @@ class ClaimIndex:
     """Candidate index over the matched claims (see the module docstring).
 
     ``confirmed`` maps a claim id to extra texts matched as fields of that claim (posts
-    reviewers confirmed); ids not among ``claims`` are ignored. ``version`` is the key under which
+    reviewers confirmed); ``counter`` to extra counter-statements (posts reviewers found not to
+    be the claim or true), added to the claim's ``true_statements``; ids not among ``claims``
+    are ignored. ``version`` is the key under which
     the index may be cached: the effective catalogue version of the matcher.
     """
 
     def __init__(self, claims: Sequence[Claim], version: str,
-                 confirmed: dict[str, Sequence[str]] | None = None) -> None:
+                 confirmed: dict[str, Sequence[str]] | None = None,
+                 counter: dict[str, Sequence[str]] | None = None) -> None:
         claims = [c for c in claims if c.status != "retired"]
         self.version = version
         self.claims = claims
         self.claim_ids = [c.claim_id for c in claims]
         self.numeric_ids = all(cid.isdigit() for cid in self.claim_ids)
         self.active = np.array([c.status == "active" for c in claims], dtype=bool)
+        # only an active claim whose verdict means false, altered, misleading or out of context flags
+        self.can_flag = self.active & np.array([can_flag(c.verdict) for c in claims], dtype=bool)
+        self.rated_true = np.array([c.verdict in TRUE_VERDICTS for c in claims], dtype=bool)
         n = len(claims)
         confirmed = confirmed or {}
 
-        raw_fields: list[str] = []
-        kinds: list[int] = []
-        owner: list[int] = []
-        for i, c in enumerate(claims):
-            for kind, f in claim_fields(c, confirmed.get(c.claim_id, ())):
-                if f:
-                    raw_fields.append(f)
-                    kinds.append(kind)
-                    owner.append(i)
-        norm = normalise_series(raw_fields).to_list() if raw_fields else []
-        keep: list[int] = []
-        seen: set[tuple[int, str]] = set()
-        for j, t in enumerate(norm):
-            if t and (owner[j], t) not in seen:
-                seen.add((owner[j], t))
-                keep.append(j)
-        self.field_text = [norm[j] for j in keep]
+        # every temporary of the build is local to a helper, so none outlives its step (a 200k
+        # catalogue's build peaked at 1.7 GB when they all lived to the end)
+        self.field_text, self.field_kind, field_owner = _fields(claims, confirmed)
         self.field_sorted = [" ".join(sorted(t.split())) for t in self.field_text]
-        self.field_kind = np.array([kinds[j] for j in keep], dtype=np.int8)
-        field_owner = np.array([owner[j] for j in keep], dtype=np.int64)
         self.field_start = np.searchsorted(field_owner, np.arange(n + 1)).astype(np.int64)
+        del field_owner
         self.duplicates = DuplicateGroups([self._representation(i) for i in range(n)])
 
         self.tokens = Tokens()
@@ -195,25 +234,23 @@ class ClaimIndex:
         if COMPOUNDS:
             self.tokens.learn_compounds(self.field_text)
         vocab_size = max(len(self.tokens.vocab), 1)
-        docs: list[list[int]] = [[] for _ in range(n)]
-        for j, ids in enumerate(field_ids):
-            docs[field_owner[j]].extend(ids)
-        self.bm25 = _bm25_weights(docs, vocab_size, n)  # terms x claims
+        self.bm25 = _bm25_weights(_claim_docs(field_ids, self.field_start), vocab_size, n)  # terms x claims
         self.bm25_self = np.asarray(self.bm25.sum(axis=0)).ravel() + 1e-9
-        df = np.zeros(vocab_size, dtype=np.float64)
-        for d in docs:
-            if d:
-                df[np.unique(d)] += 1
+        fields_terms = binary_matrix(field_ids, vocab_size)
+        del field_ids
+        df = _document_frequency(fields_terms, self.field_start)
         self.idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
         self.unknown_idf = math.log(1.0 + (n + 0.5) / 0.5)
-        self.field_terms = binary_matrix(field_ids, vocab_size).multiply(self.idf[None, :]).tocsr().astype(np.float32)
+        self.field_terms = fields_terms.multiply(self.idf[None, :]).tocsr().astype(np.float32)
+        del fields_terms
         self._gram_vocab: dict[str, int] = {}
         self._gram_cache: dict[str, list[int]] = {}
-        claim_text = [" ".join(self.field_text[self.field_start[i]:self.field_start[i + 1]]) for i in range(n)]
-        counts = self.gram_counts(claim_text, grow=True)
+        counts = self.gram_counts((" ".join(self.field_text[self.field_start[i]:self.field_start[i + 1]]) for i in range(n)),
+                                  grow=True, rows=n)
         gdf = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
         self._gram_idf = np.log((n + 1) / (gdf + 1)) + 1.0
-        self.grams = self.tfidf(counts)  # claims x 4-grams, rows of unit length
+        self.grams = self.tfidf(counts, in_place=True)  # claims x 4-grams, rows of unit length
+        del counts
         self.field_terms_total = np.asarray(self.field_terms.sum(axis=1)).ravel() + 1e-9
         self.typical_idf = float(np.median(self.idf[df > 0])) if (df > 0).any() else 1.0
 
@@ -226,22 +263,26 @@ class ClaimIndex:
                 key = canonical_media(u)
                 if key:
                     self.fact_checks.setdefault(key, []).append(i)
-        self.entities: list[list[re.Pattern[str]] | None] = []
+        counters = [list(c.true_statements) + list((counter or {}).get(c.claim_id, ())) for c in claims]
+        self.counters = TextTable(self, counters)
+        # what a debunk of the claim may say instead of restating it: its debunk variants, the true
+        # statements, and the sentences of the debunk note (where the footage is really from)
+        self.debunk_texts = TextTable(self, [list(c.debunk_variants) + ts + _sentences(c.debunk_note)
+                                             for ts, c in zip(counters, claims)])
+        self.entities: list[EntityGuard | None] = []
         for c in claims:
-            groups = []
-            for g in c.required_entities:
-                aliases = sorted({a for a in normalise_series(list(g)).to_list() if a}, key=len, reverse=True)
-                if aliases:
-                    groups.append(re.compile(r"(?<!\S)(?:" + "|".join(map(re.escape, aliases)) + r")(?!\S)"))
-            self.entities.append(groups or None)
+            guard = EntityGuard(c.entity_groups) if c.required_entities else None
+            self.entities.append(guard if guard is not None and guard.groups else None)
 
     def __len__(self) -> int:
         return len(self.claim_ids)
 
-    def _representation(self, i: int) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    def _representation(self, i: int) -> str:
+        """The claim's fields (kind and words without stop words) as one string: equal exactly
+        when the fields are (words hold no whitespace, and \\x1e, \\x1f are whitespace)."""
         a, b = self.field_start[i], self.field_start[i + 1]
-        return tuple((int(self.field_kind[j]), tuple(w for w in self.field_text[j].split() if w not in STOPWORDS))
-                     for j in range(a, b))
+        return "\x1e".join(f"{int(self.field_kind[j])}\x1f" + " ".join(w for w in self.field_text[j].split() if w not in STOPWORDS)
+                            for j in range(a, b))
 
     # ------------------------------------------------------------ 4-grams
 
@@ -256,13 +297,13 @@ class ClaimIndex:
                 self._gram_cache[word] = ids
         return ids
 
-    def gram_counts(self, texts: list[str], grow: bool = False) -> sparse.csr_matrix:
-        """Character 4-gram counts of normalised texts (``grow`` only while building)."""
-        cols: list[int] = []
-        lengths = np.zeros(len(texts), dtype=np.int64)
+    def gram_counts(self, texts: Iterable[str], grow: bool = False, rows: int | None = None) -> sparse.csr_matrix:
+        """Character 4-gram counts of normalised texts (``grow`` only while building; ``rows``:
+        the number of texts when ``texts`` is an iterator)."""
+        cols = array("i")
+        indptr = array("q", [0])
         cache = self._gram_cache
-        for r, t in enumerate(texts):
-            before = len(cols)
+        for t in texts:
             for w in t.split():
                 ids = cache.get(w)
                 if ids is None:
@@ -270,21 +311,47 @@ class ClaimIndex:
                         continue
                     ids = self._grams(w, grow)
                 cols.extend(ids)
-            lengths[r] = len(cols) - before
-        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+            indptr.append(len(cols))
+        n = len(indptr) - 1
+        if rows is not None and rows != n:
+            raise ValueError(f"gram_counts: {n} texts, expected {rows}")
         width = max(len(self._gram_vocab), 1)
-        m = sparse.csr_matrix((np.ones(len(cols)), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
-                              shape=(len(texts), width))
-        m.sum_duplicates()
+        indices = np.frombuffer(cols, dtype=np.int32) if len(cols) else np.zeros(0, dtype=np.int32)
+        m = sparse.csr_matrix((np.ones(len(indices)), indices, np.frombuffer(indptr, dtype=np.int64)),
+                              shape=(n, width))
+        m.sum_duplicates()  # sorted ids, repeated grams counted
         return m
 
-    def tfidf(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
-        """Sublinear TF-IDF rows of unit length from :meth:`gram_counts`."""
-        m = counts.copy()
-        m.data = 1.0 + np.log(m.data)
-        m = m.multiply(self._gram_idf[None, : m.shape[1]]).tocsr()
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel()) + 1e-9
-        return (sparse.diags(1.0 / norms) @ m).tocsr().astype(np.float32)
+    def tfidf(self, counts: sparse.csr_matrix, in_place: bool = False) -> sparse.csr_matrix:
+        """Sublinear TF-IDF rows of unit length (float32) from :meth:`gram_counts` (``in_place``:
+        ``counts`` may be overwritten, which saves a copy of a big catalogue's matrix).
+
+        Computed as ``(1 + log count) * idf`` per entry, each row divided by its L2 norm (+1e-9),
+        in float64, then rounded to float32; row by row, so entries, order and bits are those of
+        scipy's ``diags(1 / norms) @ m``."""
+        m = counts if in_place else counts.copy()
+        data = m.data
+        np.log(data, out=data)
+        data += 1.0
+        step = 1 << 22  # entries per chunk: bounded temporaries
+        for a in range(0, len(data), step):
+            data[a:a + step] *= self._gram_idf[m.indices[a:a + step]]
+        indptr = m.indptr
+        sums = np.zeros(m.shape[0])
+        nonempty = np.flatnonzero(np.diff(indptr))
+        step = 1 << 14  # rows per chunk
+        for a in range(0, len(nonempty), step):
+            rws = nonempty[a:a + step]
+            lo, hi = indptr[rws[0]], indptr[rws[-1] + 1]
+            chunk = data[lo:hi]
+            sums[rws] = np.add.reduceat(chunk * chunk, indptr[rws] - lo)
+        scale = 1.0 / (np.sqrt(sums) + 1e-9)
+        out = np.empty(len(data), dtype=np.float32)
+        for a in range(0, m.shape[0], step):
+            lo, hi = indptr[a], indptr[min(a + step, m.shape[0])]
+            lengths = np.diff(indptr[a:min(a + step, m.shape[0]) + 1])
+            out[lo:hi] = data[lo:hi] * np.repeat(scale[a:a + len(lengths)], lengths)
+        return sparse.csr_matrix((out, m.indices, indptr), shape=m.shape)
 
     def post_grams(self, norm: list[str]) -> sparse.csr_matrix:
         """4-gram TF-IDF rows of normalised posts (the first 20,000 characters)."""
@@ -293,9 +360,15 @@ class ClaimIndex:
     # ------------------------------------------------------------ per claim
 
     def entities_ok(self, text: str, claim: int) -> bool:
-        """Every ``required_entities`` group of the claim appears as a whole phrase in ``text``."""
-        groups = self.entities[claim]
-        return groups is None or all(g.search(text) for g in groups)
+        """Every ``required_entities`` group of the claim is named in ``text`` (normalised;
+        spelling variants count, a surname only next to its context; :mod:`rules.entities`)."""
+        guard = self.entities[claim]
+        return guard is None or guard.check(text)[0]
+
+    def entity_spellings(self, text: str, claim: int) -> list[str]:
+        """The post's spellings that named the claim's entities by similarity, ``"londn~london"``."""
+        guard = self.entities[claim]
+        return [] if guard is None else guard.check(text)[1]
 
     def claim_words(self, claim: int) -> set[str]:
         a, b = self.field_start[claim], self.field_start[claim + 1]
@@ -336,3 +409,55 @@ class ClaimIndex:
     @cached_property
     def field_sorted_array(self) -> np.ndarray:
         return np.array(self.field_sorted, dtype=object)
+
+
+def _sentences(text: str | None) -> list[str]:
+    return [t.strip() for t in re.split(r"(?<=[.!?;])\s+", text or "") if len(t.split()) >= 4]
+
+
+class TextTable:
+    """Per claim, texts that are not the claim but are compared with a post the same way: the
+    counter-statements (``true_statements`` and reviewers' counter-examples) and the debunk texts
+    (those plus the debunk note's sentences). Normalised, with IDF-weighted term vectors over the
+    claims' vocabulary extended by their own words (a word found in no claim weighs like an
+    unknown word). They take no part in candidates or ranking; :mod:`rules.counter` scores a
+    post against them."""
+
+    def __init__(self, index: ClaimIndex, statements: list[list[str]]) -> None:
+        raw: list[str] = []
+        owner: list[int] = []
+        for i, ts in enumerate(statements):
+            for t in ts:
+                if t and t.strip():
+                    raw.append(t.strip())
+                    owner.append(i)
+        norm = normalise_series(raw).to_list() if raw else []
+        keep = [j for j, t in enumerate(norm) if t]
+        self.raw = [raw[j] for j in keep]
+        self.text = [norm[j] for j in keep]
+        self.sorted = [" ".join(sorted(t.split())) for t in self.text]
+        own = np.array([owner[j] for j in keep], dtype=np.int64)
+        self.start = np.searchsorted(own, np.arange(len(index) + 1)).astype(np.int64)
+        self.vocab: dict[str, int] = dict(index.tokens.vocab) if self.text else {}
+        ids = [[self.vocab.setdefault(t, len(self.vocab)) for t in index.tokens.terms(x)] for x in self.text]
+        self.idf = np.concatenate([index.idf, np.full(max(0, len(self.vocab) - len(index.idf)), index.unknown_idf)])
+        width = max(len(self.vocab), 1)
+        if self.text:
+            self.terms = binary_matrix(ids, width).multiply(self.idf[None, :width]).tocsr().astype(np.float32)
+        else:
+            self.terms = sparse.csr_matrix((0, width), dtype=np.float32)
+        self.terms_total = np.asarray(self.terms.sum(axis=1)).ravel() + 1e-9
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def of(self, claim: int) -> range:
+        return range(int(self.start[claim]), int(self.start[claim + 1]))
+
+    def has(self, cc: np.ndarray) -> np.ndarray:
+        """Per claim position in ``cc``: whether the claim has any counter-statement."""
+        return self.start[cc + 1] > self.start[cc]
+
+    def post_ids(self, tokens: Tokens, norm: str) -> list[int]:
+        v = self.vocab
+        return [v[t] for t in tokens.terms(norm) if t in v]

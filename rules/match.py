@@ -28,7 +28,7 @@ analysts; posts with nothing above the floor get no row.
 
 Modules, each depending only on those above it: ``normalise``, ``stance`` (cue lists),
 ``catalogue``, ``config``, ``schema``, ``feedback`` -> ``duplicates`` -> ``index`` ->
-``post_stance`` -> ``posts`` -> ``features`` -> ``scoring`` -> ``labels`` -> ``match``.
+``post_stance`` -> ``posts`` -> ``features`` -> ``scoring`` -> ``counter`` -> ``labels`` -> ``match``.
 """
 
 from __future__ import annotations
@@ -42,10 +42,12 @@ import polars as pl
 
 from rules.catalogue import Catalogue
 from rules.config import MatchConfig
+from rules.counter import counter_scores, debunk_scores
 from rules.duplicates import DUPLICATE_STEP  # noqa: F401  (re-exported)
 from rules.features import CALIBRATION_FEATURES, FEATURES, MediaMatches, Scorer  # noqa: F401
 from rules.feedback import Feedback, effective_version
 from rules.index import STOPWORDS, ClaimIndex  # noqa: F401
+from rules.index_cache import IndexCache
 from rules.labels import FLAG_LABELS, evidence, label_of
 from rules.post_stance import pair_stances
 from rules.posts import PostBatch, prepare
@@ -53,10 +55,12 @@ from rules.schema import MATCHES_SCHEMA
 from rules.scoring import DEFAULT_CALIBRATION, DEFAULT_MODEL, RANKED_SCHEMA, LabelModel, RankingModel  # noqa: F401
 from rules.scoring import fallback, order, ranked
 from rules.stance import is_fact_check_url
+from rules.stance_model import default_model
 
 __all__ = ["Matcher", "MatchConfig", "MEDIA_MATCHES_SCHEMA"]
 
 ENTITY_BONUS = 1000.0  # ordering only: direct evidence, then rows whose entity guards hold, come first
+DEBUNK_CANDIDATES = 10  # a debunking post's best claims by ranking score that are scored against debunk texts
 
 # outside media evidence for match()/rank() (e.g. perceptual-hash matches of images and video)
 MEDIA_MATCHES_SCHEMA: dict[str, pl.DataType] = {
@@ -70,19 +74,27 @@ class Matcher:
     Build once, reuse over many batches; the object pickles (for Dask workers). ``retired``
     claims are left out; ``imported`` claims are matched but never flagged
     ``likely_misinformation``. ``feedback`` (:class:`rules.feedback.Feedback`) adds reviewers'
-    confirmed posts as fields of their claims; :attr:`catalogue_version` then changes with it.
+    confirmed posts as fields of their claims and their counter-examples to the claims'
+    ``true_statements``; :attr:`catalogue_version` then changes with it.
+    ``index_cache`` (:class:`rules.index_cache.IndexCache`) loads the claim index from disk when
+    this catalogue version (with this feedback) was indexed before, and stores it otherwise.
     """
 
     def __init__(self, catalogue: Catalogue, config: MatchConfig | None = None,
                  model: dict[str, Any] | None = None, calibration: dict[str, Any] | None = None,
-                 feedback: Feedback | None = None) -> None:
+                 feedback: Feedback | None = None, index_cache: IndexCache | None = None) -> None:
         self.config = config or MatchConfig()
         self.feedback = feedback or Feedback()
         self.catalogue_version = effective_version(catalogue.version, self.feedback)
         self.ranking_model = RankingModel(model)
         self.label_model = LabelModel(calibration)
-        self.index = ClaimIndex(list(catalogue), self.catalogue_version, confirmed=dict(self.feedback.confirmed))
+        build = {"confirmed": dict(self.feedback.confirmed), "counter": dict(self.feedback.counter)}
+        if index_cache is None:
+            self.index = ClaimIndex(list(catalogue), self.catalogue_version, **build)
+        else:  # loaded from its file when this catalogue version was indexed before
+            self.index = index_cache.load_or_build(list(catalogue), self.catalogue_version, **build)
         self.scorer = Scorer(self.index, self.config.candidates, self.config.max_fuzzy_chars, self.config.workers)
+        self.stance_model = default_model() if self.config.stance == "model" else None
         self.claim_ids = self.index.claim_ids
         self._claim_pos = {cid: i for i, cid in enumerate(self.claim_ids)}
 
@@ -209,7 +221,7 @@ class Matcher:
 
     def _match_batch(self, posts: pl.DataFrame, media_rows: dict[str, list[tuple[int, float, str]]]) -> pl.DataFrame:
         cfg, ix = self.config, self.index
-        prep = prepare(posts)
+        prep = prepare(posts, model=self.stance_model)
         feats = self.scorer.pairs(prep, self._media_for(prep, media_rows))
         pp, cc = feats["post"], feats["claim"]
         if len(pp) == 0:
@@ -217,12 +229,29 @@ class Matcher:
         media = feats["media"]
         fc_link, fc_key = self._fact_check_links(prep, pp, cc)
         o, rnk = order(ix, pp, cc, ix.duplicates.order(pp, cc, self.ranking_model(feats)))
-        sel = np.sort(o[(rnk <= cfg.max_claims_per_post) | media[o] | fc_link[o]])
+        chosen = (rnk <= cfg.max_claims_per_post) | media[o] | fc_link[o]
+        # a post that debunks may say what really happened instead of restating the claim: its
+        # candidates are also scored against the claim's debunk texts (rules.counter)
+        debunking = np.array([st == "debunks" for st in prep.stance], dtype=bool)
+        dscore = np.full(len(pp), -1.0)
+        dtext: dict[int, str] = {}
+        if len(ix.debunk_texts) and debunking.any():
+            cand = o[debunking[pp[o]] & (rnk <= DEBUNK_CANDIDATES)]
+            ds, dt = debunk_scores(self.scorer, self.label_model, prep.norm, pp[cand], cc[cand])
+            dscore[cand] = ds
+            dtext = {int(i): t for i, t in zip(cand.tolist(), dt) if t is not None}
+            o_d, rnk_d = order(ix, pp, cc, dscore)
+            chosen |= np.isin(o, o_d[(rnk_d <= cfg.max_claims_per_post) & (dscore[o_d] >= 0)])
+        sel = np.sort(o[chosen])
         lab = self.scorer.label_features(prep.norm, feats, sel)
         cal = self.label_model(lab)
-        score_sel = ix.duplicates.order(pp[sel], cc[sel], np.where(media[sel], np.maximum(cal, feats["media_score"][sel]), cal))
-        ents_sel = np.array([ix.entities_ok(prep.norm[p], c) for p, c in zip(pp[sel].tolist(), cc[sel].tolist())],
-                            dtype=bool)
+        direct = np.where(media[sel], np.maximum(cal, feats["media_score"][sel]), cal)
+        direct = np.where(debunking[pp[sel]], np.maximum(direct, dscore[sel]), direct)
+        score_sel = ix.duplicates.order(pp[sel], cc[sel], direct)
+        checks = [ix.entities[c].check(prep.norm[p]) if ix.entities[c] is not None else (True, [])
+                  for p, c in zip(pp[sel].tolist(), cc[sel].tolist())]
+        ents_sel = np.array([ok for ok, _ in checks], dtype=bool)
+        pos_in_sel = {int(i): k for k, i in enumerate(sel.tolist())}
         # direct evidence (media, a link to the claim's fact check) first, then claims whose
         # required entities the post names, then the score
         evidence_sel = media[sel] | fc_link[sel]
@@ -235,18 +264,36 @@ class Matcher:
         score[sel] = score_sel
         fuzzy = np.zeros(len(pp))
         fuzzy[sel] = lab["tsr"]
-        pair_stance = pair_stances(ix, prep, pp, cc, idx)
+        pair_stance = pair_stances(ix, prep, pp, cc, idx, self.stance_model)
+        # counter-evidence: the post against the claim's true statements, as against the claim
+        counter = np.full(len(pp), -np.inf)
+        closest: dict[int, str] = {}
+        if len(ix.counters):
+            c_score, c_text = counter_scores(self.scorer, self.label_model, prep.norm, pp[idx], cc[idx])
+            counter[idx] = c_score
+            closest = {int(i): t for i, t in zip(idx.tolist(), c_text) if t is not None}
+        claim_score = np.zeros(len(pp))
+        claim_score[sel] = cal
+        claim_logit = np.zeros(len(pp))
+        claim_logit[sel] = self.label_model.logit(lab)
         flagged: set[int] = set()
         rows: dict[str, list[Any]] = {k: [] for k in MATCHES_SCHEMA}
         for i, r in zip(idx.tolist(), rank.tolist()):
             p, c = int(pp[i]), int(cc[i])
             text = prep.norm[p]
-            ents = ix.entities_ok(text, c)
+            ents = bool(ents_sel[pos_in_sel[i]])
             stance = pair_stance.get(i, prep.stance[p])
             if fc_link[i] or any(is_fact_check_url(k) for k in prep.keys[p]):
                 stance = "debunks"
             s = float(score[i])
-            label = label_of(cfg, s, stance, bool(media[i] or fc_link[i]), ents, bool(ix.active[c]), prep.hedge[p])
+            # the entity guard keeps word matches about other people from flagging; a post showing
+            # the claim's own clip (media evidence) needs no names: a neutral title names nobody
+            closer = bool(counter[i] >= claim_logit[i])
+            label = label_of(cfg, s, stance, bool(media[i] or fc_link[i]), ents or bool(media[i]), bool(ix.can_flag[c]), prep.hedge[p],
+                             bool(ix.rated_true[c]), closer)
+            truth = closest.get(i) if (closer and label == "no_flag" and stance in ("spreads", "unclear")
+                                       and not (media[i] or fc_link[i])) else None
+            by_debunk = dtext.get(i) if label == "debunk" and dscore[i] > claim_score[i] else None
             if label in FLAG_LABELS:
                 # one claim per post carries a flag: the best-ranked; the others are left for review
                 if p in flagged:
@@ -263,7 +310,8 @@ class Matcher:
             rows["stance"].append(stance)
             rows["label"].append(label)
             rows["evidence"].append(evidence(ix, text, int(feats["best_field"][i]),
-                                             feats["media_evidence"].get((p, c)), fc_key.get(i)))
+                                             feats["media_evidence"].get((p, c)), fc_key.get(i), truth,
+                                             checks[pos_in_sel[i]][1], by_debunk))
             rows["catalogue_version"].append(self.catalogue_version)
             rows["run_id"].append(None)
             rows["flagged_at"].append(None)

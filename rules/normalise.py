@@ -18,6 +18,7 @@ parameters sorted).
 
 from __future__ import annotations
 
+import ipaddress
 import functools
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -25,7 +26,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import polars as pl
 
 URL_PATTERN = (
-    r"(?:https?://|www\.)[^\s<>\"'\)\]]+"
+    r"https?://\[[0-9a-f:.]+\](?::\d+)?(?:[/?#][^\s<>\"'\)\]]*)?"  # an IPv6 host keeps its brackets
+    r"|(?:https?://|www\.)[^\s<>\"'\)\]]+"
     r"|pic\.twitter\.com/\w+"
     r"|\b(?:youtu\.be|(?:m\.)?youtube\.com|t\.co|bit\.ly|fb\.watch)/[^\s<>\"'\)\]]+"
 )
@@ -234,7 +236,14 @@ def canonical_media(url: str | None) -> str | None:
         port = parts.port
     except ValueError:
         return None
-    if parts.scheme.lower() not in {"http", "https"} or not host or "." not in host:
+    if ":" in host:  # an IPv6 literal: urlsplit drops its brackets, a URL (and the key) needs them
+        try:
+            host = f"[{ipaddress.IPv6Address(host.split('%')[0]).compressed}]"
+        except ValueError:
+            return None
+    elif "." not in host:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not host:
         return None
     for prefix in ("www.", "m.", "mobile."):
         if host.startswith(prefix):

@@ -1,4 +1,5 @@
-"""Stance of each (post, claim) pair, from the cues of :mod:`rules.stance`.
+"""Stance of each (post, claim) pair, from the learned model (:mod:`rules.stance_model`) over
+character n-grams and the cues of :mod:`rules.stance` (or the cues alone with ``stance = "cues"``).
 
 - The whole post (title and text) gives a claim-independent stance and the hedge flag.
 - A post longer than :data:`STANCE_WINDOW_WORDS` takes its stance from the words around the
@@ -22,26 +23,41 @@ from rules.stance import hedge_expr, post_stance_expr
 if TYPE_CHECKING:
     from rules.index import ClaimIndex
     from rules.posts import PostBatch
+    from rules.stance_model import StanceModel
 
 LEAD_WORDS = 60
 LONG_POST_WORDS = 150
 STANCE_WINDOW_WORDS = 60
 
 
-def post_cues(frame: pl.DataFrame, text: pl.Series) -> tuple[list[str], list[bool], list[str]]:
+def post_cues(frame: pl.DataFrame, text: pl.Series, model: "StanceModel | None" = None
+              ) -> tuple[list[str], list[bool], list[str]]:
     """Stance, hedge and lead stance of each post (``frame`` has ``title`` and ``text``; ``text``
-    is the raw text, whose question marks count)."""
+    is the raw text, whose question marks count). ``model``: the learned stance model
+    (:mod:`rules.stance_model`); without it the cue lists decide alone."""
     raw_for_stance = frame.select(
         pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null("")], separator="\n")
     ).to_series()
     norm = normalise_series(raw_for_stance)
     lead = norm.str.split(" ").list.head(LEAD_WORDS).list.join(" ")
-    cues = pl.DataFrame({"n": norm, "r": text.fill_null(""), "lead": lead}).select(
+    raw = text.fill_null("")
+    cues = pl.DataFrame({"n": norm, "r": raw, "lead": lead}).select(
         post_stance_expr(pl.col("n"), pl.col("r")).alias("stance"),
         post_stance_expr(pl.col("lead"), pl.col("r")).alias("lead_stance"),
         (pl.col("n").str.count_matches(" ") + 1).alias("words"),
         hedge_expr(pl.col("n")).alias("hedge"),
-    ).with_columns(
+    )
+    if model is not None:
+        norm_list, raw_list = norm.to_list(), raw.to_list()
+        long_rows = [i for i, w in enumerate(cues.get_column("words").to_list()) if w >= LONG_POST_WORDS]
+        lead_stance = cues.get_column("lead_stance").to_list()
+        if long_rows:
+            lead_list = lead.to_list()
+            for i, st in zip(long_rows, model.predict([lead_list[i] for i in long_rows], [raw_list[i] for i in long_rows])):
+                lead_stance[i] = st
+        cues = cues.with_columns(pl.Series("stance", model.predict(norm_list, raw_list), dtype=pl.String),
+                                 pl.Series("lead_stance", lead_stance, dtype=pl.String))
+    cues = cues.with_columns(
         # a long article that calls the claim false only in passing mentions it
         pl.when((pl.col("stance") == "debunks") & (pl.col("lead_stance") != "debunks")
                 & (pl.col("words") >= LONG_POST_WORDS))
@@ -52,14 +68,17 @@ def post_cues(frame: pl.DataFrame, text: pl.Series) -> tuple[list[str], list[boo
 
 
 def pair_stances(index: "ClaimIndex", batch: "PostBatch", pp: np.ndarray, cc: np.ndarray,
-                 idx: np.ndarray) -> dict[int, str]:
+                 idx: np.ndarray, model: "StanceModel | None" = None) -> dict[int, str]:
     """Stance of the pairs ``idx`` whose post is long, from the words around the claim; other
     pairs keep the post's stance (not in the result)."""
     todo = [i for i in idx.tolist() if len(batch.norm[int(pp[i])].split()) > STANCE_WINDOW_WORDS]
     if not todo:
         return {}
     windows = [index.window(batch.norm[int(pp[i])], int(cc[i]), STANCE_WINDOW_WORDS) for i in todo]
-    got = pl.DataFrame({"n": windows}).select(post_stance_expr(pl.col("n"), pl.col("n"))).to_series().to_list()
+    if model is not None:
+        got = model.predict(windows, windows)
+    else:
+        got = pl.DataFrame({"n": windows}).select(post_stance_expr(pl.col("n"), pl.col("n"))).to_series().to_list()
     out = {}
     for i, st in zip(todo, got):
         p = int(pp[i])

@@ -37,9 +37,9 @@ def column(posts: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Series:
     return pl.Series(name, [None] * posts.height, dtype=dtype)
 
 
-def prepare(posts: pl.DataFrame, cues: bool = True, links: bool = True) -> PostBatch:
-    """Normalise a batch; ``cues`` reads the stance cues, ``links`` extracts link keys (ranking
-    without known media needs neither)."""
+def prepare(posts: pl.DataFrame, cues: bool = True, links: bool = True, model=None) -> PostBatch:
+    """Normalise a batch; ``cues`` reads the stance (with the learned ``model`` when given),
+    ``links`` extracts link keys (ranking without known media needs neither)."""
     if "post_id" not in posts.columns or "text" not in posts.columns:
         raise ValueError(f"posts need columns post_id and text (got {', '.join(posts.columns) or 'none'})")
     text = column(posts, "text", pl.String).cast(pl.String)
@@ -53,7 +53,7 @@ def prepare(posts: pl.DataFrame, cues: bool = True, links: bool = True) -> PostB
     batch = PostBatch(post_id=posts.get_column("post_id").cast(pl.String).to_list(),
                       norm=normalise_series(full).to_list())
     if cues:
-        batch.stance, batch.hedge, batch.lead_stance = post_cues(frame, text)
+        batch.stance, batch.hedge, batch.lead_stance = post_cues(frame, text, model)
     if cues or links:
         urls = pl.DataFrame({"f": full}).select(pl.col("f").str.extract_all(r"(?i)" + URL_PATTERN)).to_series().to_list()
         batch.keys = _link_keys(posts, urls)

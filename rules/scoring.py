@@ -64,10 +64,14 @@ class LabelModel:
         self.intercept = float(cal["intercept"])
 
     def __call__(self, feats: dict[str, np.ndarray]) -> np.ndarray:
-        if len(feats["cov_claim"]) == 0:
+        return _percent(self.logit(feats))
+
+    def logit(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """The score before the logistic function (compares two near-certain matches)."""
+        if len(feats[CALIBRATION_FEATURES[0]]) == 0:
             return np.empty(0)
         x = np.column_stack([feats[f] for f in CALIBRATION_FEATURES])
-        return _percent(x @ self.coef + self.intercept)
+        return x @ self.coef + self.intercept
 
 
 def order(index: ClaimIndex, pp: np.ndarray, cc: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -55,6 +55,10 @@ HEDGE_CUES = (
     "پتہ نہیں", "معلوم نہیں", "can anyone confirm", "can someone confirm", "hearing that", "hearing", "apparently",
     "suna hai", "sun rahe", "agar sach hai", "agar yeh sach hai", "koi confirm", "confirm kare", "confirm karo",
     "سنا ہے", "سن رہے", "اگر یہ سچ ہے", "اگر سچ ہے", "تصدیق", "بتائی جا رہی", "بتایا جا رہا",
+    "i m told", "i am told", "i was told", "assuming it s genuine", "assuming it s real", "assuming this is real",
+    "can t verify", "cannot verify", "couldn t verify", "haven t been able to verify", "not verified",
+    "unverified", "if genuine", "if authentic", "sunne mein aaya", "sunne mein aya", "sunnay mein aaya",
+    "agar waqai", "agar waqei", "اگر واقعی", "سننے میں آیا", "سننے میں آ رہا", "یقین نہیں",
 )
 
 NEGATED_DEBUNK_PREFIX = ("not", "isn t", "is not", "wasn t", "was not", "aren t", "are not", "never",
@@ -84,6 +88,7 @@ MENTION_CUES = (
     "being shared", "is being shared", "doing the rounds", "said to show", "purports to show",
     "according to", "users shared", "social media users", "went viral", "has gone viral", "a viral video",
     "viral claim", "posts claim", "reports say", "report says", "a video claiming", "clips claiming",
+    "posts claiming", "messages claiming", "is trending", "are trending", "trending on", "doing rounds",
     # archival framing: the post shares original material as such
     "throwback", "archive", "archival", "full remarks", "full press remarks", "full speech", "for reference",
     "re uploaded for reference", "purani yaadein", "یادگار",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
@@ -79,10 +79,12 @@ def read_posts(path: Path):
                                       "video_ids": pl.List(pl.String)})
 
 
-def _load(claims: Path, posts: Path):
+def _load(claims: Optional[Path], posts: Path):
+    from flows.home import claims_dir
     from rules.catalogue import CatalogueError, load_catalogue
     from rules.match import Matcher
 
+    claims = claims_dir(claims)
     try:
         cat = load_catalogue(claims)
     except CatalogueError as exc:
@@ -103,7 +105,7 @@ def _load(claims: Path, posts: Path):
 def register(app: typer.Typer) -> None:
     @app.command("match")
     def match_cmd(
-        claims: Path = typer.Option(..., "--claims", help="catalogue: claims folder, .yaml or .jsonl"),
+        claims: Optional[Path] = typer.Option(None, "--claims", help="catalogue: claims folder, .yaml or .jsonl (default: $CLAIMWATCH_HOME/claims if it exists, else the shipped rules/claims)"),
         posts: Path = typer.Option(..., "--posts", help="posts .jsonl (post_id, text, ...) or .parquet"),
         top_k: int = typer.Option(10, "--top-k", min=1, help="claims kept per post"),
         out: Path = typer.Option(..., "--out", help="output .parquet, .csv or .jsonl: post_id, claim_id, score, rank"),
@@ -133,7 +135,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("eval")
     def eval_cmd(
-        claims: Path = typer.Option(..., "--claims", help="catalogue: claims folder, .yaml or .jsonl"),
+        claims: Optional[Path] = typer.Option(None, "--claims", help="catalogue: claims folder, .yaml or .jsonl (default: $CLAIMWATCH_HOME/claims if it exists, else the shipped rules/claims)"),
         posts: Path = typer.Option(..., "--posts", help="posts .jsonl or .parquet"),
         qrels: Path = typer.Option(..., "--qrels", help="post_id<TAB>claim_id relevance pairs"),
     ) -> None:

@@ -99,7 +99,12 @@ def _call(parser, data: bytes, *, url: str | None, source: str, name: str | None
         rows = rows[0]
     if isinstance(rows, dict):
         rows = [rows]
-    return list(rows or [])
+    rows = list(rows or [])
+    if getattr(parser, "__module__", "") == "connectors.claimreview":
+        from flows.claimrows import with_verdict
+
+        rows = [with_verdict(r) for r in rows]  # the rating's meaning on the rules' scale
+    return rows
 
 
 def read_input(name: str) -> bytes:

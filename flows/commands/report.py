@@ -32,10 +32,11 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Dataset written by `claimwatch run`."),
-    since: Optional[str] = typer.Option(None, help="Only posts published since: 2024-11-20, 2024-11-20T08:00, or 7d / 24h / 30m / 2w ago."),
+    data_dir: str = typer.Option("claimwatch-data", "--data-dir", help="Dataset written by `claimwatch run`: a folder, "
+                                 "s3://bucket/prefix or gs://bucket/prefix."),
+    since: Optional[str] = typer.Option(None, help="Only posts published since: 2024-11-20 (midnight in --tz), 2024-11-20T08:00 (in --tz unless it has an offset), or 7d / 24h / 30m / 2w ago."),
     claim: Optional[List[str]] = typer.Option(None, help="Only this claim id (repeat or comma-separate for several)."),
-    platform: Optional[List[str]] = typer.Option(None, help="Only this platform: news, mastodon, bluesky, reddit, youtube, telegram."),
+    platform: Optional[List[str]] = typer.Option(None, help="Only this platform: news, mastodon, bluesky, reddit, youtube, telegram (any case)."),
     label: Optional[List[str]] = typer.Option(
         None,
         help="Labels to include (repeatable, comma-separated, or 'all'). Default: likely_misinformation, needs_review, debunk.",
@@ -46,23 +47,29 @@ def report(
     tz: str = typer.Option("UTC", help="Time zone for times and days, e.g. Asia/Karachi."),
     plot: Optional[Path] = typer.Option(None, help="Also draw flagged posts per claim per day into this PNG file."),
     quality: bool = typer.Option(False, "--quality", help="Instead: precision as measured by reviewers' verdicts "
-                                 "(`claimwatch review`), per claim, language and platform; --since is the review time."),
+                                 "(`claimwatch review`), per claim, language and platform; --since is the review time (in --tz)."),
 ) -> None:
-    """Show the latest flagged posts and how many posts spread or debunk each claim per day."""
+    """Show the latest flagged posts and how many posts spread or debunk each claim per day.
+
+    Times, days and --since dates are in --tz. Exit codes: 0 done; 1 the data cannot be used
+    (no dataset at --data-dir, an unreadable part file, the plot file cannot be written); 2 a bad
+    option value or usage (--since, --tz, --label, --claim, --platform, --format/--view, --plot
+    name or folder). Each problem is one line on stderr.
+    """
     from flows import report as rep
 
     if quality:
         if view is not None or plot is not None:
             typer.echo("claimwatch report: --quality prints precision tables; leave out --view and --plot", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(2)
         from flows.commands.review import quality_report
 
-        quality_report(data_dir, since, claim, platform, label, fmt.value)
+        quality_report(data_dir, since, claim, platform, label, fmt.value, tz)
         return
 
     try:
         filters = rep.Filters(
-            since=rep.parse_since(since) if since is not None else None,
+            since=rep.parse_since(since, tz=rep.check_tz(tz)) if since is not None else None,
             labels=rep.parse_labels(label),
             tz=rep.check_tz(tz),
         )
@@ -71,7 +78,7 @@ def report(
         else:
             view_ = view
         if fmt is Format.csv and view_ is View.both:
-            raise rep.ReportError("--format csv writes one table: add --view flags or --view daily")
+            raise rep.UsageError("--format csv writes one table: add --view flags or --view daily")
         if plot is not None:
             _check_plot_path(plot)
         with rep.reading(data_dir):
@@ -90,12 +97,15 @@ def report(
             from flows.plot import plot_daily
 
             try:
-                plot_daily(counts, plot, title_suffix=_describe(filters), tz=filters.tz)
+                with rep.reading(data_dir):
+                    titles = rep.claim_titles(data_dir)
+                plot_daily(counts, plot, title_suffix=_describe(filters), tz=filters.tz,
+                           titles=titles, posts=rep.post_totals(flags))
             except OSError as exc:
                 raise rep.ReportError(f"--plot {plot}: cannot write the file ({exc.strerror or exc}); choose a writable path") from None
     except rep.ReportError as exc:
         typer.echo(f"claimwatch report: {exc}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(2 if isinstance(exc, rep.UsageError) else 1)
 
     if no_matches:
         typer.echo(f"claimwatch report: {data_dir} has no matches yet, so nothing is flagged; "
@@ -126,7 +136,7 @@ def report(
 
 
 def _check_plot_path(plot: Path) -> None:
-    from flows.report import ReportError
+    from flows.report import UsageError as ReportError
 
     if plot.is_dir():
         raise ReportError(f"--plot {plot} is a folder; give a file name ending in .png, e.g. {plot / 'daily.png'}")
@@ -138,9 +148,11 @@ def _check_plot_path(plot: Path) -> None:
 
 
 def _describe(filters) -> str:
+    from zoneinfo import ZoneInfo
+
     parts = []
     if filters.since:
-        parts.append(f"since {filters.since:%Y-%m-%d %H:%M} UTC")
+        parts.append(f"since {filters.since.astimezone(ZoneInfo(filters.tz)):%Y-%m-%d %H:%M} {filters.tz}")
     if filters.platforms:
         parts.append(", ".join(filters.platforms))
     return "; ".join(parts)

@@ -12,12 +12,14 @@ import sys
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
+from zoneinfo import ZoneInfo
 
 import typer
 
 review_app = typer.Typer(help="The review queue, and reviewers' verdicts on matches (the next run learns from them).",
                          no_args_is_help=True, add_completion=False)
 
+DATA_DIR_HELP = "Dataset written by `claimwatch run`: a folder, s3://bucket/prefix or gs://bucket/prefix."
 VERDICT_HELP = "confirmed, not_this_claim, wrong_stance or true_content (spaces and hyphens work too)."
 
 
@@ -44,10 +46,19 @@ def _fail(msg: str, code: int = 2, prog: str = "claimwatch review") -> None:
     raise typer.Exit(code)
 
 
-def open_store(data_dir: Path):
-    """The data dir's store; :class:`Bad` when there is no data dir there."""
-    from flows.store import Store
+def open_store(data_dir: Path | str):
+    """The data dir's store (a folder, or an ``s3://``/``gs://`` URL); :class:`Bad` when there is
+    no data dir there."""
+    from flows.store import Store, StoreError
 
+    if "://" in str(data_dir):
+        try:
+            store = Store(str(data_dir).rstrip("/"))
+            store.io.ensure()  # the bucket must exist and answer
+        except StoreError as exc:
+            raise Bad(str(exc)) from None
+        return store
+    data_dir = Path(data_dir)
     if data_dir.exists() and not data_dir.is_dir():
         raise Bad(f"{data_dir} is a file, not a claimwatch data dir: pass the folder given to `claimwatch run --data-dir`")
     if not data_dir.is_dir():
@@ -55,7 +66,7 @@ def open_store(data_dir: Path):
     return Store(data_dir)
 
 
-def _store(data_dir: Path):
+def _store(data_dir: Path | str):
     try:
         return open_store(data_dir)
     except Bad as exc:
@@ -78,6 +89,8 @@ def choices(store, option: str, column: str, values: Optional[List[str]]) -> tup
     else:
         known = sorted(v for v in store.collect("posts", store.scan("posts").select(pl.col(column).unique()))
                        .get_column(column).to_list() if v)
+    by_fold = {k.casefold(): k for k in known}
+    given = tuple(v if v in known else by_fold.get(v.casefold(), v) for v in given)  # any case, as in `report`
     unknown = [v for v in given if v not in known]
     if unknown:
         shown = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
@@ -102,18 +115,19 @@ def labels_option(values: Optional[List[str]], default: tuple[str, ...]) -> tupl
     return tuple(dict.fromkeys(out)) or default
 
 
-def since_option(since: Optional[str]):
+def since_option(since: Optional[str], tz: str = "UTC"):
     from flows import report as rep
 
     try:
-        return rep.parse_since(since) if since is not None else None
+        zone = rep.check_tz(tz)
+        return rep.parse_since(since, tz=zone) if since is not None else None
     except rep.ReportError as exc:
         raise Bad(str(exc)) from None
 
 
 @review_app.command("list")
 def list_queue(
-    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Dataset written by `claimwatch run`."),
+    data_dir: str = typer.Option("claimwatch-data", "--data-dir", help=DATA_DIR_HELP),
     claim: Optional[List[str]] = typer.Option(None, help="Only this claim id (repeat or comma-separate for several)."),
     platform: Optional[List[str]] = typer.Option(None, help="Only this platform: news, mastodon, bluesky, reddit, youtube, telegram."),
     label: Optional[List[str]] = typer.Option(
@@ -189,10 +203,12 @@ def mark(
     reviewer: Optional[str] = typer.Option(None, "--reviewer", envvar="CLAIMWATCH_REVIEWER",
                                            help="Who reviews (or set CLAIMWATCH_REVIEWER)."),
     note: Optional[str] = typer.Option(None, "--note", help="Why, for the other reviewers."),
-    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Dataset written by `claimwatch run`."),
+    data_dir: str = typer.Option("claimwatch-data", "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Record a verdict on one (post, claim). Marking the verdict you already gave changes nothing;
-    a different one is recorded as your new verdict (the latest counts)."""
+    a different one is recorded as your new verdict (the latest counts).
+
+    From the next run, not_this_claim and true_content make the post a counter-example of the claim: it and posts that say the same are not flagged for it. confirmed makes it an example: posts that say the same score like the claim's variants."""
     from flows import reviews
     from flows.store import StoreError
 
@@ -228,7 +244,7 @@ def import_reviews(
                                           "reviewer; optional note, reviewed_at."),
     reviewer: Optional[str] = typer.Option(None, "--reviewer", envvar="CLAIMWATCH_REVIEWER",
                                            help="Reviewer for rows without a reviewer column/value."),
-    data_dir: Path = typer.Option(Path("claimwatch-data"), "--data-dir", help="Dataset written by `claimwatch run`."),
+    data_dir: str = typer.Option("claimwatch-data", "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Record many verdicts at once. Every row is checked first: one bad row (unknown post,
     claim or verdict word, a malformed line) records nothing. Rows with an empty verdict are
@@ -262,10 +278,11 @@ def _three_places(col: str):
     return pl.col(col).map_elements(lambda v: f"{v:.3f}", return_dtype=pl.String).fill_null("-")
 
 
-def quality_report(data_dir: Path, since: Optional[str], claim: Optional[List[str]], platform: Optional[List[str]],
-                   label: Optional[List[str]], fmt: str) -> None:
+def quality_report(data_dir: Path | str, since: Optional[str], claim: Optional[List[str]], platform: Optional[List[str]],
+                   label: Optional[List[str]], fmt: str, tz: str = "UTC") -> None:
     """``claimwatch report --quality``: precision of the labels as measured by reviews, per claim,
-    language and platform and over all, as a table, CSV or JSON (exit 1 with one line on bad input)."""
+    language and platform and over all, as a table, CSV or JSON. Exit codes as `report`'s: 2 with
+    one line for a bad option value (``--since`` read in ``tz``), 1 when the data cannot be used."""
     import json
 
     from flows import reviews
@@ -274,14 +291,17 @@ def quality_report(data_dir: Path, since: Optional[str], claim: Optional[List[st
 
     try:
         store = open_store(data_dir)
+    except Bad as exc:  # no dataset there: the data cannot be used
+        _fail(str(exc), 1, "claimwatch report")
+    try:
         labels = labels_option(label, ("likely_misinformation", "needs_review", "debunk"))
-        when = since_option(since)
+        when = since_option(since, tz)
         claims = choices(store, "--claim", "claim_id", claim)
         platforms = choices(store, "--platform", "platform", platform)
         rows = reviews.quality(store, claims=claims, platforms=platforms, labels=labels, since=when)
         no_reviews = not store.files("reviews")
-    except Bad as exc:
-        _fail(str(exc), 1, "claimwatch report")
+    except Bad as exc:  # a bad option value
+        _fail(str(exc), 2, "claimwatch report")
     except StoreError as exc:
         _fail(str(exc), 1, "claimwatch report")
     if no_reviews:
@@ -297,7 +317,7 @@ def quality_report(data_dir: Path, since: Optional[str], claim: Optional[List[st
         return
     out.write(f"Precision as measured by reviews: confirmed / reviewed, the latest verdict per post and claim "
               f"(labels as matched: {', '.join(labels)}"
-              + (f"; reviewed since {when:%Y-%m-%d %H:%M} UTC" if when else "") + ")\n")
+              + (f"; reviewed since {when.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} {tz}" if when else "") + ")\n")
     names = {"claim": "claim_id", "language": "lang", "platform": "platform", "all": "all"}
     for by, name in names.items():
         part = (rows.filter(rows["by"] == by).drop("by").rename({"value": name})

@@ -41,7 +41,8 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path | 
               replay: Optional[Path] = None) -> tuple[Any, Optional[Path]]:
     """Validate every input before anything is fetched or written; exit 2 with one line if bad."""
     from connectors.errors import ConfigError
-    from flows.config import CLAIMS_DIR, DEMO_MANIFEST, DEMO_SOURCES, check_sources, load_config
+    from flows.config import DEMO_MANIFEST, DEMO_SOURCES, check_sources, load_config
+    from flows.home import claims_dir
     from flows.replay import ReplayError, ReplayTransport
     from rules.catalogue import CatalogueError, load_catalogue
 
@@ -58,7 +59,7 @@ def preflight(sources: Optional[Path], claims: Optional[Path], data_dir: Path | 
         except ReplayError as exc:
             _fail(str(exc))
     try:
-        load_catalogue(claims or CLAIMS_DIR)
+        load_catalogue(claims_dir(claims))
     except CatalogueError as exc:
         _fail(str(exc))
     from flows.store import Store, StoreError
@@ -127,11 +128,29 @@ def _progress_to_stderr(verbose: bool) -> logging.Handler:
     return handler
 
 
+def phases_line(summary: dict[str, Any]) -> str:
+    """``time: setup 0.4 s, fetch 3.1 s, store 0.6 s, match 4.2 s (10000 posts, 2381/s), report
+    0.3 s; cpu: setup 0.4 s, ...`` (wall seconds per phase, then CPU seconds of the process)."""
+    parts = []
+    for phase, secs in summary["phases"].items():
+        part = f"{phase} {secs:.1f} s"
+        n = summary.get("posts_matched") or 0
+        if phase == "match" and n:
+            part += f" ({n} posts, {n / max(secs, 1e-3):.0f}/s)"
+        parts.append(part)
+    line = "time: " + ", ".join(parts)
+    if summary.get("phases_cpu"):
+        line += "; cpu: " + ", ".join(f"{p} {s:.1f} s" for p, s in summary["phases_cpu"].items())
+    return line
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """The short text ``claimwatch run`` prints: posts per source, flags per claim, errors, files."""
     lines = [f"claimwatch run {summary['run_id']}: {summary['status']} "
-             f"(catalogue {summary['catalogue_version']}, {summary['duration_s']:.1f} s)", "",
-             "posts per source:"]
+             f"(catalogue {summary['catalogue_version']}, {summary['duration_s']:.1f} s)"]
+    if summary.get("phases"):
+        lines.append(phases_line(summary))
+    lines += ["", "posts per source:"]
     width = max((len(s["source"]) for s in summary["sources"]), default=6)
     for s in summary["sources"]:
         if s["status"] == "ok":
@@ -151,19 +170,19 @@ def format_summary(summary: dict[str, Any]) -> str:
     else:
         lines.append("  none (posts and matches already in the dataset are not counted again)")
     for a in summary.get("alerts", []):
-        lines.append(f"  alert: {a['claim_id']} is spreading ({a['count']} new spreading posts in the last {a['window']})")
+        lines.append(f"  alert: {a['claim_id']} is spreading ({a['count']} spreading posts published in the last {a['window']})")
     if summary.get("error"):
         lines += ["", f"run error: {summary['error']}"]
     errors = [s for s in summary["sources"] if s["status"] != "ok"]
     lines += ["", "errors per source:" if errors else "errors per source: none"]
     lines += [f"  {s['source']}: {s['error']}" for s in errors]
-    lines += ["", f"files: {summary['data_dir']}/{{posts,matches,claims,runs,source_health}}/date=*/part-*.parquet"]
+    lines += ["", f"files: {summary['data_dir']}/{{posts,matches,claims,runs,source_health,post_metrics,media}}/date=*/part-*.parquet"]
     return "\n".join(lines)
 
 
 def run(
     sources: Optional[Path] = typer.Option(None, "--sources", help="Sources file (TOML). Fetches over the network. Default: the bundled demo, replayed offline."),
-    claims: Optional[Path] = typer.Option(None, "--claims", help="Claim catalogue folder (default: rules/claims)."),
+    claims: Optional[Path] = typer.Option(None, "--claims", help="Claim catalogue folder (default: $CLAIMWATCH_HOME/claims if it exists, else the shipped rules/claims)."),
     data_dir: str = typer.Option("claimwatch-data", "--data-dir",
                                  help="Where the Parquet dataset is written: a folder, s3://bucket/prefix or gs://bucket/prefix."),
     demo: bool = typer.Option(False, "--demo", help="Replay the bundled recorded responses instead of using the network (implied without --sources)."),

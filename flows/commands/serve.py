@@ -19,13 +19,14 @@ def register(app: typer.Typer) -> None:
 def serve(
     sources: Optional[Path] = typer.Option(None, help="Sources file (TOML) the pipeline and the fact-check import read; or give --demo."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Where the Parquet dataset lives: a folder, s3://bucket/prefix or gs://bucket/prefix. Default: ./claimwatch-data where serve runs."),
+    claims: Optional[Path] = typer.Option(None, "--claims", help="Claim catalogue folder the pipeline matches against (default: $CLAIMWATCH_HOME/claims if it exists when a run starts, else the shipped rules/claims)."),
     demo: bool = typer.Option(False, help="Serve the pipeline on the bundled demo sources and recorded responses (no network)."),
-    only: Optional[List[str]] = typer.Option(None, help="Serve only this deployment (repeatable): ingest-and-detect, import-factchecks, compact-dataset."),
+    only: Optional[List[str]] = typer.Option(None, help="Serve only this deployment (repeatable): ingest-and-detect, import-factchecks, refresh-metrics, compact-dataset."),
     paused: bool = typer.Option(False, help="Register the schedules paused: runs start only when triggered (UI, `prefect deployment run`)."),
     limit: Optional[int] = typer.Option(None, min=1, help="At most this many flow runs at once in this process."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own INFO logs."),
 ) -> None:
-    """Run the scheduled deployments from this one process: ingest-and-detect every 15 minutes, import-factchecks daily at 07:00, compact-dataset nightly at 02:30 (Asia/Karachi).
+    """Run the scheduled deployments from this one process: ingest-and-detect every 15 minutes, import-factchecks daily at 07:00, refresh-metrics hourly, compact-dataset nightly at 02:30 (Asia/Karachi).
 
     Point PREFECT_API_URL at a running `prefect server start` (or Prefect Cloud) to watch the runs in the UI. Stop with Ctrl-C; the schedules pause until serve starts again.
     """
@@ -45,6 +46,8 @@ def serve(
         data_dir = data_dir.resolve()
     if sources is not None:
         _check_sources(sources)
+    if claims is not None:
+        _check_claims(claims)
 
     from flows import deployments as dep
 
@@ -57,6 +60,10 @@ def serve(
     if demo and not only and not _demo_has_factchecks():
         specs = [s for s in specs if s.name != "import-factchecks"]
         typer.echo("claimwatch serve: the demo has no fact-check feed, so import-factchecks is not served", err=True)
+    if demo and not only:
+        specs = [s for s in specs if s.name != "refresh-metrics"]
+        typer.echo("claimwatch serve: the demo's recorded responses have no by-id answers, so refresh-metrics "
+                   "is not served", err=True)
     if execution.api_url() is None:
         typer.echo(
             "claimwatch serve: no Prefect API is configured, so runs go to a temporary local API with no UI that "
@@ -77,6 +84,7 @@ def serve(
             specs,
             config=sources.resolve() if sources else None,
             data_dir=data_dir,
+            claims_dir=claims.resolve() if claims else None,
             demo=demo,
             paused=paused,
         )
@@ -102,6 +110,15 @@ def _check_sources(path: Path) -> None:
         check_sources(load_config(path))
     except ConfigError as exc:
         _fail(f"--sources {exc}")
+
+
+def _check_claims(path: Path) -> None:
+    from rules.catalogue import CatalogueError, load_catalogue
+
+    try:
+        load_catalogue(path)
+    except CatalogueError as exc:
+        _fail(f"--claims {exc}")
 
 
 def _fail(message: str, code: int = 2) -> None:

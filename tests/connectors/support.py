@@ -48,3 +48,15 @@ def assert_slow_and_cut_off_answers_fail(srv: LoopbackServer, path: str, body: b
     srv.route(path, Reply(200, body, headers, truncate_to=truncate_to))
     with pytest.raises(FetchError):
         fetch(retries=0)
+
+
+def assert_lang_or_reason(rows: list[dict], where: str) -> None:
+    """Every row with text gets a ``lang`` (given by the platform or detected by
+    :func:`connectors.lang.fill_lang`), or :func:`connectors.lang.detect` names why not."""
+    from connectors import lang
+    from connectors.schema import posts_frame
+
+    for row in lang.fill_lang(posts_frame(rows)).iter_rows(named=True):
+        if not row["lang"]:
+            reason = lang.detect(lang.post_text(row["title"], row["text"], row["transcript"]))[1]
+            assert reason, f"{where}: {row['post_id']} has text but no lang"

@@ -17,7 +17,7 @@ import pytest
 from connectors import article
 from connectors.errors import ParseError
 from connectors.http import HttpClient, HttpSettings
-from tests.connectors.support import NO_PAYLOADS, payloads_dir
+from tests.connectors.support import NO_PAYLOADS, assert_lang_or_reason, payloads_dir
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures"
@@ -54,6 +54,7 @@ def test_titles_match_expected_on_at_least_90_percent_and_no_page_is_empty():
         row = article.parse(page.read_bytes(), source="test")[0]
         assert row["title"] and row["title"].strip(), f"{page.name}: empty title"
         assert row["text"] and len(row["text"]) >= 200, f"{page.name}: text too short ({len(row['text'] or '')})"
+        assert_lang_or_reason([row], page.name)
         matched += titles_match(row["title"], expected)
         strict += titles_match(row["title"], expected, strict=True)
         if not titles_match(row["title"], expected, strict=True):

@@ -5,7 +5,7 @@ import pytest
 
 from connectors import rss
 from connectors.errors import ConfigError, FetchError, FetchTimeout, HTTPStatusError, ParseError
-from tests.connectors.support import NO_PAYLOADS, loopback_client as client, payloads_dir
+from tests.connectors.support import NO_PAYLOADS, assert_lang_or_reason, loopback_client as client, payloads_dir
 from tests.loopback import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures"
@@ -27,6 +27,7 @@ def test_every_real_feed_parses_or_gives_a_clear_parse_error(path):
         assert "FirstEntry" in path.name  # only the saved entry fragments are not feeds
         return
     assert rows, f"{path.name}: no entries"
+    assert_lang_or_reason(rows, path.name)
     for r in rows:
         assert r["post_id"].startswith("news:") and r["platform"] == "news" and r["source"] == "s"
         assert r["title"] or r["text"] or r["url"]

@@ -57,3 +57,18 @@ def server(tmp_path_factory):
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _index_cache_in_a_temporary_folder(tmp_path_factory):
+    """Runs started by tests (in this process or as subprocesses) cache the claim index in a
+    temporary folder, never in the user's ~/.cache."""
+    saved = os.environ.get("CLAIMWATCH_CACHE_DIR")
+    os.environ["CLAIMWATCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("claimwatch-cache"))
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("CLAIMWATCH_CACHE_DIR", None)
+        else:
+            os.environ["CLAIMWATCH_CACHE_DIR"] = saved

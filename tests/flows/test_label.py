@@ -217,6 +217,24 @@ def labels_of(path: Path) -> dict[str, tuple[str, str]]:
     return {r["post_id"]: (r["label"], r["evidence"]) for r in read(path).filter(pl.col("rank") == 1).iter_rows(named=True)}
 
 
+@pytest.mark.parametrize("verdict", ["true_content", "not_this_claim"])
+def test_with_a_data_dir_counter_examples_unflag_the_post_and_its_paraphrase(tmp_path, verdict):
+    claims, data, batch = reviewed_data_dir(tmp_path, TRUE_POST, verdict, {
+        "true": as_text(TRUE_POST), "paraphrase": as_text(PARAPHRASE), "spreading": as_text(SPREADING)})
+    before, after = tmp_path / "before.parquet", tmp_path / "after.parquet"
+    assert cw("label", "--posts", batch, "--claims", claims, "--out", before).exit_code == 0
+    res = cw("label", "--posts", batch, "--claims", claims, "--out", after, "--data-dir", data)
+    assert res.exit_code == 0, res.output
+    assert "1 reviewed examples from" in res.stderr
+    was, now = labels_of(before), labels_of(after)
+    assert {k: v[0] for k, v in was.items()} == {"true": "likely_misinformation", "paraphrase": "likely_misinformation",
+                                                 "spreading": "likely_misinformation"}
+    assert now["true"][0] == now["paraphrase"][0] == "no_flag"
+    assert "Fire near Faisal Mosque in Islamabad A roadside fire" in now["paraphrase"][1]  # names the reviewed post
+    assert now["spreading"][0] == "likely_misinformation"
+    assert read(after)["catalogue_version"][0] != read(before)["catalogue_version"][0]
+
+
 def test_with_a_data_dir_confirmed_examples_score_alike_posts_like_the_claim(tmp_path):
     batch = {f"alike{i}": text for i, text in enumerate(ALIKE)}
     claims, data, path = reviewed_data_dir(tmp_path, CONFIRMED_POST, "confirmed", batch)

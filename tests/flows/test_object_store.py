@@ -204,3 +204,47 @@ def test_a_run_on_a_bucket_stores_matches_cursors_and_alert_state(prefect_harnes
     again = pipeline.run_pipeline(config=str(sources), data_dir=url, return_state=True).result()
     assert again["posts_new"] == 0 and again["matches_new"] == 0 and again["caught_up"] == 0
     assert Store(url).read("runs").height == 2
+
+
+def test_report_and_review_read_and_write_a_bucket(url, tmp_path):
+    """Every command that takes --data-dir takes a bucket: report (and --quality) and review
+    list / mark / import read through the store and write the reviews table into the bucket."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from test_reviews import CLIP, FIRE, post_id, write_dataset
+
+    def cw(*args):
+        return CliRunner().invoke(app, [str(a) for a in args])
+
+    write_dataset(url)
+    res = cw("report", "--data-dir", url, "--format", "json", "--label", "all")
+    assert res.exit_code == 0, res.output
+    assert sorted(f["url"] for f in json.loads(res.stdout)["flags"]) == sorted(
+        f"https://{p}.example/{n}" for p, n in [("mastodon", "m1"), ("mastodon", "m2"), ("youtube", "y1"),
+                                               ("telegram", "t1"), ("telegram", "t2"), ("news", "n1")])
+    res = cw("report", "--data-dir", url, "--claim", FIRE, "--view", "daily", "--format", "csv")
+    assert res.exit_code == 0 and res.stdout.splitlines()[1].startswith(f"{FIRE},2024-11-20,1,"), res.output
+    res = cw("review", "list", "--data-dir", url, "--format", "json")
+    assert res.exit_code == 0 and len(json.loads(res.stdout)["queue"]) == 5, res.output
+    res = cw("review", "mark", post_id("m1"), CLIP, "confirmed", "--reviewer", "ayesha", "--data-dir", url)
+    assert res.exit_code == 0 and res.stdout.startswith("recorded confirmed"), res.output
+    verdicts = tmp_path / "verdicts.csv"
+    verdicts.write_text(f"post_id,claim_id,verdict,reviewer\n{post_id('m2')},{CLIP},not_this_claim,bilal\n")
+    res = cw("review", "import", verdicts, "--data-dir", url)
+    assert res.exit_code == 0 and res.stdout.startswith("recorded 1 verdicts"), res.output
+    assert sorted(Store(url).read("reviews")["reviewer"]) == ["ayesha", "bilal"]
+    assert all(f.startswith(f"{url}/reviews/date=") for f in Store(url).files("reviews"))
+    res = cw("report", "--quality", "--data-dir", url, "--format", "json")
+    assert res.exit_code == 0, res.output
+    (overall,) = [r for r in json.loads(res.stdout)["quality"] if r["by"] == "all"]
+    assert (overall["reviewed"], overall["confirmed"]) == (2, 1)
+    # a bucket that is not there, or holds no dataset: one line each, nothing written
+    for args, code, message in [(("report",), 1, "the bucket does not exist"),
+                                (("review", "list"), 2, "the bucket does not exist"),
+                                (("report", "--quality"), 1, "the bucket does not exist")]:
+        res = cw(*args, "--data-dir", "s3://no-such-bucket-here/data")
+        assert res.exit_code == code and message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.output
+    empty_prefix = f"{url.rsplit('/', 1)[0]}/nothing-here"
+    res = cw("report", "--data-dir", empty_prefix)
+    assert res.exit_code == 1 and f"no claimwatch data in {empty_prefix} (no Parquet files)" in res.stderr, res.output

@@ -123,7 +123,8 @@ def test_the_page_has_at_least_six_queries_each_in_polars_and_duckdb():
     for title in QUERIES:
         assert len(DOC_SECTIONS[title].get("python", [])) == 1, title
         assert len(DOC_SECTIONS[title].get("sql", [])) == 1, title
-    for topic in ("per claim per day", "first sighting", "top accounts", "spread-to-debunk", "share a video", "catalogue version"):
+    for topic in ("per claim per day", "first sighting", "top accounts", "spread-to-debunk", "share a video", "catalogue version",
+                  "how fast did it spread", "who spread it most"):
         assert any(topic in t.lower() for t in QUERIES), topic
 
 
@@ -193,6 +194,18 @@ def _health(df):
     assert (df["errors"] <= df["runs"]).all()
 
 
+def _spread_speed(df):
+    assert df["claim_id"].is_unique().all() and df["first_post"].is_sorted()
+    assert ((df["posts_first_24h"] >= 1) & (df["posts_first_24h"] <= df["posts"])).all()
+    assert (df["minutes_first_to_last"] >= 0).all() and (df["snapshots"] >= 1).all()
+
+
+def _top_spreaders(df):
+    assert (df["rank"] <= 3).all()
+    for _, group in df.group_by("claim_id"):
+        assert group.sort("rank")["reach"].is_sorted(descending=True)
+
+
 CHECKS = {
     "1": _spread_per_day,
     "2": _first_seen,
@@ -203,4 +216,6 @@ CHECKS = {
     "7": _health,
     "8": _review_precision,
     "9": _overturned,
+    "10": _spread_speed,
+    "11": _top_spreaders,
 }

@@ -13,7 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from connectors.schema import make_post, posts_frame
+from connectors.schema import make_post, metrics_frame, posts_frame
 from flows import report as rep
 from flows.commands import report as report_command
 from rules.schema import CLAIMS_SCHEMA, MATCHES_SCHEMA
@@ -52,8 +52,9 @@ def write_sample_dataset(data_dir: Path, now: datetime | None = None) -> Path:
         url = native if native.startswith("http") else f"https://{platform}.example/{native}"
         post = make_post(
             platform, native, source=f"{platform}-demo", url=url, canonical_url=url, author=author,
+            author_id=f"id-{author.strip('@').lower()}", author_handle=author, author_followers=10 * len(author),
             published_at=published, fetched_at=published + timedelta(minutes=20), lang="en",
-            text=f"post by {author}", video_ids=videos, run_id=run,
+            text=f"post by {author}", video_ids=videos, run_id=run, likes=len(posts) + 1, reposts=1,
         )
         posts.append(post)
         matches.append({
@@ -68,6 +69,13 @@ def write_sample_dataset(data_dir: Path, now: datetime | None = None) -> Path:
     matches.append(rematch)
 
     pf = posts_frame(posts).with_columns(pl.col("fetched_at").dt.date().alias("_day"))
+    # reach over time: the first reading at fetch time, and a re-read two hours later with more
+    # likes for the posts matched in the first run
+    first = metrics_frame(posts_frame(posts), "fetch", "r1")
+    later = (metrics_frame(posts_frame(posts).filter(pl.col("run_id") == "r1"), "refetch", "r2")
+             .with_columns(pl.col("observed_at") + timedelta(hours=2), pl.col("likes") * 10, pl.col("reposts") + 4))
+    for run, part in (("r1", first), ("r2", later)):
+        _write(data_dir, "post_metrics", part.with_columns(pl.col("observed_at").dt.date().alias("_day")), run)
     mf = pl.DataFrame(matches, schema=MATCHES_SCHEMA).with_columns(pl.col("flagged_at").dt.date().alias("_day"))
     for run in ("r1", "r2"):
         _write(data_dir, "posts", pf.filter(pl.col("run_id") == run), run)
@@ -193,12 +201,37 @@ def test_latest_flags_are_newest_first_with_the_report_columns(sample):
 def test_daily_counts_split_spreading_from_debunking(sample):
     daily = rep.daily_counts(rep.flagged_posts(sample))
     clip = daily.filter(pl.col("claim_id") == CLIP)
-    assert clip.select("day", "spreading", "debunking", "total").rows() == [
-        (datetime(2024, 11, 20).date(), 3, 0, 3),
-        (datetime(2024, 11, 21).date(), 1, 1, 2),
-        (datetime(2024, 11, 22).date(), 1, 1, 2),
+    # the Reddit post spreads the clip but is only needs_review: "other", not "spreading"
+    assert clip.select("day", "spreading", "debunking", "other", "total").rows() == [
+        (datetime(2024, 11, 20).date(), 2, 0, 1, 3),
+        (datetime(2024, 11, 21).date(), 1, 1, 0, 2),
+        (datetime(2024, 11, 22).date(), 1, 1, 0, 2),
     ]
     assert daily.filter(pl.col("claim_id") == OTHER)["other"].to_list() == [1]
+
+
+def test_since_a_date_starts_at_midnight_in_the_chosen_time_zone():
+    # midnight in Karachi (UTC+5) is 19:00 UTC the day before
+    assert rep.parse_since("2024-11-21", now=NOW, tz="Asia/Karachi") == datetime(2024, 11, 20, 19, tzinfo=UTC)
+    assert rep.parse_since("2024-11-21T08:00", now=NOW, tz="Asia/Karachi") == datetime(2024, 11, 21, 3, tzinfo=UTC)
+    # an explicit offset wins over --tz
+    assert rep.parse_since("2024-11-21T08:00+00:00", now=NOW, tz="Asia/Karachi") == datetime(2024, 11, 21, 8, tzinfo=UTC)
+    with pytest.raises(rep.ReportError, match=r"in the future \(now 2024-11-22 17:00 Asia/Karachi\)"):
+        rep.parse_since("2024-11-23", now=NOW, tz="Asia/Karachi")
+
+
+def test_since_and_the_daily_view_count_the_same_day_in_the_same_time_zone(sample):
+    # The Reddit post went out at 23:00 UTC on the 20th, 04:00 on the 21st in Karachi. The daily
+    # view in Karachi time puts it on the 21st; --since 2024-11-21 --tz Asia/Karachi must keep it.
+    def day_21(*extra):
+        r = invoke("--data-dir", str(sample), "--view", "daily", "--format", "json", "--claim", CLIP,
+                   "--tz", "Asia/Karachi", *extra)
+        assert r.exit_code == 0, r.output
+        return [d for d in json.loads(r.stdout)["daily"] if d["day"] == "2024-11-21"]
+
+    everything, since = day_21(), day_21("--since", "2024-11-21")
+    assert everything and since == everything
+    assert since[0]["total"] == 3
 
 
 def test_days_follow_the_chosen_time_zone(sample):
@@ -274,9 +307,31 @@ def test_report_limit_and_time_zone(sample):
 )
 def test_report_bad_options_give_one_clear_line(sample, args, message):
     result = invoke("--data-dir", str(sample), *args)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a bad option value is a usage mistake, like an unknown option
     assert message in result.stderr
     assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_platform_and_claim_match_whatever_their_case(sample):
+    for args in (["--platform", "Youtube"], ["--platform", "YOUTUBE,youtube"], ["--claim", CLIP.upper(), "--platform", "YouTube"]):
+        result = invoke("--data-dir", str(sample), "--format", "json", "--view", "flags", *args)
+        assert result.exit_code == 0, result.output
+        assert [f["post_id"] if "post_id" in f else f["url"] for f in json.loads(result.stdout)["flags"]] == [
+            "https://youtube.example/AbCdEfGhIj0"]
+
+
+def test_exit_codes_are_two_for_usage_and_one_for_data_and_the_help_says_so(sample, tmp_path):
+    usage = [["--tz", "Nowhere/Else"], ["--since", "soon"], ["--label", "x"], ["--platform", "myspace"],
+             ["--format", "csv", "--view", "both"], ["--plot", str(tmp_path / "missing" / "x.png")],
+             ["--limit", "-1"], ["--no-such-option"]]
+    for args in usage:
+        assert invoke("--data-dir", str(sample), *args).exit_code == 2, args
+    junk = sample / "posts" / "date=2024-11-20" / "part-junk.parquet"
+    junk.write_text("not parquet")
+    assert invoke("--data-dir", str(sample)).exit_code == 1
+    assert invoke("--data-dir", str(tmp_path / "nowhere")).exit_code == 1
+    help_text = " ".join(invoke("--help").stdout.split())
+    assert "Exit codes: 0 done; 1 the data cannot be used" in help_text and "2 a bad option value or usage" in help_text
 
 
 def test_missing_or_empty_data_dir_says_to_run_first(tmp_path):
@@ -308,7 +363,7 @@ def test_json_with_no_rows_is_still_a_document_with_both_lists(sample):
 
 def test_since_in_the_future_is_one_line_at_the_command(sample):
     result = invoke("--data-dir", str(sample), "--since", "2999-01-01")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.startswith("claimwatch report: --since '2999-01-01' is in the future (now ")
     assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
 
@@ -409,3 +464,19 @@ def test_report_reads_the_same_after_a_second_run_and_compaction(demo, tmp_path)
     assert len(list(copy.glob("**/*.parquet"))) < parts
     after = json.loads(invoke("--data-dir", str(copy), "--format", "json", "--limit", "0").stdout)
     assert after == before
+
+
+@pytest.mark.prefect
+def test_every_stored_demo_post_with_text_has_a_language(demo):
+    from connectors.lang import MIN_LETTERS
+
+    posts = pl.read_parquet(sorted(demo.glob("posts/date=*/*.parquet")))
+    letters = (pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null(""),
+                              pl.col("transcript").fill_null("")], separator="\n")
+               .str.count_matches(r"\p{L}"))
+    missing = posts.filter((letters >= MIN_LETTERS) & pl.col("lang").is_null())
+    assert missing.is_empty(), missing.select("post_id", "text").rows()
+    # Telegram and YouTube give no language: these were detected, Roman Urdu included
+    detected = posts.filter(pl.col("platform").is_in(["telegram", "youtube"]))
+    assert detected.height and detected["lang"].null_count() == 0
+    assert "roman-ur" in detected["lang"].to_list()

@@ -470,7 +470,23 @@ def test_quality_without_reviews_says_so_and_prints_empty_tables(data):
     assert res.exit_code == 0 and json.loads(res.stdout) == {"quality": []}
     assert "has no reviews yet" in res.stderr
     res = cw("report", "--quality", "--view", "daily", "--data-dir", data)
-    assert res.exit_code == 1 and "leave out --view and --plot" in res.stderr
+    assert res.exit_code == 2 and "leave out --view and --plot" in res.stderr  # usage, as in `report`
+
+
+def test_quality_reads_since_in_tz_takes_any_case_and_exits_like_report(data, tmp_path):
+    reviewed(data)  # verdicts at 04:00 and 08:00 UTC on 21 Nov 2024
+    assert quality_json(data, "--since", "2024-11-21T12:00") == []  # 12:00 UTC: after every verdict
+    karachi = quality_json(data, "--since", "2024-11-21T12:00", "--tz", "Asia/Karachi")  # 07:00 UTC
+    clip = {(r["by"], r["value"], r["label"]): r for r in karachi}[("claim", CLIP, "likely_misinformation")]
+    assert clip["reviewed"] == 3
+    table_out = cw("report", "--quality", "--since", "2024-11-21T12:00", "--tz", "Asia/Karachi", "--data-dir", data)
+    assert "reviewed since 2024-11-21 12:00 Asia/Karachi" in table_out.stdout
+    assert {r["value"] for r in quality_json(data, "--platform", "YouTube") if r["by"] == "platform"} == {"youtube"}
+    for args in (("--since", "yesterday-ish"), ("--tz", "Mars/Olympus"), ("--platform", "myspace"), ("--label", "nope")):
+        res = cw("report", "--quality", "--data-dir", data, *args)
+        assert res.exit_code == 2 and res.stdout == "" and len(res.stderr.strip().splitlines()) == 1, (args, res.output)
+    res = cw("report", "--quality", "--data-dir", tmp_path / "nothing-here")
+    assert res.exit_code == 1 and "run `claimwatch run" in res.stderr
 
 
 # --- a run re-matches the judged posts -------------------------------------------------------------
@@ -495,18 +511,22 @@ def test_a_run_re_matches_reviewed_posts_first_whatever_their_age(tmp_path):
 
 
 def test_the_run_builds_one_matcher_per_feedback_and_its_version_follows_the_verdicts():
+    from flows.matching import MatcherSpec
     from flows.steps import _matcher
     from rules.catalogue import load_catalogue
     from flows.config import CLAIMS_DIR
 
+    def matcher(cat, feedback=None):
+        return _matcher(MatcherSpec(cat, {}, None, feedback))
+
     cat = load_catalogue(CLAIMS_DIR)
     fb = pl.DataFrame({"claim_id": [FIRE], "kind": ["counter"], "text": ["Fire near Faisal Mosque, a real one"],
                        "ref": ["x"]})
-    plain, same = _matcher(cat, {}), _matcher(cat, {}, reviews.feedback_from(pl.DataFrame(schema=REVIEWS_SCHEMA)))
+    plain, same = matcher(cat), matcher(cat, reviews.feedback_from(pl.DataFrame(schema=REVIEWS_SCHEMA)))
     assert plain is same and plain.catalogue_version == cat.version
-    taught = _matcher(cat, {}, fb)
-    assert taught is _matcher(cat, {}, fb.clone()) and taught.catalogue_version != cat.version
-    other = _matcher(cat, {}, fb.with_columns(kind=pl.lit("confirmed")))
+    taught = matcher(cat, fb)
+    assert taught is matcher(cat, fb.clone()) and taught.catalogue_version != cat.version
+    other = matcher(cat, fb.with_columns(kind=pl.lit("confirmed")))
     assert other.catalogue_version not in (cat.version, taught.catalogue_version)
     # the run names the version before it builds a matcher (a matcher that fails to build is a
     # matching failure, after the posts are stored)

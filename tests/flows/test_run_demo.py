@@ -307,6 +307,7 @@ allow_private_links = true
 retries = 0
 [alerts]
 spreading_threshold = 1
+window = "5000d"
 [runner]
 batch_size = 2
 [[sources]]
@@ -371,9 +372,11 @@ def test_the_flow_names_failed_sources_and_publishes_artifacts_and_events(prefec
     for e in events:
         assert e["event"] == "claimwatch.claim.spreading"
         assert e["resource"]["prefect.resource.id"] == f"claimwatch.claim.{e['payload']['claim_id']}"
-        assert e["payload"]["window"] == "1h" and e["payload"]["count"] == per_claim[e["payload"]["claim_id"]]
+        # the recorded statuses were published in November 2024: alerts count by publication
+        # time, so only a window reaching back that far counts them
+        assert e["payload"]["window"] == "5000d" and e["payload"]["count"] == per_claim[e["payload"]["claim_id"]]
     assert {e["payload"]["claim_id"] for e in events} == set(per_claim)
-    # a second run, within the hour, with nothing new: the claims are still above, no new event
+    # a second run with nothing new: the claims are still above, no new event
     events.clear()
     again = pipeline.run_pipeline(config=str(sources), data_dir=str(data_dir), replay=str(manifest), return_state=True)
     assert again.result(raise_on_failure=False)["alerts"] == [] and events == []
@@ -630,6 +633,39 @@ def test_a_spreading_alert_counts_posts_in_the_window_and_fires_once_per_crossin
     spreading(store, "r6", "c1", ["e", "f", "g"], t0 + timedelta(hours=3, minutes=1))
     assert [a["count"] for a in alerts("r6", t0 + timedelta(hours=3, minutes=1))] == [3]
     assert len(events) == 2
+
+
+def test_alerts_count_posts_by_publication_time_and_never_fire_on_backfill(tmp_path, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    import flows.pipeline as pipeline
+    from connectors.schema import make_post, posts_frame
+    from flows.store import Store
+
+    events = []
+    monkeypatch.setattr(execution, "event", lambda **kw: events.append(kw["payload"]))
+    store = Store(tmp_path)
+    now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+    # a first run over a channel's history: seven posts from November 2024, all matched just now
+    old = [make_post("telegram", f"ch/{i}", text="clip", source="s", published_at=datetime(2024, 11, 20, 8 + i, tzinfo=timezone.utc),
+                     fetched_at=now - timedelta(minutes=2)) for i in range(7)]
+    store.write("posts", posts_frame(old), "r1", now.date())
+    spreading(store, "r1", "c1", [p["post_id"] for p in old], now - timedelta(minutes=1))
+    assert pipeline.spreading_counts(store, now, 3600) == {}
+    assert pipeline.spreading_alerts(store, Catalogue(), 3, "1h", 3600, "r1", now) == [] and events == []
+    # posts published inside the window count, however late they were matched
+    fresh = [make_post("bluesky", f"at://x/{i}", text="clip", source="s", published_at=now - timedelta(minutes=50 - i),
+                       fetched_at=now) for i in range(3)]
+    store.write("posts", posts_frame(fresh), "r2", now.date())
+    spreading(store, "r2", "c1", [p["post_id"] for p in fresh], now + timedelta(minutes=5))
+    later = now + timedelta(minutes=5)
+    assert pipeline.spreading_counts(store, later, 3600) == {"c1": 3}
+    assert [(a["claim_id"], a["count"]) for a in pipeline.spreading_alerts(store, Catalogue(), 3, "1h", 3600, "r2", later)] == [("c1", 3)]
+    # a post without a publication time is placed at its fetch time
+    undated = make_post("reddit", "t3_u", text="clip", source="s", fetched_at=later - timedelta(hours=2))
+    store.write("posts", posts_frame([undated]), "r3", now.date())
+    spreading(store, "r3", "c1", [undated["post_id"]], later)
+    assert pipeline.spreading_counts(store, later, 3600) == {"c1": 3}
 
 
 def test_catching_up_takes_recent_unmatched_posts_newest_first_within_the_limits(tmp_path):

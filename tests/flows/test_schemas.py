@@ -218,7 +218,7 @@ def test_bad_claim_files_give_one_line(tmp_path, change, expected):
 
 
 def test_text_written_as_a_number_still_loads(tmp_path):
-    (tmp_path / "abc.yaml").write_text("claim_id: abc\ntitle: 2024\ntext: t\nverdict: false-ish\n"
+    (tmp_path / "abc.yaml").write_text("claim_id: abc\ntitle: 2024\ntext: t\nverdict: 'false'\n"
                                        "fact_checks: [{url: 'https://e.org/f', date: 2024-05-01}]\n", encoding="utf-8")
     claim = load_catalogue(tmp_path).get("abc")
     assert claim.title == "2024" and claim.fact_checks[0]["date"] == "2024-05-01"

@@ -42,7 +42,8 @@ def test_prefect_yaml_is_valid_for_prefect_deploy():
     from prefect.client.schemas.schedules import CronSchedule
 
     model = PrefectYamlModel.model_validate(load_yaml())
-    assert [d.name for d in model.deployments] == ["ingest-and-detect", "import-factchecks", "compact-dataset"]
+    assert [d.name for d in model.deployments] == ["ingest-and-detect", "import-factchecks", "refresh-metrics",
+                                                   "compact-dataset"]
     for d in model.deployments:
         assert d.work_pool is not None and d.work_pool.name == dep.WORK_POOL
         assert d.schedules and len(d.schedules) == 1
@@ -72,6 +73,7 @@ def test_yaml_and_serve_declare_the_same_deployments_and_schedules():
     assert defined["ingest-and-detect"][1] == "*/15 * * * *"
     assert defined["import-factchecks"][1] == "0 7 * * *"  # daily, 07:00 Karachi
     assert defined["compact-dataset"][1] == "30 2 * * *"  # nightly, 02:30 Karachi
+    assert defined["refresh-metrics"][1] == "5 * * * *"  # hourly
 
 
 @pytest.mark.parametrize("spec", dep.DEPLOYMENTS, ids=lambda s: s.name)
@@ -119,7 +121,7 @@ BAD_SOURCES = "[[sources]]\nname = \"x\"\nkind = \"myspace\"\n"
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--only", "nightly"], "--only: no deployment named 'nightly'; choose from ingest-and-detect, import-factchecks, compact-dataset"),
+        (["--only", "nightly"], "--only: no deployment named 'nightly'; choose from ingest-and-detect, import-factchecks, refresh-metrics, compact-dataset"),
         ([], "give --sources FILE"),
         (["--sources", "/nonexistent/sources.toml"], "--sources /nonexistent/sources.toml: no such file"),
         (["--sources", "{tmp}"], "--sources {tmp}: is a folder; pass the sources file (TOML) itself"),

@@ -34,7 +34,9 @@ def test_write_lays_out_one_part_file_per_run_in_a_date_partition_and_commits_it
     assert path.name.startswith("part-run-1-")
     (version,) = (tmp_path / "posts" / "_log").glob("*.json")
     assert json.loads(version.read_text())["files"] == {
-        f"date=2026-11-28/{path.name}": {"rows": 2, "size": path.stat().st_size, "stamp": str(path.stat().st_mtime_ns)}}
+        f"date=2026-11-28/{path.name}": {"rows": 2, "size": path.stat().st_size, "stamp": str(path.stat().st_mtime_ns),
+                                         "stats": {"fetched_at": ["2026-11-28T00:00:00+00:00"] * 2, "published_at": None,
+                                                   "run_id": None}}}
 
 
 def test_written_file_is_zstd_and_readable_with_the_documented_glob(tmp_path):
@@ -303,7 +305,9 @@ def test_part_files_can_list_without_opening_the_files(tmp_path):
 def damage(path):
     """Overwrite the data pages, keeping the magic bytes and the footer (a valid schema)."""
     data = bytearray(path.read_bytes())
-    data[8: len(data) // 2] = b"\x55" * (len(data) // 2 - 8)
+    footer = len(data) - 8 - int.from_bytes(data[-8:-4], "little")  # where the footer starts
+    end = max(footer // 2, 9)
+    data[8:end] = b"\x55" * (end - 8)
     path.write_bytes(bytes(data))
 
 

@@ -27,17 +27,19 @@ from tests.flows.test_run_demo import write_mixed_sources
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-NAME = re.compile(r"^(ingest|compact|factchecks)\b.* [A-Z][a-z]{2} \d\d \d\d:\d\dZ\b")
+NAME = re.compile(r"^(ingest|compact|factchecks|refresh)\b.* [A-Z][a-z]{2} \d\d \d\d:\d\dZ\b")
 
 FLOWS_SCRIPT = """
 import json, sys
-from flows.pipeline import compact_dataset, import_factchecks, run_pipeline
+from flows.pipeline import compact_dataset, import_factchecks, refresh_metrics, run_pipeline
 sources, replay, data_dir, missing = sys.argv[1:5]
 ids = {}
 for key in ("compact_merged", "compact_nothing"):
     ids[key] = str(compact_dataset(data_dir=data_dir, return_state=True).state_details.flow_run_id)
 ids["factchecks"] = str(import_factchecks(config=sources, data_dir=data_dir, replay=replay,
                                           return_state=True).state_details.flow_run_id)
+ids["refresh"] = str(refresh_metrics(config=sources, data_dir=data_dir, replay=replay,
+                                     return_state=True).state_details.flow_run_id)
 ids["missing_sources"] = str(run_pipeline(config=missing, data_dir=data_dir, return_state=True).state_details.flow_run_id)
 print(json.dumps(ids))
 """
@@ -111,6 +113,7 @@ def test_every_flow_type_gets_a_short_name_that_says_what_when_and_how_it_ended(
     assert names["compact_nothing"].endswith(" · nothing to merge")
     assert names["factchecks"].endswith(" · 0 new claims")  # the pipeline run already stored it
     assert names["missing_sources"].endswith(" · sources file unreadable")
+    assert re.search(r"^refresh .* · \d+/\d+ re-read\b", names["refresh"]), names["refresh"]
     assert " 0 sources" not in " ".join(names.values())
 
 
@@ -166,8 +169,9 @@ def test_the_spreading_event_carries_count_window_and_threshold_as_resource_labe
     assert mine, found
     resource = mine[0]["resource"]
     assert resource["prefect.resource.id"] == "claimwatch.claim.trump-khan-release-clip"
-    assert (resource["claimwatch.count"], resource["claimwatch.window"], resource["claimwatch.threshold"]) == ("2", "1h", "1")
-    assert resource["claimwatch.summary"] == "2 posts spreading it in 1h (threshold 1)"
+    # the mixed sources' [alerts] window reaches back to the recorded posts' publication (2024)
+    assert (resource["claimwatch.count"], resource["claimwatch.window"], resource["claimwatch.threshold"]) == ("2", "5000d", "1")
+    assert resource["claimwatch.summary"] == "2 posts spreading it in 5000d (threshold 1)"
 
 
 def test_a_compaction_with_nothing_to_merge_still_shows_tasks_a_log_line_and_an_artifact(runs):

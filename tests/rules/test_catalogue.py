@@ -10,7 +10,7 @@ from rules.schema import CLAIMS_SCHEMA
 
 GOOD = {
     "claim_id": "abc", "status": "active", "title": "T", "text": "Trump frees Khan", "variants": ["v"],
-    "verdict": "False", "media_category": None, "required_entities": [["trump"], ["khan", "imran khan"]],
+    "verdict": "False", "media_category": None, "required_entities": [["trump"], ["imran khan", "ik"]],
     "known_media": ["https://youtu.be/dQw4w9WgXcQ"], "debunk_note": "n", "region": ["PK"],
     "fact_checks": [{"publisher": "P", "url": "https://example.org/fc", "date": "2024-11-20", "rating": "False"}],
 }
@@ -37,7 +37,7 @@ def test_a_valid_folder_loads_with_imported_subfolder_and_a_frame_of_the_schema(
 
 def test_bad_required_entities_names_file_claim_and_field(tmp_path):
     write(tmp_path, "x.yaml", {**GOOD, "required_entities": ["trump", "khan"]})
-    with pytest.raises(CatalogueError, match=r"x\.yaml: claim 'abc': field 'required_entities': must be a list of lists of strings"):
+    with pytest.raises(CatalogueError, match=r"x\.yaml: claim 'abc': field 'required_entities': must be a list of groups; a group is a list of aliases or a mapping"):
         load_catalogue(tmp_path)
 
 
@@ -141,3 +141,14 @@ def test_media_category_in_a_jsonl_catalogue_names_the_line(tmp_path):
     p.write_text(json.dumps({"claim_id": "1", "text": "t", "media_category": "Fake"}) + "\n", encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"c\.jsonl:1: claim '1': field 'media_category': must be one of"):
         load_jsonl(p)
+
+
+def test_an_unquoted_yaml_verdict_false_reads_as_the_verdict_false(tmp_path):
+    """YAML reads ``verdict: false`` as a boolean; a curator means the verdict ``false``."""
+    from rules.catalogue import load_catalogue
+
+    f = tmp_path / "t.yaml"
+    f.write_text('claim_id: t\ntext: a claim here\nverdict: false\nfact_checks: [{url: "https://f.example/1"}]\n')
+    assert load_catalogue(f).get("t").verdict == "false"
+    f.write_text('claim_id: t\ntext: a claim here\nverdict: true\nstatus: imported\nfact_checks: [{url: "https://f.example/1"}]\n')
+    assert load_catalogue(f).get("t").verdict == "true"

@@ -69,9 +69,18 @@ def claim_problems(claim, stem):
     if not (isinstance(claim["variants"], list) and all(isinstance(v, str) and v for v in claim["variants"])):
         problems.append("variants must be a list of strings")
     groups = claim["required_entities"]
-    if not (isinstance(groups, list) and groups and all(
-            isinstance(g, list) and g and all(isinstance(a, str) and a for a in g) for g in groups)):
-        problems.append("required_entities must be a non-empty list of non-empty lists of strings")
+
+    def str_list(v):
+        return isinstance(v, list) and v and all(isinstance(a, str) and a for a in v)
+
+    def good_group(g):  # a list of aliases, or names / with_context (+ context) / exclude lists
+        if isinstance(g, dict):
+            return (set(g) <= {"names", "with_context", "context", "exclude"} and (g.get("names") or g.get("with_context"))
+                    and all(str_list(v) for v in g.values()) and (not g.get("with_context") or g.get("context")))
+        return str_list(g)
+
+    if not (isinstance(groups, list) and groups and all(good_group(g) for g in groups)):
+        problems.append("required_entities must be a non-empty list of alias lists or names/with_context/context mappings")
     if not isinstance(claim["known_media"], list):
         problems.append("known_media must be a list")
     if not (isinstance(claim["region"], list) and claim["region"]):
@@ -109,7 +118,7 @@ def good_claim():
      "fact-check url 'dawn.com/news/1870474' is not an https page address"),
     (lambda c: c["fact_checks"][0].update(date="6 Nov 2024"), "fact-check date must be YYYY-MM-DD or null"),
     (lambda c: c.update(required_entities=["trump", "khan"]),
-     "required_entities must be a non-empty list of non-empty lists of strings"),
+     "required_entities must be a non-empty list of alias lists or names/with_context/context mappings"),
     (lambda c: c.update(claim_id="Trump_Khan"), "claim_id must be [a-z0-9-]+ and equal the file name"),
 ])
 def test_claim_check_reports_each_kind_of_bad_file(change, problem):
@@ -143,8 +152,11 @@ def test_trump_khan_claim_has_variants_and_aliases_in_english_urdu_and_roman_urd
     assert claim["media_category"] == "EditedOrCroppedContent"
     trump, khan = claim["required_entities"]
     for group in (trump, khan):
-        assert any(URDU_SCRIPT.search(a) for a in group)
-        assert any(a.isascii() for a in group)
+        names = group["names"] if isinstance(group, dict) else group
+        assert any(URDU_SCRIPT.search(a) for a in names)
+        assert any(a.isascii() for a in names)
+    # "Khan" alone is not Imran Khan: the surname needs PTI, jail or release context
+    assert "khan" in khan["with_context"] and "khan" not in khan["names"] and "pti" in khan["context"]
 
 
 def labelled_rows():

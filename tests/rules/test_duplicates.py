@@ -71,7 +71,7 @@ def test_jsonl_file_order_and_yaml_sorted_file_order_decide_the_canonical(tmp_pa
     d.mkdir()
     fc = [{"url": "https://example.org/fc"}]
     for name, cid in (("b.yaml", "aaa"), ("a.yaml", "zzz")):
-        (d / name).write_text(yaml.safe_dump({"claim_id": cid, "text": "Trump frees Khan", "fact_checks": fc}),
+        (d / name).write_text(yaml.safe_dump({"claim_id": cid, "text": "Trump frees Khan", "verdict": "false", "fact_checks": fc}),
                               encoding="utf-8")
     assert Matcher(load_catalogue(d)).duplicate_groups() == {"zzz": "zzz", "aaa": "zzz"}
 

@@ -38,3 +38,30 @@ def test_likely_misinformation_recall_floor(figures):
 def test_stance_accuracy(figures):
     assert figures["stance_accuracy"] >= 0.90, figures
     assert figures["stance_accuracy_matched"] >= 0.85, figures
+
+
+# --- the frozen test part (tests/rules/data/posts_test.jsonl) -------------------------------------
+# Floors just under what the shipped matcher reaches on it (docs/matching.md, "Train part and frozen
+# test part": precision 0.878, recall 0.760, debunk recall 0.820, 3 of 134 true, look-alike or
+# unrelated posts flagged), so a change that loses ground there fails here. The goals (precision
+# 0.95, recall 0.88, debunk recall 0.85 per language, at most 2% flagged) are not met yet. Never
+# tune on this file: it only checks.
+
+TEST_PART = ROOT / "tests/rules/data/posts_test.jsonl"
+
+
+@pytest.fixture(scope="module")
+def test_part():
+    from rules.evaluate import post_figures
+
+    rows = [json.loads(line) for line in TEST_PART.open(encoding="utf-8") if line.strip()]
+    return post_figures(Matcher(load_catalogue(ROOT / "rules/claims")), rows)
+
+
+def test_the_frozen_test_part_keeps_its_figures(test_part):
+    f = test_part["all"]
+    assert f["flag_precision"] >= 0.85 and f["flag_recall"] >= 0.70, f
+    assert f["debunk_recall"] >= 0.80, f
+    assert f["flagged_true_or_unrelated"] <= 0.03 and f["flagged_true_news"] <= 0.02, f
+    for lang in ("en", "ur", "roman-ur", "mixed"):
+        assert test_part[lang]["debunk_recall"] >= 0.70, (lang, test_part[lang])

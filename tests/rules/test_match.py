@@ -13,15 +13,15 @@ from rules.match import Matcher
 from rules.schema import MATCHES_SCHEMA
 
 TRUMP = Claim(
-    claim_id="trump-khan", title="Trump pledges to work for Imran Khan's release",
+    claim_id="trump-khan", verdict="altered", title="Trump pledges to work for Imran Khan's release",
     text="A video shows Donald Trump promising to get Imran Khan out of jail.",
     variants=("Trump ne kaha Imran Khan ki rihai ke liye kaam karenge", "ٹرمپ عمران خان کو جیل سے رہا کروائیں گے"),
     required_entities=(("trump", "ٹرمپ"), ("imran khan", "khan", "عمران خان")),
     known_media=("youtube:dQw4w9WgXcQ",), fact_checks=({"url": "https://factcheck.example.org/trump-khan"},),
 )
-KOREA = Claim(claim_id="korea", text="South Korea declared martial law to stop a North Korean invasion.",
+KOREA = Claim(claim_id="korea", verdict="false", text="South Korea declared martial law to stop a North Korean invasion.",
               title="South Korea martial law invasion", required_entities=(("south korea",),))
-OTHER = Claim(claim_id="mosque", text="An Indian drone hit Faisal Mosque in Islamabad.", title=None)
+OTHER = Claim(claim_id="mosque", verdict="missing-context", text="An Indian drone hit Faisal Mosque in Islamabad.", title=None)
 CAT = Catalogue([TRUMP, KOREA, OTHER])
 
 
@@ -69,6 +69,25 @@ def test_known_media_alone_matches_from_links_video_ids_or_text():
     assert all("youtube:dQw4w9WgXcQ" in e for e in out["evidence"])
 
 
+def test_known_media_on_an_ipv6_host_matches_the_same_address_however_written(tmp_path):
+    import json
+
+    from rules.catalogue import load_jsonl
+
+    path = tmp_path / "claims.jsonl"
+    path.write_text(json.dumps({"claim_id": "clip", "text": "A video shows Donald Trump promising to free Imran Khan.",
+                                "verdict": "altered", "known_media": ["http://[2001:DB8:0::1]:80/clip.mp4#t=3"],
+                                "fact_checks": [{"url": "https://factcheck.example.org/clip"}]}) + "\n")
+    cat = load_jsonl(path)
+    assert cat.get("clip").known_media == ("https://[2001:db8::1]/clip.mp4",)
+    m = Matcher(Catalogue(list(cat) + [KOREA]))
+    df = pl.DataFrame({"post_id": ["link", "text", "other"], "text": ["wow", "see http://[2001:DB8:0::1]:80/clip.mp4", "lol"],
+                       "links": [["https://[2001:db8::1]/clip.mp4?utm_source=x"], [], ["https://[2001:db8::2]/clip.mp4"]]})
+    out = m.match(df)
+    assert sorted(out["post_id"]) == ["link", "text"]
+    assert all("https://[2001:db8::1]/clip.mp4" in e for e in out["evidence"])
+
+
 def test_a_link_to_the_claims_fact_check_makes_it_a_debunk(matcher):
     df = posts("Donald Trump promising to get Imran Khan out of jail, read this", links=[["https://factcheck.example.org/trump-khan?utm_source=x"]])
     row = matcher.match(df).row(0, named=True)
@@ -82,10 +101,10 @@ def test_entity_guard_north_korea_does_not_satisfy_south_korea(matcher):
 
 
 def test_a_claim_whose_entities_the_post_names_outranks_a_higher_scored_one_that_lacks_them():
-    israel = Claim(claim_id="trump-israel", title="Trump says Imran Khan supports Israel",
+    israel = Claim(claim_id="trump-israel", verdict="false", title="Trump says Imran Khan supports Israel",
                    text="A video shows Donald Trump saying Imran Khan supports Israel.",
                    required_entities=(("trump",), ("imran khan",), ("israel",)))
-    release = Claim(claim_id="trump-release", title="Trump promises Imran Khan's release from jail",
+    release = Claim(claim_id="trump-release", verdict="altered", title="Trump promises Imran Khan's release from jail",
                     text="A video shows Donald Trump promising to free Imran Khan from jail.",
                     required_entities=(("trump",), ("imran khan",)))
     m = Matcher(Catalogue([israel, release]))
@@ -171,7 +190,7 @@ def test_config_from_mapping_refuses_unknown_keys_and_bad_values():
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(180)
 def test_a_catalogue_of_200000_claims_builds_and_matches():
     from rules.synthetic import synthetic_catalogue
 
@@ -224,11 +243,11 @@ def test_two_catalogue_words_written_as_one_lower_case_hashtag_still_find_the_cl
 
 
 def test_only_the_best_ranked_claim_of_a_post_carries_a_flag():
-    israel = Claim(claim_id="trump-israel", title="Trump says Imran Khan supports Israel",
+    israel = Claim(claim_id="trump-israel", verdict="false", title="Trump says Imran Khan supports Israel",
                    text="A video shows Donald Trump saying Imran Khan supports Israel.",
                    required_entities=(("trump",), ("imran khan",), ("israel",)),
                    fact_checks=({"url": "https://factcheck.example.org/trump-israel"},))
-    release = Claim(claim_id="trump-release", title="Trump says Imran Khan will be freed from jail",
+    release = Claim(claim_id="trump-release", verdict="altered", title="Trump says Imran Khan will be freed from jail",
                     text="A video shows Donald Trump saying Imran Khan will be freed from jail.",
                     required_entities=(("trump",), ("imran khan",)),
                     fact_checks=({"url": "https://factcheck.example.org/trump-release"},))

@@ -8,12 +8,12 @@ from rules.catalogue import Catalogue, Claim
 from rules.match import MEDIA_MATCHES_SCHEMA, Matcher
 
 CLIP = Claim(
-    claim_id="trump-khan", title="Trump pledges to work for Imran Khan's release",
+    claim_id="trump-khan", verdict="altered", title="Trump pledges to work for Imran Khan's release",
     text="A video shows Donald Trump promising to get Imran Khan out of jail.",
     required_entities=(("trump",), ("imran khan", "khan")),
     known_media=("youtube:dQw4w9WgXcQ",), fact_checks=({"url": "https://factcheck.example.org/trump-khan"},),
 )
-MOSQUE = Claim(claim_id="mosque", text="An Indian drone hit Faisal Mosque in Islamabad.", title="Drone hits Faisal Mosque",
+MOSQUE = Claim(claim_id="mosque", verdict="missing-context", text="An Indian drone hit Faisal Mosque in Islamabad.", title="Drone hits Faisal Mosque",
                fact_checks=({"url": "https://factcheck.example.org/mosque"},))
 CAT = Catalogue([CLIP, MOSQUE])
 
@@ -40,8 +40,11 @@ def test_a_media_match_reports_the_pair_whatever_the_text(matcher):
     row = out.filter(pl.col("post_id") == "bare").row(0, named=True)
     assert (row["claim_id"], row["score"], row["score_media"]) == ("trump-khan", 92.0, 92.0)
     assert "video phash 0.94" in row["evidence"]
-    # no words of the claim: the entity guard fails, so a person looks at it
-    assert (row["entities_ok"], row["label"]) == (False, "needs_review")
+    # no words of the claim: the entity guard fails, but the post shows the claim's own clip, so it
+    # is flagged on that evidence alone (a re-upload under a neutral title names nobody)
+    assert (row["entities_ok"], row["label"]) == (False, "likely_misinformation")
+    # words alone, with the guard failing, are still held back for a person
+    assert matcher.match(POSTS.filter(pl.col("post_id") == "bare")).is_empty()
 
 
 def test_stance_still_decides_a_debunk_that_shows_the_clip_is_a_debunk(matcher):

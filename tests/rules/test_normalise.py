@@ -68,6 +68,17 @@ def test_other_urls_lose_www_tracking_and_fragment_and_bad_ones_are_none():
     assert canonical_media("youtube:short") is None
 
 
+def test_an_ipv6_host_keeps_its_brackets_in_the_key_and_in_the_text():
+    key = "https://[2001:db8::1]/clip.mp4"
+    assert canonical_media("http://[2001:DB8:0::1]:80/clip.mp4?utm_source=x") == key
+    assert canonical_media("https://[2001:db8::1]:8443/clip.mp4") == "https://[2001:db8::1]:8443/clip.mp4"
+    assert canonical_media("http://[::1]/v#top") == "https://[::1]/v"
+    assert canonical_media("http://[zz::1]/clip.mp4") is None
+    text = "the clip: http://[2001:db8::1]/clip.mp4, mirrored"
+    assert extract_urls(text) == ["http://[2001:db8::1]/clip.mp4"]
+    assert normalise(text) == "the clip mirrored"
+
+
 def test_urls_are_extracted_before_they_are_removed():
     text = "watch https://youtu.be/dQw4w9WgXcQ. and www.example.com/x"
     assert extract_urls(text) == ["https://youtu.be/dQw4w9WgXcQ", "www.example.com/x"]

@@ -1,0 +1,146 @@
+"""Fit the stance model on the TRAIN part of the labelled posts and write rules/stance_model.json.
+
+    .venv/bin/python bench/fit_stance.py [--cv 5] [--out rules/stance_model.json] [--check]
+
+Train rows: tests/rules/data/posts_train.jsonl and tests/rules/data/labelled_posts.jsonl, every
+post with a gold stance. The frozen test part (posts_test.jsonl) is never read here. Each
+configuration of the small grid (C of the logistic regression, weight of the cue features) is
+scored by K-fold cross-validation over the train rows (stratified by stance, fixed seed); the best
+by accuracy is refitted on all train rows and written. ``--check`` refits and exits 1 when the
+result differs from the committed file (the fit is deterministic).
+
+Needs scikit-learn (``pip install -c constraints.txt -e '.[train]'``); matching itself does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rules.normalise import normalise_series  # noqa: E402
+from rules.stance_model import CUE_FEATURES, MODEL_PATH, NGRAMS, char_ngrams, cue_frame  # noqa: E402
+
+DATA = ROOT / "tests" / "rules" / "data"
+TRAIN = ("posts_train.jsonl", "labelled_posts.jsonl")
+GRID_C = (1.0, 3.0, 10.0, 30.0, 100.0)
+GRID_CUE = (0.0, 0.25, 0.5, 1.0)
+
+
+def train_rows() -> list[dict]:
+    rows = []
+    for name in TRAIN:
+        assert "test" not in name
+        rows += [json.loads(line) for line in (DATA / name).open(encoding="utf-8") if line.strip()]
+    return [r for r in rows if r.get("stance")]
+
+
+def texts(rows: list[dict]) -> tuple[list[str], list[str]]:
+    full = ["\n".join(x for x in (r.get("title"), r.get("text")) if x) for r in rows]
+    return normalise_series(full).to_list(), [r.get("text") or "" for r in rows]
+
+
+def vectorise(norm_train, norm_other=None):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(analyzer=char_ngrams, min_df=2, sublinear_tf=True, dtype=np.float64)
+    grams = vec.fit_transform(norm_train)
+    return vec, grams, (vec.transform(norm_other) if norm_other is not None else None)
+
+
+def logistic(grams, cue, y, c: float, cue_weight: float):
+    from sklearn.linear_model import LogisticRegression
+
+    x = sparse.hstack([grams, sparse.csr_matrix(cue * cue_weight)], format="csr")
+    return LogisticRegression(C=c, class_weight="balanced", max_iter=5000, tol=1e-6).fit(x, y)
+
+
+def predict(model, grams, cue, cue_weight: float) -> np.ndarray:
+    return model.predict(sparse.hstack([grams, sparse.csr_matrix(cue * cue_weight)], format="csr"))
+
+
+def main() -> None:
+    from sklearn.model_selection import StratifiedKFold
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # same result and no thread contention on a shared machine
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cv", type=int, default=5)
+    ap.add_argument("--out", default=str(MODEL_PATH))
+    ap.add_argument("--check", action="store_true", help="refit and compare with the committed model")
+    ap.add_argument("--refit-only", action="store_true",
+                    help="skip the grid: refit with the committed model's C and cue weight and its recorded CV figures")
+    a = ap.parse_args()
+    rows = train_rows()
+    norm, raw = texts(rows)
+    y = np.array([r["stance"] for r in rows])
+    langs = np.array([r.get("lang") or "?" for r in rows])
+    cue = cue_frame(norm, raw)
+    if a.refit_only:
+        old = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["fit"]
+        write(a, rows, norm, raw, y, cue, old["C"], old["cue_weight"], old["cv_accuracy"],
+              old["cv_accuracy_per_language"], old["cv_recall_per_stance"])
+        return
+    folds = []
+    for tr, te in StratifiedKFold(a.cv, shuffle=True, random_state=0).split(norm, y):
+        _, g_tr, g_te = vectorise([norm[i] for i in tr], [norm[i] for i in te])
+        folds.append((tr, te, g_tr, g_te))
+    results = []
+    for c in GRID_C:
+        for w in GRID_CUE:
+            pred = np.empty(len(y), dtype=object)
+            for tr, te, g_tr, g_te in folds:
+                pred[te] = predict(logistic(g_tr, cue[tr], y[tr], c, w), g_te, cue[te], w)
+            acc = float((pred == y).mean())
+            results.append((acc, c, w, pred))
+            print(f"C={c:<5} cue_weight={w:<4} {a.cv}-fold CV accuracy {acc:.3f}", file=sys.stderr, flush=True)
+    acc, c, w, pred = max(results, key=lambda t: (round(t[0], 6), -t[1], t[2]))
+    per_lang = {str(lang): round(float((pred[langs == lang] == y[langs == lang]).mean()), 3) for lang in sorted(set(langs))}
+    per_class = {str(s): round(float((pred[y == s] == s).mean()), 3) for s in sorted(set(y))}
+    print(f"chosen C={c} cue_weight={w}: CV accuracy {acc:.3f}; per language {per_lang}; recall per stance {per_class}")
+    write(a, rows, norm, raw, y, cue, c, w, round(acc, 4), per_lang, per_class)
+
+
+def write(a, rows, norm, raw, y, cue, c, w, acc, per_lang, per_class) -> None:
+    cue_only = float((np.array([s for s in cue[:, :4].argmax(axis=1)]) ==
+                      np.array([["spreads", "debunks", "mentions", "unclear"].index(s) for s in y])).mean())
+    print(f"cue lists alone on the same rows: accuracy {cue_only:.3f} (in-sample for labelled_posts.jsonl)")
+    vec, grams, _ = vectorise(norm)
+    model = logistic(grams, cue, y, c, w)
+    vocab = sorted(vec.vocabulary_.items(), key=lambda kv: kv[1])
+    spec = {
+        "ngrams": list(NGRAMS), "cue_features": list(CUE_FEATURES), "cue_weight": w,
+        "classes": [str(k) for k in model.classes_],
+        "vocabulary": {g: i for g, i in vocab},
+        "idf": [float(f"{v:.6g}") for v in vec.idf_],
+        "coef": [[float(f"{v:.6g}") for v in row] for row in model.coef_],
+        "intercept": [float(f"{v:.6g}") for v in model.intercept_],
+        "fitted_on": {name: {"sha256": hashlib.sha256((DATA / name).read_bytes()).hexdigest(),
+                             "rows_with_stance": sum(1 for r in rows if r["post_id"] in
+                                                     {json.loads(x)["post_id"] for x in (DATA / name).open(encoding="utf-8") if x.strip()})}
+                      for name in TRAIN},
+        "fit": {"C": c, "cue_weight": w, "class_weight": "balanced", "min_df": 2, "sublinear_tf": True,
+                "cv_folds": a.cv, "cv_accuracy": acc, "cv_accuracy_per_language": per_lang,
+                "cv_recall_per_stance": per_class, "scikit_learn": __import__("sklearn").__version__},
+    }
+    text = json.dumps(spec, ensure_ascii=False, separators=(",", ":")) + "\n"
+    out = Path(a.out)
+    if a.check:
+        same = out.is_file() and out.read_text(encoding="utf-8") == text
+        print("the committed model is what the train data gives" if same else f"{out} differs from a refit")
+        sys.exit(0 if same else 1)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out} ({len(text) / 1024:.0f} KB, {len(vocab)} n-grams)")
+
+
+if __name__ == "__main__":
+    main()

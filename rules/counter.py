@@ -1,0 +1,88 @@
+"""Counter-evidence: is a post closer to a true statement than to the false claim?
+
+Each claim may list ``true_statements`` (what really happened, who really said what; see
+:mod:`rules.catalogue`), and reviewers' counter-examples join them (:mod:`rules.feedback`). For
+every reported pair whose claim has any, the post is scored against them with the label model
+and the same features as against the claim's own fields (each feature's best over the
+statements, as over the claim's fields). When that score is at least the claim's, the post is
+not flagged (:mod:`rules.labels`), and the evidence names the closest statement. A post that
+debunks is also scored against the claim's debunk texts (debunk variants, true statements, the
+debunk note's sentences), so "the video is from May 2024" finds the claim it debunks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rapidfuzz import fuzz
+
+from rules.features import CALIBRATION_FEATURES, SHRINK_TERMS, Scorer
+from rules.index import TextTable, binary_matrix
+from rules.scoring import LabelModel
+
+
+def counter_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.ndarray,
+                   cc: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+    """Per pair: the label model's logit of the post against the claim's counter-statements
+    (-inf when the claim has none) and the closest statement as the curator wrote it. Logits,
+    so two near-certain matches still compare."""
+    return text_scores(scorer, model, norm, pp, cc, scorer.index.counters, logit=True)
+
+
+def debunk_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.ndarray,
+                  cc: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+    """Per pair: the post's score against what a debunk of the claim may say instead of
+    restating it (true statements, the debunk note's sentences), and the closest of them."""
+    return text_scores(scorer, model, norm, pp, cc, scorer.index.debunk_texts)
+
+
+def text_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.ndarray, cc: np.ndarray,
+                cs: TextTable, logit: bool = False) -> tuple[np.ndarray, list[str | None]]:
+    """Per pair: the label model's score (or ``logit``) of the post against the claim's texts in
+    ``cs`` (each feature's best over the texts; -1, or -inf, when the claim has none) and the
+    closest text."""
+    ix = scorer.index
+    score = np.full(len(pp), -np.inf if logit else -1.0)
+    closest: list[str | None] = [None] * len(pp)
+    if not len(cs) or not len(pp):
+        return score, closest
+    sel = np.flatnonzero(cs.has(cc))
+    if not len(sel):
+        return score, closest
+    sp, sc = pp[sel], cc[sel]
+    fields = scorer.field_pairs(sp, sc, start=cs.start)
+    ff = fields["ff"].tolist()
+    posts = scorer.post_texts(norm, fields, sort_tokens=False)
+    sorted_posts = scorer.post_texts(norm, fields, sort_tokens=True)
+    texts = [cs.text[f] for f in ff]
+    per_field = {
+        "tsr": scorer.cpdist(fuzz.token_set_ratio, posts, texts),
+        "ratio": scorer.cpdist(fuzz.ratio, posts, texts),
+        "partial": scorer.cpdist(fuzz.partial_ratio, texts, posts),
+        "tsort": scorer.cpdist(fuzz.ratio, sorted_posts, [cs.sorted[f] for f in ff]),
+    }
+    # coverage, weighted as for the claim's fields; the post's total as the ranking features count it
+    post_rows = {p: r for r, p in enumerate(sorted(set(sp.tolist())))}
+    ext_ids, totals, n_terms = [], [], []
+    for p in post_rows:
+        terms = ix.tokens.terms(norm[p])
+        known = {ix.tokens.vocab[t] for t in terms if t in ix.tokens.vocab}
+        distinct = len(set(terms))
+        totals.append(float(ix.idf[list(known)].sum()) + (distinct - len(known)) * ix.unknown_idf + 1e-9)
+        n_terms.append(distinct)
+        ext_ids.append(cs.post_ids(ix.tokens, norm[p]))
+    rows = np.array([post_rows[p] for p in fields["fp"].tolist()], dtype=np.int64)
+    qb = binary_matrix(ext_ids, cs.terms.shape[1])
+    overlap = np.asarray(qb[rows].multiply(cs.terms[fields["ff"]]).sum(axis=1)).ravel()
+    prior = SHRINK_TERMS * ix.typical_idf
+    per_field["cov_claim_s"] = overlap / (cs.terms_total[fields["ff"]] + prior)
+    per_field["cov_post_s"] = overlap / (np.asarray(totals)[rows] + prior)
+    per_field["post_terms"] = np.log1p(np.asarray(n_terms, dtype=np.float64))[rows]
+
+    pair_feats = {k: scorer.per_pair_max(fields, v) for k, v in per_field.items()}
+    score[sel] = model.logit(pair_feats) if logit else model(pair_feats)
+    field_score = model({k: per_field[k] for k in CALIBRATION_FEATURES})
+    order = np.lexsort((-field_score, fields["pair"]))
+    first = np.r_[True, fields["pair"][order][1:] != fields["pair"][order][:-1]]
+    for pair, f in zip(fields["pair"][order][first].tolist(), fields["ff"][order][first].tolist()):
+        closest[int(sel[pair])] = cs.raw[f]
+    return score, closest

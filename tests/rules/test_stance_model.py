@@ -1,0 +1,93 @@
+"""The learned stance model: shipped, fitted on the train part only, deterministic, and used by
+the matcher."""
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from rules.catalogue import load_catalogue
+from rules.config import MatchConfig
+from rules.match import Matcher
+from rules.normalise import normalise
+from rules.stance_model import CUE_FEATURES, MODEL_PATH, StanceModel, default_model
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "rules" / "data"
+
+
+def stance(text):
+    return default_model().predict([normalise(text)], [text])[0]
+
+
+def test_the_shipped_model_was_fitted_on_the_committed_train_part_only():
+    spec = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    assert set(spec["fitted_on"]) == {"posts_train.jsonl", "labelled_posts.jsonl"}
+    for name, info in spec["fitted_on"].items():
+        digest = hashlib.sha256((DATA / name).read_bytes()).hexdigest()
+        assert info["sha256"] == digest, f"{name} changed since the model was fitted: run bench/fit_stance.py"
+    assert spec["cue_features"] == list(CUE_FEATURES) and spec["classes"] == ["debunks", "mentions", "spreads", "unclear"]
+    assert MODEL_PATH.stat().st_size < 2_000_000
+
+
+@pytest.mark.slow
+def test_refitting_on_the_train_part_gives_the_committed_model_byte_for_byte(tmp_path):
+    pytest.importorskip("sklearn")
+    import subprocess
+    import sys
+
+    out = tmp_path / "model.json"
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "fit_stance.py"), "--refit-only", "--out", str(out)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == MODEL_PATH.read_bytes()
+
+
+@pytest.mark.parametrize("text,expected", [
+    # neutral reports
+    ("Posts claiming a Foreign Office press release announced Imran Khan's death are trending on X today", "mentions"),
+    # sincere questions
+    ("Did Trump actually say he would free Imran Khan? Anyone have the original source?", "unclear"),
+    ("kya ye video sach hai? Faisal Masjid pe sach mein hamla hua?", "unclear"),
+    # debunks in Roman Urdu and Urdu
+    ("Faisal Masjid pe koi drone hamla nahi hua, ye video May 2024 ki hai", "debunks"),
+    ("Trump wali video AI se bani hai. Honth aur awaz match nahi karte", "debunks"),
+    ("یہ ویڈیو جعلی ہے، ٹرمپ نے عمران خان کی رہائی کا کوئی وعدہ نہیں کیا", "debunks"),
+    # spreading
+    ("BREAKING: Trump promises to get Imran Khan out of jail, share before it's deleted!", "spreads"),
+    ("Trump ne kaha Imran Khan mera dost hai, jald rihai hogi, sab share karo", "spreads"),
+])
+def test_the_model_reads_stances_the_cue_lists_were_not_written_for(text, expected):
+    assert stance(text) == expected
+
+
+def test_questions_need_review_and_neutral_reports_are_not_flagged():
+    m = Matcher(load_catalogue(ROOT / "rules" / "claims"))
+    posts = pl.DataFrame({"post_id": ["q", "m"], "text": [
+        "Did Trump actually say he would get Imran Khan out of jail? Anyone have the original source?",
+        "Posts claiming a Foreign Office press release announced Imran Khan's death are trending on X today"]})
+    best = {r["post_id"]: r for r in m.match(posts).filter(pl.col("rank") == 1).iter_rows(named=True)}
+    assert (best["q"]["stance"], best["q"]["label"]) == ("unclear", "needs_review")
+    assert (best["m"]["stance"], best["m"]["label"]) == ("mentions", "no_flag")
+
+
+def test_the_cue_lists_alone_remain_a_setting_and_a_bad_value_is_refused():
+    assert MatchConfig.from_mapping({"stance": "cues"}).stance == "cues"
+    with pytest.raises(ValueError, match=r"\[matching\] stance must be model or cues \(got 'bert'\)"):
+        MatchConfig.from_mapping({"stance": "bert"})
+
+
+def test_a_model_fitted_with_other_features_is_refused_in_one_line(tmp_path):
+    spec = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    spec["cue_features"] = spec["cue_features"][:-1]
+    with pytest.raises(ValueError, match="fitted with other features; refit it with bench/fit_stance.py"):
+        StanceModel(spec)
+
+
+def test_a_matcher_with_the_model_pickles_and_answers_the_same():
+    m = Matcher(load_catalogue(ROOT / "rules" / "claims"))
+    posts = pl.DataFrame({"post_id": ["a"], "text": ["Faisal Masjid pe koi drone hamla nahi hua, ye video May 2024 ki hai"]})
+    assert pickle.loads(pickle.dumps(m)).match(posts).equals(m.match(posts))
