@@ -78,13 +78,13 @@ from typing import Annotated, Any, Iterable, Literal, Optional, Union
 
 import polars as pl
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, WithJsonSchema,
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError, WithJsonSchema,
                       create_model)
 
 from rules.entities import EntityGroup, part_name_problem
 from rules.normalise import canonical_media, normalise
 from rules.schema import CLAIMS_SCHEMA
-from rules.validation import describe_type, first_problem, plain_type
+from rules.validation import describe_type, describe_value, first_problem, plain_type
 from rules.verdicts import SCALE, verdict_from_rating
 
 STATUSES = ("active", "imported", "retired")
@@ -137,8 +137,9 @@ FILE_TYPES: dict[str, Any] = {
                 k: {"type": "array", "items": {"type": "string"}} for k in ("names", "with_context", "context", "exclude")}},
         ]}}]})],
     # a term of rules.verdicts.SCALE; the loader also reads a rating's capitals and says which term
-    # a free rating reads as
-    "verdict": Annotated[Optional[_TEXT], WithJsonSchema({"anyOf": [{"enum": list(SCALE)}, {"type": "null"}]})],
+    # a free rating reads as; YAML reads an unquoted false/true as a boolean, which means the term
+    "verdict": Annotated[Optional[Union[_TEXT, StrictBool]],
+                         WithJsonSchema({"anyOf": [{"enum": list(SCALE)}, {"type": "boolean"}, {"type": "null"}]})],
     # "known_media": set below MediaFingerprint
     "fact_checks": Optional[list[FactCheck]],
     "region": Optional[Union[StrictStr, list[StrictStr]]],
@@ -225,6 +226,9 @@ def _check_file_shape(raw: dict[str, Any], bad: Any) -> None:
             raise bad(top, f"must be one of {', '.join(map(str, choices))}{null} (got '{problem.value}'){hint}") from None
         if problem.missing and len(problem.loc) > 1:
             raise bad(top, f"{_item_text(problem.loc[1:-1])}{problem.key} is missing")
+        wanted = describe_type(_strip_optional(info.annotation)) if info else "valid"
+        if len(problem.loc) == 2 and isinstance(problem.loc[1], int) and problem.kind.endswith("_type"):
+            raise bad(top, f"must be {wanted} (item {problem.loc[1] + 1} is {describe_value(problem.value)})") from None
         if len(problem.loc) > 1 and problem.loc[1:] and problem.kind not in ("list_type", "dict_type", "model_type"):
             inner = _item_text(problem.loc[1:])
             if inner:

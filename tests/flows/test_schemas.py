@@ -202,7 +202,8 @@ def claim_error(tmp_path, **change) -> str:
 
 @pytest.mark.parametrize("change, expected", [
     ({"variants": "one"}, "claim 'abc': field 'variants': must be a list of strings"),
-    ({"variants": ["a", 3]}, "claim 'abc': field 'variants': item 2: must be a string, got 3"),
+    ({"variants": ["a", 3]}, "claim 'abc': field 'variants': must be a list of strings (item 2 is 3)"),
+    ({"required_entities": [["a", 2]]}, "claim 'abc': field 'required_entities': must be a list of groups"),
     ({"required_entites": [["x"]]}, "claim 'abc': field 'required_entites': unknown field; did you mean "
                                     "'required_entities'? (known: claim_id, "),
     ({"fact_checks": [{"publisher": "AFP"}]}, "claim 'abc': field 'fact_checks': item 1: url is missing"),
