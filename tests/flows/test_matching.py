@@ -89,7 +89,8 @@ def test_a_run_records_seconds_per_phase_and_the_second_run_loads_the_index(tmp_
     handler = logging.Handler()
     handler.emit = lambda record: lines.append(record.getMessage())
     log = logging.getLogger("claimwatch.progress")
-    monkeypatch.setattr(log, "level", logging.INFO)
+    level = log.level
+    log.setLevel(logging.INFO)  # setLevel, not the attribute: it clears the logger's cache of enabled levels
     log.addHandler(handler)
     try:
         with execution.use(execution.LocalExecutor()):
@@ -99,6 +100,7 @@ def test_a_run_records_seconds_per_phase_and_the_second_run_loads_the_index(tmp_
             second = steps.ingest_and_detect(data_dir=str(tmp_path / "b"), demo=True)
     finally:
         log.removeHandler(handler)
+        log.setLevel(level)
     assert [line.split(" (")[0] for line in lines if line.startswith("claim index")] == [
         "claim index built", "claim index loaded"]
     for summary in (first, second):
