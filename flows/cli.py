@@ -57,7 +57,8 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     """Watch news and social video posts for claims fact-checkers have debunked, and flag the posts that spread them."""
 
 
-COMMAND_MODULES = ("run", "match", "label", "parse", "claims", "review", "report", "compact", "serve", "init")
+COMMAND_MODULES = ("run", "match", "label", "parse", "claims", "review", "report", "compact", "serve", "init",
+                   "schema")
 
 for _name in COMMAND_MODULES:
     try:

@@ -10,13 +10,19 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
+import typing
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
 
 from connectors.errors import ConfigError, ConnectorError
 from connectors.http import HttpSettings
 from connectors.registry import KINDS
+from rules.validation import (Hint, Problem, ValidationError, first_problem, model_from_dataclass, model_from_types,
+                              nearest, plain_type)
 
 CLAIMS_DIR = Path(__file__).resolve().parent.parent / "rules" / "claims"  # the shipped catalogue; see flows.home
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
@@ -35,12 +41,24 @@ RETIRED_RUNNER_KEYS = {
     "fetch_retry_delay": "the HTTP client is the one layer that retries a request (see [settings] "
                          "backoff, backoff_max); remove it",
 }
+_POSITIVE_S = Annotated[float, Field(gt=0), Hint("must be a positive number of seconds")]
+_AT_LEAST_1 = Annotated[int, Field(ge=1)]
+# [runner] and [alerts]: key -> type (a Python type, or an Annotated type with its bounds)
 RUNNER_KEYS = {
-    "kind": str, "address": str, "n_workers": int, "threads_per_worker": int, "max_workers": int,
-    "batch_size": int, "run_budget": (int, float), "source_budget": (int, float), "write_batch_rows": int,
-    "catch_up_days": (int, float), "catch_up_max_posts": int, "compact_files": int, "index_cache": str,
+    "kind": Literal["thread", "dask"], "address": str, "n_workers": _AT_LEAST_1,
+    "threads_per_worker": _AT_LEAST_1, "max_workers": _AT_LEAST_1, "batch_size": _AT_LEAST_1,
+    "run_budget": _POSITIVE_S, "source_budget": _POSITIVE_S, "write_batch_rows": _AT_LEAST_1,
+    "catch_up_days": Annotated[float, Field(gt=0)],
+    "catch_up_max_posts": Annotated[int, Field(ge=0), Hint("must not be negative (0 turns catching up off)")],
+    "compact_files": Annotated[int, Field(ge=0), Hint("must not be negative (0 turns automatic compaction off)")],
+    "index_cache": str,
 }
-ALERT_KEYS = {"spreading_threshold": int, "window": str}
+ALERT_KEYS = {
+    "spreading_threshold": _AT_LEAST_1,
+    # a duration such as "90m", "1h", "2d" (parse_window)
+    "window": Annotated[str, AfterValidator(lambda text: parse_window(text) and text),
+                        Field(json_schema_extra={"pattern": r"^\s*0*[1-9]\d*\s*[smhd]\s*$"})],
+}
 COMMON_SOURCE_KEYS = ("name", "kind", "enabled", "budget")
 DEFAULT_RUN_BUDGET = 840.0  # seconds: a run on the 15-minute schedule ends before the next one starts
 DEFAULT_SOURCE_BUDGET = 300.0  # seconds one source may take (all its requests and parsing)
@@ -134,30 +152,6 @@ def _fail(path: Path, where: str, problem: str) -> ConfigError:
     return ConfigError(f"{path}: {where}: {problem}" if where else f"{path}: {problem}")
 
 
-_TYPE_NAMES = {"str": "a string", "int": "an integer", "bool": "true or false", "float": "a number",
-               "list": "a list", "dict": "a table"}
-
-
-def _type_name(t: Any) -> str:
-    if isinstance(t, tuple):
-        if set(t) == {int, float}:
-            return "a number"
-        return " or ".join(_type_name(x) for x in t)
-    return _TYPE_NAMES.get(t.__name__, t.__name__)
-
-
-def _type_ok(value: Any, want: Any) -> bool:
-    wanted = want if isinstance(want, tuple) else (want,)
-    if isinstance(value, bool) and bool not in wanted:
-        return False
-    return isinstance(value, wanted)
-
-
-def _check_type(path: Path, where: str, key: str, value: Any, want: Any) -> None:
-    if not _type_ok(value, want):
-        raise _fail(path, where, f"option {key!r} must be {_type_name(want)}, got {value!r}")
-
-
 def load_config(path: str | Path) -> PipelineConfig:
     """Read and validate a sources file. Raises ConfigError (one line) on any problem."""
     path = Path(path)
@@ -180,64 +174,26 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
     path = Path(path)
     unknown = sorted(set(data) - set(TABLES))
     if unknown:
-        raise _fail(path, "", f"unknown table {unknown[0]!r}; use only: {', '.join(TABLES)}")
+        hint = nearest(unknown[0], TABLES)
+        hint = f" (did you mean [{hint}]?)" if hint else ""
+        raise _fail(path, "", f"unknown table {unknown[0]!r}{hint}; use only: {', '.join(TABLES)}")
     for t in ("settings", "matching", "runner", "alerts", "media"):
         if not isinstance(data.get(t, {}), dict):
             raise _fail(path, "", f"[{t}] must be a table")
 
     settings = dict(data.get("settings", {}))
-    for key, value in settings.items():
-        name = _SETTING_ALIASES.get(key, key)
-        if name not in _HTTP_FIELDS or name == "secrets":
-            valid = sorted({k for k in _HTTP_FIELDS if k not in ("secrets", "allow_private")} | set(_SETTING_ALIASES))
-            raise _fail(path, "[settings]", f"unknown option {key!r}; use one of: {', '.join(valid)}")
-        default = _HTTP_FIELDS[name].default
-        want = {bool: bool, int: int, float: (int, float), str: str}.get(type(default))
-        if want is not None:
-            _check_type(path, "[settings]", key, value, want)
-        if want in (int, (int, float)):
-            if name in _MAY_BE_ZERO and value < 0:
-                raise _fail(path, "[settings]", f"option {key!r} must not be negative, got {value!r}")
-            if name not in _MAY_BE_ZERO and value <= 0:
-                raise _fail(path, "[settings]", f"option {key!r} must be positive, got {value!r}")
+    model = settings_model()
+    _validate(path, "[settings]", model, settings,
+              "use one of: " + ", ".join(sorted(k for k in model.model_fields if k != "allow_private")))
 
     runner = dict(data.get("runner", {}))
-    for key, value in runner.items():
+    for key in runner:
         if key in RETIRED_RUNNER_KEYS:
             raise _fail(path, "[runner]", f"option {key!r} is no longer used: {RETIRED_RUNNER_KEYS[key]}")
-        if key not in RUNNER_KEYS:
-            raise _fail(path, "[runner]", f"unknown option {key!r}; use one of: {', '.join(RUNNER_KEYS)}")
-        _check_type(path, "[runner]", key, value, RUNNER_KEYS[key])
-    if runner.get("kind", "thread") not in ("thread", "dask"):
-        raise _fail(path, "[runner]", f"option 'kind' must be \"thread\" or \"dask\", got {runner['kind']!r}")
-    for key in ("n_workers", "threads_per_worker", "max_workers", "batch_size", "write_batch_rows"):
-        if key in runner and runner[key] < 1:
-            raise _fail(path, "[runner]", f"option {key!r} must be at least 1, got {runner[key]!r}")
-
-    for key in ("run_budget", "source_budget"):
-        if key in runner and runner[key] <= 0:
-            raise _fail(path, "[runner]", f"option {key!r} must be a positive number of seconds, got {runner[key]!r}")
-    if "catch_up_days" in runner and runner["catch_up_days"] <= 0:
-        raise _fail(path, "[runner]", f"option 'catch_up_days' must be positive, got {runner['catch_up_days']!r}")
-    if "compact_files" in runner and runner["compact_files"] < 0:
-        raise _fail(path, "[runner]", f"option 'compact_files' must not be negative (0 turns automatic compaction "
-                                      f"off), got {runner['compact_files']!r}")
-    if "catch_up_max_posts" in runner and runner["catch_up_max_posts"] < 0:
-        raise _fail(path, "[runner]", f"option 'catch_up_max_posts' must not be negative (0 turns catching up off), "
-                                      f"got {runner['catch_up_max_posts']!r}")
+    _validate(path, "[runner]", runner_model(), runner, "use one of: " + ", ".join(RUNNER_KEYS))
 
     alerts = dict(data.get("alerts", {}))
-    for key, value in alerts.items():
-        if key not in ALERT_KEYS:
-            raise _fail(path, "[alerts]", f"unknown option {key!r}; use one of: {', '.join(ALERT_KEYS)}")
-        _check_type(path, "[alerts]", key, value, ALERT_KEYS[key])
-        if key == "window":
-            try:
-                parse_window(value)
-            except ValueError as exc:
-                raise _fail(path, "[alerts]", f"option 'window': {exc}") from None
-        elif value < 1:
-            raise _fail(path, "[alerts]", f"option {key!r} must be at least 1, got {value!r}")
+    _validate(path, "[alerts]", alerts_model(), alerts, "use one of: " + ", ".join(ALERT_KEYS))
 
     matching = dict(data.get("matching", {}))
     _check_matching(path, matching)
@@ -266,21 +222,131 @@ def config_from_mapping(data: dict[str, Any], path: str | Path = "<config>") -> 
         seen.add(name)
         kind = entry.get("kind")
         if kind not in KINDS:
-            raise _fail(path, where, f"option 'kind' is {kind!r}; use one of: {', '.join(sorted(KINDS))}")
-        enabled = entry.get("enabled", True)
-        _check_type(path, where, "enabled", enabled, bool)
-        budget = entry.get("budget")
-        if budget is not None:
-            _check_type(path, where, "budget", budget, (int, float))
-            if budget <= 0:
-                raise _fail(path, where, f"option 'budget' must be a positive number of seconds, got {budget!r}")
+            hint = nearest(kind, KINDS)
+            hint = f" (did you mean {hint!r}?)" if hint else ""
+            raise _fail(path, where, f"option 'kind' is {kind!r}{hint}; use one of: {', '.join(sorted(KINDS))}")
+        model = source_model(kind)
+        try:
+            model.model_validate(entry)
+        except ValidationError as exc:
+            problem = first_problem(exc, model)
+            if problem.key in COMMON_SOURCE_KEYS and not problem.unknown:
+                raise _fail(path, where, _say(problem)) from None
+            known = ", ".join(sorted(model.model_fields))
+            raise _fail(path, f"{where} ({kind})", _say(problem, f"known options: {known}")) from None
         options = {k: v for k, v in entry.items() if k not in COMMON_SOURCE_KEYS}
-        _check_source_options(path, name, kind, options)
-        sources.append(SourceConfig(name, kind, options, enabled, None if budget is None else float(budget)))
+        budget = entry.get("budget")
+        sources.append(SourceConfig(name, kind, options, entry.get("enabled", True),
+                                    None if budget is None else float(budget)))
     if not any(s.enabled for s in sources):
         raise _fail(path, "", "every source has enabled = false; enable at least one")
 
     return PipelineConfig(path, settings, matching, runner, alerts, sources, media)
+
+
+def _say(problem: Problem, known: str = "") -> str:
+    """A :class:`rules.validation.Problem` in the words of this file's messages."""
+    key = ".".join(str(p) for p in problem.loc if isinstance(p, str)) or problem.key
+    if problem.unknown:
+        return f"unknown option {key!r}{problem.did_you_mean}" + (f"; {known}" if known else "")
+    if problem.missing:
+        return f"option {key!r} is missing; add it"
+    if problem.kind in ("value_error", "assertion_error"):
+        return f"option {key!r}: {problem.text}"
+    return f"option {key!r} {problem.text}{problem.did_you_mean}"
+
+
+def _validate(path: Path, where: str, model: Any, table: dict[str, Any], known: str) -> None:
+    try:
+        model.model_validate(table)
+    except ValidationError as exc:
+        raise _fail(path, where, _say(first_problem(exc, model), known)) from None
+
+
+# ---------------------------------------------------------------- the models (and JSON Schema)
+# Built from the definitions the program reads: HttpSettings' fields, RUNNER_KEYS, ALERT_KEYS,
+# MatchConfig's fields and each connector's Source.OPTIONS. A key added there is validated, and
+# published in `claimwatch schema sources`, with no other change.
+
+
+@cache
+def settings_model() -> Any:
+    """The ``[settings]`` table: :class:`connectors.http.HttpSettings`' fields (a number must be
+    positive, or not negative for the retry and interval settings) and their aliases."""
+    hints = typing.get_type_hints(HttpSettings)
+    bounded = {}
+    for f in dataclasses.fields(HttpSettings):
+        if isinstance(f.default, (int, float)) and not isinstance(f.default, bool) or f.name == "max_decompressed_bytes":
+            base = plain_type(hints[f.name], nullable=False)
+            bounded[f.name] = Annotated[base, Field(ge=0) if f.name in _MAY_BE_ZERO else Field(gt=0)]
+    aliases = {alias: plain_type(hints[name], nullable=False) for alias, name in _SETTING_ALIASES.items()}
+    docs = {alias: f"the same as {name}" for alias, name in _SETTING_ALIASES.items()}
+    docs["max_decompressed_bytes"] = "cap on a response body after decompression (default: max_bytes)"
+    return model_from_dataclass(HttpSettings, name="settings", exclude=("secrets",), types_=bounded,
+                                extra=aliases, nullable=False, docs=docs,
+                                doc="The HTTP client every source shares: identity, time limits, size caps, retries.")
+
+
+@cache
+def runner_model() -> Any:
+    """The ``[runner]`` table (:data:`RUNNER_KEYS`)."""
+    return model_from_types("runner", RUNNER_KEYS, doc="How runs execute: task runner, batches, budgets, catch-up.")
+
+
+@cache
+def alerts_model() -> Any:
+    """The ``[alerts]`` table (:data:`ALERT_KEYS`)."""
+    return model_from_types("alerts", ALERT_KEYS, doc="When a claim counts as spreading.")
+
+
+@cache
+def media_model() -> Any:
+    """The ``[media]`` table (:class:`connectors.media.MediaSettings`' fields), for the JSON
+    Schema; the table is validated by ``MediaSettings.from_mapping``."""
+    from connectors.media import MediaSettings
+
+    return model_from_dataclass(MediaSettings, name="media", nullable=False)
+
+
+def _common_source_types(kind: str) -> dict[str, Any]:
+    return {
+        "name": Annotated[str, Field(pattern=_NAME.pattern)],
+        "kind": Literal[kind],  # type: ignore[valid-type]
+        "enabled": bool,
+        "budget": Annotated[float, Field(gt=0), Hint("must be a positive number of seconds")],
+    }
+
+
+def source_model(kind: str) -> Any:
+    """One ``[[sources]]`` entry of ``kind``: the common keys and the connector's
+    ``Source.OPTIONS``. A connector that declares no OPTIONS (or cannot be imported, which
+    :func:`build_source` reports) is not checked beyond the common keys."""
+    module = _module_or_none(kind)
+    declared = getattr(getattr(module, "Source", None), "OPTIONS", None)
+    doc = _first_line(getattr(module, "__doc__", None) or "")
+    return _source_model(kind, tuple(declared.items()) if isinstance(declared, dict) else None, doc)
+
+
+@cache
+def _source_model(kind: str, declared: tuple[tuple[str, Any], ...] | None, doc: str | None) -> Any:
+    if declared is None:
+        return model_from_types(f"source_{kind}", _common_source_types(kind), required=("name", "kind"),
+                                doc=doc, forbid_extra=False)
+    return model_from_types(f"source_{kind}", {**_common_source_types(kind), **dict(declared)},
+                            required=("name", "kind"), doc=doc)
+
+
+def _module_or_none(kind: str) -> Any:
+    from connectors.registry import module_for
+
+    try:
+        return module_for(kind)
+    except Exception:
+        return None
+
+
+def _first_line(text: str) -> str | None:
+    return " ".join(text.split("\n\n", 1)[0].split()) or None
 
 
 def _check_matching(path: Path, matching: dict[str, Any]) -> None:
@@ -293,25 +359,6 @@ def _check_matching(path: Path, matching: dict[str, Any]) -> None:
         if msg.startswith("[matching]"):
             msg = msg[len("[matching]"):].strip()
         raise _fail(path, "[matching]", msg) from None
-
-
-def _check_source_options(path: Path, name: str, kind: str, options: dict[str, Any]) -> None:
-    """Options against the connector's ``Source.OPTIONS`` (name -> type or tuple of types), if it
-    declares one; a connector that cannot be imported is reported later by :func:`build_source`."""
-    from connectors.registry import module_for
-
-    try:
-        declared = getattr(getattr(module_for(kind), "Source", None), "OPTIONS", None)
-    except Exception:
-        return
-    if not isinstance(declared, dict):
-        return
-    where = f"source {name!r} ({kind})"
-    for key, value in options.items():
-        if key not in declared:
-            known = ", ".join(sorted([*declared, *COMMON_SOURCE_KEYS]))
-            raise _fail(path, where, f"unknown option {key!r}; known options: {known}")
-        _check_type(path, where, key, value, declared[key])
 
 
 def build_source(cfg: PipelineConfig, src: SourceConfig, client: Any) -> Any:

@@ -45,6 +45,9 @@ Format of one claim (``rules/claims/<claim_id>.yaml``, one claim per file; files
 Large catalogues are imported from JSONL (:func:`load_jsonl`): one object per line with
 ``claim_id``, ``text``, ``title`` and optionally any of the fields above.
 
+The keys and value types of a YAML claim are checked by a pydantic model (:func:`claim_file_model`,
+built from :data:`KNOWN_FIELDS`, :data:`FILE_TYPES` and :class:`Claim`), which is also published
+as a JSON Schema for editors (``claimwatch schema catalogue``, docs/schema/claim.schema.json).
 Every problem raises :class:`CatalogueError` with one line naming the file (and line), the claim
 and the field, e.g. ``rules/claims/x.yaml: claim 'abc': field 'required_entities': must be a list
 of lists of strings``. Who raises it: the loaders here. What happens next: the CLI prints it and
@@ -60,21 +63,28 @@ and a rating that cannot be read is refused.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
 import re
 import tempfile
+import types
+import typing
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Annotated, Any, Iterable, Literal, Optional, Union
 
 import polars as pl
 import yaml
+from pydantic import (BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, WithJsonSchema,
+                      create_model)
 
 from rules.entities import EntityGroup, part_name_problem
 from rules.normalise import canonical_media, normalise
 from rules.schema import CLAIMS_SCHEMA
+from rules.validation import describe_type, first_problem, plain_type
 from rules.verdicts import SCALE, verdict_from_rating
 
 STATUSES = ("active", "imported", "retired")
@@ -93,6 +103,150 @@ MEDIA_CATEGORIES = (
     "DecontextualizedContent", "EditedOrCroppedContent", "OriginalMediaContent", "SatireOrParodyContent",
     "StagedContent", "TransformedContent",
 )
+
+
+# A text field may be written as a number (``title: 2024``); it is read as a string.
+_TEXT = Annotated[Union[StrictStr, StrictInt, StrictFloat], WithJsonSchema({"type": "string"})]
+
+
+class FactCheck(BaseModel):
+    """One fact check of the claim; further keys are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+    publisher: Optional[_TEXT] = None
+    url: StrictStr
+    date: Optional[Union[_TEXT, datetime.date]] = Field(None, description="YYYY-MM-DD")
+    rating: Optional[_TEXT] = Field(None, description="the fact-checker's own rating")
+
+
+# How a key of a claim file is written, where that differs from the loaded Claim's field (a
+# tuple is a list, a group of aliases a list...). Every other key in KNOWN_FIELDS is typed from
+# Claim's annotations, so a field added to Claim and KNOWN_FIELDS is validated and published in
+# the JSON Schema (``claimwatch schema catalogue``) as it is.
+FILE_TYPES: dict[str, Any] = {
+    "claim_id": Annotated[StrictStr, Field(pattern=CLAIM_ID_RE.pattern)],
+    "status": Optional[Literal[STATUSES]],  # type: ignore[valid-type]
+    "text": Optional[_TEXT],
+    "media_category": Optional[Literal[MEDIA_CATEGORIES]],  # type: ignore[valid-type]
+    # the groups' own rules (aliases that are part of a longer name, with_context needs context)
+    # are the loader's; the schema describes both forms for editors
+    "required_entities": Annotated[Optional[list[Any]], WithJsonSchema({"anyOf": [{"type": "null"}, {
+        "type": "array", "items": {"anyOf": [
+            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+                k: {"type": "array", "items": {"type": "string"}} for k in ("names", "with_context", "context", "exclude")}},
+        ]}}]})],
+    # a term of rules.verdicts.SCALE; the loader also reads a rating's capitals and says which term
+    # a free rating reads as
+    "verdict": Annotated[Optional[_TEXT], WithJsonSchema({"anyOf": [{"enum": list(SCALE)}, {"type": "null"}]})],
+    # "known_media": set below MediaFingerprint
+    "fact_checks": Optional[list[FactCheck]],
+    "region": Optional[Union[StrictStr, list[StrictStr]]],
+    "fact_check_urls": Optional[list[StrictStr]],
+}
+FILE_DOCS = {
+    "claim_id": "unique across the catalogue: lower-case letters, digits and '-'",
+    "status": "active (matched and flagged) | imported (awaits approval: never flagged) | retired (never matched)",
+    "text": "the claim as fact-checkers state it (a claim needs a text or a title)",
+    "title": "headline",
+    "variants": "paraphrases, other languages and scripts",
+    "verdict": "the fact-checkers' verdict on the scale: false, altered, misleading, missing-context (flag); mixture, unproven, satire (review only); mostly-true, true (never flag)",
+    "media_category": "schema.org MediaReview mediaAuthenticityCategory term",
+    "required_entities": "groups: every group must be named in a post; a group is a list of aliases or a mapping with names, with_context, context and exclude",
+    "true_statements": "true facts that look like the claim (counter-evidence)",
+    "debunk_variants": "how a debunk may put it instead of restating the claim",
+    "known_media": "URLs and youtube:<11-char id> of the clip and its re-uploads, and fingerprints of known copies",
+    "fact_checks": "the fact checks (an active claim needs at least one with a url)",
+    "debunk_note": "what really happened, for analysts",
+    "region": "country codes, e.g. [PK]",
+    "fact_check_urls": "more fact-check URLs (added to fact_checks)",
+}
+
+
+def _file_type(annotation: Any) -> Any:
+    """Claim's annotation as the file writes it: text may be written as a number."""
+    if annotation is str:
+        return _TEXT
+    if typing.get_origin(annotation) in (Union, types.UnionType) and set(typing.get_args(annotation)) == {str, type(None)}:
+        return Optional[_TEXT]
+    return plain_type(annotation)
+
+
+@cache
+def claim_file_model() -> type[BaseModel]:
+    """The pydantic model of one claim in a YAML file: the keys of :data:`KNOWN_FIELDS`, typed by
+    :data:`FILE_TYPES` or else from :class:`Claim`'s annotations; unknown keys are refused."""
+    hints = typing.get_type_hints(Claim)
+    fields: dict[str, Any] = {}
+    for key in sorted(KNOWN_FIELDS, key=lambda k: (k not in _ORDER, _ORDER.index(k) if k in _ORDER else 0, k)):
+        annotation = FILE_TYPES.get(key)
+        if annotation is None:
+            annotation = _file_type(hints[key]) if key in hints else Any
+            if typing.get_origin(annotation) is list:
+                annotation = Optional[annotation]
+        default = ... if key == "claim_id" else None
+        fields[key] = (annotation, Field(default, description=FILE_DOCS.get(key)))
+    return create_model(
+        "claim", __config__=ConfigDict(extra="forbid", json_schema_extra=_claim_schema_extra),
+        __doc__="One claim of the claimwatch catalogue (rules/claims/<claim_id>.yaml).", **fields)
+
+
+_ORDER = ["claim_id", "status", "title", "text", "variants", "verdict", "media_category", "required_entities",
+          "known_media", "fact_checks", "debunk_note", "region"]
+
+
+def _claim_schema_extra(schema: dict[str, Any]) -> None:
+    # what the loader checks across keys, for editors: a text or a title; an active claim (the
+    # default) has a fact check
+    schema["anyOf"] = [{"required": ["text"]}, {"required": ["title"]}]
+    schema["if"] = {"not": {"required": ["status"], "properties": {"status": {"enum": ["imported", "retired"]}}}}
+    schema["then"] = {"anyOf": [{"required": ["fact_checks"], "properties": {"fact_checks": {"minItems": 1}}},
+                                {"required": ["fact_check_urls"], "properties": {"fact_check_urls": {"minItems": 1}}}]}
+
+
+def _check_file_shape(raw: dict[str, Any], bad: Any) -> None:
+    """Keys and value types of one claim of a YAML file against :func:`claim_file_model`;
+    raises ``bad(field, what)``."""
+    model = claim_file_model()
+    try:
+        model.model_validate(raw)
+    except ValidationError as exc:
+        problem = first_problem(exc, model)
+        top = str(problem.loc[0]) if problem.loc else problem.key
+        if problem.unknown:
+            known = ", ".join(sorted(KNOWN_FIELDS - {"notes", "tags", "language", "lang", "first_seen", "source"}))
+            hint = f"; did you mean '{problem.suggestion}'?" if problem.suggestion else ""
+            raise bad(top, f"unknown field{hint} (known: {known})") from None
+        info = model.model_fields.get(top)
+        if problem.kind == "literal_error" and len(problem.loc) == 1:
+            choices = typing.get_args(_strip_optional(info.annotation)) if info else ()
+            null = " or null" if info is not None and _is_optional(info.annotation) else ""
+            hint = f"; did you mean '{problem.suggestion}'?" if problem.suggestion else ""
+            raise bad(top, f"must be one of {', '.join(map(str, choices))}{null} (got '{problem.value}'){hint}") from None
+        if problem.missing and len(problem.loc) > 1:
+            raise bad(top, f"{_item_text(problem.loc[1:-1])}{problem.key} is missing")
+        if len(problem.loc) > 1 and problem.loc[1:] and problem.kind not in ("list_type", "dict_type", "model_type"):
+            inner = _item_text(problem.loc[1:])
+            if inner:
+                raise bad(top, f"{inner}{problem.text}") from None
+        wanted = describe_type(_strip_optional(info.annotation)) if info else "valid"
+        raise bad(top, f"must be {wanted}") from None
+
+
+def _item_text(loc: tuple[Any, ...]) -> str:
+    parts = [f"item {p + 1}" if isinstance(p, int) else str(p) for p in loc]
+    return ", ".join(parts) + ": " if parts else ""
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if not _is_optional(annotation):
+        return annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if len(args) == 1 else Union[tuple(args)]
+
+
+def _is_optional(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (Union, types.UnionType) and type(None) in typing.get_args(annotation)
 
 
 class CatalogueError(ValueError):
@@ -133,6 +287,25 @@ class MediaFingerprint:
         if self.regions:
             out["regions"] = list(self.regions)
         return out
+
+
+def _fingerprint_schema() -> dict[str, Any]:
+    from rules.validation import model_from_dataclass
+
+    model = model_from_dataclass(
+        MediaFingerprint, name="fingerprint", required=("algorithm", "kind", "hashes"),
+        types_={"algorithm": Literal[tuple(HASH_BITS)], "kind": Literal["image", "video"],
+                "regions": list[Literal[FINGERPRINT_REGIONS]]},  # type: ignore[misc]
+        doc="Perceptual hashes of one known copy of the claim's media (claimwatch claims add-media writes them).")
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    return schema
+
+
+# the items' own rules (hash widths, one time and quality per hash) are the loader's
+FILE_TYPES["known_media"] = Annotated[Optional[list[Any]], WithJsonSchema({"anyOf": [{"type": "null"}, {
+    "type": "array", "items": {"anyOf": [{"type": "string", "description": "a URL or youtube:<11-char id>"},
+                                         _fingerprint_schema()]}}]})]
 
 
 def parse_fingerprint(raw: Any, what: str) -> MediaFingerprint:
@@ -336,9 +509,7 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
         return CatalogueError(f"{where}: claim '{cid}': field '{fname}': {what}")
 
     if strict_fields:
-        unknown = sorted(set(raw) - KNOWN_FIELDS)
-        if unknown:
-            raise bad(unknown[0], f"unknown field (known: {', '.join(sorted(KNOWN_FIELDS - {'notes', 'tags', 'language', 'lang', 'first_seen', 'source'}))})")
+        _check_file_shape(raw, bad)
 
     def opt_str(fname: str) -> str | None:
         v = raw.get(fname)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from functools import cache
 from typing import Any, Mapping
 
 
@@ -86,17 +87,36 @@ class MatchConfig:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> "MatchConfig":
-        """Build from the ``[matching]`` table; unknown keys raise ``ValueError`` naming them."""
+        """Build from the ``[matching]`` table; unknown keys and wrong types raise ``ValueError``
+        (one line naming the key; an unknown key with the nearest known one)."""
+        from rules.validation import ValidationError, first_problem
+
         if mapping is None:
             return cls()
         if not isinstance(mapping, Mapping):
             raise ValueError(f"[matching] must be a table of settings (got {type(mapping).__name__})")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(mapping) - known)
-        if unknown:
-            raise ValueError(f"[matching] unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
-        values = dict(mapping)
-        for name in ("flag_threshold", "review_threshold", "report_floor", "media_query_share", "media_known_share"):
-            if isinstance(values.get(name), int) and not isinstance(values.get(name), bool):
-                values[name] = float(values[name])
-        return cls(**values)
+        model = matching_model()
+        try:
+            values = model.model_validate(dict(mapping))
+        except ValidationError as exc:
+            problem = first_problem(exc, model)
+            if problem.unknown:
+                unknown = sorted({str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden"})
+                raise ValueError(f"[matching] unknown key(s) {', '.join(unknown)}{problem.did_you_mean}; "
+                                 f"known keys: {', '.join(sorted(model.model_fields))}") from None
+            try:  # the dataclass's own check says more when it has one (the range of a threshold)
+                cls(**{problem.key: problem.value})
+            except (ValueError, TypeError) as own:
+                if str(own).startswith(f"[matching] {problem.key} "):
+                    raise ValueError(str(own)) from None
+            raise ValueError(f"[matching] {problem.key} {problem.text}") from None
+        return cls(**{k: getattr(values, k) for k in values.model_fields_set})
+
+
+@cache
+def matching_model() -> Any:
+    """The pydantic model of the ``[matching]`` table, built from :class:`MatchConfig`'s fields."""
+    from rules.validation import model_from_dataclass
+
+    return model_from_dataclass(MatchConfig, name="matching", nullable=False,
+                                doc="Thresholds and knobs of the matcher (scores are calibrated 0-100).")
