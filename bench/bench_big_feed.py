@@ -74,7 +74,8 @@ def run_once(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, float 
         print("".join(lines[-20:]), out[-2000:], file=sys.stderr)
     fetch_store = (marks["stored"] - marks["first"]) if marks["first"] and marks["stored"] else None
     return {"exit": proc.returncode, "wall": wall, "fetch_store": fetch_store, "stored_hwm": marks["stored_hwm"],
-            "end_hwm": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime, "stored": marks.get("stored_line")}
+            "end_hwm": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime, "stored": marks.get("stored_line"),
+            "time": next((ln.strip() for ln in (out + "".join(lines)).splitlines() if ln.strip().startswith("time:")), None)}
 
 
 def main() -> None:
@@ -115,6 +116,8 @@ def main() -> None:
             print(f"run {n}: exit {r['exit']}, wall {r['wall']:.1f} s (CPU {r['cpu']:.1f} s), fetch/parse/store {fs}, "
                   f"peak RSS when stored {r['stored_hwm'] or 0:.0f} MB, at the end {r['end_hwm'] or 0:.0f} MB; "
                   f"{r['stored']}")
+            if r["time"]:
+                print(f"       {r['time']}")
 
 
 if __name__ == "__main__":

@@ -512,6 +512,8 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
     def bad(fname: str, what: str) -> CatalogueError:
         return CatalogueError(f"{where}: claim '{cid}': field '{fname}': {what}")
 
+    if isinstance(raw.get("verdict"), bool):  # YAML reads an unquoted `verdict: false` as a boolean
+        raw = {**raw, "verdict": "true" if raw["verdict"] else "false"}
     if strict_fields:
         _check_file_shape(raw, bad)
 
@@ -543,8 +545,6 @@ def _claim_from_mapping(raw: Any, where: str, *, strict_id: bool, strict_fields:
     status = opt_str("status") or default_status
     if status not in STATUSES:
         raise bad("status", f"must be one of {', '.join(STATUSES)} (got '{status}')")
-    if isinstance(raw.get("verdict"), bool):  # YAML reads an unquoted `verdict: false` as a boolean
-        raw = {**raw, "verdict": "true" if raw["verdict"] else "false"}
     verdict = opt_str("verdict")
     if verdict is not None:
         term = verdict_from_rating(verdict)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
@@ -57,6 +58,7 @@ _URDU_VOWELS = set("اوی")
 _URDU_FOLD = str.maketrans({"ڈ": "د", "ٹ": "ت", "ڑ": "ر", "ں": "ن", "ۂ": "ہ"})
 
 
+@lru_cache(maxsize=1 << 17)
 def skeleton(word: str) -> str:
     """Transliteration skeleton of one normalised word (see the module docstring)."""
     if _LATIN.match(word):
@@ -78,6 +80,7 @@ def skeleton(word: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=1 << 18)
 def words_match(a: str, b: str) -> bool:
     """Two normalised words name the same thing, spelling aside."""
     if a == b:
@@ -101,6 +104,10 @@ class _Phrases:
         self.exact = (re.compile(r"(?<!\S)(?:" + "|".join(map(re.escape, self.phrases)) + r")(?!\S)")
                       if self.phrases else None)
         self.split = [p.split() for p in self.phrases]
+        # first word -> phrases starting with it, longest first (the order of self.split)
+        self.by_first: dict[str, list[list[str]]] = {}
+        for ws in self.split:
+            self.by_first.setdefault(ws[0], []).append(ws)
         self.joined = {p.replace(" ", ""): p for p in self.phrases}
         # first word's skeleton -> phrases starting with a word of that skeleton
         self.by_skeleton: dict[str, list[list[str]]] = {}
@@ -110,6 +117,29 @@ class _Phrases:
             if len(ws[0]) >= 7:
                 self.long_first.append(ws)
         self.compound = [j for j in self.joined if len(j) >= 4 and _LATIN.match(j)]
+        self.compound_pos = {j: k for k, j in enumerate(self.compound)}
+        # a cache: word -> (phrases whose first word it matches by spelling, alias it ends with)
+        self._starts: dict[str, tuple[list[list[str]], str | None]] = {}
+
+    def __getstate__(self) -> dict:
+        state = dict(vars(self))
+        state["_starts"] = {}  # a cache: never pickled
+        return state
+
+    def _start(self, w: str) -> tuple[list[list[str]], str | None]:
+        """Phrases (longest first) whose first word ``w`` matches by spelling, and the alias a
+        hashtag or handle ``w`` ends with (:meth:`_compound_in`), computed once per word."""
+        got = self._starts.get(w)
+        if got is None:
+            candidates = self.by_skeleton.get(skeleton(w), [])
+            if len(w) >= 7:
+                candidates = candidates + self.long_first
+            first = [ws for ws in candidates if words_match(w, ws[0])]
+            compound = self._compound_in(w) if len(w) >= 6 and _LATIN.match(w) else None
+            if len(self._starts) > 200_000:
+                self._starts.clear()
+            got = self._starts[w] = (first, compound)
+        return got
 
     def find(self, words: list[str], text: str) -> tuple[list[tuple[int, int]], str | None]:
         """``(start, number of words)`` of every alias found (exact matches only when there is
@@ -118,8 +148,8 @@ class _Phrases:
             return [], None
         if self.exact is not None and self.exact.search(text):
             spans = []
-            for i in range(len(words)):
-                for ws in self.split:
+            for i, w in enumerate(words):
+                for ws in self.by_first.get(w, ()):
                     if words[i:i + len(ws)] == ws:
                         spans.append((i, len(ws)))
                         break
@@ -130,25 +160,33 @@ class _Phrases:
                 spans.append((i, 1))
                 how = how or f"{w}~{self.joined[w]}"
                 continue
-            candidates = self.by_skeleton.get(skeleton(w), [])
-            if len(w) >= 7:
-                candidates = candidates + self.long_first
+            candidates, compound = self._start(w)
+            if not candidates and compound is None:
+                continue
             found = False
             for ws in candidates:
                 span = words[i:i + len(ws)]
-                if len(span) == len(ws) and all(words_match(x, y) for x, y in zip(span, ws)):
+                if len(span) == len(ws) and all(words_match(x, y) for x, y in zip(span[1:], ws[1:])):
                     spans.append((i, len(ws)))
                     how = how or f"{' '.join(span)}~{' '.join(ws)}"
                     found = True
                     break
-            if found or len(w) < 6 or not _LATIN.match(w):
-                continue
-            for j in self.compound:  # an alias inside a hashtag or handle: #londonprotest, #dgispr
-                if len(w) >= len(j) + 2 and (w.endswith(j) or (w.startswith(j) and w[len(j):].isdigit())):
-                    spans.append((i, 1))
-                    how = how or f"{w}~{self.joined[j]}"
-                    break
+            if not found and compound is not None:  # an alias inside a hashtag or handle: #londonprotest, #dgispr
+                spans.append((i, 1))
+                how = how or f"{w}~{self.joined[compound]}"
         return spans, how
+
+    def _compound_in(self, w: str) -> str | None:
+        """The first alias of :attr:`compound` (in its order) that ``w`` ends with, or starts
+        with before nothing but digits, leaving at least two characters of ``w`` around it.
+        Looks up ``w``'s suffixes and prefixes instead of trying every alias."""
+        pos = self.compound_pos
+        if not pos:
+            return None
+        hits = [w[-k:] for k in range(4, len(w) - 1) if w[-k:] in pos]
+        digits = len(w) - len(w.rstrip("0123456789"))
+        hits += [w[:-k] for k in range(2, digits + 1) if len(w) - k >= 4 and w[:-k] in pos]
+        return min(hits, key=pos.__getitem__) if hits else None
 
 
 def _words(text: str) -> list[str]:
