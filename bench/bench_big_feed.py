@@ -9,7 +9,7 @@ sees the same, unchanged feed: a 304 with ``--etag``, else a full download whose
 known). For each run it prints the wall time of the whole process, the seconds from the run's
 first progress line to "stored N new posts" (fetch, parse, de-duplicate, write), the peak RSS
 of the claimwatch process when the posts were stored (VmHWM) and at its end, and the posts
-stored. Goals (issue 11): 100,000 entries in <= 60 s and <= 500 MB for the fetch/parse/store
+stored. Goals: 100,000 entries in <= 60 s and <= 500 MB for the fetch/parse/store
 side; the unchanged second run <= 20 s.
 """
 

@@ -8,7 +8,7 @@ length, JSON nested 100,000 deep, bad UTF-8, wrong types, XXE, billion laughs, p
 entities, redirect loops, an HTML page, an unknown Content-Encoding, cut bodies, a 429 asking
 for a day, 10 MB single lines, binary garbage. It prints the run's wall time, the peak RSS of
 the claimwatch process (VmHWM), the exit code and one line per source from the summary.
-Goal (issue 11): <= 150 s and <= 600 MB, one clear line per bad source, the good one stored.
+Goal: <= 150 s and <= 600 MB, one clear line per bad source, the good one stored.
 """
 
 from __future__ import annotations
