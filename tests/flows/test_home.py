@@ -163,8 +163,19 @@ def test_a_non_editable_install_never_writes_into_site_packages(tmp_path):
 def test_the_image_gives_claimwatch_home_a_catalogue_its_user_can_write():
     text = (ROOT / "deploy" / "Dockerfile").read_text()
     assert "CLAIMWATCH_HOME=/app" in text
-    install, init = text.index("RUN pip install -c constraints.txt ."), text.index("&& claimwatch init /app")
-    assert install < init < text.index("chown -R claimwatch /app/claimwatch-data /app/claims") < text.index("USER claimwatch")
+    install, init = text.index("/opt/claimwatch/bin/pip install -c constraints.txt ."), text.index("&& claimwatch init /app")
+    assert install < text.index("COPY --from=build /opt/claimwatch /opt/claimwatch") < init < text.index("chown -R claimwatch /app/claimwatch-data /app/claims") < text.index("USER claimwatch")
+
+
+def test_the_image_check_script_is_valid_bash_and_mounts_files_that_exist():
+    script = ROOT / "deploy" / "check-image.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text()
+    for rel in ("tests/connectors/fixtures/claimreview/single.html", "tests/flows/fixtures/claimreview_rated_true.html"):
+        assert rel in text and (ROOT / rel).is_file(), rel
+    dockerignore = (ROOT / ".dockerignore").read_text().split()
+    for copied in ("connectors", "rules", "flows", "deploy", "pyproject.toml", "constraints.txt", "README.md"):
+        assert copied in (ROOT / "deploy" / "Dockerfile").read_text() and copied not in dockerignore, copied
 
 
 def test_serve_passes_the_catalogue_to_the_pipeline_and_refuses_a_broken_one(tmp_path, monkeypatch):
