@@ -16,7 +16,6 @@ mentions; the window of a long post; hedges), see :mod:`rules.post_stance`.
 from __future__ import annotations
 
 import json
-import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -86,6 +85,7 @@ class StanceModel:
         self.coef = np.asarray(spec["coef"], dtype=np.float64)  # classes x (ngrams + cues)
         self.intercept = np.asarray(spec["intercept"], dtype=np.float64)
         self.info = {k: spec[k] for k in ("fitted_on", "fit") if k in spec}
+        self._word_cache: dict[str, np.ndarray] = {}  # word -> vocabulary ids of its n-grams
         if list(spec["cue_features"]) != list(CUE_FEATURES) or tuple(spec["ngrams"]) != NGRAMS:
             raise ValueError(f"{MODEL_PATH.name} was fitted with other features; refit it with bench/fit_stance.py")
 
@@ -94,31 +94,63 @@ class StanceModel:
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def features(self, norm: Sequence[str], raw: Sequence[str | None]) -> sparse.csr_matrix:
-        vocab = self.vocabulary
-        rows, cols, vals = [], [], []
-        for r, text in enumerate(norm):
-            counts: dict[int, int] = {}
-            for g in char_ngrams(text):
-                j = vocab.get(g)
-                if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
-            if not counts:
-                continue
-            idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-            w = (1.0 + np.log(tf)) * self.idf[idx]
-            w /= math.sqrt(float(w @ w)) or 1.0
-            rows.append(np.full(len(idx), r, dtype=np.int64))
-            cols.append(idx)
-            vals.append(w)
-        n_grams = len(self.idf)
-        grams = sparse.csr_matrix(
-            (np.concatenate(vals) if vals else np.empty(0),
-             (np.concatenate(rows) if rows else np.empty(0, dtype=np.int64),
-              np.concatenate(cols) if cols else np.empty(0, dtype=np.int64))),
-            shape=(len(norm), n_grams))
+        grams = self.gram_features(norm)
         cue = sparse.csr_matrix(cue_frame(norm, raw) * self.cue_weight)
         return sparse.hstack([grams, cue], format="csr")
+
+    def gram_features(self, norm: Sequence[str]) -> sparse.csr_matrix:
+        """The sublinear TF-IDF of the character n-grams of many texts, rows of unit length
+        (texts x vocabulary; a text without a known n-gram is a row of zeros).
+
+        Counted for the whole batch at once: each distinct word's n-gram ids are looked up once
+        (and kept, :meth:`_word_ids`), then texts x words times words x n-grams gives the counts."""
+        words: dict[str, int] = {}
+        tokens: list[int] = []
+        indptr = [0]
+        for text in norm:
+            for w in text.split():
+                j = words.get(w)
+                if j is None:
+                    j = words[w] = len(words)
+                tokens.append(j)
+            indptr.append(len(tokens))
+        n_texts, n_grams = len(norm), len(self.idf)
+        if not tokens:
+            return sparse.csr_matrix((n_texts, n_grams), dtype=np.float64)
+        per_word = [self._word_ids(w) for w in words]
+        w_indptr = np.zeros(len(per_word) + 1, dtype=np.int64)
+        np.cumsum([len(a) for a in per_word], out=w_indptr[1:])
+        word_grams = sparse.csr_matrix(
+            (np.ones(int(w_indptr[-1])), np.concatenate(per_word), w_indptr), shape=(len(per_word), n_grams))
+        text_words = sparse.csr_matrix(
+            (np.ones(len(tokens)), np.asarray(tokens, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
+            shape=(n_texts, len(per_word)))
+        counts = (text_words @ word_grams).tocsr()
+        counts.sum_duplicates()
+        counts.eliminate_zeros()
+        w = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
+        rows = np.repeat(np.arange(n_texts), np.diff(counts.indptr))
+        norms = np.sqrt(np.bincount(rows, weights=w * w, minlength=n_texts))
+        norms[norms == 0] = 1.0
+        counts.data = w / norms[rows]
+        return counts
+
+    def _word_ids(self, word: str) -> np.ndarray:
+        """Vocabulary ids of one word's n-grams (:func:`char_ngrams`), repeats kept; cached."""
+        got = self._word_cache.get(word)
+        if got is None:
+            vocab = self.vocabulary
+            got = np.fromiter((j for j in (vocab.get(g) for g in _word_grams(word, *NGRAMS)) if j is not None),
+                              dtype=np.int32)
+            if len(self._word_cache) > 200_000:
+                self._word_cache.clear()
+            self._word_cache[word] = got
+        return got
+
+    def __getstate__(self) -> dict:
+        state = dict(vars(self))
+        state["_word_cache"] = {}  # a cache: never pickled
+        return state
 
     def scores(self, norm: Sequence[str], raw: Sequence[str | None]) -> np.ndarray:
         """Class probabilities (texts x :attr:`classes`)."""
