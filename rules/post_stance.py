@@ -41,22 +41,26 @@ def post_cues(frame: pl.DataFrame, text: pl.Series, model: "StanceModel | None" 
     norm = normalise_series(raw_for_stance)
     lead = norm.str.split(" ").list.head(LEAD_WORDS).list.join(" ")
     raw = text.fill_null("")
-    cues = pl.DataFrame({"n": norm, "r": raw, "lead": lead}).select(
-        post_stance_expr(pl.col("n"), pl.col("r")).alias("stance"),
-        post_stance_expr(pl.col("lead"), pl.col("r")).alias("lead_stance"),
-        (pl.col("n").str.count_matches(" ") + 1).alias("words"),
-        hedge_expr(pl.col("n")).alias("hedge"),
-    )
-    if model is not None:
+    frame = pl.DataFrame({"n": norm, "r": raw, "lead": lead})
+    common = [post_stance_expr(pl.col("lead"), pl.col("r")).alias("lead_stance"),
+              (pl.col("n").str.count_matches(" ") + 1).alias("words")]
+    if model is None:
+        cues = frame.select(post_stance_expr(pl.col("n"), pl.col("r")).alias("stance"), *common,
+                            hedge_expr(pl.col("n")).alias("hedge"))
+    else:
+        # the model's cue features (hedge among them) read in the same pass as the lead's stance
+        got = frame.select(*model.cue_exprs(pl.col("n"), pl.col("r")), *common)
         norm_list, raw_list = norm.to_list(), raw.to_list()
-        long_rows = [i for i, w in enumerate(cues.get_column("words").to_list()) if w >= LONG_POST_WORDS]
-        lead_stance = cues.get_column("lead_stance").to_list()
+        long_rows = [i for i, w in enumerate(got.get_column("words").to_list()) if w >= LONG_POST_WORDS]
+        lead_stance = got.get_column("lead_stance").to_list()
         if long_rows:
             lead_list = lead.to_list()
             for i, st in zip(long_rows, model.predict([lead_list[i] for i in long_rows], [raw_list[i] for i in long_rows])):
                 lead_stance[i] = st
-        cues = cues.with_columns(pl.Series("stance", model.predict(norm_list, raw_list), dtype=pl.String),
-                                 pl.Series("lead_stance", lead_stance, dtype=pl.String))
+        cues = pl.DataFrame({
+            "stance": pl.Series(model.predict(norm_list, raw_list, model.cue_matrix(got)), dtype=pl.String),
+            "lead_stance": pl.Series(lead_stance, dtype=pl.String), "words": got.get_column("words"),
+            "hedge": got.get_column("hedge")})
     cues = cues.with_columns(
         # a long article that calls the claim false only in passing mentions it
         pl.when((pl.col("stance") == "debunks") & (pl.col("lead_stance") != "debunks")
