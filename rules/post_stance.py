@@ -49,7 +49,8 @@ def post_cues(frame: pl.DataFrame, text: pl.Series, model: "StanceModel | None" 
                             hedge_expr(pl.col("n")).alias("hedge"))
     else:
         # the model's cue features (hedge among them) read in the same pass as the lead's stance
-        got = frame.select(*model.cue_exprs(pl.col("n"), pl.col("r")), *common)
+        got = frame.with_columns(post_stance_expr(pl.col("n"), pl.col("r")).alias("st")).select(
+            *model.cue_exprs(pl.col("n"), pl.col("r"), pl.col("st")), *common)
         norm_list, raw_list = norm.to_list(), raw.to_list()
         long_rows = [i for i, w in enumerate(got.get_column("words").to_list()) if w >= LONG_POST_WORDS]
         lead_stance = got.get_column("lead_stance").to_list()

@@ -37,10 +37,12 @@ CUE_FEATURES = ("cue_spreads", "cue_debunks", "cue_mentions", "cue_unclear", "de
                 "direct_debunk", "hedge")
 
 
-def cue_exprs(n: pl.Expr, r: pl.Expr) -> list[pl.Expr]:
+def cue_exprs(n: pl.Expr, r: pl.Expr, st: pl.Expr | None = None) -> list[pl.Expr]:
     """The cue features as polars expressions named as in :data:`CUE_FEATURES` (``n``: the
-    normalised text, ``r``: the raw text with nulls as "", for question marks)."""
-    st = cues.post_stance_expr(n, r)
+    normalised text, ``r``: the raw text with nulls as "", for question marks; ``st``: a column
+    holding ``rules.stance.post_stance_expr(n, r)``, computed once: polars would evaluate the
+    expression once per feature that compares it)."""
+    st = cues.post_stance_expr(n, r) if st is None else st
     return [
         (st == "spreads").alias("cue_spreads"), (st == "debunks").alias("cue_debunks"),
         (st == "mentions").alias("cue_mentions"), (st == "unclear").alias("cue_unclear"),
@@ -55,7 +57,8 @@ def cue_exprs(n: pl.Expr, r: pl.Expr) -> list[pl.Expr]:
 def cue_frame(norm: Sequence[str], raw: Sequence[str | None]) -> np.ndarray:
     """The cue features of many texts as a 0/1 matrix (texts x :data:`CUE_FEATURES`)."""
     df = pl.DataFrame({"n": list(norm), "r": [x or "" for x in raw]}, schema={"n": pl.String, "r": pl.String})
-    return cue_matrix(df.select(cue_exprs(pl.col("n"), pl.col("r"))))
+    n, r = pl.col("n"), pl.col("r")
+    return cue_matrix(df.with_columns(cues.post_stance_expr(n, r).alias("st")).select(cue_exprs(n, r, pl.col("st"))))
 
 
 def cue_matrix(frame: pl.DataFrame) -> np.ndarray:
