@@ -76,7 +76,9 @@ def pair_stances(index: "ClaimIndex", batch: "PostBatch", pp: np.ndarray, cc: np
                  idx: np.ndarray, model: "StanceModel | None" = None) -> dict[int, str]:
     """Stance of the pairs ``idx`` whose post is long, from the words around the claim; other
     pairs keep the post's stance (not in the result)."""
-    todo = [i for i in idx.tolist() if len(batch.norm[int(pp[i])].split()) > STANCE_WINDOW_WORDS]
+    posts = pp[idx].tolist()
+    n_words = {p: len(batch.norm[p].split()) for p in set(posts)}
+    todo = [i for i, p in zip(idx.tolist(), posts) if n_words[p] > STANCE_WINDOW_WORDS]
     if not todo:
         return {}
     windows = [index.window(batch.norm[int(pp[i])], int(cc[i]), STANCE_WINDOW_WORDS) for i in todo]
@@ -87,7 +89,7 @@ def pair_stances(index: "ClaimIndex", batch: "PostBatch", pp: np.ndarray, cc: np
     out = {}
     for i, st in zip(todo, got):
         p = int(pp[i])
-        if st == "debunks" and batch.lead_stance[p] != "debunks" and len(batch.norm[p].split()) >= LONG_POST_WORDS:
+        if st == "debunks" and batch.lead_stance[p] != "debunks" and n_words[p] >= LONG_POST_WORDS:
             st = "mentions"
         out[i] = st
     return out

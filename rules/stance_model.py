@@ -16,6 +16,7 @@ mentions; the window of a long post; hedges), see :mod:`rules.post_stance`.
 from __future__ import annotations
 
 import json
+from itertools import chain
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -123,21 +124,17 @@ class StanceModel:
 
         Counted for the whole batch at once: each distinct word's n-gram ids are looked up once
         (and kept: :meth:`_word_ids`), then texts x words times words x n-grams gives the counts."""
-        words: dict[str, int] = {}
-        tokens: list[int] = []
-        indptr = [0]
-        for text in norm:
-            for w in text.split():
-                j = words.get(w)
-                if j is None:
-                    j = words[w] = len(words)
-                tokens.append(j)
-            indptr.append(len(tokens))
+        split = [text.split() for text in norm]
+        flat = list(chain.from_iterable(split))
         n_texts, n_grams = len(norm), len(self.idf)
-        if not tokens:
+        if not flat:
             return sparse.csr_matrix((n_texts, n_grams), dtype=np.float64)
+        words = {w: j for j, w in enumerate(dict.fromkeys(flat))}
+        tokens = np.fromiter(map(words.__getitem__, flat), dtype=np.int64, count=len(flat))
+        indptr = np.zeros(n_texts + 1, dtype=np.int64)
+        np.cumsum([len(ws) for ws in split], out=indptr[1:])
         cache = self._word_cache
-        per_word = [cache.get(w) for w in words]
+        per_word = list(map(cache.get, words))
         missing = [w for w, ids in zip(words, per_word) if ids is None]
         if missing:
             new = self._word_ids(missing)
@@ -149,9 +146,7 @@ class StanceModel:
         np.cumsum([len(a) for a in per_word], out=w_indptr[1:])
         word_grams = sparse.csr_matrix(
             (np.ones(int(w_indptr[-1])), np.concatenate(per_word), w_indptr), shape=(len(per_word), n_grams))
-        text_words = sparse.csr_matrix(
-            (np.ones(len(tokens)), np.asarray(tokens, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
-            shape=(n_texts, len(per_word)))
+        text_words = sparse.csr_matrix((np.ones(len(tokens)), tokens, indptr), shape=(n_texts, len(per_word)))
         counts = (text_words @ word_grams).tocsr()
         counts.sum_duplicates()
         counts.eliminate_zeros()
