@@ -29,6 +29,7 @@ from rules import stance as cues
 
 MODEL_PATH = Path(__file__).resolve().parent / "stance_model.json"
 NGRAMS = (2, 5)
+LONG_WORD = 64  # longer words get their n-grams in Python (see StanceModel._word_ids)
 STANCES = ("debunks", "mentions", "spreads", "unclear")
 
 # cue features, in model order: name -> polars expression over the normalised text ``n`` and the
@@ -141,7 +142,7 @@ class StanceModel:
             per_word = [new[w] if ids is None else ids for w, ids in zip(words, per_word)]
             if len(cache) + len(new) > 200_000:
                 cache.clear()
-            cache.update(new)
+            cache.update((w, ids) for w, ids in new.items() if len(w) <= LONG_WORD)
         w_indptr = np.zeros(len(per_word) + 1, dtype=np.int64)
         np.cumsum([len(a) for a in per_word], out=w_indptr[1:])
         word_grams = sparse.csr_matrix(
@@ -159,8 +160,16 @@ class StanceModel:
 
     def _word_ids(self, words: list[str]) -> dict[str, np.ndarray]:
         """Vocabulary ids of the n-grams (:func:`char_ngrams`) of each of many distinct words,
-        repeats kept: every n-gram of every word in one frame, joined with the vocabulary."""
+        repeats kept: every n-gram of every word in one frame, joined with the vocabulary (a long
+        word in Python: polars slices a string from its start, so its n-grams would cost the
+        square of its length)."""
         lo, hi = NGRAMS
+        out = {w: np.array([j for j in map(self.vocabulary.get, _word_grams.__wrapped__(w, lo, hi)) if j is not None],
+                           dtype=np.int32) for w in words if len(w) > LONG_WORD}
+        if out:
+            words = [w for w in words if len(w) <= LONG_WORD]
+            if not words:
+                return out
         padded = pl.DataFrame({"p": words}, schema={"p": pl.String}).with_row_index("k").with_columns(
             (pl.lit(" ") + pl.col("p") + pl.lit(" ")).alias("p"))
         size = pl.col("p").str.len_chars()
@@ -175,7 +184,8 @@ class StanceModel:
         k = hits.get_column("k").to_numpy()
         j = hits.get_column("j").to_numpy()
         bounds = np.searchsorted(k, np.arange(len(words) + 1)).tolist()
-        return {w: j[bounds[i]:bounds[i + 1]] for i, w in enumerate(words)}
+        out.update((w, j[bounds[i]:bounds[i + 1]]) for i, w in enumerate(words))
+        return out
 
     def __getstate__(self) -> dict:
         state = dict(vars(self))

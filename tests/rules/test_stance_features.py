@@ -20,6 +20,7 @@ TEXTS = [
     "", "   ", "🔥🔥🔥", None, "a", "aa aa aa aa", "x y z", "zzzzqqqxxjj", "12 345 6789",
     "London mein PTI ka jalsa, لندن میں بڑا احتجاج, huge crowd outside Downing Street",
     " ".join(["khan trump release video court hearing"] * 30),
+    "x" * 3000 + " short words " + "ب" * 70, "a" * 64 + " " + "a" * 65,
 ]
 
 
