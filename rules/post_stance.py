@@ -30,15 +30,25 @@ LONG_POST_WORDS = 150
 STANCE_WINDOW_WORDS = 60
 
 
-def post_cues(frame: pl.DataFrame, text: pl.Series, model: "StanceModel | None" = None
-              ) -> tuple[list[str], list[bool], list[str]]:
+def post_cues(frame: pl.DataFrame, text: pl.Series, model: "StanceModel | None" = None,
+              norm_full: pl.Series | None = None) -> tuple[list[str], list[bool], list[str]]:
     """Stance, hedge and lead stance of each post (``frame`` has ``title`` and ``text``; ``text``
     is the raw text, whose question marks count). ``model``: the learned stance model
-    (:mod:`rules.stance_model`); without it the cue lists decide alone."""
+    (:mod:`rules.stance_model`); without it the cue lists decide alone. ``norm_full``: the
+    normalised title, text and transcript joined by newlines, when already made: a post without
+    a transcript reads the same without it (the newline left at its end normalises away)."""
     raw_for_stance = frame.select(
         pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null("")], separator="\n")
     ).to_series()
-    norm = normalise_series(raw_for_stance)
+    if norm_full is not None and "transcript" in frame.columns:
+        with_transcript = frame.get_column("transcript").fill_null("") != ""
+        if with_transcript.any():
+            rows = with_transcript.arg_true()
+            norm = norm_full.clone().scatter(rows, normalise_series(raw_for_stance.gather(rows)))
+        else:
+            norm = norm_full
+    else:
+        norm = normalise_series(raw_for_stance)
     lead = norm.str.split(" ").list.head(LEAD_WORDS).list.join(" ")
     raw = text.fill_null("")
     frame = pl.DataFrame({"n": norm, "r": raw, "lead": lead})

@@ -69,3 +69,25 @@ def test_the_same_text_gives_the_same_row_in_any_batch_and_the_cache_is_not_pick
     np.testing.assert_array_equal(copy.gram_features(norm).toarray(), together)
     assert copy.predict(norm, TEXTS) == model.predict(norm, TEXTS)
 
+
+
+def test_the_stance_of_posts_with_and_without_transcripts_reuses_the_matched_text_alike():
+    import polars as pl
+
+    from rules.post_stance import post_cues
+    from rules.posts import prepare
+
+    n = len(TEXTS)
+    posts = pl.DataFrame({
+        "post_id": [str(i) for i in range(n)],
+        "title": [None if i % 3 else "Breaking — Imran Khan (@PTI)" for i in range(n)],
+        "text": TEXTS,
+        "transcript": [None if i % 2 else ("" if i % 4 == 0 else "yeh video jaali hai, AI se bani hai") for i in range(n)],
+    }, schema={"post_id": pl.String, "title": pl.String, "text": pl.String, "transcript": pl.String})
+    none = posts.with_columns(pl.lit(None, dtype=pl.String).alias("transcript"))
+    for frame in (posts, none):
+        for model in (default_model(), None):
+            batch = prepare(frame, model=model)
+            # the stance text (title and text) normalised on its own
+            alone = post_cues(frame.select("title", "text", "transcript"), frame.get_column("text"), model)
+            assert (batch.stance, batch.hedge, batch.lead_stance) == alone
