@@ -147,24 +147,30 @@ class _Phrases:
             got = self._starts[w] = (first, compound)
         return got
 
-    def _may_start(self, words: list[str]) -> list[int]:
+    def _may_start(self, words: list[str], distinct: frozenset[str]) -> list[int]:
         """Positions of the words that may start an alias by spelling or as a hashtag or handle
         (:meth:`find`): an alias written without spaces, or a word :meth:`_start` finds
         something for; each distinct word is judged once (and kept)."""
         known = self._may  # replaced, never cleared, so a word seen here stays judged
-        for w in set(words).difference(known):
+        for w in distinct.difference(known):
             candidates, compound = self._start(w)
             known[w] = w in self.joined or bool(candidates) or compound is not None
         if len(known) > 200_000:
             self._may = {}
+        if not any(map(known.__getitem__, distinct)):
+            return []
         return [i for i, w in enumerate(words) if known[w]]
 
-    def find(self, words: list[str], text: str) -> tuple[list[tuple[int, int]], str | None]:
+    def find(self, words: list[str], text: str, distinct: frozenset[str] | None = None
+             ) -> tuple[list[tuple[int, int]], str | None]:
         """``(start, number of words)`` of every alias found (exact matches only when there is
-        one) and, for a match by spelling, ``"post words~alias"``."""
+        one) and, for a match by spelling, ``"post words~alias"``. ``text``: the words joined by
+        spaces; ``distinct``: the set of the words, when already made."""
         if not self.phrases:
             return [], None
-        if self.exact is not None and self.exact.search(text):
+        distinct = frozenset(words) if distinct is None else distinct
+        # an exact match starts with a whole word that is the first word of an alias
+        if self.exact is not None and not distinct.isdisjoint(self.by_first) and self.exact.search(text):
             spans = []
             by_first = self.by_first
             for i in [i for i, w in enumerate(words) if w in by_first]:
@@ -174,7 +180,7 @@ class _Phrases:
                         break
             return spans or [(0, 1)], None
         spans, how = [], None
-        for i in self._may_start(words):
+        for i in self._may_start(words, distinct):
             w = words[i]
             if w in self.joined:
                 spans.append((i, 1))
@@ -229,11 +235,11 @@ def _words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=4096)
-def _post_words(text: str) -> tuple[list[str], str]:
-    """:func:`_words` of a post and the words joined by spaces, kept for the post's next claims
-    (the lists are read, never changed)."""
+def _post_words(text: str) -> tuple[list[str], str, frozenset[str]]:
+    """:func:`_words` of a post, the words joined by spaces and their set, kept for the post's
+    next claims (the lists are read, never changed)."""
     words = _words(text)
-    return words, " ".join(words)
+    return words, " ".join(words), frozenset(words)
 
 
 @dataclass(frozen=True)
@@ -264,13 +270,13 @@ class EntityGuard:
 
     def check(self, text: str) -> tuple[bool, list[str]]:
         """``(every group named, spellings matched by similarity)`` for a normalised post."""
-        words, folded = _post_words(text)
+        words, folded, distinct = _post_words(text)
         fuzzy: list[str] = []
         for names, weak, context, exclude in self.groups:
-            masked = {i for s, n in exclude.find(words, folded)[0] for i in range(s, s + n)} if exclude.phrases else set()
+            masked = {i for s, n in exclude.find(words, folded, distinct)[0] for i in range(s, s + n)} if exclude.phrases else set()
 
             def found(phrases: _Phrases) -> tuple[list[int], str | None]:
-                spans, how = phrases.find(words, folded)
+                spans, how = phrases.find(words, folded, distinct)
                 kept = [s for s, n in spans if not masked.intersection(range(s, s + n))]
                 return kept, (how if kept else None)
 
