@@ -120,11 +120,17 @@ class _Phrases:
         self.compound_pos = {j: k for k, j in enumerate(self.compound)}
         # a cache: word -> (phrases whose first word it matches by spelling, alias it ends with)
         self._starts: dict[str, tuple[list[list[str]], str | None]] = {}
+        self._may: dict[str, bool] = {}  # a cache: word -> it may start an alias (:meth:`_may_start`)
 
     def __getstate__(self) -> dict:
         state = dict(vars(self))
-        state["_starts"] = {}  # a cache: never pickled
+        state["_starts"] = {}  # caches: never pickled
+        state["_may"] = {}
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("_may", {})  # pickled before the cache existed (an index cache file)
+        vars(self).update(state)
 
     def _start(self, w: str) -> tuple[list[list[str]], str | None]:
         """Phrases (longest first) whose first word ``w`` matches by spelling, and the alias a
@@ -141,21 +147,41 @@ class _Phrases:
             got = self._starts[w] = (first, compound)
         return got
 
-    def find(self, words: list[str], text: str) -> tuple[list[tuple[int, int]], str | None]:
+    def _may_start(self, words: list[str], distinct: frozenset[str]) -> list[int]:
+        """Positions of the words that may start an alias by spelling or as a hashtag or handle
+        (:meth:`find`): an alias written without spaces, or a word :meth:`_start` finds
+        something for; each distinct word is judged once (and kept)."""
+        known = self._may  # replaced, never cleared, so a word seen here stays judged
+        for w in distinct.difference(known):
+            candidates, compound = self._start(w)
+            known[w] = w in self.joined or bool(candidates) or compound is not None
+        if len(known) > 200_000:
+            self._may = {}
+        if not any(map(known.__getitem__, distinct)):
+            return []
+        return [i for i, w in enumerate(words) if known[w]]
+
+    def find(self, words: list[str], text: str, distinct: frozenset[str] | None = None
+             ) -> tuple[list[tuple[int, int]], str | None]:
         """``(start, number of words)`` of every alias found (exact matches only when there is
-        one) and, for a match by spelling, ``"post words~alias"``."""
+        one) and, for a match by spelling, ``"post words~alias"``. ``text``: the words joined by
+        spaces; ``distinct``: the set of the words, when already made."""
         if not self.phrases:
             return [], None
-        if self.exact is not None and self.exact.search(text):
+        distinct = frozenset(words) if distinct is None else distinct
+        # an exact match starts with a whole word that is the first word of an alias
+        if self.exact is not None and not distinct.isdisjoint(self.by_first) and self.exact.search(text):
             spans = []
-            for i, w in enumerate(words):
-                for ws in self.by_first.get(w, ()):
+            by_first = self.by_first
+            for i in [i for i, w in enumerate(words) if w in by_first]:
+                for ws in by_first[words[i]]:
                     if words[i:i + len(ws)] == ws:
                         spans.append((i, len(ws)))
                         break
             return spans or [(0, 1)], None
         spans, how = [], None
-        for i, w in enumerate(words):
+        for i in self._may_start(words, distinct):
+            w = words[i]
             if w in self.joined:
                 spans.append((i, 1))
                 how = how or f"{w}~{self.joined[w]}"
@@ -208,6 +234,14 @@ def _words(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _post_words(text: str) -> tuple[list[str], str, frozenset[str]]:
+    """:func:`_words` of a post, the words joined by spaces and their set, kept for the post's
+    next claims (the lists are read, never changed)."""
+    words = _words(text)
+    return words, " ".join(words), frozenset(words)
+
+
 @dataclass(frozen=True)
 class EntityGroup:
     """One required entity: ``names`` stand alone, ``with_context`` aliases need a ``context``
@@ -236,14 +270,13 @@ class EntityGuard:
 
     def check(self, text: str) -> tuple[bool, list[str]]:
         """``(every group named, spellings matched by similarity)`` for a normalised post."""
-        words = _words(text)
-        folded = " ".join(words)
+        words, folded, distinct = _post_words(text)
         fuzzy: list[str] = []
         for names, weak, context, exclude in self.groups:
-            masked = {i for s, n in exclude.find(words, folded)[0] for i in range(s, s + n)} if exclude.phrases else set()
+            masked = {i for s, n in exclude.find(words, folded, distinct)[0] for i in range(s, s + n)} if exclude.phrases else set()
 
             def found(phrases: _Phrases) -> tuple[list[int], str | None]:
-                spans, how = phrases.find(words, folded)
+                spans, how = phrases.find(words, folded, distinct)
                 kept = [s for s, n in spans if not masked.intersection(range(s, s + n))]
                 return kept, (how if kept else None)
 

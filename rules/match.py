@@ -277,13 +277,16 @@ class Matcher:
         claim_logit = np.zeros(len(pp))
         claim_logit[sel] = self.label_model.logit(lab)
         flagged: set[int] = set()
+        links_fact_check: dict[int, bool] = {}  # post -> it links to a fact-check article
         rows: dict[str, list[Any]] = {k: [] for k in MATCHES_SCHEMA}
         for i, r in zip(idx.tolist(), rank.tolist()):
             p, c = int(pp[i]), int(cc[i])
             text = prep.norm[p]
             ents = bool(ents_sel[pos_in_sel[i]])
             stance = pair_stance.get(i, prep.stance[p])
-            if fc_link[i] or any(is_fact_check_url(k) for k in prep.keys[p]):
+            if p not in links_fact_check:
+                links_fact_check[p] = any(is_fact_check_url(k) for k in prep.keys[p])
+            if fc_link[i] or links_fact_check[p]:
                 stance = "debunks"
             s = float(score[i])
             # the entity guard keeps word matches about other people from flagging; a post showing

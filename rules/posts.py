@@ -50,10 +50,10 @@ def prepare(posts: pl.DataFrame, cues: bool = True, links: bool = True, model=No
         pl.concat_str([pl.col("title").fill_null(""), pl.col("text").fill_null(""),
                        pl.col("transcript").fill_null("")], separator="\n").alias("full")
     ).to_series()
-    batch = PostBatch(post_id=posts.get_column("post_id").cast(pl.String).to_list(),
-                      norm=normalise_series(full).to_list())
+    norm = normalise_series(full)
+    batch = PostBatch(post_id=posts.get_column("post_id").cast(pl.String).to_list(), norm=norm.to_list())
     if cues:
-        batch.stance, batch.hedge, batch.lead_stance = post_cues(frame, text, model)
+        batch.stance, batch.hedge, batch.lead_stance = post_cues(frame, text, model, norm_full=norm)
     if cues or links:
         urls = pl.DataFrame({"f": full}).select(pl.col("f").str.extract_all(r"(?i)" + URL_PATTERN)).to_series().to_list()
         batch.keys = _link_keys(posts, urls)

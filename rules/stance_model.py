@@ -16,7 +16,7 @@ mentions; the window of a long post; hedges), see :mod:`rules.post_stance`.
 from __future__ import annotations
 
 import json
-import math
+from itertools import chain
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -29,6 +29,7 @@ from rules import stance as cues
 
 MODEL_PATH = Path(__file__).resolve().parent / "stance_model.json"
 NGRAMS = (2, 5)
+LONG_WORD = 64  # longer words get their n-grams in Python (see StanceModel._word_ids)
 STANCES = ("debunks", "mentions", "spreads", "unclear")
 
 # cue features, in model order: name -> polars expression over the normalised text ``n`` and the
@@ -38,12 +39,13 @@ CUE_FEATURES = ("cue_spreads", "cue_debunks", "cue_mentions", "cue_unclear", "de
                 "direct_debunk", "hedge")
 
 
-def cue_frame(norm: Sequence[str], raw: Sequence[str | None]) -> np.ndarray:
-    """The cue features of many texts as a 0/1 matrix (texts x :data:`CUE_FEATURES`)."""
-    df = pl.DataFrame({"n": list(norm), "r": [x or "" for x in raw]}, schema={"n": pl.String, "r": pl.String})
-    n, r = pl.col("n"), pl.col("r")
-    st = cues.post_stance_expr(n, r)
-    out = df.select(
+def cue_exprs(n: pl.Expr, r: pl.Expr, st: pl.Expr | None = None) -> list[pl.Expr]:
+    """The cue features as polars expressions named as in :data:`CUE_FEATURES` (``n``: the
+    normalised text, ``r``: the raw text with nulls as "", for question marks; ``st``: a column
+    holding ``rules.stance.post_stance_expr(n, r)``, computed once: polars would evaluate the
+    expression once per feature that compares it)."""
+    st = cues.post_stance_expr(n, r) if st is None else st
+    return [
         (st == "spreads").alias("cue_spreads"), (st == "debunks").alias("cue_debunks"),
         (st == "mentions").alias("cue_mentions"), (st == "unclear").alias("cue_unclear"),
         n.str.contains(cues.DEBUNK_RE).alias("debunk_word"), n.str.contains(cues.NEGATED_RE).alias("negated_debunk"),
@@ -51,8 +53,19 @@ def cue_frame(norm: Sequence[str], raw: Sequence[str | None]) -> np.ndarray:
         n.str.contains(cues.QUESTION_RE).alias("question_phrase"), r.str.contains(r"[?؟]").alias("question_mark"),
         n.str.contains(cues.MENTION_RE).alias("mention_phrase"), n.str.contains(cues.META_RE).alias("meta_phrase"),
         n.str.contains(cues.DIRECT_RE).alias("direct_debunk"), cues.hedge_expr(n).alias("hedge"),
-    )
-    return out.select(CUE_FEATURES).to_numpy().astype(np.float64)
+    ]
+
+
+def cue_frame(norm: Sequence[str], raw: Sequence[str | None]) -> np.ndarray:
+    """The cue features of many texts as a 0/1 matrix (texts x :data:`CUE_FEATURES`)."""
+    df = pl.DataFrame({"n": list(norm), "r": [x or "" for x in raw]}, schema={"n": pl.String, "r": pl.String})
+    n, r = pl.col("n"), pl.col("r")
+    return cue_matrix(df.with_columns(cues.post_stance_expr(n, r).alias("st")).select(cue_exprs(n, r, pl.col("st"))))
+
+
+def cue_matrix(frame: pl.DataFrame) -> np.ndarray:
+    """The :data:`CUE_FEATURES` columns of a frame (made with :func:`cue_exprs`) as a 0/1 matrix."""
+    return frame.select(CUE_FEATURES).to_numpy().astype(np.float64)
 
 
 def char_ngrams(text: str) -> list[str]:
@@ -86,6 +99,8 @@ class StanceModel:
         self.coef = np.asarray(spec["coef"], dtype=np.float64)  # classes x (ngrams + cues)
         self.intercept = np.asarray(spec["intercept"], dtype=np.float64)
         self.info = {k: spec[k] for k in ("fitted_on", "fit") if k in spec}
+        self._word_cache: dict[str, np.ndarray] = {}  # word -> vocabulary ids of its n-grams
+        self._vocab_frame: pl.DataFrame | None = None  # the vocabulary as a frame (n-gram, id), made when needed
         if list(spec["cue_features"]) != list(CUE_FEATURES) or tuple(spec["ngrams"]) != NGRAMS:
             raise ValueError(f"{MODEL_PATH.name} was fitted with other features; refit it with bench/fit_stance.py")
 
@@ -93,47 +108,106 @@ class StanceModel:
     def load(cls, path: str | Path = MODEL_PATH) -> "StanceModel":
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
 
-    def features(self, norm: Sequence[str], raw: Sequence[str | None]) -> sparse.csr_matrix:
-        vocab = self.vocabulary
-        rows, cols, vals = [], [], []
-        for r, text in enumerate(norm):
-            counts: dict[int, int] = {}
-            for g in char_ngrams(text):
-                j = vocab.get(g)
-                if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
-            if not counts:
-                continue
-            idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-            w = (1.0 + np.log(tf)) * self.idf[idx]
-            w /= math.sqrt(float(w @ w)) or 1.0
-            rows.append(np.full(len(idx), r, dtype=np.int64))
-            cols.append(idx)
-            vals.append(w)
-        n_grams = len(self.idf)
-        grams = sparse.csr_matrix(
-            (np.concatenate(vals) if vals else np.empty(0),
-             (np.concatenate(rows) if rows else np.empty(0, dtype=np.int64),
-              np.concatenate(cols) if cols else np.empty(0, dtype=np.int64))),
-            shape=(len(norm), n_grams))
-        cue = sparse.csr_matrix(cue_frame(norm, raw) * self.cue_weight)
+    cue_exprs = staticmethod(cue_exprs)
+    cue_matrix = staticmethod(cue_matrix)
+
+    def features(self, norm: Sequence[str], raw: Sequence[str | None],
+                 cue_values: np.ndarray | None = None) -> sparse.csr_matrix:
+        """The model's features of many texts; ``cue_values``: their :func:`cue_frame` when already
+        computed (e.g. with other columns of the same texts, :func:`cue_exprs`)."""
+        grams = self.gram_features(norm)
+        cue = sparse.csr_matrix((cue_frame(norm, raw) if cue_values is None else cue_values) * self.cue_weight)
         return sparse.hstack([grams, cue], format="csr")
 
-    def scores(self, norm: Sequence[str], raw: Sequence[str | None]) -> np.ndarray:
-        """Class probabilities (texts x :attr:`classes`)."""
+    def gram_features(self, norm: Sequence[str]) -> sparse.csr_matrix:
+        """The sublinear TF-IDF of the character n-grams of many texts, rows of unit length
+        (texts x vocabulary; a text without a known n-gram is a row of zeros).
+
+        Counted for the whole batch at once: each distinct word's n-gram ids are looked up once
+        (and kept: :meth:`_word_ids`), then texts x words times words x n-grams gives the counts."""
+        split = [text.split() for text in norm]
+        flat = list(chain.from_iterable(split))
+        n_texts, n_grams = len(norm), len(self.idf)
+        if not flat:
+            return sparse.csr_matrix((n_texts, n_grams), dtype=np.float64)
+        words = {w: j for j, w in enumerate(dict.fromkeys(flat))}
+        tokens = np.fromiter(map(words.__getitem__, flat), dtype=np.int64, count=len(flat))
+        indptr = np.zeros(n_texts + 1, dtype=np.int64)
+        np.cumsum([len(ws) for ws in split], out=indptr[1:])
+        cache = self._word_cache
+        per_word = list(map(cache.get, words))
+        missing = [w for w, ids in zip(words, per_word) if ids is None]
+        if missing:
+            new = self._word_ids(missing)
+            per_word = [new[w] if ids is None else ids for w, ids in zip(words, per_word)]
+            if len(cache) + len(new) > 200_000:
+                cache.clear()
+            cache.update((w, ids) for w, ids in new.items() if len(w) <= LONG_WORD)
+        w_indptr = np.zeros(len(per_word) + 1, dtype=np.int64)
+        np.cumsum([len(a) for a in per_word], out=w_indptr[1:])
+        word_grams = sparse.csr_matrix(
+            (np.ones(int(w_indptr[-1])), np.concatenate(per_word), w_indptr), shape=(len(per_word), n_grams))
+        text_words = sparse.csr_matrix((np.ones(len(tokens)), tokens, indptr), shape=(n_texts, len(per_word)))
+        counts = (text_words @ word_grams).tocsr()
+        counts.sum_duplicates()
+        counts.eliminate_zeros()
+        w = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
+        rows = np.repeat(np.arange(n_texts), np.diff(counts.indptr))
+        norms = np.sqrt(np.bincount(rows, weights=w * w, minlength=n_texts))
+        norms[norms == 0] = 1.0
+        counts.data = w / norms[rows]
+        return counts
+
+    def _word_ids(self, words: list[str]) -> dict[str, np.ndarray]:
+        """Vocabulary ids of the n-grams (:func:`char_ngrams`) of each of many distinct words,
+        repeats kept: every n-gram of every word in one frame, joined with the vocabulary (a long
+        word in Python: polars slices a string from its start, so its n-grams would cost the
+        square of its length)."""
+        lo, hi = NGRAMS
+        out = {w: np.array([j for j in map(self.vocabulary.get, _word_grams.__wrapped__(w, lo, hi)) if j is not None],
+                           dtype=np.int32) for w in words if len(w) > LONG_WORD}
+        if out:
+            words = [w for w in words if len(w) <= LONG_WORD]
+            if not words:
+                return out
+        padded = pl.DataFrame({"p": words}, schema={"p": pl.String}).with_row_index("k").with_columns(
+            (pl.lit(" ") + pl.col("p") + pl.lit(" ")).alias("p"))
+        size = pl.col("p").str.len_chars()
+        grams = pl.concat([
+            padded.filter(size >= n).select("k", "p", pl.int_ranges(0, size - n + 1).alias("i")).explode("i")
+            .select("k", pl.col("p").str.slice(pl.col("i"), n).alias("g"))
+            for n in range(lo, hi + 1)])
+        if self._vocab_frame is None:
+            self._vocab_frame = pl.DataFrame({"g": list(self.vocabulary), "j": list(self.vocabulary.values())},
+                                             schema={"g": pl.String, "j": pl.Int32})
+        hits = grams.join(self._vocab_frame, on="g", how="inner").select("k", "j").sort("k")
+        k = hits.get_column("k").to_numpy()
+        j = hits.get_column("j").to_numpy()
+        bounds = np.searchsorted(k, np.arange(len(words) + 1)).tolist()
+        out.update((w, j[bounds[i]:bounds[i + 1]]) for i, w in enumerate(words))
+        return out
+
+    def __getstate__(self) -> dict:
+        state = dict(vars(self))
+        state["_word_cache"] = {}  # a cache: never pickled
+        state["_vocab_frame"] = None
+        return state
+
+    def scores(self, norm: Sequence[str], raw: Sequence[str | None], cue_values: np.ndarray | None = None) -> np.ndarray:
+        """Class probabilities (texts x :attr:`classes`); ``cue_values``: see :meth:`features`."""
         if not len(norm):
             return np.empty((0, len(self.classes)))
-        z = self.features(norm, raw) @ self.coef.T + self.intercept
+        z = self.features(norm, raw, cue_values) @ self.coef.T + self.intercept
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
 
-    def predict(self, norm: Sequence[str], raw: Sequence[str | None]) -> list[str]:
-        """The stance of each normalised text (``raw``: the original texts, for question marks)."""
+    def predict(self, norm: Sequence[str], raw: Sequence[str | None], cue_values: np.ndarray | None = None) -> list[str]:
+        """The stance of each normalised text (``raw``: the original texts, for question marks;
+        ``cue_values``: see :meth:`features`)."""
         if not len(norm):
             return []
-        p = self.scores(norm, raw)
+        p = self.scores(norm, raw, cue_values)
         return [self.classes[i] for i in p.argmax(axis=1)]
 
 
