@@ -97,12 +97,15 @@ def _rows_frame(kind: str, rows: Any, source: str) -> tuple[str, pl.DataFrame]:
     return "posts", frame.with_columns(source=pl.coalesce(pl.col("source"), pl.lit(source)))
 
 
-def _fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] | None,
-                  replay: str | None = None, budget: Budget | None = None,
-                  robots: RobotsCache | None = None) -> dict[str, Any]:
-    """Fetch one source since ``cursor`` within ``budget``; returns its rows, new cursor and
-    counts. A source whose budget ran out (or was cancelled) while it fetched raises
-    :class:`BudgetExceeded`: what it had is not kept, so its cursor stays where it was."""
+@contextlib.contextmanager
+def _connected(cfg: PipelineConfig, src: SourceConfig, replay: str | None, budget: Budget | None,
+               robots: RobotsCache | None = None) -> Any:
+    """One source's connector on its own HTTP client (the recorded responses of ``replay`` when
+    given, ``budget`` restarted, secrets registered for redaction), as ``(source, transport)``; a
+    fetch or a by-id read runs inside. A source that lacks its env secrets raises
+    :class:`ConfigError`; an exception that is not a :class:`ConnectorError` (a connector bug)
+    becomes one, with only a redacted traceback logged; a source whose budget ran out (or was
+    cancelled) raises :class:`BudgetExceeded` even when it returned."""
     from connectors.http import HttpClient
 
     transport = None
@@ -110,7 +113,6 @@ def _fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any]
         from flows.replay import ReplayTransport
 
         transport = ReplayTransport.from_manifest(replay)
-    t0 = time.monotonic()
     if budget is not None:
         budget.restart()  # the source's time counts from here, not from when it was queued
     register_env_secrets(cfg)
@@ -120,11 +122,7 @@ def _fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any]
             problem = missing_env(cfg, src, source)
             if problem:
                 raise ConfigError(problem)
-            result = source.fetch(cursor)
-        except ParseError as exc:
-            if transport is not None and transport.served and transport.served[-1][1] is not None:
-                exc.args = (f"{exc} (recorded file {transport.served[-1][1]})",)
-            raise
+            yield source, transport
         except ConnectorError:
             raise
         except Exception as exc:
@@ -136,6 +134,22 @@ def _fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any]
         # the connector may have kept going past failed requests (per-item warnings); a partial
         # result is not stored, so the cursor cannot move past what was not read
         raise BudgetExceeded(f"source {src.name!r}: {budget.reason}")
+
+
+def _fetch_source(cfg: PipelineConfig, src: SourceConfig, cursor: dict[str, Any] | None,
+                  replay: str | None = None, budget: Budget | None = None,
+                  robots: RobotsCache | None = None) -> dict[str, Any]:
+    """Fetch one source since ``cursor`` within ``budget``; returns its rows, new cursor and
+    counts. A source whose budget ran out (or was cancelled) while it fetched raises
+    :class:`BudgetExceeded`: what it had is not kept, so its cursor stays where it was."""
+    t0 = time.monotonic()
+    with _connected(cfg, src, replay, budget, robots) as (source, transport):
+        try:
+            result = source.fetch(cursor)
+        except ParseError as exc:
+            if transport is not None and transport.served and transport.served[-1][1] is not None:
+                exc.args = (f"{exc} (recorded file {transport.served[-1][1]})",)
+            raise
     table, frame = _rows_frame(src.kind, result.posts, src.name)
     warnings = [redact(w) for w in result.warnings]
     for w in warnings:
@@ -1118,30 +1132,8 @@ def _refetch_source(cfg: PipelineConfig, src: SourceConfig, post_ids: list[str],
                     replay: str | None = None, budget: Budget | None = None) -> dict[str, Any]:
     """Read ``post_ids`` of one source again by id (:meth:`connectors.base.BaseSource.refetch`)
     within ``budget``, with the same HTTP client, secrets and error handling as a fetch."""
-    from connectors.http import HttpClient
-
-    transport = None
-    if replay:
-        from flows.replay import ReplayTransport
-
-        transport = ReplayTransport.from_manifest(replay)
-    if budget is not None:
-        budget.restart()
-    register_env_secrets(cfg)
-    with HttpClient(cfg.http_settings(), transport, budget=budget) as client:
-        try:
-            source = build_source(cfg, src, client)
-            problem = missing_env(cfg, src, source)
-            if problem:
-                raise ConfigError(problem)
-            result = source.refetch(post_ids)
-        except ConnectorError:
-            raise
-        except Exception as exc:  # a connector bug: only a redacted copy leaves this step
-            _say(redact("".join(traceback.format_exception(exc))), logging.ERROR)
-            raise ConnectorError(f"{type(exc).__name__}: {_first_line(exc)}") from None
-    if budget is not None and budget.reason is not None:
-        raise BudgetExceeded(f"source {src.name!r}: {budget.reason}")
+    with _connected(cfg, src, replay, budget) as (source, _):
+        result = source.refetch(post_ids)
     warnings = [redact(w) for w in result.warnings]
     for w in warnings:
         _say(w, logging.WARNING)

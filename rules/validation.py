@@ -216,9 +216,11 @@ def _bound_text(kind: str, ctx: Mapping[str, Any]) -> str:
     return f"must be at most {n}"
 
 
-def _field_info(model: Any, loc: tuple[Any, ...]) -> FieldInfo | None:
-    info = None
-    current = model
+def _walk(model: Any, loc: tuple[Any, ...]) -> tuple[FieldInfo | None, Any] | None:
+    """Follow an error's ``loc`` through ``model``'s fields (list indexes skipped): the field at its
+    end and the model inside that field (``model`` itself for an empty ``loc``), or None when
+    ``loc`` leaves the known fields."""
+    info, current = None, model
     for part in loc:
         if isinstance(part, int):
             continue
@@ -227,7 +229,12 @@ def _field_info(model: Any, loc: tuple[Any, ...]) -> FieldInfo | None:
             return None
         info = fields[part]
         current = _inner_model(info.annotation)
-    return info
+    return info, current
+
+
+def _field_info(model: Any, loc: tuple[Any, ...]) -> FieldInfo | None:
+    walked = _walk(model, loc)
+    return walked[0] if walked else None
 
 
 def _inner_model(annotation: Any) -> Any:
@@ -242,16 +249,8 @@ def _inner_model(annotation: Any) -> Any:
 
 
 def _known_keys(model: Any, loc: tuple[Any, ...]) -> tuple[str, ...]:
-    current = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
-            return ()
-        current = _inner_model(fields[part].annotation)
-    fields = getattr(current, "model_fields", None) or {}
-    return tuple(fields)
+    walked = _walk(model, loc)
+    return tuple(getattr(walked[1], "model_fields", None) or {}) if walked else ()
 
 
 def nearest(word: str, choices: Any) -> str | None:
