@@ -67,6 +67,16 @@ def predict(model, grams, cue, cue_weight: float) -> np.ndarray:
     return model.predict(sparse.hstack([grams, sparse.csr_matrix(cue * cue_weight)], format="csr"))
 
 
+def fit_spec(norm: list[str], raw: list[str], y, c: float, w: float) -> dict:
+    """A model spec (as :class:`rules.stance_model.StanceModel` reads it) fitted on these rows."""
+    cue = cue_frame(norm, raw)
+    vec, grams, _ = vectorise(norm)
+    model = logistic(grams, cue, np.asarray(y), c, w)
+    return {"ngrams": list(NGRAMS), "cue_features": list(CUE_FEATURES), "cue_weight": w,
+            "classes": [str(k) for k in model.classes_], "vocabulary": dict(vec.vocabulary_),
+            "idf": vec.idf_.tolist(), "coef": model.coef_.tolist(), "intercept": model.intercept_.tolist()}
+
+
 def main() -> None:
     from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
