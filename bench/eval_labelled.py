@@ -13,7 +13,7 @@ lookalike and unrelated posts flagged, post label accuracy and the right claim a
 (``rules.evaluate.score_labelled``).
 
 ``--cv-stance K`` (train parts only, needs scikit-learn) scores each post with a stance model
-fitted on the other K-1 folds of the part (the committed model's C and cue weight), so the stance
+fitted on the other K-1 folds of the part (the committed model's C, cue weight and spreads_min_probability), so the stance
 is out of sample; the catalogue, cue lists and thresholds stay as they are (tuned knowing the
 train part). ``--errors`` (train parts only; refused for the frozen test part) lists every post
 whose label, debunk or flag is wrong, with its rows, to read the train part's misses.
@@ -84,7 +84,9 @@ def cv_matches(matcher: Matcher, rows: list[dict], k: int):
     for tr, te in StratifiedKFold(k, shuffle=True, random_state=0).split(np.zeros(len(rows)), kinds):
         train = [rows[i] for i in tr if rows[i].get("stance")]
         norm, raw = texts(train)
-        matcher.stance_model = StanceModel(fit_spec(norm, raw, [r["stance"] for r in train], fit["C"], fit["cue_weight"]))
+        spec = fit_spec(norm, raw, [r["stance"] for r in train], fit["C"], fit["cue_weight"])
+        spec["spreads_min_probability"] = fit.get("spreads_min_probability", 0.0)
+        matcher.stance_model = StanceModel(spec)
         out.append(matcher.match(posts_frame([rows[i] for i in te])))
     return pl.concat(out)
 
