@@ -17,6 +17,7 @@ from rapidfuzz import fuzz
 
 from rules.features import CALIBRATION_FEATURES, SHRINK_TERMS, Scorer
 from rules.index import TextTable, binary_matrix
+from rules.normalise import normalise_series
 from rules.scoring import LabelModel
 
 
@@ -86,3 +87,30 @@ def text_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.ndarr
     for pair, f in zip(fields["pair"][order][first].tolist(), fields["ff"][order][first].tolist()):
         closest[int(sel[pair])] = cs.raw[f]
     return score, closest
+
+
+def claim_adds(index, norm_post: str, claim: int, statement: str | None) -> list[str]:
+    """Words of the post found in the claim's own fields but in none of its true statements
+    (nor in ``statement``, the closest one): what the post says that the claim adds to the true
+    event ("a huge crowd" against "a small protest", "an Indian drone" against "a roadside
+    fire"). Only words at least as rare across the catalogue as a typical claim word count, so
+    "video" or "says" never do."""
+    tok = index.tokens
+    post = set(tok.terms(norm_post))
+    if not post:
+        return []
+    a, b = int(index.field_start[claim]), int(index.field_start[claim + 1])
+    own = set(tok.terms(" ".join(index.field_text[a:b])))
+    cs = index.counters
+    true = set()
+    for f in cs.of(claim):
+        true.update(tok.terms(cs.text[f]))
+    if statement:
+        true.update(tok.terms(" ".join(normalise_series([statement]).to_list())))
+    floor = index.typical_idf
+    out = []
+    for t in sorted((post & own) - true):
+        j = tok.vocab.get(t)
+        if j is not None and j < len(index.idf) and index.idf[j] >= floor:
+            out.append(t)
+    return out
