@@ -89,6 +89,18 @@ def text_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.ndarr
     return score, closest
 
 
+# light verbs and auxiliaries of Urdu and Roman Urdu (not in the index's stop words): they carry no
+# content, so they never count as something a post adds to the true event
+_LIGHT_RAW = (
+    "diya di diye dena de deta deti dete liya li liye lena le leta gaya gayi gai gaye gae gye jana ja jata "
+    "jati jate raha rahi rahe hua hui huye hue howa gya kiye kia karna karta karti karte karega karenge "
+    "hoga hogi honge wala wali wale waly "
+    "دیا دی دیے دینا دے دیتا لیا لی لیے لینا لے گیا گئی گئے گیے جانا جا جاتا جاتی جاتے رہا رہی رہے ہوا ہوئی ہوئے "
+    "کیے کرنا کرتا کرتی کرتے کرے گا گی گے ہوگا ہوگی والا والی والے"
+)
+LIGHT_WORDS = frozenset(normalise_series(_LIGHT_RAW.split()).to_list()) - {""}
+
+
 def claim_adds(index, norm_post: str, claim: int, statement: str | None) -> list[str]:
     """Words of the post found in the claim's own fields but in none of its true statements
     (nor in ``statement``, the closest one): what the post says that the claim adds to the true
@@ -96,7 +108,7 @@ def claim_adds(index, norm_post: str, claim: int, statement: str | None) -> list
     fire"). Only words at least as rare across the catalogue as a typical claim word count, so
     "video" or "says" never do."""
     tok = index.tokens
-    post = set(tok.terms(norm_post))
+    post = set(tok.terms(" ".join(w for w in norm_post.split() if w not in LIGHT_WORDS)))
     if not post:
         return []
     a, b = int(index.field_start[claim]), int(index.field_start[claim + 1])
