@@ -59,6 +59,9 @@ HEDGE_CUES = (
     "can t verify", "cannot verify", "couldn t verify", "haven t been able to verify", "not verified",
     "unverified", "if genuine", "if authentic", "sunne mein aaya", "sunne mein aya", "sunnay mein aaya",
     "agar waqai", "agar waqei", "اگر واقعی", "سننے میں آیا", "سننے میں آ رہا", "یقین نہیں",
+    "kaha ja raha", "keha ja raha", "کہا جا رہا", "kehte hain", "کہتے ہیں", "might be fake", "might be real",
+    "could be fake", "may be fake", "may not be true", "not confirmed", "no confirmation", "tasdeeq nahi",
+    "allah kare jhoot", "khuda kare jhoot", "اللہ کرے جھوٹ", "خدا کرے جھوٹ", "allah kare ye jhoot", "خدا کرے یہ جھوٹ",
 )
 
 NEGATED_DEBUNK_PREFIX = ("not", "isn t", "is not", "wasn t", "was not", "aren t", "are not", "never",
