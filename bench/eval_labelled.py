@@ -124,13 +124,13 @@ def main() -> None:
                     help="stance model fitted on the other K-1 folds of the part (train parts only)")
     ap.add_argument("--errors", action="store_true", help="list the wrong posts (train parts only)")
     a = ap.parse_args()
+    if (a.errors or a.cv_stance) and a.part == "test":
+        sys.exit("--errors and --cv-stance read posts one by one: not on the frozen test part")
     cfg = MatchConfig.from_mapping({k: json.loads(v) for k, v in (s.split("=", 1) for s in a.set)})
     cat = load_catalogue(ROOT / "rules/claims")
     rows = read(PARTS[a.part])
     if a.half != "all":
         rows = [r for r in rows if (int("".join(ch for ch in r["post_id"] if ch.isdigit()) or 0) % 2 == 1) == (a.half == "odd")]
-    if (a.errors or a.cv_stance) and a.part == "test":
-        sys.exit("--errors and --cv-stance read posts one by one: not on the frozen test part")
     matcher = Matcher(cat, cfg)
     if a.cv_stance:
         res = cv_matches(matcher, rows, a.cv_stance)

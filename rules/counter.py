@@ -12,6 +12,8 @@ debunk note's sentences), so "the video is from May 2024" finds the claim it deb
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from rapidfuzz import fuzz
 
@@ -111,14 +113,9 @@ def claim_adds(index, norm_post: str, claim: int, statement: str | None) -> list
     post = set(tok.terms(" ".join(w for w in norm_post.split() if w not in LIGHT_WORDS)))
     if not post:
         return []
-    a, b = int(index.field_start[claim]), int(index.field_start[claim + 1])
-    own = set(tok.terms(" ".join(index.field_text[a:b])))
-    cs = index.counters
-    true = set()
-    for f in cs.of(claim):
-        true.update(tok.terms(cs.text[f]))
+    own, true = _claim_terms(index, claim)
     if statement:
-        true.update(tok.terms(" ".join(normalise_series([statement]).to_list())))
+        true = true | _statement_terms(index, statement)
     floor = index.typical_idf
     out = []
     for t in sorted((post & own) - true):
@@ -126,3 +123,19 @@ def claim_adds(index, norm_post: str, claim: int, statement: str | None) -> list
         if j is not None and j < len(index.idf) and index.idf[j] >= floor:
             out.append(t)
     return out
+
+
+@lru_cache(maxsize=4096)
+def _claim_terms(index, claim: int) -> tuple[frozenset[str], frozenset[str]]:
+    """The terms of a claim's own fields and of its true statements (cached per index and claim)."""
+    tok = index.tokens
+    a, b = int(index.field_start[claim]), int(index.field_start[claim + 1])
+    own = frozenset(tok.terms(" ".join(index.field_text[a:b])))
+    cs = index.counters
+    true = frozenset(t for f in cs.of(claim) for t in tok.terms(cs.text[f]))
+    return own, true
+
+
+@lru_cache(maxsize=4096)
+def _statement_terms(index, statement: str) -> frozenset[str]:
+    return frozenset(index.tokens.terms(" ".join(normalise_series([statement]).to_list())))
