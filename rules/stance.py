@@ -47,6 +47,10 @@ DEBUNK_CUES = (
     "پرانی ہے", "پرانا ہے", "ویڈیو پرانی", "کوئی وعدہ نہیں", "ایسی کوئی بات نہیں", "passed off as",
     "falsely shared", "shared as if", "presented as", "بتا کر پھیلایا", "بتا کر شیئر", "کے طور پر پیش",
     "bata kar phailaya", "bata kar share",
+    "نقلی", "naqli", "nakli", "asli nahi", "اصلی نہیں", "اصل نہیں", "تبدیل کی گئی", "تبدیل شدہ", "آواز بدلی",
+    "awaz badli", "awaz badal", "nahi kaha", "نہیں کہا", "aisa kuch nahi", "ایسا کچھ نہیں", "koi taluq nahi",
+    "کوئی تعلق نہیں", "koi hamla nahi", "کوئی حملہ نہیں", "zinda hain", "زندہ ہیں", "حقائق جانچنے", "ڈب شدہ",
+    "dubbed hai", "ai se bani", "ai se banai", "اے آئی سے بنی", "mehfooz hai", "محفوظ ہے",
 )
 
 HEDGE_CUES = (
