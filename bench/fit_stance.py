@@ -33,10 +33,11 @@ DATA = ROOT / "tests" / "rules" / "data"
 TRAIN = ("posts_train.jsonl", "labelled_posts.jsonl")
 GRID_C = (1.0, 3.0, 10.0, 30.0, 100.0)
 GRID_CUE = (0.0, 0.25, 0.5, 1.0)
-# a post is read as spreading only when the model's probability of spreads is at least the smallest
-# of these whose out-of-fold reading of spreads is right for SPREADS_PRECISION of the posts
-GRID_MIN_PROBABILITY = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
-SPREADS_PRECISION = 0.98
+# a post is read as spreading only when the model's probability of spreads is at least the one of
+# these that does best out of fold, counting a wrong spreads reading (a false flag) as costly as
+# WRONG_SPREADS_COST right ones (a spreading post sent to review)
+GRID_MIN_PROBABILITY = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
+WRONG_SPREADS_COST = 3
 
 
 def train_rows() -> list[dict]:
@@ -134,8 +135,8 @@ def main() -> None:
         by_tau[tau] = {"read_as_spreads": int(read.sum()), "right": int((y[read] == "spreads").sum()),
                        "spreads_sent_to_review": int(((best == "spreads") & (p_spreads < tau) & (y == "spreads")).sum())}
         print(f"spreads_min_probability {tau}: out-of-fold {by_tau[tau]}", file=sys.stderr)
-    tau = min((t for t, v in by_tau.items() if v["right"] >= SPREADS_PRECISION * v["read_as_spreads"]),
-              default=max(GRID_MIN_PROBABILITY))
+    tau = max(by_tau, key=lambda t: (by_tau[t]["right"] - WRONG_SPREADS_COST * (by_tau[t]["read_as_spreads"]
+                                                                            - by_tau[t]["right"]), -t))
     print(f"chosen spreads_min_probability {tau}: {by_tau[tau]}")
     write(a, rows, norm, raw, y, cue, c, w, round(acc, 4), per_lang, per_class, tau,
           {str(t): v for t, v in by_tau.items()})
