@@ -115,7 +115,7 @@ def claim_adds(index, norm_post: str, claim: int, statement: str | None) -> list
         return []
     own, true = _claim_terms(index, claim)
     if statement:
-        true = true | _statement_terms(index, statement)
+        true = true | _statement_terms(index, claim, statement)
     floor = index.typical_idf
     out = []
     for t in sorted((post & own) - true):
@@ -137,5 +137,10 @@ def _claim_terms(index, claim: int) -> tuple[frozenset[str], frozenset[str]]:
 
 
 @lru_cache(maxsize=4096)
-def _statement_terms(index, statement: str) -> frozenset[str]:
-    return frozenset(index.tokens.terms(" ".join(normalise_series([statement]).to_list())))
+def _statement_terms(index, claim: int, statement: str) -> frozenset[str]:
+    """The terms of a true statement, with every alias of the claim's entity groups it names (the
+    names the true event shares with the claim are not what the claim adds)."""
+    norm = " ".join(normalise_series([statement]).to_list())
+    guard = index.entities[claim]
+    shared = " ".join(sorted(guard.named_words(norm))) if guard is not None else ""
+    return frozenset(index.tokens.terms(norm + " " + shared))

@@ -256,6 +256,17 @@ class EntityGuard:
         share = named / len(self.groups) if self.groups else 1.0
         return not failed, fuzzy, share
 
+    def named_words(self, text: str) -> set[str]:
+        """Every word of the aliases (``names`` and ``with_context``) of each group that ``text``
+        names: a true statement naming Faisal Mosque shares "masjid" with the claim as well."""
+        words = _words(text)
+        folded = " ".join(words)
+        out: set[str] = set()
+        for g, (names, weak, _, _) in enumerate(self.groups):
+            if self._named(words, folded, g)[0]:
+                out.update(w for p in names.split + weak.split for w in p)
+        return out
+
     def _named(self, words: list[str], folded: str, g: int) -> tuple[bool, list[str]]:
         fuzzy: list[str] = []
         for names, weak, context, exclude in self.groups[g:g + 1]:
