@@ -1,7 +1,7 @@
 """Quality figures of the matcher on the labelled posts, per language.
 
     .venv/bin/python bench/eval_labelled.py [--part labelled|train|test] [--half odd|even|all]
-        [--set flag_threshold=50 ...]
+        [--set flag_threshold=50 ...] [--cv-stance K] [--errors]
 
 Parts (tests/rules/data/README.md): ``labelled`` is labelled_posts.jsonl (210 posts, the set the
 cue lists were tuned on; ``--half`` splits it by post number), ``train`` is posts_train.jsonl plus
@@ -11,6 +11,12 @@ for all: likely_misinformation precision and recall, debunk recall, the share of
 lookalike and unrelated posts flagged, post label accuracy and the right claim at rank 1
 (``rules.evaluate.post_figures``); ``labelled`` also prints the older summary line
 (``rules.evaluate.score_labelled``).
+
+``--cv-stance K`` (train parts only, needs scikit-learn) scores each post with a stance model
+fitted on the other K-1 folds of the part (the committed model's C, cue weight and spreads_min_probability), so the stance
+is out of sample; the catalogue, cue lists and thresholds stay as they are (tuned knowing the
+train part). ``--errors`` (train parts only; refused for the frozen test part) lists every post
+whose label, debunk or flag is wrong, with its rows, to read the train part's misses.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from rules.catalogue import load_catalogue  # noqa: E402
 from rules.config import MatchConfig  # noqa: E402
-from rules.evaluate import post_figures, score_labelled  # noqa: E402
+from rules.evaluate import figures_of, post_figures, posts_frame, score_labelled  # noqa: E402
 from rules.match import Matcher  # noqa: E402
 
 DATA = ROOT / "tests/rules/data"
@@ -59,18 +65,82 @@ def table(figures: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def cv_matches(matcher: Matcher, rows: list[dict], k: int):
+    """Matches of every post with a stance model fitted on the other folds (stratified by kind)."""
+    import numpy as np
+    import polars as pl
+    from sklearn.model_selection import StratifiedKFold
+    from threadpoolctl import threadpool_limits
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from fit_stance import fit_spec, texts
+
+    from rules.stance_model import MODEL_PATH, StanceModel
+
+    threadpool_limits(1)
+    fit = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["fit"]
+    kinds = [r["kind"] for r in rows]
+    out = []
+    for tr, te in StratifiedKFold(k, shuffle=True, random_state=0).split(np.zeros(len(rows)), kinds):
+        train = [rows[i] for i in tr if rows[i].get("stance")]
+        norm, raw = texts(train)
+        spec = fit_spec(norm, raw, [r["stance"] for r in train], fit["C"], fit["cue_weight"])
+        spec["spreads_min_probability"] = fit.get("spreads_min_probability", 0.0)
+        matcher.stance_model = StanceModel(spec)
+        out.append(matcher.match(posts_frame([rows[i] for i in te])))
+    return pl.concat(out)
+
+
+def print_errors(res, rows: list[dict]) -> None:
+    by_post: dict[str, list[dict]] = {}
+    for r in res.iter_rows(named=True):
+        by_post.setdefault(r["post_id"], []).append(r)
+    n = 0
+    for r in rows:
+        got = by_post.get(r["post_id"], [])
+        mine = next((g for g in got if g["claim_id"] == r.get("claim_id")), None) if r.get("claim_id") else None
+        flagged = {g["claim_id"] for g in got if g["label"] == "likely_misinformation"}
+        pred = mine["label"] if mine else ("no_flag" if r.get("claim_id") else
+                                           ("likely_misinformation" if flagged else "ok"))
+        wrong_flag = flagged - ({r["claim_id"]} if r["label"] == "likely_misinformation" else set())
+        if pred in (r["label"], "ok") and not wrong_flag:
+            continue
+        n += 1
+        print(f"\n{r['post_id']} [{r['lang']}/{r.get('platform')}] {r['kind']} gold={r['label']}/{r.get('stance')} "
+              f"claim={r.get('claim_id') or r.get('resembles')} -> {pred}")
+        print("   " + " | ".join(x for x in (r.get("title"), r["text"]) if x)[:400])
+        for g in got:
+            print(f"   #{g['rank']} {g['claim_id']} {g['score']:.1f} {g['stance']} ents={g['entities_ok']} {g['label']}: "
+                  f"{g['evidence'][:160]}")
+    print(f"\n{n} wrong posts")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--part", choices=tuple(PARTS), default="labelled")
     ap.add_argument("--half", choices=("odd", "even", "all"), default="all")
     ap.add_argument("--set", action="append", default=[], help="key=value for MatchConfig")
+    ap.add_argument("--cv-stance", type=int, default=0, metavar="K",
+                    help="stance model fitted on the other K-1 folds of the part (train parts only)")
+    ap.add_argument("--errors", action="store_true", help="list the wrong posts (train parts only)")
     a = ap.parse_args()
+    if (a.errors or a.cv_stance) and a.part == "test":
+        sys.exit("--errors and --cv-stance read posts one by one: not on the frozen test part")
     cfg = MatchConfig.from_mapping({k: json.loads(v) for k, v in (s.split("=", 1) for s in a.set)})
     cat = load_catalogue(ROOT / "rules/claims")
     rows = read(PARTS[a.part])
     if a.half != "all":
         rows = [r for r in rows if (int("".join(ch for ch in r["post_id"] if ch.isdigit()) or 0) % 2 == 1) == (a.half == "odd")]
     matcher = Matcher(cat, cfg)
+    if a.cv_stance:
+        res = cv_matches(matcher, rows, a.cv_stance)
+        print(f"part {a.part} ({', '.join(PARTS[a.part])}), {len(rows)} posts, stance by {a.cv_stance}-fold CV")
+        print(table(figures_of(res, rows)))
+        if a.errors:
+            print_errors(res, rows)
+        return
+    if a.errors:
+        print_errors(matcher.match(posts_frame(rows)), rows)
     if a.part == "labelled":
         res = score_labelled(matcher, rows, cat)
         print(f"{a.half}: " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items()))

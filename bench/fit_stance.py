@@ -33,6 +33,11 @@ DATA = ROOT / "tests" / "rules" / "data"
 TRAIN = ("posts_train.jsonl", "labelled_posts.jsonl")
 GRID_C = (1.0, 3.0, 10.0, 30.0, 100.0)
 GRID_CUE = (0.0, 0.25, 0.5, 1.0)
+# a post is read as spreading only when the model's probability of spreads is at least the one of
+# these that does best out of fold, counting a wrong spreads reading (a false flag) as costly as
+# WRONG_SPREADS_COST right ones (a spreading post sent to review)
+GRID_MIN_PROBABILITY = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
+WRONG_SPREADS_COST = 3
 
 
 def train_rows() -> list[dict]:
@@ -67,6 +72,16 @@ def predict(model, grams, cue, cue_weight: float) -> np.ndarray:
     return model.predict(sparse.hstack([grams, sparse.csr_matrix(cue * cue_weight)], format="csr"))
 
 
+def fit_spec(norm: list[str], raw: list[str], y, c: float, w: float) -> dict:
+    """A model spec (as :class:`rules.stance_model.StanceModel` reads it) fitted on these rows."""
+    cue = cue_frame(norm, raw)
+    vec, grams, _ = vectorise(norm)
+    model = logistic(grams, cue, np.asarray(y), c, w)
+    return {"ngrams": list(NGRAMS), "cue_features": list(CUE_FEATURES), "cue_weight": w,
+            "classes": [str(k) for k in model.classes_], "vocabulary": dict(vec.vocabulary_),
+            "idf": vec.idf_.tolist(), "coef": model.coef_.tolist(), "intercept": model.intercept_.tolist()}
+
+
 def main() -> None:
     from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
@@ -88,7 +103,8 @@ def main() -> None:
     if a.refit_only:
         old = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["fit"]
         write(a, rows, norm, raw, y, cue, old["C"], old["cue_weight"], old["cv_accuracy"],
-              old["cv_accuracy_per_language"], old["cv_recall_per_stance"])
+              old["cv_accuracy_per_language"], old["cv_recall_per_stance"], old.get("spreads_min_probability", 0.0),
+              old.get("cv_spreads_min_probability"))
         return
     folds = []
     for tr, te in StratifiedKFold(a.cv, shuffle=True, random_state=0).split(norm, y):
@@ -107,10 +123,26 @@ def main() -> None:
     per_lang = {str(lang): round(float((pred[langs == lang] == y[langs == lang]).mean()), 3) for lang in sorted(set(langs))}
     per_class = {str(s): round(float((pred[y == s] == s).mean()), 3) for s in sorted(set(y))}
     print(f"chosen C={c} cue_weight={w}: CV accuracy {acc:.3f}; per language {per_lang}; recall per stance {per_class}")
-    write(a, rows, norm, raw, y, cue, c, w, round(acc, 4), per_lang, per_class)
+    proba = np.zeros((len(y), 4))
+    for tr, te, g_tr, g_te in folds:
+        m = logistic(g_tr, cue[tr], y[tr], c, w)
+        proba[te] = m.predict_proba(sparse.hstack([g_te, sparse.csr_matrix(cue[te] * w)], format="csr"))
+    classes = sorted(set(y))
+    best, p_spreads = np.array(classes)[proba.argmax(axis=1)], proba[:, classes.index("spreads")]
+    by_tau = {}
+    for tau in GRID_MIN_PROBABILITY:
+        read = (best == "spreads") & (p_spreads >= tau)
+        by_tau[tau] = {"read_as_spreads": int(read.sum()), "right": int((y[read] == "spreads").sum()),
+                       "spreads_sent_to_review": int(((best == "spreads") & (p_spreads < tau) & (y == "spreads")).sum())}
+        print(f"spreads_min_probability {tau}: out-of-fold {by_tau[tau]}", file=sys.stderr)
+    tau = max(by_tau, key=lambda t: (by_tau[t]["right"] - WRONG_SPREADS_COST * (by_tau[t]["read_as_spreads"]
+                                                                            - by_tau[t]["right"]), -t))
+    print(f"chosen spreads_min_probability {tau}: {by_tau[tau]}")
+    write(a, rows, norm, raw, y, cue, c, w, round(acc, 4), per_lang, per_class, tau,
+          {str(t): v for t, v in by_tau.items()})
 
 
-def write(a, rows, norm, raw, y, cue, c, w, acc, per_lang, per_class) -> None:
+def write(a, rows, norm, raw, y, cue, c, w, acc, per_lang, per_class, tau=0.0, by_tau=None) -> None:
     cue_only = float((np.array([s for s in cue[:, :4].argmax(axis=1)]) ==
                       np.array([["spreads", "debunks", "mentions", "unclear"].index(s) for s in y])).mean())
     print(f"cue lists alone on the same rows: accuracy {cue_only:.3f} (in-sample for labelled_posts.jsonl)")
@@ -124,13 +156,15 @@ def write(a, rows, norm, raw, y, cue, c, w, acc, per_lang, per_class) -> None:
         "idf": [float(f"{v:.6g}") for v in vec.idf_],
         "coef": [[float(f"{v:.6g}") for v in row] for row in model.coef_],
         "intercept": [float(f"{v:.6g}") for v in model.intercept_],
+        "spreads_min_probability": tau,
         "fitted_on": {name: {"sha256": hashlib.sha256((DATA / name).read_bytes()).hexdigest(),
                              "rows_with_stance": sum(1 for r in rows if r["post_id"] in
                                                      {json.loads(x)["post_id"] for x in (DATA / name).open(encoding="utf-8") if x.strip()})}
                       for name in TRAIN},
         "fit": {"C": c, "cue_weight": w, "class_weight": "balanced", "min_df": 2, "sublinear_tf": True,
                 "cv_folds": a.cv, "cv_accuracy": acc, "cv_accuracy_per_language": per_lang,
-                "cv_recall_per_stance": per_class, "scikit_learn": __import__("sklearn").__version__},
+                "cv_recall_per_stance": per_class, "spreads_min_probability": tau,
+                "cv_spreads_min_probability": by_tau, "scikit_learn": __import__("sklearn").__version__},
     }
     text = json.dumps(spec, ensure_ascii=False, separators=(",", ":")) + "\n"
     out = Path(a.out)

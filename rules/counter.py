@@ -12,11 +12,14 @@ debunk note's sentences), so "the video is from May 2024" finds the claim it deb
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from rapidfuzz import fuzz
 
 from rules.features import CALIBRATION_FEATURES, SHRINK_TERMS, Scorer
 from rules.index import TextTable, binary_matrix
+from rules.normalise import normalise_series
 from rules.scoring import LabelModel
 
 
@@ -86,3 +89,58 @@ def text_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.ndarr
     for pair, f in zip(fields["pair"][order][first].tolist(), fields["ff"][order][first].tolist()):
         closest[int(sel[pair])] = cs.raw[f]
     return score, closest
+
+
+# light verbs and auxiliaries of Urdu and Roman Urdu (not in the index's stop words): they carry no
+# content, so they never count as something a post adds to the true event
+_LIGHT_RAW = (
+    "diya di diye dena de deta deti dete liya li liye lena le leta gaya gayi gai gaye gae gye jana ja jata "
+    "jati jate raha rahi rahe hua hui huye hue howa gya kiye kia karna karta karti karte karega karenge "
+    "hoga hogi honge wala wali wale waly "
+    "دیا دی دیے دینا دے دیتا لیا لی لیے لینا لے گیا گئی گئے گیے جانا جا جاتا جاتی جاتے رہا رہی رہے ہوا ہوئی ہوئے "
+    "کیے کرنا کرتا کرتی کرتے کرے گا گی گے ہوگا ہوگی والا والی والے"
+)
+LIGHT_WORDS = frozenset(normalise_series(_LIGHT_RAW.split()).to_list()) - {""}
+
+
+def claim_adds(index, norm_post: str, claim: int, statement: str | None) -> list[str]:
+    """Words of the post found in the claim's own fields but in none of its true statements
+    (nor in ``statement``, the closest one): what the post says that the claim adds to the true
+    event ("a huge crowd" against "a small protest", "an Indian drone" against "a roadside
+    fire"). Only words at least as rare across the catalogue as a typical claim word count, so
+    "video" or "says" never do."""
+    tok = index.tokens
+    post = set(tok.terms(" ".join(w for w in norm_post.split() if w not in LIGHT_WORDS)))
+    if not post:
+        return []
+    own, true = _claim_terms(index, claim)
+    if statement:
+        true = true | _statement_terms(index, claim, statement)
+    floor = index.typical_idf
+    out = []
+    for t in sorted((post & own) - true):
+        j = tok.vocab.get(t)
+        if j is not None and j < len(index.idf) and index.idf[j] >= floor:
+            out.append(t)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _claim_terms(index, claim: int) -> tuple[frozenset[str], frozenset[str]]:
+    """The terms of a claim's own fields and of its true statements (cached per index and claim)."""
+    tok = index.tokens
+    a, b = int(index.field_start[claim]), int(index.field_start[claim + 1])
+    own = frozenset(tok.terms(" ".join(index.field_text[a:b])))
+    cs = index.counters
+    true = frozenset(t for f in cs.of(claim) for t in tok.terms(cs.text[f]))
+    return own, true
+
+
+@lru_cache(maxsize=4096)
+def _statement_terms(index, claim: int, statement: str) -> frozenset[str]:
+    """The terms of a true statement, with every alias of the claim's entity groups it names (the
+    names the true event shares with the claim are not what the claim adds)."""
+    norm = " ".join(normalise_series([statement]).to_list())
+    guard = index.entities[claim]
+    shared = " ".join(sorted(guard.named_words(norm))) if guard is not None else ""
+    return frozenset(index.tokens.terms(norm + " " + shared))

@@ -270,9 +270,38 @@ class EntityGuard:
 
     def check(self, text: str) -> tuple[bool, list[str]]:
         """``(every group named, spellings matched by similarity)`` for a normalised post."""
+        ok, fuzzy, _ = self.scan(text)
+        return ok, fuzzy
+
+    def scan(self, text: str) -> tuple[bool, list[str], float]:
+        """:meth:`check` and the share of the groups the post names (1.0 when all are): a
+        debunk that names only Trump is about a Trump claim more than about the ISPR's."""
         words, folded, distinct = _post_words(text)
+        named = 0
         fuzzy: list[str] = []
-        for names, weak, context, exclude in self.groups:
+        failed = False
+        for g in range(len(self.groups)):
+            ok, how = self._named(words, folded, distinct, g)
+            named += ok
+            failed = failed or not ok
+            if not failed:
+                fuzzy.extend(how)  # as check() always said: spellings up to the first group not named
+        share = named / len(self.groups) if self.groups else 1.0
+        return not failed, fuzzy, share
+
+    def named_words(self, text: str) -> set[str]:
+        """Every word of the aliases (``names`` and ``with_context``) of each group that ``text``
+        names: a true statement naming Faisal Mosque shares "masjid" with the claim as well."""
+        words, folded, distinct = _post_words(text)
+        out: set[str] = set()
+        for g, (names, weak, _, _) in enumerate(self.groups):
+            if self._named(words, folded, distinct, g)[0]:
+                out.update(w for p in names.split + weak.split for w in p)
+        return out
+
+    def _named(self, words: list[str], folded: str, distinct: frozenset[str], g: int) -> tuple[bool, list[str]]:
+        fuzzy: list[str] = []
+        for names, weak, context, exclude in self.groups[g:g + 1]:
             masked = {i for s, n in exclude.find(words, folded, distinct)[0] for i in range(s, s + n)} if exclude.phrases else set()
 
             def found(phrases: _Phrases) -> tuple[list[int], str | None]:
@@ -287,10 +316,10 @@ class EntityGuard:
                 continue
             starts, how = found(weak)
             if not starts:
-                return False, fuzzy
+                return False, []
             near, how_c = found(context)
             if not any(abs(s - c) <= CONTEXT_WORDS for s in starts for c in near):
-                return False, fuzzy
+                return False, []
             fuzzy.extend(h for h in (how, how_c) if h)
         return True, fuzzy
 

@@ -167,12 +167,20 @@ def post_figures(matcher, rows: list[dict]) -> dict[str, dict[str, float]]:
     - ``rank1``: posts with a claim whose rank-1 row is that claim.
     Counts (``n_*``) come with each share.
     """
-    posts = pl.DataFrame(
+    return figures_of(matcher.match(posts_frame(rows)), rows)
+
+
+def posts_frame(rows: list[dict]) -> pl.DataFrame:
+    """The posts of labelled rows as :meth:`rules.match.Matcher.match` takes them."""
+    return pl.DataFrame(
         {"post_id": [r["post_id"] for r in rows], "text": [r.get("text") for r in rows],
          "title": [r.get("title") for r in rows], "links": [r.get("links") or [] for r in rows]},
         schema={"post_id": pl.String, "text": pl.String, "title": pl.String, "links": pl.List(pl.String)},
     )
-    res = matcher.match(posts)
+
+
+def figures_of(res: pl.DataFrame, rows: list[dict]) -> dict[str, dict[str, float]]:
+    """:func:`post_figures` from matches rows already computed for ``rows``."""
     by_post: dict[str, list[dict]] = {}
     for r in res.iter_rows(named=True):
         by_post.setdefault(r["post_id"], []).append(r)

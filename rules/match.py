@@ -42,7 +42,7 @@ import polars as pl
 
 from rules.catalogue import Catalogue
 from rules.config import MatchConfig
-from rules.counter import counter_scores, debunk_scores
+from rules.counter import claim_adds, counter_scores, debunk_scores
 from rules.duplicates import DUPLICATE_STEP  # noqa: F401  (re-exported)
 from rules.features import CALIBRATION_FEATURES, FEATURES, MediaMatches, Scorer  # noqa: F401
 from rules.feedback import Feedback, effective_version
@@ -246,16 +246,17 @@ class Matcher:
         lab = self.scorer.label_features(prep.norm, feats, sel)
         cal = self.label_model(lab)
         direct = np.where(media[sel], np.maximum(cal, feats["media_score"][sel]), cal)
+        checks = [ix.entities[c].scan(prep.norm[p]) if ix.entities[c] is not None else (True, [], 1.0)
+                  for p, c in zip(pp[sel].tolist(), cc[sel].tolist())]
+        ents_sel = np.array([ok for ok, _, _ in checks], dtype=bool)
+        share_sel = np.array([sh for _, _, sh in checks], dtype=np.float64)
         direct = np.where(debunking[pp[sel]], np.maximum(direct, dscore[sel]), direct)
         score_sel = ix.duplicates.order(pp[sel], cc[sel], direct)
-        checks = [ix.entities[c].check(prep.norm[p]) if ix.entities[c] is not None else (True, [])
-                  for p, c in zip(pp[sel].tolist(), cc[sel].tolist())]
-        ents_sel = np.array([ok for ok, _ in checks], dtype=bool)
         pos_in_sel = {int(i): k for k, i in enumerate(sel.tolist())}
         # direct evidence (media, a link to the claim's fact check) first, then claims whose
-        # required entities the post names, then the score
+        # required entities the post names (all of them, then the larger share), then the score
         evidence_sel = media[sel] | fc_link[sel]
-        order2, rank2 = order(ix, pp[sel], cc[sel], score_sel + ENTITY_BONUS * (ents_sel + 2.0 * evidence_sel))
+        order2, rank2 = order(ix, pp[sel], cc[sel], score_sel + ENTITY_BONUS * (ents_sel + 0.5 * share_sel + 2.0 * evidence_sel))
         keep = (rank2 <= cfg.max_claims_per_post) & (
             (score_sel[order2] >= cfg.report_floor) | media[sel][order2] | fc_link[sel][order2])
         idx = sel[order2[keep]]
@@ -292,6 +293,8 @@ class Matcher:
             # the entity guard keeps word matches about other people from flagging; a post showing
             # the claim's own clip (media evidence) needs no names: a neutral title names nobody
             closer = bool(counter[i] >= claim_logit[i])
+            if closer and stance == "spreads" and claim_adds(ix, text, c, closest.get(i)):
+                closer = False  # the post says what the claim adds to the true event
             label = label_of(cfg, s, stance, bool(media[i] or fc_link[i]), ents or bool(media[i]), bool(ix.can_flag[c]), prep.hedge[p],
                              bool(ix.rated_true[c]), closer)
             truth = closest.get(i) if (closer and label == "no_flag" and stance in ("spreads", "unclear")

@@ -47,6 +47,10 @@ DEBUNK_CUES = (
     "پرانی ہے", "پرانا ہے", "ویڈیو پرانی", "کوئی وعدہ نہیں", "ایسی کوئی بات نہیں", "passed off as",
     "falsely shared", "shared as if", "presented as", "بتا کر پھیلایا", "بتا کر شیئر", "کے طور پر پیش",
     "bata kar phailaya", "bata kar share",
+    "نقلی", "naqli", "nakli", "asli nahi", "اصلی نہیں", "اصل نہیں", "تبدیل کی گئی", "تبدیل شدہ", "آواز بدلی",
+    "awaz badli", "awaz badal", "nahi kaha", "نہیں کہا", "aisa kuch nahi", "ایسا کچھ نہیں", "koi taluq nahi",
+    "کوئی تعلق نہیں", "koi hamla nahi", "کوئی حملہ نہیں", "zinda hain", "زندہ ہیں", "حقائق جانچنے", "ڈب شدہ",
+    "dubbed hai", "ai se bani", "ai se banai", "اے آئی سے بنی", "mehfooz hai", "محفوظ ہے",
 )
 
 HEDGE_CUES = (
@@ -59,6 +63,9 @@ HEDGE_CUES = (
     "can t verify", "cannot verify", "couldn t verify", "haven t been able to verify", "not verified",
     "unverified", "if genuine", "if authentic", "sunne mein aaya", "sunne mein aya", "sunnay mein aaya",
     "agar waqai", "agar waqei", "اگر واقعی", "سننے میں آیا", "سننے میں آ رہا", "یقین نہیں",
+    "kaha ja raha", "keha ja raha", "کہا جا رہا", "kehte hain", "کہتے ہیں", "might be fake", "might be real",
+    "could be fake", "may be fake", "may not be true", "not confirmed", "no confirmation", "tasdeeq nahi",
+    "allah kare jhoot", "khuda kare jhoot", "اللہ کرے جھوٹ", "خدا کرے جھوٹ", "allah kare ye jhoot", "خدا کرے یہ جھوٹ",
 )
 
 NEGATED_DEBUNK_PREFIX = ("not", "isn t", "is not", "wasn t", "was not", "aren t", "are not", "never",

@@ -8,7 +8,9 @@ only (``tests/rules/data/posts_train.jsonl`` and ``labelled_posts.jsonl``; never
 ``posts_test.jsonl``) and shipped as ``rules/stance_model.json``; this module applies it with
 numpy alone, so matching needs no scikit-learn and gives the same answer in every process.
 
-The model answers ``spreads``, ``debunks``, ``mentions`` or ``unclear`` for a text; the rules
+The model answers ``spreads``, ``debunks``, ``mentions`` or ``unclear`` for a text; a text it reads
+as spreading with a probability under ``spreads_min_probability`` (chosen by cross-validation in
+``bench/fit_stance.py``) is ``unclear``, so an unsure reading goes to review, never to a flag. The rules
 around it stay (a link to a fact check debunks; a long article that debunks only after its lead
 mentions; the window of a long post; hedges), see :mod:`rules.post_stance`.
 """
@@ -98,6 +100,8 @@ class StanceModel:
         self.classes = list(spec["classes"])
         self.coef = np.asarray(spec["coef"], dtype=np.float64)  # classes x (ngrams + cues)
         self.intercept = np.asarray(spec["intercept"], dtype=np.float64)
+        # a post read as spreading with a lower probability than this is ``unclear`` (needs review)
+        self.spreads_min_probability = float(spec.get("spreads_min_probability", 0.0))
         self.info = {k: spec[k] for k in ("fitted_on", "fit") if k in spec}
         self._word_cache: dict[str, np.ndarray] = {}  # word -> vocabulary ids of its n-grams
         self._vocab_frame: pl.DataFrame | None = None  # the vocabulary as a frame (n-gram, id), made when needed
@@ -208,7 +212,13 @@ class StanceModel:
         if not len(norm):
             return []
         p = self.scores(norm, raw, cue_values)
-        return [self.classes[i] for i in p.argmax(axis=1)]
+        best = p.argmax(axis=1)
+        out = [self.classes[i] for i in best]
+        if self.spreads_min_probability > 0 and "spreads" in self.classes:
+            k = self.classes.index("spreads")
+            unsure = (best == k) & (p[:, k] < self.spreads_min_probability)
+            out = ["unclear" if u else st for st, u in zip(out, unsure.tolist())]
+        return out
 
 
 @lru_cache(maxsize=1)

@@ -158,7 +158,7 @@ TRUE_POST = {  # the real roadside fire of May 2024, reported as it happened
     "id": "1", "url": "https://news.example.pk/2024/05/28/fire-near-faisal-mosque.html",
     "title": "Fire near Faisal Mosque in Islamabad",
     "content_text": "A roadside fire broke out near Faisal Mosque in Islamabad on Tuesday during the heatwave; "
-                    "video shows thick smoke rising over the mosque. Firefighters put it out within an hour.",
+                    "video shows thick smoke rising over the mosque. Pray for everyone there.",
     "date_published": "2024-05-28T12:00:00Z",
 }
 PARAPHRASE = {

@@ -104,3 +104,15 @@ def test_the_shipped_catalogue_does_not_flag_the_true_news_it_looks_like():
     assert out.filter(pl.col("label") == "likely_misinformation").is_empty(), out  # ... and none is flagged
     best = out.filter(pl.col("rank") == 1)
     assert all(e.startswith("closer to true statement:") for e in best["evidence"]), best
+
+
+def test_a_post_in_the_true_events_words_that_adds_what_the_claim_adds_is_still_flagged():
+    # "Small PTI protest in London ..." is a true statement of the claim; a huge crowd is what the
+    # claim adds to it, so a post with the crowd spreads the claim even in the true event's words
+    m = Matcher(load_catalogue(ROOT / "rules" / "claims"))
+    out = m.match(pl.DataFrame({"post_id": ["huge", "small"], "text": [
+        "Huge crowd in London against Asim Munir's UK visit, PTI supporters everywhere",
+        "Small PTI protest in London against Asim Munir's UK visit, PTI supporters with flags"]}))
+    best = {r["post_id"]: r for r in out.filter(pl.col("rank") == 1).iter_rows(named=True)}
+    assert best["huge"]["label"] == "likely_misinformation", best["huge"]
+    assert best["small"]["label"] == "no_flag" and best["small"]["evidence"].startswith("closer to true statement:")

@@ -119,3 +119,24 @@ def test_a_mapping_group_round_trips_through_content(tmp_path):
     assert claim.required_entities == (("trump",), ("imran khan", "khan", "ik"))
     assert claim.content()["required_entities"] == [["trump"], group]
     assert claim.entity_groups[1] == EntityGroup(("imran khan",), ("khan", "ik"), ("pti",), ("imran khan actor",))
+
+
+def test_a_debunk_goes_to_the_claim_whose_entities_it_names_in_the_larger_share():
+    # names Trump only: half of the release clip's groups, a third of the Israel video's (Trump,
+    # Khan, Israel), although its words score a little closer to the Israel video's debunk texts
+    from pathlib import Path
+
+    import polars as pl
+
+    from rules.catalogue import load_catalogue
+    from rules.match import Matcher
+
+    root = Path(__file__).resolve().parents[2]
+    m = Matcher(load_catalogue(root / "rules" / "claims"))
+    out = m.match(pl.DataFrame({"post_id": ["d"], "text": [
+        "Trump ne aisa kuch nahi kaha, ye purana interview hai jis pe nayi awaz lagayi gayi"]}))
+    first = out.filter(pl.col("rank") == 1).row(0, named=True)
+    assert (first["claim_id"], first["label"]) == ("trump-khan-release-clip", "debunk"), out
+    guard = m.index.entities[m.claim_ids.index("trump-khan-israel-ai-video")]
+    assert guard.scan("trump ne aisa kuch nahi kaha")[0::2] == (False, 1 / 3)
+    assert guard.check("trump ne kaha imran khan israel ka hami") == (True, [])

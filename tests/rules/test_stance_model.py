@@ -91,3 +91,22 @@ def test_a_matcher_with_the_model_pickles_and_answers_the_same():
     m = Matcher(load_catalogue(ROOT / "rules" / "claims"))
     posts = pl.DataFrame({"post_id": ["a"], "text": ["Faisal Masjid pe koi drone hamla nahi hua, ye video May 2024 ki hai"]})
     assert pickle.loads(pickle.dumps(m)).match(posts).equals(m.match(posts))
+
+
+def test_an_unsure_spreads_reading_is_unclear_and_the_threshold_is_fitted():
+    spec = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    assert 0.5 <= spec["spreads_min_probability"] < 1  # chosen by bench/fit_stance.py's CV
+    text = "BREAKING: Trump promises to get Imran Khan out of jail, share before it's deleted!"
+    args = ([normalise(text)], [text])
+    assert StanceModel({**spec, "spreads_min_probability": 0.0}).predict(*args) == ["spreads"]
+    assert StanceModel({**spec, "spreads_min_probability": 1.0}).predict(*args) == ["unclear"]
+
+
+def test_the_evaluation_never_reads_test_posts_one_by_one():
+    import subprocess
+    import sys
+
+    for flag in ("--errors", "--cv-stance=5"):
+        r = subprocess.run([sys.executable, str(ROOT / "bench" / "eval_labelled.py"), "--part", "test", flag],
+                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert r.returncode != 0 and "not on the frozen test part" in r.stderr, r
