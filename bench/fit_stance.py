@@ -92,6 +92,9 @@ def main() -> None:
     ap.add_argument("--cv", type=int, default=5)
     ap.add_argument("--out", default=str(MODEL_PATH))
     ap.add_argument("--check", action="store_true", help="refit and compare with the committed model")
+    ap.add_argument("--spreads-min-probability", type=float, default=None, metavar="P",
+                    help="use P instead of the value chosen on the stance alone (e.g. chosen on the whole "
+                         "matcher's flags with bench/eval_labelled.py --cv-stance 5)")
     ap.add_argument("--refit-only", action="store_true",
                     help="skip the grid: refit with the committed model's C and cue weight and its recorded CV figures")
     a = ap.parse_args()
@@ -138,6 +141,9 @@ def main() -> None:
     tau = max(by_tau, key=lambda t: (by_tau[t]["right"] - WRONG_SPREADS_COST * (by_tau[t]["read_as_spreads"]
                                                                             - by_tau[t]["right"]), -t))
     print(f"chosen spreads_min_probability {tau}: {by_tau[tau]}")
+    if a.spreads_min_probability is not None:
+        tau = a.spreads_min_probability
+        print(f"spreads_min_probability {tau} as given")
     write(a, rows, norm, raw, y, cue, c, w, round(acc, 4), per_lang, per_class, tau,
           {str(t): v for t, v in by_tau.items()})
 

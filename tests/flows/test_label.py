@@ -158,7 +158,7 @@ TRUE_POST = {  # the real roadside fire of May 2024, reported as it happened
     "id": "1", "url": "https://news.example.pk/2024/05/28/fire-near-faisal-mosque.html",
     "title": "Fire near Faisal Mosque in Islamabad",
     "content_text": "A roadside fire broke out near Faisal Mosque in Islamabad on Tuesday during the heatwave; "
-                    "video shows thick smoke rising over the mosque. Pray for everyone there.",
+                    "video shows thick smoke rising over the mosque. Firefighters put it out within an hour.",
     "date_published": "2024-05-28T12:00:00Z",
 }
 PARAPHRASE = {
@@ -222,8 +222,11 @@ def test_with_a_data_dir_counter_examples_unflag_the_post_and_its_paraphrase(tmp
     claims, data, batch = reviewed_data_dir(tmp_path, TRUE_POST, verdict, {
         "true": as_text(TRUE_POST), "paraphrase": as_text(PARAPHRASE), "spreading": as_text(SPREADING)})
     before, after = tmp_path / "before.parquet", tmp_path / "after.parquet"
-    assert cw("label", "--posts", batch, "--claims", claims, "--out", before).exit_code == 0
-    res = cw("label", "--posts", batch, "--claims", claims, "--out", after, "--data-dir", data)
+    # the loop is about counter-examples, not stance: the cue lists read this calm true report as
+    # spreading (the claim has no true statement yet), where the stance model is unsure of it
+    cues = ("--set", "stance=cues")
+    assert cw("label", "--posts", batch, "--claims", claims, "--out", before, *cues).exit_code == 0
+    res = cw("label", "--posts", batch, "--claims", claims, "--out", after, "--data-dir", data, *cues)
     assert res.exit_code == 0, res.output
     assert "1 reviewed examples from" in res.stderr
     was, now = labels_of(before), labels_of(after)
