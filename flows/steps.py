@@ -416,13 +416,16 @@ def match_all(cfg: PipelineConfig, rounds: Any, total: int, catalogue: Any, run_
             return
 
 
-def run_posts(store: Store, run_id: str, ids: pl.Series) -> pl.DataFrame:
-    """The rows run ``run_id`` stored for the posts ``ids``, in that order (read from the run's
-    part files only)."""
+def run_posts(store: Store, run_id: str, ids: pl.Series, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The rows run ``run_id`` stored for the posts ``ids`` (only ``columns``, when given), in
+    that order (read from the run's part files only)."""
     order = ids.rename("post_id").to_frame().with_row_index("_order")
-    rows = store.collect("posts", lambda: store.scan("posts", since=("run_id", run_id), keys=ids)
-                         .filter(pl.col("run_id") == run_id))
-    return rows.join(order, on="post_id").sort("_order").drop("_order")
+
+    def build() -> pl.LazyFrame:
+        lf = store.scan("posts", since=("run_id", run_id), keys=ids).filter(pl.col("run_id") == run_id)
+        return lf.select(list(dict.fromkeys(("post_id", *columns)))) if columns else lf
+
+    return store.collect("posts", build).join(order, on="post_id").sort("_order").drop("_order")
 
 
 def posts_in_rounds(store: Store, run_id: str, new_ids: pl.Series, backlog: pl.DataFrame,
@@ -986,7 +989,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         try:  # pictures and videos; a failure here costs the media evidence, never the run
             # the media step takes at most half of the run's time left, the rest is for matching
             media_cols = ("post_id", "source", "media")
-            with_media = pl.concat([run_posts(store, run_id, new_ids).select(media_cols),
+            with_media = pl.concat([run_posts(store, run_id, new_ids, media_cols),
                                     conform("posts", backlog).select(media_cols)], how="vertical")
             media, media_health = media_step(cfg, store, with_media, run_id, day, str(manifest) if manifest else None,
                                              time_limit=run.remaining() / 2)

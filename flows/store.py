@@ -162,6 +162,9 @@ LOG = "_log"
 ADOPT_AFTER_S = 600.0
 KEEP_VERSIONS = 40  # log versions kept per table (and per state document)
 COMMIT_ATTEMPTS = 20
+# rows per Parquet row group: a read that filters a big part file (a run's posts read back a round
+# at a time) decodes one row group at a time, not the whole file
+ROW_GROUP_ROWS = 10_000
 DEFAULT_COMPACT_FILES = 16  # a partition with more files than this is compacted after a write
 SUPPORTED = ("file", "local", "s3", "s3a", "gs", "gcs")
 
@@ -1153,7 +1156,8 @@ class Store:
     def _put_part(self, table: str, rel: str, frame: pl.DataFrame) -> dict[str, Any]:
         buf = io.BytesIO()
         keys = key_filter(frame.get_column(KEYS[table][0]))
-        frame.write_parquet(buf, compression="zstd", statistics=True, metadata={KEY_FILTER: keys})
+        frame.write_parquet(buf, compression="zstd", statistics=True, row_group_size=ROW_GROUP_ROWS,
+                            metadata={KEY_FILTER: keys})
         data = buf.getvalue()
         self.io.put(f"{table}/{rel}", data)
         meta = self.io.stat(f"{table}/{rel}") or {"size": len(data), "stamp": ""}
