@@ -416,16 +416,19 @@ def match_all(cfg: PipelineConfig, rounds: Any, total: int, catalogue: Any, run_
             return
 
 
-def run_posts(store: Store, run_id: str, ids: pl.Series, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
-    """The rows run ``run_id`` stored for the posts ``ids`` (only ``columns``, when given), in
-    that order (read from the run's part files only)."""
-    order = ids.rename("post_id").to_frame().with_row_index("_order")
-
+def run_posts(store: Store, run_id: str, ids: pl.Series | None, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The rows run ``run_id`` stored for the posts ``ids`` (None: all of them, in no particular
+    order), only ``columns`` when given, in the order of ``ids`` (read from the run's part files
+    only)."""
     def build() -> pl.LazyFrame:
         lf = store.scan("posts", since=("run_id", run_id), keys=ids).filter(pl.col("run_id") == run_id)
         return lf.select(list(dict.fromkeys(("post_id", *columns)))) if columns else lf
 
-    return store.collect("posts", build).join(order, on="post_id").sort("_order").drop("_order")
+    rows = store.collect("posts", build)
+    if ids is None:
+        return rows
+    order = ids.rename("post_id").to_frame().with_row_index("_order")
+    return rows.join(order, on="post_id").sort("_order").drop("_order")
 
 
 def posts_in_rounds(store: Store, run_id: str, new_ids: pl.Series, backlog: pl.DataFrame,
@@ -463,6 +466,8 @@ def dedupe_run(posts: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     first = keys.unique(subset=["post_id"], keep="first", maintain_order=True)
     by_hash = first.filter(pl.col("has_content")).unique(subset=["content_hash"], keep="first", maintain_order=True)
     kept_rows = pl.concat([by_hash.select("_i"), first.filter(~pl.col("has_content")).select("_i")])
+    if kept_rows.height == posts.height:  # nothing to drop: no copy of a big batch
+        return posts, {}
     keep = keys["_i"].is_in(kept_rows["_i"].implode())
     counts = dict(keys.filter(~keep).group_by("source").len().iter_rows())
     return posts.filter(keep), counts
@@ -989,7 +994,9 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         try:  # pictures and videos; a failure here costs the media evidence, never the run
             # the media step takes at most half of the run's time left, the rest is for matching
             media_cols = ("post_id", "source", "media")
-            with_media = pl.concat([run_posts(store, run_id, new_ids, media_cols),
+            # every posts row this run wrote is one of its new posts: read them all, three columns
+            new_media = run_posts(store, run_id, None, media_cols) if new_ids.len() else empty("posts").select(media_cols)
+            with_media = pl.concat([new_media,
                                     conform("posts", backlog).select(media_cols)], how="vertical")
             media, media_health = media_step(cfg, store, with_media, run_id, day, str(manifest) if manifest else None,
                                              time_limit=run.remaining() / 2)
