@@ -370,23 +370,24 @@ match_batch = execution.step(_match_batch, name="match_batch")
 def match_all(cfg: PipelineConfig, rounds: Any, total: int, catalogue: Any, run_id: str,
               feedback: pl.DataFrame | None = None, budget: Budget | None = None,
               media: pl.DataFrame | None = None) -> Any:
-    """Match the posts of each frame of ``rounds`` (``total`` posts in all; a frame or an iterable
-    of frames, read one at a time) in batches of ``[runner] batch_size``, with the reviewers'
+    """Match the posts of each frame of ``rounds`` (``total`` posts in all; a frame, or an iterable
+    of frames of ``[runner] match_rows`` posts read one at a time) in batches of ``[runner] batch_size``, with the reviewers'
     ``feedback`` and the media evidence ``media`` (:func:`media_evidence`). Yields, per round,
     the posts whose batches were matched and their matches, so the caller writes them before
     the next round is read. When ``budget`` stops (the run's time is up, or a signal) no further
     batch is waited for and no further round is read; the batches done are yielded and the rest
     is caught up by the next run (their posts get no ``matched_posts`` row)."""
-    if isinstance(rounds, pl.DataFrame):
-        rounds = [rounds]
     if total <= 0:
         return
     size = cfg.batch_size
+    per_round = total if isinstance(rounds, pl.DataFrame) else cfg.match_rows
+    if isinstance(rounds, pl.DataFrame):
+        rounds = [rounds]
     # the matcher is ready before the first batch: loaded from the index cache, or built and
     # cached here once (Dask workers that share the cache folder then load it)
     spec = matching.MatcherSpec(catalogue, cfg.matching, matching.index_cache_dir(cfg.runner), feedback)
     _matcher(spec)
-    n_chunks = -(-total // size)
+    n_chunks = sum(-(-min(per_round, total - k) // size) for k in range(0, total, per_round))
     advance = execution.progress("claimwatch-matching", f"Matching {total} posts in {n_chunks} batches")
     i = 0
     for posts in rounds:
@@ -411,9 +412,12 @@ def match_all(cfg: PipelineConfig, rounds: Any, total: int, catalogue: Any, run_
         frame = pl.concat([conform("matches", r) for r in results], how="vertical")
         frame = frame.with_columns(run_id=pl.lit(run_id), flagged_at=pl.coalesce(pl.col("flagged_at"), pl.lit(utcnow())))
         matched = posts if len(done_chunks) == len(chunks) else pl.concat([chunks[k] for k in sorted(done_chunks)])
+        del posts, chunks, results
         yield matched, frame
         if stopped:
             return
+        if i < n_chunks:  # more rounds follow: start them without this round's per-word caches
+            matching.release(spec)
 
 
 def run_posts(store: Store, run_id: str, ids: pl.Series | None, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
@@ -944,6 +948,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
                     for s in cfg.enabled_sources}
 
     laps.lap("fetch")
+    matching.trim_memory()  # what parsing the feeds left free goes back to the system before matching
     ok = {n: o for n, o in outcomes.items() if o["status"] == "ok"}
     new_posts, imported_new = writer.written(), None
     dup_in_run = writer.duplicates

@@ -302,8 +302,9 @@ def key_filter(values: pl.Series) -> str:
     h1, h2 = _key_hashes(values)
     m = max(64, -(-len(h1) * _FILTER_BITS_PER_KEY // 64) * 64)
     bits = np.zeros(m, dtype=bool)
-    if len(h1):
-        bits[_positions(h1, h2, m, _FILTER_PROBES).ravel().astype(np.int64)] = True
+    for start in range(0, len(h1), _PROBE_KEYS):  # a few MB of positions at a time, not keys x probes
+        bits[_positions(h1[start:start + _PROBE_KEYS], h2[start:start + _PROBE_KEYS], m,
+                        _FILTER_PROBES).ravel().astype(np.int64)] = True
     return json.dumps({"column": values.name, "k": _FILTER_PROBES,
                        "bits": base64.b64encode(np.packbits(bits, bitorder="little").tobytes()).decode("ascii")})
 

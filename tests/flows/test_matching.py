@@ -130,10 +130,13 @@ def test_a_run_reads_back_and_matches_its_posts_a_round_of_match_rows_at_a_time(
         return out
 
     monkeypatch.setattr(steps, "run_posts", spy)
+    released, real_release = [], matching.release
+    monkeypatch.setattr(matching, "release", lambda spec: released.append(spec.key) or real_release(spec))
     monkeypatch.setattr(PipelineConfig, "match_rows", property(lambda self: 10))
     with execution.use(execution.LocalExecutor()):
         split = steps.ingest_and_detect(data_dir=str(tmp_path / "b"), demo=True)
     assert rounds == [10, 10, 7]  # never the run's 27 new posts at once
+    assert len(released) == 2  # the matcher's per-word caches are dropped between rounds
     assert split["posts_matched"] == whole["posts_matched"] == 27
     assert split["matches_new"] == whole["matches_new"] > 0 and split["flags"] == whole["flags"]
     # each round's rows are written before the next round is read: one part file per round
