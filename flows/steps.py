@@ -546,7 +546,10 @@ class PostWriter:
             self._hashes.update(batch.filter(has_content)["content_hash"].to_list())
             batch = detect_languages(self.store, batch)
             written = self.store.write("posts", batch, self.run_id, self.day)
-            self._written.append(written.select("post_id", "source"))
+            # copied out: these columns of the batch share its string buffers (polars string
+            # views) and would keep every written post in memory until the run ends
+            self._written.append(pl.DataFrame({c: written[c].to_list() for c in ("post_id", "source")},
+                                              schema={"post_id": pl.String, "source": pl.String}))
         if self._metrics:
             metrics, self._metrics = pl.concat(self._metrics, how="vertical"), []
             try:
@@ -557,6 +560,12 @@ class PostWriter:
         if self._cursors:
             self.store.save_cursors(self._cursors)  # only after their posts are stored
             self._cursors = {}
+
+    def finish(self) -> None:
+        """Write what is left (:meth:`flush`) and forget the ids and hashes kept to de-duplicate
+        later batches: no batch comes after this."""
+        self.flush()
+        self._ids, self._hashes = set(), set()
 
     def written(self) -> pl.DataFrame:
         """``post_id`` and ``source`` of every row written."""
@@ -937,7 +946,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
     if store_error is None:
         with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
             outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None, window, writer.add)
-        writer.flush()
+        writer.finish()
         if writer.error:
             store_error = (f"storing posts failed: {writer.error}; cursors not moved for the sources not stored, "
                            "the next run fetches them again")
