@@ -48,6 +48,7 @@ RUNNER_KEYS = {
     "kind": Literal["thread", "dask"], "address": str, "n_workers": _AT_LEAST_1,
     "threads_per_worker": _AT_LEAST_1, "max_workers": _AT_LEAST_1, "batch_size": _AT_LEAST_1,
     "run_budget": _POSITIVE_S, "source_budget": _POSITIVE_S, "write_batch_rows": _AT_LEAST_1,
+    "match_rows": _AT_LEAST_1,
     "catch_up_days": Annotated[float, Field(gt=0)],
     "catch_up_max_posts": Annotated[int, Field(ge=0), Hint("must not be negative (0 turns catching up off)")],
     "compact_files": Annotated[int, Field(ge=0), Hint("must not be negative (0 turns automatic compaction off)")],
@@ -118,6 +119,12 @@ class PipelineConfig:
     def write_batch_rows(self) -> int:
         """Posts gathered before they are written as one part file ([runner] write_batch_rows)."""
         return int(self.runner.get("write_batch_rows", 50_000))
+
+    @property
+    def match_rows(self) -> int:
+        """Posts read back from the store and matched per round, their matches written after each
+        round ([runner] match_rows)."""
+        return int(self.runner.get("match_rows", 10_000))
 
     @property
     def run_budget(self) -> float:

@@ -115,6 +115,32 @@ def matcher_for(spec: MatcherSpec, say: Callable[..., None] | None = None) -> An
         return m
 
 
+def release(spec: MatcherSpec) -> None:
+    """Between two rounds of a big run: forget this process's matcher of ``spec`` when its index
+    is cached on disk (the next round loads it again in a fraction of a second), and hand the
+    memory freed back to the system. The matcher keeps per-word results of every post it saw;
+    over 100,000 new posts they and the heap around them grow by hundreds of MB."""
+    if spec.cache_dir is None:  # no index cache: building it again would cost more than the memory
+        return
+    with _lock:
+        _matchers.pop(spec.key, None)
+    trim_memory()
+
+
+def trim_memory() -> None:
+    """Collect garbage and give free heap memory back to the system (glibc ``malloc_trim``;
+    nothing more elsewhere)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        pass
+
+
 def match_batch(posts: Any, spec: MatcherSpec) -> Any:
     """Match one batch of posts (rows of ``rules.schema.MATCHES_SCHEMA``)."""
     return spec.matcher().match(posts)

@@ -59,6 +59,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 FLAG_LABELS = ("likely_misinformation", "needs_review", "debunk")
+_FLAG_COLUMNS = ("post_id", "claim_id", "label", "score", "stance")  # of the matches a run keeps for its report
 
 
 def utcnow() -> datetime:
@@ -366,35 +367,89 @@ def _match_batch(posts: pl.DataFrame, spec: matching.MatcherSpec, media: pl.Data
 match_batch = execution.step(_match_batch, name="match_batch")
 
 
-def match_all(cfg: PipelineConfig, posts: pl.DataFrame, catalogue: Any, run_id: str,
+def match_all(cfg: PipelineConfig, rounds: Any, total: int, catalogue: Any, run_id: str,
               feedback: pl.DataFrame | None = None, budget: Budget | None = None,
-              media: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Matches of ``posts`` in batches, with the reviewers' ``feedback`` and the media evidence
-    ``media`` (:func:`media_evidence`). When ``budget`` stops (the run's time is up, or a signal)
-    no further batch is waited for; the batches done are returned and the rest is caught up by
-    the next run (their posts get no ``matched_posts`` row)."""
+              media: pl.DataFrame | None = None) -> Any:
+    """Match the posts of each frame of ``rounds`` (``total`` posts in all; a frame, or an iterable
+    of frames of ``[runner] match_rows`` posts read one at a time) in batches of ``[runner] batch_size``, with the reviewers'
+    ``feedback`` and the media evidence ``media`` (:func:`media_evidence`). Yields, per round,
+    the posts whose batches were matched and their matches, so the caller writes them before
+    the next round is read. When ``budget`` stops (the run's time is up, or a signal) no further
+    batch is waited for and no further round is read; the batches done are yielded and the rest
+    is caught up by the next run (their posts get no ``matched_posts`` row)."""
+    if total <= 0:
+        return
     size = cfg.batch_size
-    chunks = [posts.slice(i, size) for i in range(0, posts.height, size)]
-    if not chunks:
-        return empty("matches")
+    per_round = total if isinstance(rounds, pl.DataFrame) else cfg.match_rows
+    if isinstance(rounds, pl.DataFrame):
+        rounds = [rounds]
     # the matcher is ready before the first batch: loaded from the index cache, or built and
     # cached here once (Dask workers that share the cache folder then load it)
     spec = matching.MatcherSpec(catalogue, cfg.matching, matching.index_cache_dir(cfg.runner), feedback)
     _matcher(spec)
-    advance = execution.progress("claimwatch-matching", f"Matching {posts.height} posts in {len(chunks)} batches")
-    results = []
-    done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, spec=spec, media=media)
-    for i, (_, result) in enumerate(done, 1):
-        results.append(result)
-        advance(100.0 * i / len(chunks))
-        _say(f"matched batch {i}/{len(chunks)}")
-        if budget is not None and budget.reason is not None and i < len(chunks):
-            done.close()  # batches not started are dropped; running ones finish
-            _say(f"matching stopped after {i} of {len(chunks)} batches: {budget.reason}; the next run "
-                 "matches the rest", logging.WARNING)
-            break
-    frame = pl.concat([conform("matches", r) for r in results], how="vertical")
-    return frame.with_columns(run_id=pl.lit(run_id), flagged_at=pl.coalesce(pl.col("flagged_at"), pl.lit(utcnow())))
+    n_chunks = sum(-(-min(per_round, total - k) // size) for k in range(0, total, per_round))
+    advance = execution.progress("claimwatch-matching", f"Matching {total} posts in {n_chunks} batches")
+    i = 0
+    for posts in rounds:
+        chunks = [posts.slice(j, size) for j in range(0, posts.height, size)]
+        if not chunks:
+            continue
+        results, done_chunks = [], []
+        stopped = False
+        done = execution.map_unordered(match_batch, "posts", chunks, cfg.runner, spec=spec, media=media)
+        for n, (k, result) in enumerate(done, 1):
+            i += 1
+            results.append(result)
+            done_chunks.append(k)
+            advance(100.0 * min(i, n_chunks) / n_chunks)
+            _say(f"matched batch {i}/{n_chunks}")
+            if budget is not None and budget.reason is not None and i < n_chunks:
+                done.close()  # batches not started are dropped; running ones finish
+                _say(f"matching stopped after {i} of {n_chunks} batches: {budget.reason}; the next run "
+                     "matches the rest", logging.WARNING)
+                stopped = True
+                break
+        frame = pl.concat([conform("matches", r) for r in results], how="vertical")
+        frame = frame.with_columns(run_id=pl.lit(run_id), flagged_at=pl.coalesce(pl.col("flagged_at"), pl.lit(utcnow())))
+        matched = posts if len(done_chunks) == len(chunks) else pl.concat([chunks[k] for k in sorted(done_chunks)])
+        del posts, chunks, results
+        yield matched, frame
+        if stopped:
+            return
+        if i < n_chunks:  # more rounds follow: start them without this round's per-word caches
+            matching.release(spec)
+
+
+def run_posts(store: Store, run_id: str, ids: pl.Series | None, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The rows run ``run_id`` stored for the posts ``ids`` (None: all of them, in no particular
+    order), only ``columns`` when given, in the order of ``ids`` (read from the run's part files
+    only)."""
+    def build() -> pl.LazyFrame:
+        lf = store.scan("posts", since=("run_id", run_id), keys=ids).filter(pl.col("run_id") == run_id)
+        return lf.select(list(dict.fromkeys(("post_id", *columns)))) if columns else lf
+
+    rows = store.collect("posts", build)
+    if ids is None:
+        return rows
+    order = ids.rename("post_id").to_frame().with_row_index("_order")
+    return rows.join(order, on="post_id").sort("_order").drop("_order")
+
+
+def posts_in_rounds(store: Store, run_id: str, new_ids: pl.Series, backlog: pl.DataFrame,
+                    size: int) -> Any:
+    """The posts a run matches, ``size`` at a time (``[runner] match_rows``): its new posts
+    ``new_ids``, read back from its part files one round at a time, then the stored posts it
+    catches up (``backlog``), so a run never holds every new post at once."""
+    n_new = len(new_ids)
+    for start in range(0, n_new + backlog.height, size):
+        end = start + size
+        parts = []
+        if start < n_new:
+            parts.append(run_posts(store, run_id, new_ids.slice(start, size)))
+        if end > n_new:
+            first = max(start, n_new) - n_new
+            parts.append(conform("posts", backlog.slice(first, end - n_new - first)))
+        yield pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
 
 
 # ---------------------------------------------------------------- de-duplication
@@ -415,6 +470,8 @@ def dedupe_run(posts: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     first = keys.unique(subset=["post_id"], keep="first", maintain_order=True)
     by_hash = first.filter(pl.col("has_content")).unique(subset=["content_hash"], keep="first", maintain_order=True)
     kept_rows = pl.concat([by_hash.select("_i"), first.filter(~pl.col("has_content")).select("_i")])
+    if kept_rows.height == posts.height:  # nothing to drop: no copy of a big batch
+        return posts, {}
     keep = keys["_i"].is_in(kept_rows["_i"].implode())
     counts = dict(keys.filter(~keep).group_by("source").len().iter_rows())
     return posts.filter(keep), counts
@@ -489,7 +546,10 @@ class PostWriter:
             self._hashes.update(batch.filter(has_content)["content_hash"].to_list())
             batch = detect_languages(self.store, batch)
             written = self.store.write("posts", batch, self.run_id, self.day)
-            self._written.append(written.select("post_id", "source"))
+            # copied out: these columns of the batch share its string buffers (polars string
+            # views) and would keep every written post in memory until the run ends
+            self._written.append(pl.DataFrame({c: written[c].to_list() for c in ("post_id", "source")},
+                                              schema={"post_id": pl.String, "source": pl.String}))
         if self._metrics:
             metrics, self._metrics = pl.concat(self._metrics, how="vertical"), []
             try:
@@ -500,6 +560,12 @@ class PostWriter:
         if self._cursors:
             self.store.save_cursors(self._cursors)  # only after their posts are stored
             self._cursors = {}
+
+    def finish(self) -> None:
+        """Write what is left (:meth:`flush`) and forget the ids and hashes kept to de-duplicate
+        later batches: no batch comes after this."""
+        self.flush()
+        self._ids, self._hashes = set(), set()
 
     def written(self) -> pl.DataFrame:
         """``post_id`` and ``source`` of every row written."""
@@ -616,6 +682,17 @@ def flags_markdown(rows: list[dict[str, Any]], run_id: str) -> str:
         lines.append(f"| {r['score']} | {cell(r['stance'])} | {cell(r['post'], 60)} | {cell(r['published'])} "
                      f"| {_link(r['link'])} |")
     return "\n".join(lines) + "\n"
+
+
+def flagged_posts(store: Store, new_matches: pl.DataFrame) -> pl.DataFrame:
+    """The latest stored row of each post ``new_matches`` labels ``likely_misinformation``
+    (what the flags table shows of them)."""
+    ids = new_matches.filter(pl.col("label") == "likely_misinformation").get_column("post_id").unique()
+    if ids.is_empty():
+        return empty("posts")
+    return store.collect("posts", lambda: store.scan("posts", keys=ids)
+                         .sort("fetched_at", descending=True, nulls_last=True)
+                         .unique("post_id", keep="first", maintain_order=True))
 
 
 def publish(summary: dict[str, Any], new_matches: pl.DataFrame, posts: pl.DataFrame, catalogue: Any = None) -> None:
@@ -869,7 +946,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
     if store_error is None:
         with placeholder_credentials(cfg.enabled_sources) if manifest else contextlib.nullcontext():
             outcomes = fetch_all(cfg, cursors, str(manifest) if manifest else None, window, writer.add)
-        writer.flush()
+        writer.finish()
         if writer.error:
             store_error = (f"storing posts failed: {writer.error}; cursors not moved for the sources not stored, "
                            "the next run fetches them again")
@@ -880,13 +957,10 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
                     for s in cfg.enabled_sources}
 
     laps.lap("fetch")
+    matching.trim_memory()  # what parsing the feeds left free goes back to the system before matching
     ok = {n: o for n, o in outcomes.items() if o["status"] == "ok"}
     new_posts, imported_new = writer.written(), None
     dup_in_run = writer.duplicates
-    posts = empty("posts")
-    if new_posts.height:
-        posts = store.collect("posts", lambda: store.scan("posts", since=("run_id", run_id))
-                              .filter(pl.col("run_id") == run_id))
     imported = [o["rows"] for o in ok.values() if o["table"] == "claims" and o["rows"].height]
     try:
         if store_error is None:
@@ -914,35 +988,55 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
     match_error = skipped_note = None
     caught_up = 0
     media_health: dict[str, Any] = {}
-    to_match = posts if store_error is None else empty("posts")
-    new_matches = empty("matches")
+    # The posts are matched a round of [runner] match_rows at a time, read back from the store
+    # (never every new post at once), and each round's matches and matched_posts rows are written
+    # before the next round is read: memory follows the round, not the run.
+    posts_matched = 0
+    new_matches = empty("matches").select(_FLAG_COLUMNS)  # what the summary and flags need of them
     try:
         if store_error is not None:
             raise _Skip
         if run.reason is not None:  # a signal, or the run's time is up: the next run catches up
             raise _MatchingSkipped(f"matching skipped: {run.reason}; the next run matches these posts")
+        new_ids = new_posts.get_column("post_id")
         backlog = posts_to_catch_up(store, version, started, cfg.catch_up_days, cfg.catch_up_max_posts,
-                                    exclude=posts, reviewed=feedback["ref"].unique().to_list())
+                                    exclude=new_posts, reviewed=feedback["ref"].unique().to_list())
         caught_up = backlog.height
         if caught_up:
             _say(f"matching {caught_up} stored posts not yet matched with catalogue {version}")
-        to_match = pl.concat([posts, conform("posts", backlog)], how="vertical") if caught_up else posts
         laps.lap("store")
         try:  # pictures and videos; a failure here costs the media evidence, never the run
             # the media step takes at most half of the run's time left, the rest is for matching
-            media, media_health = media_step(cfg, store, to_match, run_id, day, str(manifest) if manifest else None,
+            media_cols = ("post_id", "source", "media")
+            # every posts row this run wrote is one of its new posts: read them all, three columns
+            new_media = run_posts(store, run_id, None, media_cols) if new_ids.len() else empty("posts").select(media_cols)
+            with_media = pl.concat([new_media,
+                                    conform("posts", backlog).select(media_cols)], how="vertical")
+            media, media_health = media_step(cfg, store, with_media, run_id, day, str(manifest) if manifest else None,
                                              time_limit=run.remaining() / 2)
+            del with_media
         except Exception as exc:
             media, media_health = None, {}
             _say(f"media step failed: {_error_text(exc)}", logging.ERROR)
         laps.lap("media")
-        matches = match_all(cfg, to_match, catalogue, run_id, feedback, run,
-                            media=media_evidence(catalogue, cfg.matching, media))
-        laps.lap("match")
-        new_matches = store.write("matches", matches, run_id, day)
-        matched = to_match.filter(pl.col("post_id").is_in(matches["post_id"].implode())) \
-            if run.reason is not None else to_match  # stopped early: only the batches that ran count
-        store.write("matched_posts", matched_rows(matched, matches, version, run_id, utcnow()), run_id, day)
+
+        def rounds() -> Any:
+            for frame in posts_in_rounds(store, run_id, new_ids, backlog, cfg.match_rows):
+                laps.lap("store")
+                yield frame
+
+        stored = []
+        for matched, matches in match_all(cfg, rounds(), len(new_ids) + caught_up, catalogue, run_id, feedback, run,
+                                          media=media_evidence(catalogue, cfg.matching, media)):
+            laps.lap("match")
+            written = store.write("matches", matches, run_id, day)
+            store.write("matched_posts", matched_rows(matched, matches, version, run_id, utcnow()), run_id, day)
+            stored.append(written.select(_FLAG_COLUMNS))
+            posts_matched += matched.height
+            del matched, matches, written
+            laps.lap("store")
+        if stored:
+            new_matches = pl.concat(stored, how="vertical")
         _say(f"stored {new_matches.height} new matches")
     except _Skip:
         pass
@@ -951,7 +1045,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         _say(skipped_note, logging.WARNING)
     except Exception as exc:  # recorded in runs; the posts stay, the next run matches them
         match_error = f"matching failed: {exc}" if isinstance(exc, StoreError) else f"matching failed: {_error_text(exc)}"
-        new_matches = empty("matches")
+        new_matches = empty("matches").select(_FLAG_COLUMNS)
         _say(match_error, logging.ERROR)
         laps.lap("match")
     laps.lap("store")
@@ -1027,12 +1121,12 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
         "sources": [{k: h[k] for k in ("source", "kind", "status", "items_fetched", "new", "duplicates", "error")}
                     for h in health],
         "duration_s": round(time.monotonic() - t0, 2), "error": store_error or match_error, "caught_up": caught_up,
-        "posts_matched": to_match.height if match_error is None and store_error is None else 0,
+        "posts_matched": posts_matched if match_error is None and store_error is None else 0,
         "note": skipped_note, "stopped": stop.reason if stop.cancelled else None,
         "phases": laps.rounded(), "phases_cpu": laps.rounded(cpu=True),
     }
     if not stop.cancelled:  # a stopped run ends now; its report is the summary it prints
-        publish(summary, new_matches, to_match, catalogue)
+        publish(summary, new_matches, flagged_posts(store, new_matches), catalogue)
     laps.lap("report")
     summary["phases"], summary["phases_cpu"] = laps.rounded(), laps.rounded(cpu=True)
     return summary

@@ -162,6 +162,9 @@ LOG = "_log"
 ADOPT_AFTER_S = 600.0
 KEEP_VERSIONS = 40  # log versions kept per table (and per state document)
 COMMIT_ATTEMPTS = 20
+# rows per Parquet row group: a read that filters a big part file (a run's posts read back a round
+# at a time) decodes one row group at a time, not the whole file
+ROW_GROUP_ROWS = 10_000
 DEFAULT_COMPACT_FILES = 16  # a partition with more files than this is compacted after a write
 SUPPORTED = ("file", "local", "s3", "s3a", "gs", "gcs")
 
@@ -193,6 +196,13 @@ def empty(table: str) -> pl.DataFrame:
     return pl.DataFrame(schema=SCHEMAS[table])
 
 
+def _unique(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """The first row of each key; ``frame`` itself (not a copy) when no key repeats."""
+    if not frame.select(key).is_duplicated().any():
+        return frame
+    return frame.unique(subset=key, keep="first", maintain_order=True)
+
+
 def conform(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with exactly the table's columns and types (missing columns are null)."""
     schema = SCHEMAS[table]
@@ -217,6 +227,7 @@ KEY_FILTER = "claimwatch.key_filter"  # footer metadata: {"column", "k", "bits" 
 _FILTER_BITS_PER_KEY = 24  # with 16 probes: about 1 false "maybe" in 100,000 keys
 _FILTER_PROBES = 16
 _FILTER_MIN_ROWS = 1000  # smaller files are cheaper to read than to probe
+_PROBE_KEYS = 8192  # keys probed against a filter at once
 _FILTER_CACHE: dict[tuple[str, str, int], Any] = {}  # (file, stamp, size) -> bit array or None
 _FILTER_CACHE_MAX = 2048
 
@@ -265,9 +276,12 @@ def _key_hashes(values: pl.Series) -> tuple[Any, Any]:
 
     import numpy as np
 
-    texts = values.drop_nulls().cast(pl.String).unique().to_list()
-    raw = b"".join(hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts)
-    pairs = np.frombuffer(raw, dtype="<u8").reshape(-1, 2)
+    texts = values.drop_nulls().cast(pl.String).unique()
+    pairs = np.empty((len(texts), 2), dtype="<u8")
+    for start in range(0, len(texts), _PROBE_KEYS):  # a few thousand Python strings at a time
+        chunk = texts.slice(start, _PROBE_KEYS).to_list()
+        raw = b"".join(hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in chunk)
+        pairs[start:start + len(chunk)] = np.frombuffer(raw, dtype="<u8").reshape(-1, 2)
     return pairs[:, 0], pairs[:, 1] | np.uint64(1)
 
 
@@ -288,8 +302,9 @@ def key_filter(values: pl.Series) -> str:
     h1, h2 = _key_hashes(values)
     m = max(64, -(-len(h1) * _FILTER_BITS_PER_KEY // 64) * 64)
     bits = np.zeros(m, dtype=bool)
-    if len(h1):
-        bits[_positions(h1, h2, m, _FILTER_PROBES).ravel().astype(np.int64)] = True
+    for start in range(0, len(h1), _PROBE_KEYS):  # a few MB of positions at a time, not keys x probes
+        bits[_positions(h1[start:start + _PROBE_KEYS], h2[start:start + _PROBE_KEYS], m,
+                        _FILTER_PROBES).ravel().astype(np.int64)] = True
     return json.dumps({"column": values.name, "k": _FILTER_PROBES,
                        "bits": base64.b64encode(np.packbits(bits, bitorder="little").tobytes()).decode("ascii")})
 
@@ -324,10 +339,12 @@ def _may_hold(parsed: Any, probe: tuple[Any, Any]) -> bool:
         return True
     packed, k = parsed
     h1, h2 = probe
-    if not len(h1):
-        return False
-    pos = _positions(h1, h2, len(packed) * 8, k).astype("int64")
-    return bool(((packed[pos >> 3] >> (pos & 7)) & 1).astype(bool).all(axis=1).any())
+    m = len(packed) * 8
+    for start in range(0, len(h1), _PROBE_KEYS):  # a few MB of positions at a time, not keys x probes
+        pos = _positions(h1[start:start + _PROBE_KEYS], h2[start:start + _PROBE_KEYS], m, k).astype("int64")
+        if ((packed[pos >> 3] >> (pos & 7)) & 1).astype(bool).all(axis=1).any():
+            return True
+    return False
 
 
 def part_files(data_dir: str | Path, table: str, check: bool = True) -> list[Any]:
@@ -1153,7 +1170,8 @@ class Store:
     def _put_part(self, table: str, rel: str, frame: pl.DataFrame) -> dict[str, Any]:
         buf = io.BytesIO()
         keys = key_filter(frame.get_column(KEYS[table][0]))
-        frame.write_parquet(buf, compression="zstd", statistics=True, metadata={KEY_FILTER: keys})
+        frame.write_parquet(buf, compression="zstd", statistics=True, row_group_size=ROW_GROUP_ROWS,
+                            metadata={KEY_FILTER: keys})
         data = buf.getvalue()
         self.io.put(f"{table}/{rel}", data)
         meta = self.io.stat(f"{table}/{rel}") or {"size": len(data), "stamp": ""}
@@ -1202,11 +1220,12 @@ class Store:
 
     def _write(self, table: str, frame: pl.DataFrame, run_id: str, day: date, op: str = "write") -> pl.DataFrame:
         key = list(KEYS[table])
-        rows = conform(table, frame).unique(subset=key, keep="first", maintain_order=True)
+        rows = _unique(conform(table, frame), key)
         if rows.is_empty():
             return rows
         snap, keys = self._keys_since(table, None, rows)
-        rows = rows.join(keys, on=key, how="anti", nulls_equal=True)
+        if keys.height:  # (a join copies every row: a big write of new rows is not copied)
+            rows = rows.join(keys, on=key, how="anti", nulls_equal=True)
         rel = None
         try:
             for attempt in range(COMMIT_ATTEMPTS):

@@ -113,3 +113,35 @@ def test_a_run_records_seconds_per_phase_and_the_second_run_loads_the_index(tmp_
         assert "; cpu: setup " in format_summary(summary) and list(summary["phases_cpu"]) == list(summary["phases"])
     read = lambda d: pl.read_parquet(f"{d}/matches/**/*.parquet").drop("run_id", "flagged_at").sort("post_id", "claim_id")  # noqa: E731
     assert_frame_equal(read(tmp_path / "a"), read(tmp_path / "b"))
+
+
+def test_a_run_reads_back_and_matches_its_posts_a_round_of_match_rows_at_a_time(tmp_path, monkeypatch):
+    from flows.config import PipelineConfig
+
+    monkeypatch.setattr(execution, "event", lambda **kw: None)
+    with execution.use(execution.LocalExecutor()):
+        whole = steps.ingest_and_detect(data_dir=str(tmp_path / "a"), demo=True)
+    rounds, real = [], steps.run_posts
+
+    def spy(store, run_id, ids, columns=None):
+        out = real(store, run_id, ids, columns)
+        if columns is None:  # a round of whole posts (the media step reads a few columns of all)
+            rounds.append(out.height)
+        return out
+
+    monkeypatch.setattr(steps, "run_posts", spy)
+    released, real_release = [], matching.release
+    monkeypatch.setattr(matching, "release", lambda spec: released.append(spec.key) or real_release(spec))
+    monkeypatch.setattr(PipelineConfig, "match_rows", property(lambda self: 10))
+    with execution.use(execution.LocalExecutor()):
+        split = steps.ingest_and_detect(data_dir=str(tmp_path / "b"), demo=True)
+    assert rounds == [10, 10, 7]  # never the run's 27 new posts at once
+    assert len(released) == 2  # the matcher's per-word caches are dropped between rounds
+    assert split["posts_matched"] == whole["posts_matched"] == 27
+    assert split["matches_new"] == whole["matches_new"] > 0 and split["flags"] == whole["flags"]
+    # each round's rows are written before the next round is read: one part file per round
+    assert len(list((tmp_path / "b" / "matched_posts").rglob("*.parquet"))) == 3
+    read = lambda d, t: pl.read_parquet(f"{d}/{t}/**/*.parquet").drop("run_id", "flagged_at", "matched_at", strict=False)  # noqa: E731
+    for table, key in (("matches", ["post_id", "claim_id"]), ("matched_posts", ["post_id"])):
+        assert_frame_equal(read(tmp_path / "a", table).sort(key), read(tmp_path / "b", table).sort(key))
+    assert read(tmp_path / "b", "matched_posts").height == 27

@@ -445,3 +445,21 @@ def test_a_file_name_the_log_cannot_hold_in_a_data_dir_without_log_is_one_line(t
     with pytest.raises(StoreError, match=r"my copy \(1\)\.parquet: not a part file name claimwatch can use"):
         Store(tmp_path).write("posts", posts((2, "b")), "r1", DAY)
     assert odd.exists() and not (tmp_path / "posts" / "_log").exists()
+
+
+def test_key_filters_are_built_hashed_and_probed_a_chunk_of_keys_at_a_time_with_the_same_answers(monkeypatch):
+    import flows.store as S
+
+    keys = pl.Series("post_id", [f"post-{i}" for i in range(3 * S._PROBE_KEYS + 5)])
+    text = S.key_filter(keys)
+    parsed = S._parse_filter(text, "post_id")
+    absent = [f"other-{i}" for i in range(S._PROBE_KEYS + 100)]
+    assert not S._may_hold(parsed, S._key_hashes(pl.Series(absent)))
+    # a key that is in the file, in the last chunk of the probe
+    assert S._may_hold(parsed, S._key_hashes(pl.Series(absent + ["post-7"])))
+    monkeypatch.setattr(S, "_PROBE_KEYS", 10**9)  # everything in one chunk: the same filter and hashes
+    assert S.key_filter(keys) == text
+    whole = S._key_hashes(keys)
+    monkeypatch.undo()
+    pairs = lambda h: set(zip(h[0].tolist(), h[1].tolist()))  # noqa: E731 (unique() has no order)
+    assert pairs(S._key_hashes(keys)) == pairs(whole) and len(pairs(whole)) == keys.len()
