@@ -7,7 +7,6 @@ import collections
 import json
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from connectors import lang

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import pickle
-from pathlib import Path
 
 import polars as pl
 import pytest

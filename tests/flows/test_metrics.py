@@ -14,7 +14,7 @@ from connectors import bluesky, mastodon, reddit, telegram, youtube
 from connectors.schema import make_post, metrics_frame, posts_frame
 from flows.store import Store
 from tests.connectors.support import loopback_client, payloads_dir
-from tests.loopback import LoopbackServer, Reply
+from tests.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "flows" / "demo" / "responses"

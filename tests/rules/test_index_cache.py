@@ -10,7 +10,6 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from rules.catalogue import Catalogue, Claim, load_catalogue
-from rules.config import MatchConfig
 from rules.feedback import Feedback
 from rules.index import ClaimIndex
 from rules import index_cache

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-import yaml
 
 from rules.catalogue import Catalogue, CatalogueError, _claim_from_mapping, add_known_media, load_catalogue
 from rules.config import MatchConfig
