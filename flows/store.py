@@ -859,16 +859,28 @@ class Store:
     def _bootstrap(self, table: str) -> Snapshot:
         """The newest snapshot; a table written before the log existed first gets version 0
         (each of its files verified in full)."""
-        snap = self.snapshot(table)
-        if not snap.legacy:
-            return snap
-        self._finish_legacy_journal()
-        snap = self._legacy_snapshot(table)
-        for rel in snap.files:
-            if not _PART_REL.match(rel):
-                raise StoreError(f"{self._show(table, rel)}: not a part file name claimwatch can use "
-                                 f"(letters, digits, '.', '_', '-', ending in .parquet); rename or move it away")
-        files = {rel: self._verify(table, rel) for rel in snap.files}
+        for attempt in range(COMMIT_ATTEMPTS):
+            snap = self.snapshot(table)
+            if not snap.legacy:
+                return snap
+            self._finish_legacy_journal()
+            snap = self._legacy_snapshot(table)
+            # a writer begins a table's log (version 0) before it puts a part file, so a listing
+            # taken while the log is still absent holds only files written before logs existed;
+            # if the log appeared meanwhile, the listing may hold other writers' uncommitted parts
+            again = self.snapshot(table)
+            if not again.legacy:
+                return again
+            for rel in snap.files:
+                if not _PART_REL.match(rel):
+                    raise StoreError(f"{self._show(table, rel)}: not a part file name claimwatch can use "
+                                     f"(letters, digits, '.', '_', '-', ending in .parquet); rename or move it away")
+            try:
+                files = {rel: self._verify(table, rel) for rel in snap.files}
+                break
+            except _Vanished:
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise
         with contextlib.suppress(_Conflict):
             self._create_version(self._log(table), 0, self._entry(table, 0, files, files, [], "adopt"))
         return self.snapshot(table)
