@@ -1255,6 +1255,8 @@ class Store:
                     self._backoff(attempt)
                     before = rows.height
                     snap, keys = self._keys_since(table, set(snap.files), rows)  # the rows other writers added
+                    if rel in snap.files:  # committed meanwhile by a writer that adopted it: never delete it
+                        return rows
                     if keys.height:
                         rows = rows.join(keys, on=key, how="anti", nulls_equal=True)
                         if rows.height != before:
@@ -1276,7 +1278,12 @@ class Store:
         wanted = rows.get_column(KEYS[table][0]).unique()
 
         def build() -> pl.LazyFrame:
-            snap = state["snap"] = self._bootstrap(table)
+            snap = self._bootstrap(table)
+            if snap.version < 0:  # a new table: begin its log before any part file is put (see _bootstrap)
+                with contextlib.suppress(_Conflict):
+                    self._create_version(self._log(table), 0, self._entry(table, 0, {}, [], [], "create"))
+                snap = self.snapshot(table)
+            state["snap"] = snap
             rels = [r for r in snap.files if known is None or r not in known]
             return self._scan_snapshot(snap, rels, keys=wanted).select(KEYS[table]).unique()
 

@@ -32,7 +32,9 @@ def test_write_lays_out_one_part_file_per_run_in_a_date_partition_and_commits_it
     assert written.height == 2
     (path,) = (tmp_path / "posts" / "date=2026-11-28").glob("*.parquet")
     assert path.name.startswith("part-run-1-")
-    (version,) = (tmp_path / "posts" / "_log").glob("*.json")
+    # a new table's log begins with an empty version 0, before any part file exists; the write is version 1
+    begun, version = sorted((tmp_path / "posts" / "_log").glob("*.json"))
+    assert json.loads(begun.read_text())["files"] == {} and json.loads(begun.read_text())["op"] == "create"
     assert json.loads(version.read_text())["files"] == {
         f"date=2026-11-28/{path.name}": {"rows": 2, "size": path.stat().st_size, "stamp": str(path.stat().st_mtime_ns),
                                          "stats": {"fetched_at": ["2026-11-28T00:00:00+00:00"] * 2, "published_at": None,
