@@ -215,6 +215,39 @@ def test_concurrent_writers_take_turns_and_never_double_rows(tmp_path):
     assert Store(tmp_path).read("posts").height == 50
 
 
+def test_a_writer_that_lists_another_writers_uncommitted_first_part_never_takes_it(tmp_path, monkeypatch):
+    """Writer A has put the new table's first part file but not committed it when writer B
+    starts: B must not mistake it for a file from before the log, adopt it and so make A
+    delete a file the log then lists."""
+    import threading
+
+    import flows.store as store_module
+
+    put, go = threading.Event(), threading.Event()
+    real_put = store_module.Store._put_part
+
+    def slow_put(self, table, rel, frame):
+        record = real_put(self, table, rel, frame)
+        if rel.split("/", 1)[1].startswith("part-run-a-"):
+            put.set()
+            go.wait(10)
+        return record
+
+    monkeypatch.setattr(store_module.Store, "_put_part", slow_put)
+    frame = posts(*[(i, f"text {i}") for i in range(5)])
+    result = {}
+    a = threading.Thread(target=lambda: result.setdefault("a", Store(tmp_path).write("posts", frame, "run-a", DAY)))
+    a.start()
+    assert put.wait(10)
+    result["b"] = Store(tmp_path).write("posts", frame, "run-b", DAY)
+    go.set()
+    a.join(10)
+    assert sorted([result["a"].height, result["b"].height]) == [0, 5]
+    store = Store(tmp_path)
+    store.check()  # every file the log lists is there
+    assert store.read("posts").height == 5
+
+
 # ---------------------------------------------------------------- bad part files
 
 
