@@ -116,14 +116,20 @@ def matcher_for(spec: MatcherSpec, say: Callable[..., None] | None = None) -> An
 
 
 def release(spec: MatcherSpec) -> None:
-    """Between two rounds of a big run: forget this process's matcher of ``spec`` when its index
-    is cached on disk (the next round loads it again in a fraction of a second), and hand the
-    memory freed back to the system. The matcher keeps per-word results of every post it saw;
-    over 100,000 new posts they and the heap around them grow by hundreds of MB."""
-    if spec.cache_dir is None:  # no index cache: building it again would cost more than the memory
-        return
+    """Between two rounds of a big run: drop the per-word results matching kept and hand the
+    memory freed back to the system. Over 100,000 new posts those results (stems, 4-grams,
+    entity and stance n-grams of every word seen, :mod:`rules.caches`) and the heap around them
+    grow by hundreds of MB. The process's matcher of ``spec`` is forgotten when its index is
+    cached on disk (the next round loads it again in a fraction of a second), else kept with its
+    caches emptied."""
+    from rules import clear_caches
+
     with _lock:
-        _matchers.pop(spec.key, None)
+        if spec.cache_dir is None:  # building the index again would cost more than its caches
+            clear_caches(_matchers.get(spec.key))
+        else:
+            _matchers.pop(spec.key, None)
+            clear_caches()
     trim_memory()
 
 
