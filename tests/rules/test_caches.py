@@ -73,7 +73,7 @@ def test_a_dropped_matcher_is_not_kept_alive_by_a_module_cache(catalogue):
     assert index() is None
 
 
-def test_other_objects_are_refused_with_one_line(catalogue):
+def test_other_objects_are_refused_with_one_line():
     clear_caches(None)  # skipped
     with pytest.raises(TypeError, match="clear_caches: dict has no caches"):
         clear_caches({})
