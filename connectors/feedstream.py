@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urljoin
 
 from connectors.errors import ParseError
@@ -187,10 +187,15 @@ class FeedInfo(dict):
     """Feed-level fields (``title``, ``language``, ``next``, ``version``), filled while reading."""
 
 
-def iter_entries(data: bytes, url: str | None = None, info: FeedInfo | None = None) -> Iterator[dict[str, Any]]:
+def iter_entries(data: bytes, url: str | None = None, info: FeedInfo | None = None,
+                 keep: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[dict[str, Any]]:
     """Each entry of the RSS/Atom document ``data`` (see the module docstring), in document
     order. ``info`` is filled with the feed's fields as they are read (complete once the
-    iterator is exhausted). Raises :class:`ParseError` if the document is not a feed."""
+    iterator is exhausted). Raises :class:`ParseError` if the document is not a feed.
+
+    ``keep``: called first with each entry's identity only (``link``, ``links``, ``id``,
+    ``guidislink``, as the whole entry has them); an entry it returns False for is passed over
+    without reading its text, dates or media (an entry already delivered, or past a cap)."""
     from lxml import etree
 
     info = info if info is not None else FeedInfo()
@@ -217,7 +222,8 @@ def iter_entries(data: bytes, url: str | None = None, info: FeedInfo | None = No
             tag = el.tag
             if tag in _ENTRY_TAGS:
                 inside -= 1
-                yield _entry(el, url)
+                if keep is None or keep(_entry(el, url, ids_only=True)):
+                    yield _entry(el, url)
                 el.clear(keep_tail=False)
                 parent = el.getparent()
                 if parent is not None:
@@ -254,7 +260,12 @@ def _feed_field(el: Any, info: FeedInfo) -> None:
         info.setdefault("next", urljoin(_base(el, info.get("url")), el.get("href").strip()))
 
 
-def _entry(el: Any, url: str | None) -> dict[str, Any]:
+_ID_TAGS = frozenset(("link", "guid", "id"))  # the children an entry's identity is read from
+
+
+def _entry(el: Any, url: str | None, ids_only: bool = False) -> dict[str, Any]:
+    """The feedparser-like dict of one entry element; ``ids_only``: only what its identity is
+    made of (``link``, ``links``, ``id``, ``guidislink``), the same as in the whole dict."""
     e: dict[str, Any] = {"links": [], "enclosures": [], "media_content": [], "media_thumbnail": [],
                          "content": [], "authors": []}
     base = _base(el, url)
@@ -263,7 +274,7 @@ def _entry(el: Any, url: str | None) -> dict[str, Any]:
     published = updated = None
     for child in el:
         ns, local = _split(child.tag)
-        if not local:
+        if not local or (ids_only and local not in _ID_TAGS):
             continue
         here = _base(child, url) if child.get("{http://www.w3.org/XML/1998/namespace}base") else base
         if ns in _RSS_NS:
@@ -346,6 +357,8 @@ def _entry(el: Any, url: str | None) -> dict[str, Any]:
         elif guid and guid_is_link:
             e["link"] = e["id"]
             e["guidislink"] = True
+    if ids_only:
+        return e
     if "author" not in e and e["authors"]:
         first = e["authors"][0]
         e["author"] = (f"{first['name']} ({first['email']})" if first.get("name") and first.get("email")

@@ -81,10 +81,10 @@ def parse_feed(data: bytes, *, url: str | None = None, source: str = "",
     return _parse_xml_feed(body, url, source)
 
 
-def iter_xml_entries(body: bytes, url: str | None, info: dict[str, Any]):
-    """The entries of a large XML feed one at a time (:func:`connectors.feedstream.iter_entries`),
-    after the same entity check as feedparser's input; ``info`` gets ``title``, ``lang``,
-    ``next`` and ``version`` (``lang`` as soon as the feed names it)."""
+def iter_xml_entries(body: bytes, url: str | None, info: dict[str, Any], keep: Any = None):
+    """The entries of a large XML feed one at a time (:func:`connectors.feedstream.iter_entries`,
+    with its ``keep``), after the same entity check as feedparser's input; ``info`` gets
+    ``title``, ``lang``, ``next`` and ``version`` (``lang`` as soon as the feed names it)."""
     from connectors.feedstream import FeedInfo, iter_entries
 
     check_xml(body, "feed")
@@ -92,7 +92,7 @@ def iter_xml_entries(body: bytes, url: str | None, info: dict[str, Any]):
         raise ParseError("not an RSS, Atom or JSON feed (the document does not start with markup)")
     raw = FeedInfo()
     info.setdefault("lang", None)
-    for entry in iter_entries(body, url, raw):
+    for entry in iter_entries(body, url, raw, keep):
         info.update(title=raw.get("title"), lang=_lang(raw.get("language")), next=raw.get("next"),
                     version=raw.get("version"))
         yield entry
@@ -142,17 +142,23 @@ def _entry_link(e: Any) -> str | None:
 def entry_id(e: Any) -> str | None:
     """The ``post_id`` :func:`_entry_row` gives an entry, computed without reading its text
     (None when only the text can tell: an entry with neither link nor id)."""
+    return _entry_key(e)[2]
+
+
+def _entry_key(e: Any) -> tuple[str | None, str | None, str | None]:
+    """``(link, canonical link, post_id or None)`` of an entry (see :func:`entry_id`)."""
     link = _entry_link(e)
     canonical = canonical_url(link) if link else None
     if canonical:
-        return f"news:{canonical}"
+        return link, canonical, f"news:{canonical}"
     ident = (e.get("id") or "").strip()
-    return f"news:{ident}" if ident and not unsafe_id(ident) else None
+    return link, canonical, (f"news:{ident}" if ident and not unsafe_id(ident) else None)
 
 
-def _entry_row(e: Any, feed_lang: str | None, source: str) -> dict[str, Any] | None:
-    link = _entry_link(e)
-    canonical = canonical_url(link) if link else None
+def _entry_row(e: Any, feed_lang: str | None, source: str,
+               key: tuple[str | None, str | None, str | None] | None = None) -> dict[str, Any] | None:
+    """One ``posts`` row; ``key``: the entry's :func:`_entry_key` when already computed."""
+    link, canonical, _ = key if key is not None else _entry_key(e)
     content = e.get("content") or []
     html_body = next((c.get("value") for c in content if c.get("value")), None) or e.get("summary") or ""
     text = html_to_text(html_body)
@@ -428,18 +434,23 @@ class Source(BaseSource):
             raise ParseError(f"feed of {len(data)} bytes is larger than {MAX_STREAM_BYTES}; refused")
         info: dict[str, Any] = {}
         skipped = 0
-        for e in iter_xml_entries(body, url, info):
-            pid = entry_id(e)
-            if pid is not None and not found.wants(pid):
-                continue
+        key: list[Any] = [None]
+
+        def keep(ids: dict[str, Any]) -> bool:
+            # an entry already delivered or past max_items is passed over on its id alone
+            key[0] = _entry_key(ids)
+            pid = key[0][2]
+            return pid is None or found.wants(pid)
+
+        for e in iter_xml_entries(body, url, info, keep):
             try:
-                row = _entry_row(e, info["lang"], self.name)
+                row = _entry_row(e, info["lang"], self.name, key[0])
             except (ValueError, TypeError, KeyError):
                 row = None
             if row is None:
                 skipped += 1
                 continue
-            found.add(row, checked=pid is not None)
+            found.add(row, checked=key[0][2] is not None)
         return skipped, info
 
     def _fill_articles(self, rows: list[dict[str, Any]], result: FetchResult) -> None:

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
@@ -92,9 +93,11 @@ def _bare_host(host: str) -> str:
 def youtube_id(u: str | None) -> str | None:
     """The YouTube video id in ``u`` (any of the forms in the module docstring), or ``None``."""
     parts = _split(u or "")
-    if parts is None:
-        return None
-    host = _bare_host(parts.hostname or "")
+    return None if parts is None else _youtube_id(parts, _bare_host(parts.hostname or ""))
+
+
+def _youtube_id(parts: Any, host: str) -> str | None:
+    """:func:`youtube_id` of a URL already split (``host``: its :func:`_bare_host`)."""
     segments = [s for s in parts.path.split("/") if s]
     candidate = None
     if host == "youtu.be":
@@ -120,13 +123,13 @@ def video_ref(u: str | None) -> str | None:
 
 def canonical_url(u: str | None) -> str | None:
     """One spelling per link (see the module docstring); ``None`` for a non-HTTP or broken URL."""
-    vid = youtube_id(u)
-    if vid:
-        return f"https://youtube.com/watch?v={vid}"
-    parts = _split(u or "")
+    parts = _split(u or "")  # split once: the video id and the canonical form both read it
     if parts is None:
         return None
     host = _bare_host(parts.hostname or "")
+    vid = _youtube_id(parts, host)
+    if vid:
+        return f"https://youtube.com/watch?v={vid}"
     port = parts.port
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
     query = sorted(

@@ -71,6 +71,9 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
+    from flows.matching import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread allocates: memory freed between match rounds goes back
     try:
         app()
     except KeyboardInterrupt:

@@ -908,6 +908,7 @@ def _ingest(config: str | None, data_dir: str, claims_dir: str | None, replay: s
     started = utcnow()
     t0 = time.monotonic()
     laps = Laps()
+    matching.limit_malloc_arenas()  # already done by the claimwatch command; a worker's flow run may not be
     cfg_path, manifest = resolve_inputs(config, replay, demo)
     cfg = load_config(cfg_path)
     register_env_secrets(cfg)

@@ -5,6 +5,7 @@
         srv.route("/flaky", [Reply(500), Reply(200, body=b"ok")])   # one reply per request
         srv.route("/big", Reply(200, stream=lambda: (b"x" * 65536 for _ in range(3200))))
         srv.route("/slow", Reply(200, b"ok", trickle=2.0))  # status line and headers one byte every 2 s
+        srv.route("/etag", Reply(200, b"...", {"ETag": '"v1"'}, conditional=True))  # 304 to If-None-Match: "v1"
         url = srv.url("/feed.xml")
         srv.requests  # (method, path_with_query, headers) seen; each also has .body
 
@@ -35,6 +36,8 @@ class Reply:
     chunked: bool = False  # stream with Transfer-Encoding: chunked (HTTP/1.1) instead of until-close
     sent: int = 0  # body bytes written so far (streams)
     trickle: float = 0.0  # send the whole answer, status line and headers included, one byte per this many seconds
+    # answer a request whose If-None-Match names this reply's ETag with 304 (as a real server does)
+    conditional: bool = False
 
 
 class Request(tuple):
@@ -79,6 +82,9 @@ class LoopbackServer:
                     reply = replies.pop(0)
                 else:
                     reply = replies[0]
+                etag = reply.headers.get("ETag")
+                if reply.conditional and etag and self.headers.get("If-None-Match") == etag:
+                    reply = Reply(304, b"", {"ETag": etag})
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.trickle:

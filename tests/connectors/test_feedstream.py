@@ -127,6 +127,34 @@ def test_max_items_leaves_the_rest_for_the_next_runs_and_each_entry_comes_once(s
     assert cursor["etag"] == '"v1"' and len(rss.decode_known(cursor["known"])) == 300
 
 
+def test_entries_left_over_come_on_later_runs_from_a_server_that_answers_304(stream_from_50_kb):
+    """A server that honours If-None-Match: while entries are left the runs ask unconditionally
+    and get the whole feed; once all are delivered an unchanged feed costs a 304, and a changed
+    one brings only its new entries."""
+    data = rss_feed(300)
+    feed = {"Content-Type": "application/rss+xml"}
+    with LoopbackServer() as srv:
+        srv.route("/feed.xml", Reply(200, data, {**feed, "ETag": '"v1"'}, conditional=True))
+        cursor, delivered, statuses = None, [], []
+        for _ in range(4):
+            result = source(srv, max_items=120, max_seen=100).fetch(cursor)
+            posts = result.posts.to_dicts() if hasattr(result.posts, "to_dicts") else result.posts
+            delivered.append([p["post_id"] for p in posts])
+            cursor = result.cursor
+        asked = [r.headers.get("If-None-Match") for r in srv.requests]
+        newer = rss_feed(310)  # the same 300 items and ten more
+        srv.route("/feed.xml", Reply(200, newer, {**feed, "ETag": '"v2"'}, conditional=True))
+        fifth = source(srv, max_items=120, max_seen=100).fetch(cursor)
+        sixth = source(srv, max_items=120, max_seen=100).fetch(fifth.cursor)
+    assert [len(d) for d in delivered] == [120, 120, 60, 0]
+    assert len({i for d in delivered for i in d}) == 300
+    assert asked == [None, None, None, '"v1"']  # the fourth run's conditional GET got a 304
+    new_ids = [p["post_id"] for p in (fifth.posts.to_dicts() if hasattr(fifth.posts, "to_dicts") else fifth.posts)]
+    assert len(new_ids) == 10 and not set(new_ids) & {i for d in delivered for i in d}
+    assert fifth.warnings == [] and fifth.cursor["etag"] == '"v2"'
+    assert sixth.posts == [] and sixth.requests == 1  # unchanged again: one 304
+
+
 def test_an_unchanged_large_feed_without_validators_is_skipped_by_known_ids(monkeypatch, stream_from_50_kb):
     data = rss_feed(300)
     with LoopbackServer() as srv:

@@ -81,6 +81,45 @@ def test_only_the_latest_matchers_stay_in_memory(tmp_path, fresh_matchers):
     assert len(matching._matchers) == matching.KEEP_MATCHERS
 
 
+def test_between_rounds_the_per_word_caches_are_emptied_and_answers_stay(tmp_path, fresh_matchers):
+    from rules.caches import cache_sizes
+
+    catalogue = load_catalogue(CLAIMS_DIR)
+    batch = posts("Trump promises to get Imran Khan out of Adiala jail, watch the video",
+                  "Trump ne kaha Imran Kahn ki rihai ke liye kaam karenge", "weather in lahore")
+    for cache_dir in (None, tmp_path):  # index cache off: the matcher stays, emptied; on: it goes
+        spec = matching.MatcherSpec(catalogue, {}, cache_dir)
+        m = spec.matcher(lambda msg, level=0: None)
+        before = m.match(batch)
+        assert any(cache_sizes(m).values())
+        matching.release(spec)
+        # a forgotten matcher goes with its own caches; the module-wide ones are emptied
+        left = cache_sizes(m) if cache_dir is None else cache_sizes()
+        assert not any(left.values()), left
+        assert (spec.matcher(lambda msg, level=0: None) is m) == (cache_dir is None)
+        assert_frame_equal(spec.matcher().match(batch), before)
+
+
+def test_malloc_arenas_are_limited_unless_the_environment_says(monkeypatch):
+    import ctypes
+
+    calls = []
+
+    class Libc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Libc())
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert matching.limit_malloc_arenas() is True and calls == [(-8, matching.MALLOC_ARENAS)]
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # the operator's choice stands (glibc read it at start)
+    assert matching.limit_malloc_arenas() is False and len(calls) == 1
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: object())  # not glibc: no mallopt
+    assert matching.limit_malloc_arenas() is False
+
+
 def test_a_run_records_seconds_per_phase_and_the_second_run_loads_the_index(tmp_path, monkeypatch, fresh_matchers):
     monkeypatch.setattr(execution, "event", lambda **kw: None)
     monkeypatch.setenv("CLAIMWATCH_CACHE_DIR", str(tmp_path / "cache"))
