@@ -146,12 +146,11 @@ def limit_malloc_arenas(n: int = MALLOC_ARENAS) -> bool:
     when a command starts, before other threads have allocated (glibc fixes the limit once it
     has made 8 arenas). Nothing happens elsewhere (macOS, musl)."""
     import ctypes
-    import ctypes.util
 
     if os.environ.get("MALLOC_ARENA_MAX", "").strip():
         return False
-    try:
-        return bool(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(_M_ARENA_MAX, int(n)))
+    try:  # the process's own symbols, libc's among them (no ldconfig subprocess as find_library runs)
+        return bool(ctypes.CDLL(None).mallopt(_M_ARENA_MAX, int(n)))
     except (OSError, AttributeError):  # not glibc
         return False
 
