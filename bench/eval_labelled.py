@@ -65,7 +65,8 @@ def table(figures: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def cv_matches(matcher: Matcher, rows: list[dict], k: int, grouping: str = "claim", min_probability=None):
+def cv_matches(matcher: Matcher, rows: list[dict], k: int, grouping: str = "claim", min_probability=None,
+               cue_decides=None, c=None, cue_weight=None):
     """Matches of every post with a stance model fitted on the other folds: each claim's posts in
     one fold (``grouping`` ``claim``), each writing batch (``batch``), or stratified by kind
     (``none``)."""
@@ -84,9 +85,11 @@ def cv_matches(matcher: Matcher, rows: list[dict], k: int, grouping: str = "clai
     for tr, te in folds(rows, k, grouping, kinds):
         train = [rows[i] for i in tr if rows[i].get("stance")]
         norm, raw = texts(train)
-        spec = fit_spec(norm, raw, [r["stance"] for r in train], fit["C"], fit["cue_weight"])
+        spec = fit_spec(norm, raw, [r["stance"] for r in train], fit["C"] if c is None else c,
+                        fit["cue_weight"] if cue_weight is None else cue_weight)
         spec["spreads_min_probability"] = (fit.get("spreads_min_probability", 0.0) if min_probability is None
                                            else min_probability)
+        spec["debunk_cue_decides"] = fit.get("debunk_cue_decides", True) if cue_decides is None else bool(cue_decides)
         matcher.stance_model = StanceModel(spec)
         out.append(matcher.match(posts_frame([rows[i] for i in te])))
     return pl.concat(out)
@@ -179,6 +182,10 @@ def main() -> None:
                          "stratified by kind")
     ap.add_argument("--spreads-min-probability", type=float, default=None, metavar="P",
                     help="with --cv-stance: the folds' models read spreads only at probability P or more")
+    ap.add_argument("--debunk-cue-decides", type=int, choices=(0, 1), default=None,
+                    help="with --cv-stance: 1 makes an explicit debunk cue turn a spreads/unclear reading into debunks")
+    ap.add_argument("--c", type=float, default=None, help="with --cv-stance: C instead of the committed one")
+    ap.add_argument("--cue-weight", type=float, default=None, help="with --cv-stance: cue weight instead of the committed one")
     ap.add_argument("--errors", action="store_true", help="list the wrong posts (train parts only)")
     ap.add_argument("--causes", action="store_true",
                     help="count the missed flags and debunks by cause (train parts only)")
@@ -192,7 +199,8 @@ def main() -> None:
         rows = [r for r in rows if (int("".join(ch for ch in r["post_id"] if ch.isdigit()) or 0) % 2 == 1) == (a.half == "odd")]
     matcher = Matcher(cat, cfg)
     if a.cv_stance:
-        res = cv_matches(matcher, rows, a.cv_stance, a.cv_groups, a.spreads_min_probability)
+        res = cv_matches(matcher, rows, a.cv_stance, a.cv_groups, a.spreads_min_probability, a.debunk_cue_decides,
+                         a.c, a.cue_weight)
         print(f"part {a.part} ({', '.join(PARTS[a.part])}), {len(rows)} posts, stance by {a.cv_stance}-fold CV "
               f"(grouped by {a.cv_groups})")
         print(table(figures_of(res, rows)))

@@ -38,6 +38,18 @@ GRID_CUE = (0.0, 0.25, 0.5, 1.0, 2.0)
 # WRONG_SPREADS_COST right ones (a spreading post sent to review)
 GRID_MIN_PROBABILITY = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
 WRONG_SPREADS_COST = 3
+# an explicit debunk cue turns a spreads or unclear reading into debunks (rules.stance_model)
+DEBUNK_CUE_DECIDES = True
+
+
+def cue_decides(pred: np.ndarray, cue: np.ndarray) -> np.ndarray:
+    """``pred`` with the rule of :data:`DEBUNK_CUE_DECIDES` applied (as the shipped model does)."""
+    if not DEBUNK_CUE_DECIDES:
+        return pred
+    said = cue[:, CUE_FEATURES.index("cue_debunks")] > 0
+    out = pred.copy()
+    out[said & np.isin(pred, ["spreads", "unclear"])] = "debunks"
+    return out
 
 
 def train_rows() -> list[dict]:
@@ -166,7 +178,7 @@ def main() -> None:
         for w in GRID_CUE:
             pred = np.empty(len(y), dtype=object)
             for tr, te, g_tr, g_te in split:
-                pred[te] = predict(logistic(g_tr, cue[tr], y[tr], c, w), g_te, cue[te], w)
+                pred[te] = cue_decides(predict(logistic(g_tr, cue[tr], y[tr], c, w), g_te, cue[te], w), cue[te])
             acc = float((pred == y).mean())
             macro = float(np.mean([(pred[y == s] == s).mean() for s in sorted(set(y))]))
             results.append((acc, macro, c, w, pred))
@@ -215,6 +227,7 @@ def write(a, rows, norm, raw, y, cue, c, w, acc, per_lang, per_class, tau=0.0, b
         "coef": [[float(f"{v:.6g}") for v in row] for row in model.coef_],
         "intercept": [float(f"{v:.6g}") for v in model.intercept_],
         "spreads_min_probability": tau,
+        "debunk_cue_decides": DEBUNK_CUE_DECIDES,
         "fitted_on": {name: {"sha256": hashlib.sha256((DATA / name).read_bytes()).hexdigest(),
                              "rows_with_stance": sum(1 for r in rows if r["post_id"] in
                                                      {json.loads(x)["post_id"] for x in (DATA / name).open(encoding="utf-8") if x.strip()})}
