@@ -65,15 +65,16 @@ def table(figures: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def cv_matches(matcher: Matcher, rows: list[dict], k: int):
-    """Matches of every post with a stance model fitted on the other folds (stratified by kind)."""
-    import numpy as np
+def cv_matches(matcher: Matcher, rows: list[dict], k: int, grouping: str = "claim", min_probability=None,
+               cue_decides=None, c=None, cue_weight=None):
+    """Matches of every post with a stance model fitted on the other folds: each claim's posts in
+    one fold (``grouping`` ``claim``), each writing batch (``batch``), or stratified by kind
+    (``none``)."""
     import polars as pl
-    from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
 
     sys.path.insert(0, str(ROOT / "bench"))
-    from fit_stance import fit_spec, texts
+    from fit_stance import fit_spec, folds, texts
 
     from rules.stance_model import MODEL_PATH, StanceModel
 
@@ -81,11 +82,14 @@ def cv_matches(matcher: Matcher, rows: list[dict], k: int):
     fit = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["fit"]
     kinds = [r["kind"] for r in rows]
     out = []
-    for tr, te in StratifiedKFold(k, shuffle=True, random_state=0).split(np.zeros(len(rows)), kinds):
+    for tr, te in folds(rows, k, grouping, kinds):
         train = [rows[i] for i in tr if rows[i].get("stance")]
         norm, raw = texts(train)
-        spec = fit_spec(norm, raw, [r["stance"] for r in train], fit["C"], fit["cue_weight"])
-        spec["spreads_min_probability"] = fit.get("spreads_min_probability", 0.0)
+        spec = fit_spec(norm, raw, [r["stance"] for r in train], fit["C"] if c is None else c,
+                        fit["cue_weight"] if cue_weight is None else cue_weight)
+        spec["spreads_min_probability"] = (fit.get("spreads_min_probability", 0.0) if min_probability is None
+                                           else min_probability)
+        spec["debunk_cue_decides"] = fit.get("debunk_cue_decides", True) if cue_decides is None else bool(cue_decides)
         matcher.stance_model = StanceModel(spec)
         out.append(matcher.match(posts_frame([rows[i] for i in te])))
     return pl.concat(out)
@@ -115,6 +119,57 @@ def print_errors(res, rows: list[dict]) -> None:
     print(f"\n{n} wrong posts")
 
 
+def miss_cause(row: dict, got: list[dict]) -> str | None:
+    """Why a spreading post that should be flagged is not, or a debunk is not a ``debunk``
+    (None when it is right). Causes, first that applies: ``ranking/floor`` (no row for the claim,
+    or its score under the review threshold), ``flag on another claim`` (the post's one flag went
+    to a better-ranked claim), ``entity guard`` (the claim's row fails a required entity),
+    ``stance uncertain`` (read ``unclear``), ``stance wrong`` (read as another stance),
+    ``true statement`` (closer to a true statement of the claim), ``hedge`` and ``score`` (under
+    the flag threshold)."""
+    want = {"likely_misinformation": "spreads", "debunk": "debunks"}.get(row["label"])
+    if want is None or not row.get("claim_id"):
+        return None
+    mine = next((g for g in got if g["claim_id"] == row["claim_id"]), None)
+    if mine and mine["label"] == row["label"]:
+        return None
+    if mine is None or mine["label"] == "no_flag" and mine["score"] < 35 and not mine["score_media"]:
+        return "ranking/floor"
+    if mine["stance"] == want and any(g["label"] == row["label"] for g in got if g is not mine):
+        return "flag on another claim"
+    if not mine["entities_ok"] and mine["stance"] == want:
+        return "entity guard"
+    if mine["stance"] == "unclear":
+        return "stance uncertain"
+    if mine["stance"] != want:
+        return "stance wrong"
+    if (mine["evidence"] or "").startswith("closer to true statement"):
+        return "true statement"
+    if want == "spreads" and mine["score"] >= 50:
+        return "hedge or verdict"
+    return "score"
+
+
+def print_causes(res, rows: list[dict]) -> None:
+    """Missed flags and debunks (train parts) counted by :func:`miss_cause`, per language."""
+    from collections import Counter
+
+    by_post: dict[str, list[dict]] = {}
+    for r in res.iter_rows(named=True):
+        by_post.setdefault(r["post_id"], []).append(r)
+    for label, name in (("likely_misinformation", "missed flags"), ("debunk", "missed debunks")):
+        counts: dict[str, Counter] = {}
+        for r in rows:
+            if r["label"] == label:
+                cause = miss_cause(r, by_post.get(r["post_id"], []))
+                if cause:
+                    counts.setdefault(cause, Counter())[r["lang"]] += 1
+        total = sum(sum(c.values()) for c in counts.values())
+        print(f"\n{name}: {total} of {sum(r['label'] == label for r in rows)}")
+        for cause, c in sorted(counts.items(), key=lambda kv: -sum(kv[1].values())):
+            print(f"  {cause:22} {sum(c.values()):3}  " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--part", choices=tuple(PARTS), default="labelled")
@@ -122,10 +177,21 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="key=value for MatchConfig")
     ap.add_argument("--cv-stance", type=int, default=0, metavar="K",
                     help="stance model fitted on the other K-1 folds of the part (train parts only)")
+    ap.add_argument("--cv-groups", choices=("claim", "batch", "none"), default="claim",
+                    help="with --cv-stance: keep each claim's (or writing batch's) posts in one fold; none: "
+                         "stratified by kind")
+    ap.add_argument("--spreads-min-probability", type=float, default=None, metavar="P",
+                    help="with --cv-stance: the folds' models read spreads only at probability P or more")
+    ap.add_argument("--debunk-cue-decides", type=int, choices=(0, 1), default=None,
+                    help="with --cv-stance: 1 makes an explicit debunk cue turn a spreads/unclear reading into debunks")
+    ap.add_argument("--c", type=float, default=None, help="with --cv-stance: C instead of the committed one")
+    ap.add_argument("--cue-weight", type=float, default=None, help="with --cv-stance: cue weight instead of the committed one")
     ap.add_argument("--errors", action="store_true", help="list the wrong posts (train parts only)")
+    ap.add_argument("--causes", action="store_true",
+                    help="count the missed flags and debunks by cause (train parts only)")
     a = ap.parse_args()
-    if (a.errors or a.cv_stance) and a.part == "test":
-        sys.exit("--errors and --cv-stance read posts one by one: not on the frozen test part")
+    if (a.errors or a.cv_stance or a.causes) and a.part == "test":
+        sys.exit("--errors, --causes and --cv-stance read posts one by one: not on the frozen test part")
     cfg = MatchConfig.from_mapping({k: json.loads(v) for k, v in (s.split("=", 1) for s in a.set)})
     cat = load_catalogue(ROOT / "rules/claims")
     rows = read(PARTS[a.part])
@@ -133,14 +199,22 @@ def main() -> None:
         rows = [r for r in rows if (int("".join(ch for ch in r["post_id"] if ch.isdigit()) or 0) % 2 == 1) == (a.half == "odd")]
     matcher = Matcher(cat, cfg)
     if a.cv_stance:
-        res = cv_matches(matcher, rows, a.cv_stance)
-        print(f"part {a.part} ({', '.join(PARTS[a.part])}), {len(rows)} posts, stance by {a.cv_stance}-fold CV")
+        res = cv_matches(matcher, rows, a.cv_stance, a.cv_groups, a.spreads_min_probability, a.debunk_cue_decides,
+                         a.c, a.cue_weight)
+        print(f"part {a.part} ({', '.join(PARTS[a.part])}), {len(rows)} posts, stance by {a.cv_stance}-fold CV "
+              f"(grouped by {a.cv_groups})")
         print(table(figures_of(res, rows)))
         if a.errors:
             print_errors(res, rows)
+        if a.causes:
+            print_causes(res, rows)
         return
-    if a.errors:
-        print_errors(matcher.match(posts_frame(rows)), rows)
+    if a.errors or a.causes:
+        res = matcher.match(posts_frame(rows))
+        if a.errors:
+            print_errors(res, rows)
+        if a.causes:
+            print_causes(res, rows)
     if a.part == "labelled":
         res = score_labelled(matcher, rows, cat)
         print(f"{a.half}: " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items()))

@@ -113,6 +113,12 @@ ROMAN_URDU_VARIANTS: dict[str, tuple[str, ...]] = {
     "riha": ("rehaa", "rihaa", "reha", "rehha"),
     "karwaenge": ("karwayenge", "karwayein ge", "karwaein", "karwaega", "karwayega", "karwaunga", "karwaonga",
                   "karwaoonga", "karwaoon", "karwaun", "karaonga", "karaunga", "krwaunga", "krwaonga", "krwaenge"),
+    "awaz": ("awaaz", "aawaz", "awaaj", "awaj"),
+    "purani": ("puraani", "purrani", "puraney"),
+    "purana": ("puraana", "purrana"),
+    "afwah": ("afwa", "afwaah", "afwahen", "afwahein", "afwaahen", "afwahon", "afwaho", "afvah"),
+    "tardeed": ("tardid", "tardeid", "tardeedd"),
+    "haqeeqat": ("haqiqat", "haqeekat", "haqikat", "haqeeqt", "haqiqt"),
     "chhurwa": ("chhuda", "chhura", "chuda", "chura", "chhudwa", "chhurwaa", "churwa", "chudwa", "chhudaa"),
 }
 _VARIANT_TO_CANON = {v: k for k, vs in ROMAN_URDU_VARIANTS.items() for v in vs if v != k}

@@ -51,7 +51,30 @@ DEBUNK_CUES = (
     "awaz badli", "awaz badal", "nahi kaha", "نہیں کہا", "aisa kuch nahi", "ایسا کچھ نہیں", "koi taluq nahi",
     "کوئی تعلق نہیں", "koi hamla nahi", "کوئی حملہ نہیں", "zinda hain", "زندہ ہیں", "حقائق جانچنے", "ڈب شدہ",
     "dubbed hai", "ai se bani", "ai se banai", "اے آئی سے بنی", "mehfooz hai", "محفوظ ہے",
+    # spellings and phrasings of the same verdicts (Urdu script: one-word and English-loan spellings)
+    "منگھڑت", "ایڈیٹ", "ایڈیٹ شدہ", "ایڈیٹڈ", "ایڈٹڈ", "ایڈیٹنگ", "ایڈٹنگ", "پرانی وڈیو", "وڈیو پرانی", "پرانی تصویر",
+    "تصویر پرانی", "حقیقت یہ ہے", "اصل حقیقت", "افواہوں", "جھوٹی خبر", "غلط خبر", "غلط بیانی", "غلط قرار", "جعلی قرار",
+    "نہیں کہی", "ایسا نہیں کہا", "ایسی کوئی بات نہیں کی", "ڈبنگ", "میل نہیں کھاتے", "میل نہیں کھاتی", "میل نہیں کھاتا",
+    "صداقت نہیں", "کوئی صداقت نہیں", "کوئی حقیقت نہیں", "حالیہ نہیں", "جاری نہیں کی", "جاری نہیں ہوئی",
+    "آواز بدل", "آواز جوڑی", "آواز تبدیل",
+    # Roman Urdu (afwah, tardeed, haqeeqat, purani take their spellings from the normaliser)
+    "man ghadat", "mann ghadat", "mann gharat", "edit ki hui", "edit ki hoi", "edit ki gai", "editing ki", "edited hai",
+    "dubbing", "dub ki", "dub hai", "dub ki hui", "match nahi", "sync nahi", "nai kaha", "baat nahi ki", "aisa nahi kaha",
+    "jari nahi", "koi press release nahi", "pichle saal ki", "purani clip", "clip purana", "purani tasveer",
+    "purani photo", "purani pic", "awaz change", "awaz jodi", "haqeeqat ye hai", "asal haqeeqat",
+    "jhoot ka pulanda", "jhoot khabar", "galat khabar", "galat bayani",
+    # the media is older than the post says: "not new", "not recent", "not from today"
+    "not recent", "not new", "isn t new", "is not new", "nothing new", "is not from", "isn t from", "wasn t from",
+    "was not from", "not from today", "nayi nahi", "recent nahi", "aaj ki nahi", "نئی نہیں", "حالیہ نہیں",
+    "آج کی نہیں", "تازہ نہیں",
 )
+# a picture or clip dated to a past year: "the photo is from 2013", "ye tasveer 2013 ki hai", "یہ ویڈیو 2024 کی ہے"
+DATED_RE = (r"(?:^|\s)(?:is|was|are|were|it s|that s) (?:from|taken in|shot in) (?:\S+ )?(?:19|20)\d\d(?:\s|$)"
+            r"|(?:^|\s)(?:is|was|are|were|it s|that s) from last (?:year|month|week|summer|winter|jan\S*|feb\S*|march|"
+            r"april|may|june|july|aug\S*|sep\S*|oct\S*|nov\S*|dec\S*)(?:\s|$)"
+            r"|(?:^|\s)last year ki(?:\s|$)|(?:^|\s)old (?:19|20)\d\d(?:\s|$)"
+            r"|(?:^|\s)(?:video|clip|photo|picture|footage|image) (?:is|was|are) old(?:\s|$)"
+            r"|(?:^|\s)(?:19|20)\d\d (?:ki|ka|ke|کی|کا|کے) (?:hai|hain|tha|thi|ہے|ہیں|تھا|تھی)(?:\s|$)")
 
 HEDGE_CUES = (
     "if this is real", "if it is real", "if true", "if this is true", "not sure if", "not sure this",
@@ -76,7 +99,23 @@ NOT_DEBUNK = (
     "fake news media", "fake media", "mainstream media lies", "real or fake", "fake or real",
     "is this fake", "is it fake", "is this real", "is it real", "is this true", "is it true",
     "true or false", "sach ya jhoot", "سچ یا جھوٹ", "اصلی یا جعلی", "asli ya naqli", "asli ya jaali",
+    # the same questions in Urdu and Roman Urdu: a debunk word asked about is not a verdict
+    "kya yeh fake", "kya yeh jhoot", "kya yeh jaali", "kya yeh purani", "kya yeh edit", "fake hai kya",
+    "jhoot hai kya", "jaali hai kya", "purani hai kya", "sach hai ya jhoot", "asli hai ya nakli", "asli hai ya naqli",
+    "ya fake", "ya jhoot", "ya jaali", "ya nakli", "ya naqli", "ya purani", "کیا یہ جعلی", "کیا یہ جھوٹ",
+    "کیا یہ پرانی", "کیا یہ ایڈٹ", "جعلی ہے کیا", "جھوٹ ہے کیا", "پرانی ہے کیا", "یا جعلی", "یا جھوٹ", "یا نقلی",
+    "یا پرانی", "یا غلط",
+    # lying media, false court cases, wrong done to someone: the words name something else
+    "jhoot media", "جھوٹا میڈیا", "جھوٹے میڈیا", "جھوٹی میڈیا", "jhoot cases", "jhoot case", "jhoot muqadmat",
+    "jhoot muqadme", "jhoot muqadmay", "جھوٹے مقدمات", "جھوٹے مقدمے", "جھوٹے کیس", "جھوٹے کیسز", "fake cases",
+    "false cases", "bogus cases", "galat kiya", "sath galat", "ساتھ غلط", "غلط کیا",
 )
+# a debunk word asked about ("kya ye video jaali hai?", "کیا یہ ویڈیو جعلی ہے؟"), in a post with a question mark
+ASKED_DEBUNK_RE = (r"(?:^|\s)(?:kya|کیا)\s(?:\S+\s){0,3}?"
+                   r"(?:fake|jhoot|jaali|nakli|naqli|purani|purana|edit|edited|galat|جعلی|جھوٹ|جھوٹی|نقلی|پرانی|پرانا|ایڈٹ|غلط)(?:\s|$)")
+# a wish that the news be false ("Allah kare ye jhoot ho") hedges a spreading post; it is no verdict
+WISH_RE = (r"(?:^|\s)(?:allah|khuda|اللہ|خدا)\s(?:kare|کرے)\s(?:\S+\s){0,3}?"
+           r"(?:jhoot|galat|afwah|جھوٹ|جھوٹی|جھوٹا|غلط|افواہ)(?:\s|$)")
 
 QUESTION_CUES = (
     "is this real", "is it real", "is this true", "is it true", "is this authentic", "real or fake",
@@ -87,6 +126,8 @@ QUESTION_CUES = (
     "کیا واقعی", "kya waqai", "kya waqei", "has anyone checked", "anyone actually checked", "has anyone verified", "kya yeh sach", "kya yeh video sach", "kya yeh asli",
     "sach ya jhoot", "asli ya naqli", "کیا یہ سچ", "کیا یہ اصلی", "کیا یہ ویڈیو اصلی", "سچ یا جھوٹ",
     "اصلی یا جعلی", "تصدیق کریں",
+    "kya yeh fake", "kya yeh jhoot", "kya yeh jaali", "kya yeh purani", "fake hai kya", "jhoot hai kya",
+    "purani hai kya", "کیا یہ جعلی", "کیا یہ جھوٹ", "کیا یہ پرانی", "جعلی ہے کیا", "پرانی ہے کیا",
 )
 
 MENTION_CUES = (
@@ -133,6 +174,18 @@ FACT_CHECK_HOSTS = (
 )
 
 
+# a correction: "not X but Y", "London nahi Italy hai", "لندن کی نہیں بلکہ اٹلی کی ہے", "is actually footage of":
+# common in debunks that give the true facts, also in other posts, so it is one feature the model weighs,
+# not a verdict
+CONTRAST_RE = (
+    r"(?:^|\s)(?:nahi|نہیں) (?:hai |ہے )?(?:balke|bulke|بلکہ)(?:\s|$)"
+    r"|(?:^|\s)(?:ki|ka|ke|کی|کا|کے) (?:nahi|نہیں)(?:\s|$)"
+    r"|(?:^|\s)\S+ (?:nahi|نہیں) \S+ (?:hai|ہے|ki hai|کی ہے|ka hai|کا ہے)(?:\s|$)"
+    r"|(?:^|\s)not (?:in |from )?[a-z]+ but (?:in|from|a|an|the)(?:\s|$)"
+    r"|(?:^|\s)(?:is|are|was|were) actually(?:\s|$)|(?:^|\s)(?:asal|اصل|dar asal|درحقیقت|در حقیقت) (?:mein|میں)(?:\s|$)"
+)
+
+
 def _norm_list(cues: tuple[str, ...]) -> list[str]:
     out = {c for c in normalise_series(list(cues)).to_list() if c}
     return sorted(out, key=len, reverse=True)
@@ -147,13 +200,13 @@ def _word(alt: str) -> str:
 
 
 _DEBUNK = _norm_list(DEBUNK_CUES)
-DEBUNK_RE = _word(_alt(_DEBUNK))
+DEBUNK_RE = _word(_alt(_DEBUNK)) + "|" + DATED_RE
 NEGATED_RE = (
     rf"(?:^|\s)(?:{_alt(_norm_list(NEGATED_DEBUNK_PREFIX))})\s(?:\S+\s){{0,2}}?(?:{_alt(_DEBUNK)})(?:\s|$)"
     rf"|(?:^|\s)(?:{_alt(_DEBUNK)})\s(?:\S+\s)?(?:{_alt(_norm_list(NEGATED_DEBUNK_SUFFIX))})(?:\s|$)"
 )
 NOT_DEBUNK_RE = _word(_alt(_norm_list(NOT_DEBUNK)))
-HEDGE_RE = _word(_alt(_norm_list(HEDGE_CUES))) + (
+HEDGE_RE = _word(_alt(_norm_list(HEDGE_CUES))) + "|" + WISH_RE + (
     r"|(?:^|\s)(?:if|agar|اگر)\s(?:\S+\s){0,10}?(?:is |hai |ہے )?(?:real|true|sach|asli|سچ|اصلی|genuine|authentic)(?:\s|$)"
 )
 QUESTION_RE = _word(_alt(_norm_list(QUESTION_CUES)))
@@ -166,8 +219,11 @@ VERIFY_RE = _word(_alt(_norm_list(VERIFY_WORDS)))
 def post_stance_expr(norm: pl.Expr, raw: pl.Expr) -> pl.Expr:
     """Claim-independent stance from cues: ``norm`` is the normalised text, ``raw`` the original."""
     cleaned = norm.str.replace_all(NEGATED_RE, " ").str.replace_all(NEGATED_RE, " ")
-    cleaned = cleaned.str.replace_all(NOT_DEBUNK_RE, " ")
-    question = norm.str.contains(QUESTION_RE) | (
+    cleaned = cleaned.str.replace_all(NOT_DEBUNK_RE, " ").str.replace_all(WISH_RE, " ")
+    asks = raw.fill_null("").str.contains(r"[?؟]")
+    asked = asks & norm.str.contains(ASKED_DEBUNK_RE)
+    cleaned = pl.when(asked).then(cleaned.str.replace_all(ASKED_DEBUNK_RE, " ")).otherwise(cleaned)
+    question = norm.str.contains(QUESTION_RE) | asked | (
         raw.fill_null("").str.contains(r"[?؟]") & norm.str.contains(VERIFY_RE) & ~cleaned.str.contains(DIRECT_RE)
     )
     meta = norm.str.contains(META_RE) & ~cleaned.str.contains(DIRECT_RE)

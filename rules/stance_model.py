@@ -38,7 +38,7 @@ STANCES = ("debunks", "mentions", "spreads", "unclear")
 # raw text ``r`` (for question marks)
 CUE_FEATURES = ("cue_spreads", "cue_debunks", "cue_mentions", "cue_unclear", "debunk_word", "negated_debunk",
                 "not_debunk_phrase", "question_phrase", "question_mark", "mention_phrase", "meta_phrase",
-                "direct_debunk", "hedge")
+                "direct_debunk", "hedge", "contrast")
 
 
 def cue_exprs(n: pl.Expr, r: pl.Expr, st: pl.Expr | None = None) -> list[pl.Expr]:
@@ -55,6 +55,7 @@ def cue_exprs(n: pl.Expr, r: pl.Expr, st: pl.Expr | None = None) -> list[pl.Expr
         n.str.contains(cues.QUESTION_RE).alias("question_phrase"), r.str.contains(r"[?؟]").alias("question_mark"),
         n.str.contains(cues.MENTION_RE).alias("mention_phrase"), n.str.contains(cues.META_RE).alias("meta_phrase"),
         n.str.contains(cues.DIRECT_RE).alias("direct_debunk"), cues.hedge_expr(n).alias("hedge"),
+        n.str.contains(cues.CONTRAST_RE).alias("contrast"),
     ]
 
 
@@ -102,6 +103,10 @@ class StanceModel:
         self.intercept = np.asarray(spec["intercept"], dtype=np.float64)
         # a post read as spreading with a lower probability than this is ``unclear`` (needs review)
         self.spreads_min_probability = float(spec.get("spreads_min_probability", 0.0))
+        # an explicit debunk cue (not negated, not asked about, not a wish: ``cue_debunks``) makes a
+        # reading of ``spreads`` or ``unclear`` a ``debunks``: a verdict word said outright is stronger
+        # evidence than n-grams learnt from a few hundred posts (a ``mentions`` reading stays)
+        self.debunk_cue_decides = bool(spec.get("debunk_cue_decides", False))
         self.info = {k: spec[k] for k in ("fitted_on", "fit") if k in spec}
         self._word_cache: dict[str, np.ndarray] = {}  # word -> vocabulary ids of its n-grams
         self._vocab_frame: pl.DataFrame | None = None  # the vocabulary as a frame (n-gram, id), made when needed
@@ -211,6 +216,8 @@ class StanceModel:
         ``cue_values``: see :meth:`features`)."""
         if not len(norm):
             return []
+        if cue_values is None:
+            cue_values = cue_frame(norm, raw)
         p = self.scores(norm, raw, cue_values)
         best = p.argmax(axis=1)
         out = [self.classes[i] for i in best]
@@ -218,6 +225,9 @@ class StanceModel:
             k = self.classes.index("spreads")
             unsure = (best == k) & (p[:, k] < self.spreads_min_probability)
             out = ["unclear" if u else st for st, u in zip(out, unsure.tolist())]
+        if self.debunk_cue_decides:
+            said = (cue_values[:, CUE_FEATURES.index("cue_debunks")] > 0).tolist()
+            out = ["debunks" if d and st in ("spreads", "unclear") else st for st, d in zip(out, said)]
         return out
 
 

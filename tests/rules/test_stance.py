@@ -40,3 +40,40 @@ def test_hedges_and_questions():
     assert stance_of("Is the Trump video about Imran Khan real? Seen it everywhere") == "unclear"
     assert stance_of("analysis: doctored clips, including one of Trump, went viral") == "mentions"
     assert stance_of("ab bolo? Trump ne rihai ka waada kiya") == "spreads"
+
+
+@pytest.mark.parametrize("text,stance", [
+    # Urdu-script and Roman Urdu spellings of the same verdicts
+    ("منگھڑت کہانی ہے یہ", "debunks"),
+    ("ایڈیٹ شدہ ویڈیو ہے، اصل کلپ کچھ اور ہے", "debunks"),
+    ("آفریدی نے یہ بات نہیں کہی", "debunks"),
+    ("ye afwa hai", "debunks"),
+    ("FO ne tardid ki hai", "debunks"),
+    ("puraani video hai", "debunks"),
+    ("edit ki hui video hai", "debunks"),
+    # media dated to a past year or "not new"
+    ("That photo of Imran Khan in a hospital bed is from 2013, after he fell at a Lahore rally.", "debunks"),
+    ("یہ تصویر 2013 کی ہے جب عمران خان جلسے میں گرے تھے", "debunks"),
+    ("That fire video is from last May.", "debunks"),
+    # a debunk word asked about, wished for, or naming something else is no verdict
+    ("kya ye fake hai?", "unclear"),
+    ("کیا یہ ویڈیو جعلی ہے؟", "unclear"),
+    ("Allah kare ye jhoot ho, Imran Khan ki wafat ki khabar aayi hai", "spreads"),
+    ("جھوٹا میڈیا یہ ویڈیو نہیں دکھائے گا", "spreads"),
+    ("jhoote cases mein andar hai Khan, ab Trump bolega", "spreads"),
+])
+def test_spellings_and_forms_of_debunk_cues(text, stance):
+    assert stance_of(text) == stance
+
+
+def test_an_explicit_debunk_cue_decides_over_an_unsure_or_spreading_model_reading():
+    from rules.normalise import normalise
+    from rules.stance_model import default_model
+
+    model = default_model()
+    assert model.debunk_cue_decides
+    for text in ("ye video jhooti hai", "یہ خبر بے بنیاد ہے", "dubbing ki gayi hai"):
+        assert model.predict([normalise(text)], [text]) == ["debunks"], text
+    # a wish that the news be false stays a hedged spreading post, not a debunk
+    text = "خدا کرے یہ خبر جھوٹی ہو"
+    assert model.predict([normalise(text)], [text]) != ["debunks"]
