@@ -144,7 +144,6 @@ def _even(img):
 
 def write_video_transform(src: Path, out: Path, name: str) -> Path:
     import av
-    from PIL import Image
 
     with av.open(str(src)) as inp:
         stream = inp.streams.video[0]

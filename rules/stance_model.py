@@ -235,3 +235,19 @@ class StanceModel:
 def default_model() -> StanceModel:
     """The shipped model (read once per process)."""
     return StanceModel.load()
+
+
+def specs_agree(a: object, b: object, rel: float = 1e-4, abs_: float = 1e-6) -> bool:
+    """Two model specs (parsed JSON) are the same model: equal but for float noise. A refit on the
+    same rows may differ in the last written digit of a weight (the solver's sums run in a
+    different order when threads are busy); anything else, an n-gram, a class, a setting or the
+    train files' digests, must be equal."""
+    if isinstance(a, float) or isinstance(b, float):
+        if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or isinstance(a, bool) or isinstance(b, bool):
+            return False
+        return abs(a - b) <= max(abs_, rel * max(abs(a), abs(b)))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(specs_agree(x, y, rel, abs_) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(specs_agree(a[k], b[k], rel, abs_) for k in a)
+    return type(a) is type(b) and a == b

@@ -135,7 +135,7 @@ def test_entries_left_over_come_on_later_runs_from_a_server_that_answers_304(str
     feed = {"Content-Type": "application/rss+xml"}
     with LoopbackServer() as srv:
         srv.route("/feed.xml", Reply(200, data, {**feed, "ETag": '"v1"'}, conditional=True))
-        cursor, delivered, statuses = None, [], []
+        cursor, delivered = None, []
         for _ in range(4):
             result = source(srv, max_items=120, max_seen=100).fetch(cursor)
             posts = result.posts.to_dicts() if hasattr(result.posts, "to_dicts") else result.posts

@@ -13,7 +13,7 @@ from rules.catalogue import load_catalogue
 from rules.config import MatchConfig
 from rules.match import Matcher
 from rules.normalise import normalise
-from rules.stance_model import CUE_FEATURES, MODEL_PATH, StanceModel, default_model
+from rules.stance_model import CUE_FEATURES, MODEL_PATH, StanceModel, default_model, specs_agree
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "rules" / "data"
@@ -34,7 +34,7 @@ def test_the_shipped_model_was_fitted_on_the_committed_train_part_only():
 
 
 @pytest.mark.slow
-def test_refitting_on_the_train_part_gives_the_committed_model_byte_for_byte(tmp_path):
+def test_refitting_on_the_train_part_gives_the_committed_model(tmp_path):
     pytest.importorskip("sklearn")
     import subprocess
     import sys
@@ -43,7 +43,20 @@ def test_refitting_on_the_train_part_gives_the_committed_model_byte_for_byte(tmp
     r = subprocess.run([sys.executable, str(ROOT / "bench" / "fit_stance.py"), "--refit-only", "--out", str(out)],
                        capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert out.read_bytes() == MODEL_PATH.read_bytes()
+    # the same n-grams, classes, settings and digests; weights equal but for the solver's float noise
+    refit, committed = json.loads(out.read_text(encoding="utf-8")), json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    assert specs_agree(refit, committed)
+    assert refit["vocabulary"] == committed["vocabulary"] and refit["fitted_on"] == committed["fitted_on"]
+
+
+def test_specs_agree_only_up_to_float_noise():
+    spec = {"coef": [[0.30589, -0.0092442]], "classes": ["debunks"], "cue_weight": 0.5, "vocabulary": {"ab": 0}}
+    assert specs_agree(spec, {**spec, "coef": [[0.30589, -0.0092441]]})  # the last written digit
+    assert not specs_agree(spec, {**spec, "coef": [[0.30589, -0.0093442]]})
+    assert not specs_agree(spec, {**spec, "vocabulary": {"ab": 1}})
+    assert not specs_agree(spec, {**spec, "classes": ["spreads"]})
+    assert not specs_agree(spec, {**spec, "coef": [[0.30589]]})
+    assert not specs_agree({"x": 1.0}, {"x": True}) and not specs_agree({"x": 1}, {"y": 1})
 
 
 @pytest.mark.parametrize("text,expected", [
