@@ -54,35 +54,14 @@ def clear_caches(*objects: Any) -> None:
         fn.cache_clear()
     stance = sys.modules.get("rules.stance_model")
     if stance is not None and stance.default_model.cache_info().currsize:
-        stance.default_model()._word_cache.clear()
+        stance.default_model().clear_caches()
     for obj in objects:
-        _clear_object(obj)
-
-
-def _clear_object(obj: Any) -> None:
-    if obj is None:
-        return
-    index = getattr(obj, "index", None)
-    if index is not None and hasattr(index, "tokens"):  # a Matcher
-        _clear_object(index)
-        _clear_object(getattr(obj, "stance_model", None))
-        return
-    if hasattr(obj, "tokens") and hasattr(obj, "_gram_cache"):  # a ClaimIndex
-        obj.tokens._stem.clear()
-        obj._gram_cache.clear()
-        for guard in obj.entities:
-            _clear_object(guard)
-        return
-    if hasattr(obj, "groups") and hasattr(obj, "scan"):  # an EntityGuard
-        for group in obj.groups:
-            for phrases in group:
-                phrases._starts.clear()
-                phrases._may = {}
-        return
-    if hasattr(obj, "_word_cache"):  # a StanceModel
-        obj._word_cache.clear()
-        return
-    raise TypeError(f"clear_caches: {type(obj).__name__} has no caches this function knows")
+        if obj is None:
+            continue
+        clear = getattr(obj, "clear_caches", None)  # each class empties its own caches
+        if not callable(clear):
+            raise TypeError(f"clear_caches: {type(obj).__name__} has no caches this function knows")
+        clear()
 
 
 def cache_sizes(*objects: Any) -> dict[str, int]:

@@ -132,6 +132,11 @@ class _Phrases:
         state.setdefault("_may", {})  # pickled before the cache existed (an index cache file)
         vars(self).update(state)
 
+    def clear_caches(self) -> None:
+        """Forget the per-word answers (:mod:`rules.caches`); ``_may`` is replaced, as ever."""
+        self._starts.clear()
+        self._may = {}
+
     def _start(self, w: str) -> tuple[list[list[str]], str | None]:
         """Phrases (longest first) whose first word ``w`` matches by spelling, and the alias a
         hashtag or handle ``w`` ends with (:meth:`_compound_in`), computed once per word."""
@@ -267,6 +272,12 @@ class EntityGuard:
             exclude = _Phrases(_norm(g.exclude))
             if names.phrases or weak.phrases:
                 self.groups.append((names, weak, context, exclude))
+
+    def clear_caches(self) -> None:
+        """Forget every group's per-word answers (:mod:`rules.caches`)."""
+        for group in self.groups:
+            for phrases in group:
+                phrases.clear_caches()
 
     def check(self, text: str) -> tuple[bool, list[str]]:
         """``(every group named, spellings matched by similarity)`` for a normalised post."""

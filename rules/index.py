@@ -79,6 +79,10 @@ class Tokens:
         # (lower-case hashtags and handles); consulted for words outside the vocabulary only
         self.compounds: dict[str, tuple[str, ...]] = {}
 
+    def clear_caches(self) -> None:
+        """Forget the stems of the words seen (:mod:`rules.caches`)."""
+        self._stem.clear()
+
     def learn_compounds(self, texts: list[str]) -> None:
         words = {w for t in texts for w in t.split()}
         found: dict[str, tuple[str, ...]] = {}
@@ -276,6 +280,15 @@ class ClaimIndex:
 
     def __len__(self) -> int:
         return len(self.claim_ids)
+
+    def clear_caches(self) -> None:
+        """Forget the per-word results of the posts seen: stems, 4-gram ids, the entity guards'
+        answers (:mod:`rules.caches`)."""
+        self.tokens.clear_caches()
+        self._gram_cache.clear()
+        for guard in self.entities:
+            if guard is not None:
+                guard.clear_caches()
 
     def _representation(self, i: int) -> str:
         """The claim's fields (kind and words without stop words) as one string: equal exactly

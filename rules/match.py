@@ -111,6 +111,13 @@ class Matcher:
 
     # ------------------------------------------------------------ public API
 
+    def clear_caches(self) -> None:
+        """Forget the per-word results of the posts seen, the index's and the stance model's
+        (:mod:`rules.caches`); no answer changes."""
+        self.index.clear_caches()
+        if self.stance_model is not None:
+            self.stance_model.clear_caches()
+
     def rank(self, posts: pl.DataFrame, top_k: int = 10, batch_size: int = 2000,
              progress: Callable[[int, int], None] | None = None,
              media: pl.DataFrame | None = None) -> pl.DataFrame:
