@@ -94,17 +94,20 @@ HEDGE_CUES = (
 NEGATED_DEBUNK_PREFIX = ("not", "isn t", "is not", "wasn t", "was not", "aren t", "are not", "never",
                          "hardly", "nothing", "neither", "no way", "not at all")
 NEGATED_DEBUNK_SUFFIX = ("nahi", "نہیں", "na", "nahi hai", "نہیں ہے")
+# a debunk word asked about: a question (QUESTION_CUES), and no verdict (NOT_DEBUNK)
+ASKED_DEBUNK_CUES = (
+    "kya yeh fake", "kya yeh jhoot", "kya yeh jaali", "kya yeh purani", "fake hai kya", "jhoot hai kya",
+    "purani hai kya", "کیا یہ جعلی", "کیا یہ جھوٹ", "کیا یہ پرانی", "جعلی ہے کیا", "پرانی ہے کیا",
+)
 # phrases where a debunk word is not a debunk (attacks on media, questions)
 NOT_DEBUNK = (
     "fake news media", "fake media", "mainstream media lies", "real or fake", "fake or real",
     "is this fake", "is it fake", "is this real", "is it real", "is this true", "is it true",
     "true or false", "sach ya jhoot", "سچ یا جھوٹ", "اصلی یا جعلی", "asli ya naqli", "asli ya jaali",
     # the same questions in Urdu and Roman Urdu: a debunk word asked about is not a verdict
-    "kya yeh fake", "kya yeh jhoot", "kya yeh jaali", "kya yeh purani", "kya yeh edit", "fake hai kya",
-    "jhoot hai kya", "jaali hai kya", "purani hai kya", "sach hai ya jhoot", "asli hai ya nakli", "asli hai ya naqli",
-    "ya fake", "ya jhoot", "ya jaali", "ya nakli", "ya naqli", "ya purani", "کیا یہ جعلی", "کیا یہ جھوٹ",
-    "کیا یہ پرانی", "کیا یہ ایڈٹ", "جعلی ہے کیا", "جھوٹ ہے کیا", "پرانی ہے کیا", "یا جعلی", "یا جھوٹ", "یا نقلی",
-    "یا پرانی", "یا غلط",
+    *ASKED_DEBUNK_CUES, "kya yeh edit", "jaali hai kya", "sach hai ya jhoot", "asli hai ya nakli",
+    "asli hai ya naqli", "ya fake", "ya jhoot", "ya jaali", "ya nakli", "ya naqli", "ya purani", "کیا یہ ایڈٹ",
+    "جھوٹ ہے کیا", "یا جعلی", "یا جھوٹ", "یا نقلی", "یا پرانی", "یا غلط",
     # lying media, false court cases, wrong done to someone: the words name something else
     "jhoot media", "جھوٹا میڈیا", "جھوٹے میڈیا", "جھوٹی میڈیا", "jhoot cases", "jhoot case", "jhoot muqadmat",
     "jhoot muqadme", "jhoot muqadmay", "جھوٹے مقدمات", "جھوٹے مقدمے", "جھوٹے کیس", "جھوٹے کیسز", "fake cases",
@@ -126,8 +129,7 @@ QUESTION_CUES = (
     "کیا واقعی", "kya waqai", "kya waqei", "has anyone checked", "anyone actually checked", "has anyone verified", "kya yeh sach", "kya yeh video sach", "kya yeh asli",
     "sach ya jhoot", "asli ya naqli", "کیا یہ سچ", "کیا یہ اصلی", "کیا یہ ویڈیو اصلی", "سچ یا جھوٹ",
     "اصلی یا جعلی", "تصدیق کریں",
-    "kya yeh fake", "kya yeh jhoot", "kya yeh jaali", "kya yeh purani", "fake hai kya", "jhoot hai kya",
-    "purani hai kya", "کیا یہ جعلی", "کیا یہ جھوٹ", "کیا یہ پرانی", "جعلی ہے کیا", "پرانی ہے کیا",
+    *ASKED_DEBUNK_CUES,
 )
 
 MENTION_CUES = (
@@ -224,7 +226,7 @@ def post_stance_expr(norm: pl.Expr, raw: pl.Expr) -> pl.Expr:
     asked = asks & norm.str.contains(ASKED_DEBUNK_RE)
     cleaned = pl.when(asked).then(cleaned.str.replace_all(ASKED_DEBUNK_RE, " ")).otherwise(cleaned)
     question = norm.str.contains(QUESTION_RE) | asked | (
-        raw.fill_null("").str.contains(r"[?؟]") & norm.str.contains(VERIFY_RE) & ~cleaned.str.contains(DIRECT_RE)
+        asks & norm.str.contains(VERIFY_RE) & ~cleaned.str.contains(DIRECT_RE)
     )
     meta = norm.str.contains(META_RE) & ~cleaned.str.contains(DIRECT_RE)
     return (
