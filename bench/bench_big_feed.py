@@ -40,22 +40,12 @@ from bench.feeds import rss_feed  # noqa: E402
 from tests.loopback import LoopbackServer, Reply  # noqa: E402
 
 
-def hwm_mb(pid: int) -> float | None:
-    """The process's peak resident set so far (VmHWM), in MB."""
+def status_mb(pid: int, field: str) -> float | None:
+    """One memory line of the process's /proc status, in MB: ``VmHWM`` (peak resident set so
+    far) or ``VmRSS`` (resident set now); None once the process is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def rss_mb(pid: int) -> float | None:
-    """The process's resident set now (VmRSS), in MB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         return None
@@ -70,7 +60,7 @@ def run_once(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, float 
 
     def sample() -> None:
         while proc.poll() is None:
-            last_hwm[0] = hwm_mb(proc.pid) or last_hwm[0]
+            last_hwm[0] = status_mb(proc.pid, "VmHWM") or last_hwm[0]
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -83,10 +73,10 @@ def run_once(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, float 
         if marks["first"] is None and line.strip().startswith("run "):
             marks["first"] = now
         if "matched batch" in line:
-            matching_rss.append(rss_mb(proc.pid))
+            matching_rss.append(status_mb(proc.pid, "VmRSS"))
         if marks["stored"] is None and line.strip().startswith("stored ") and "new posts" in line:
             marks["stored"] = now
-            marks["stored_hwm"] = hwm_mb(proc.pid)
+            marks["stored_hwm"] = status_mb(proc.pid, "VmHWM")
             marks["stored_line"] = line.strip()
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)  # the process's own CPU time and peak RSS
