@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rules.normalise import normalise_series  # noqa: E402
-from rules.stance_model import CUE_FEATURES, MODEL_PATH, NGRAMS, char_ngrams, cue_frame  # noqa: E402
+from rules.stance_model import CUE_FEATURES, MODEL_PATH, NGRAMS, char_ngrams, cue_frame, debunk_cue_decides  # noqa: E402
 
 DATA = ROOT / "tests" / "rules" / "data"
 TRAIN = ("posts_train.jsonl", "labelled_posts.jsonl")
@@ -47,10 +47,7 @@ def cue_decides(pred: np.ndarray, cue: np.ndarray) -> np.ndarray:
     """``pred`` with the rule of :data:`DEBUNK_CUE_DECIDES` applied (as the shipped model does)."""
     if not DEBUNK_CUE_DECIDES:
         return pred
-    said = cue[:, CUE_FEATURES.index("cue_debunks")] > 0
-    out = pred.copy()
-    out[said & np.isin(pred, ["spreads", "unclear"])] = "debunks"
-    return out
+    return np.asarray(debunk_cue_decides(pred.tolist(), cue), dtype=pred.dtype)
 
 
 def train_rows() -> list[dict]:

@@ -229,10 +229,15 @@ class StanceModel:
             k = self.classes.index("spreads")
             unsure = (best == k) & (p[:, k] < self.spreads_min_probability)
             out = ["unclear" if u else st for st, u in zip(out, unsure.tolist())]
-        if self.debunk_cue_decides:
-            said = (cue_values[:, CUE_FEATURES.index("cue_debunks")] > 0).tolist()
-            out = ["debunks" if d and st in ("spreads", "unclear") else st for st, d in zip(out, said)]
-        return out
+        return debunk_cue_decides(out, cue_values) if self.debunk_cue_decides else out
+
+
+def debunk_cue_decides(stances: Sequence[str], cue_values: np.ndarray) -> list[str]:
+    """``stances`` where an explicit debunk cue (``cue_debunks`` of ``cue_values``) turns a
+    ``spreads`` or ``unclear`` reading into ``debunks`` (a model's ``debunk_cue_decides``; the fit
+    applies the same rule to its folds)."""
+    said = (cue_values[:, CUE_FEATURES.index("cue_debunks")] > 0).tolist()
+    return ["debunks" if d and st in ("spreads", "unclear") else st for st, d in zip(stances, said)]
 
 
 @lru_cache(maxsize=1)
