@@ -122,24 +122,27 @@ def test_kill_9_in_the_middle_of_commits_and_compactions_doubles_and_loses_nothi
     rng = random.Random(7)
     kills = 0
     for attempt in range(3):
-        p = writer(url, f"k{attempt}", 0, 60, compact=2)  # compacts after nearly every write
-        assert p.stdout.readline()  # at least one write committed
-        time.sleep(rng.uniform(0.05, 0.5))
+        # 200 writes, compacting after nearly every one: far more than a writer gets through
+        # before the kill, on a fast disk as on a slow bucket
+        p = writer(url, f"k{attempt}", 0, 600, compact=2)
+        for _ in range(rng.randint(1, 4)):
+            assert p.stdout.readline()  # a few writes committed
+        time.sleep(rng.uniform(0.0, 0.05))  # then kill it somewhere in the next write or compaction
         if p.poll() is None:
             os.kill(p.pid, signal.SIGKILL)
             kills += 1
         p.wait(timeout=60)
-    assert kills >= 2
+    assert kills == 3, "a writer finished its 200 writes before the kill"
     committed = Store(url).read("posts")
     assert committed["post_id"].is_unique().all()  # claimwatch's readers: never a row twice
     # the next run writes everything again: what the killed runs committed is not written twice
     # and what they lost is written now
     monkeypatch.setattr(store_module, "ADOPT_AFTER_S", 0.0)  # as if the next run came 10 minutes later
     recovered = Store(url)
-    recovered.write("posts", rows(range(0, 65), tag="again"), "recovery", DAY)
+    recovered.write("posts", rows(range(0, 605), tag="again"), "recovery", DAY)
     frame = Store(url).read("posts")
     assert frame["post_id"].is_unique().all()
-    assert sorted(frame["post_id"]) == sorted(f"p{k}" for k in range(0, 65))
+    assert sorted(frame["post_id"]) == sorted(f"p{k}" for k in range(0, 605))
     # the killed writers' leftovers were adopted or deleted: a plain glob reads the same rows
     assert sorted(glob(url)["post_id"]) == sorted(frame["post_id"])
     assert Store(url).read_cursors()  # the cursors document is whole
