@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/eval_labelled.py [--part labelled|train|test] [--half odd|even|all]
         [--set flag_threshold=50 ...] [--cv-stance K] [--errors]
+    .venv/bin/python bench/eval_labelled.py --posts NEW_BATCH.jsonl [--errors] [--causes]
 
 Parts (tests/rules/data/README.md): ``labelled`` is labelled_posts.jsonl (210 posts, the set the
 cue lists were tuned on; ``--half`` splits it by post number), ``train`` is posts_train.jsonl plus
@@ -17,6 +18,8 @@ fitted on the other K-1 folds of the part (the committed model's C, cue weight a
 is out of sample; the catalogue, cue lists and thresholds stay as they are (tuned knowing the
 train part). ``--errors`` (train parts only; refused for the frozen test part) lists every post
 whose label, debunk or flag is wrong, with its rows, to read the train part's misses.
+``--posts FILE`` scores a batch of labelled posts that belongs to no part yet, e.g. newly written
+train posts scored as new posts before anything is tuned on them.
 """
 
 from __future__ import annotations
@@ -173,6 +176,9 @@ def print_causes(res, rows: list[dict]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--part", choices=tuple(PARTS), default="labelled")
+    ap.add_argument("--posts", metavar="FILE",
+                    help="score these labelled posts (same format) instead of a part: a new batch, read as new "
+                         "posts before anything is tuned on it")
     ap.add_argument("--half", choices=("odd", "even", "all"), default="all")
     ap.add_argument("--set", action="append", default=[], help="key=value for MatchConfig")
     ap.add_argument("--cv-stance", type=int, default=0, metavar="K",
@@ -194,7 +200,22 @@ def main() -> None:
         sys.exit("--errors, --causes and --cv-stance read posts one by one: not on the frozen test part")
     cfg = MatchConfig.from_mapping({k: json.loads(v) for k, v in (s.split("=", 1) for s in a.set)})
     cat = load_catalogue(ROOT / "rules/claims")
-    rows = read(PARTS[a.part])
+    if a.posts:
+        path = Path(a.posts)
+        try:
+            data = path.read_bytes()
+            rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+        except (OSError, ValueError) as e:
+            sys.exit(f"{a.posts}: cannot read labelled posts ({e}); give a JSON-lines file as tests/rules/data/README.md describes")
+        test_ids = {json.loads(line)["post_id"] for line in (DATA / PARTS["test"][0]).open(encoding="utf-8") if line.strip()}
+        if any(r.get("post_id") in test_ids for r in rows):
+            sys.exit(f"{a.posts}: holds posts of the frozen test part; score it with --part test (aggregates only)")
+        if a.cv_stance:
+            sys.exit("--cv-stance fits on the train part: not with --posts")
+        PARTS[path.name] = [str(path)]
+        a.part = path.name
+    else:
+        rows = read(PARTS[a.part])
     if a.half != "all":
         rows = [r for r in rows if (int("".join(ch for ch in r["post_id"] if ch.isdigit()) or 0) % 2 == 1) == (a.half == "odd")]
     matcher = Matcher(cat, cfg)

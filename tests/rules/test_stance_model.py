@@ -123,3 +123,27 @@ def test_the_evaluation_never_reads_test_posts_one_by_one():
         r = subprocess.run([sys.executable, str(ROOT / "bench" / "eval_labelled.py"), "--part", "test", flag],
                            capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert r.returncode != 0 and "not on the frozen test part" in r.stderr, r
+
+
+def test_a_new_batch_is_scored_but_never_the_test_part_in_disguise(tmp_path):
+    import subprocess
+    import sys
+
+    data = ROOT / "tests" / "rules" / "data"
+
+    def run(path, *flags):
+        return subprocess.run([sys.executable, str(ROOT / "bench" / "eval_labelled.py"), "--posts", str(path), *flags],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+    copy = tmp_path / "batch.jsonl"
+    copy.write_text((data / "posts_test.jsonl").read_text(encoding="utf-8").splitlines()[7] + "\n", encoding="utf-8")
+    r = run(copy, "--errors")
+    assert r.returncode != 0 and "holds posts of the frozen test part" in r.stderr and "t0" not in r.stdout, r
+    batch = tmp_path / "new.jsonl"
+    batch.write_text("".join((data / "posts_train.jsonl").read_text(encoding="utf-8").splitlines(True)[:6]), encoding="utf-8")
+    r = run(batch, "--causes")
+    assert r.returncode == 0 and "part new.jsonl" in r.stdout and "\nall " in r.stdout, r
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n", encoding="utf-8")
+    r = run(bad)
+    assert r.returncode != 0 and r.stderr.startswith(f"{bad}: cannot read labelled posts"), r
