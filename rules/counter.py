@@ -38,6 +38,22 @@ def debunk_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.nda
     return text_scores(scorer, model, norm, pp, cc, scorer.index.debunk_texts)
 
 
+def correction_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.ndarray,
+                      cc: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+    """Per pair: the label model's logit of the post against the claim's debunk variants (how a
+    debunk puts it: "the crowd is in Brescia, not London"; -inf when the claim has none) and the
+    closest variant. A post read as spreading or unsure that is as close to the true event as to
+    the claim and closer still, by :data:`CORRECTION_MARGIN`, to a debunk variant corrects the
+    claim without a verdict word ("Ye London nahi, Italy ka Brescia hai"): it debunks
+    (:mod:`rules.match`)."""
+    return text_scores(scorer, model, norm, pp, cc, scorer.index.debunk_variants, logit=True)
+
+
+# how much closer (label-model logit) to a debunk variant than to the claim a post must be to
+# count as a correction; chosen on the train part with each claim held out (docs/matching.md)
+CORRECTION_MARGIN = 1.0
+
+
 def text_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np.ndarray, cc: np.ndarray,
                 cs: TextTable, logit: bool = False) -> tuple[np.ndarray, list[str | None]]:
     """Per pair: the label model's score (or ``logit``) of the post against the claim's texts in

@@ -273,6 +273,8 @@ class ClaimIndex:
         # statements, and the sentences of the debunk note (where the footage is really from)
         self.debunk_texts = TextTable(self, [list(c.debunk_variants) + ts + _sentences(c.debunk_note)
                                              for ts, c in zip(counters, claims)])
+        # how a debunk of the claim puts it, alone (rules.counter.corrections)
+        self.debunk_variants = TextTable(self, [list(c.debunk_variants) for c in claims])
         self.entities: list[EntityGuard | None] = []
         for c in claims:
             guard = EntityGuard(c.entity_groups) if c.required_entities else None

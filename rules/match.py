@@ -42,7 +42,7 @@ import polars as pl
 
 from rules.catalogue import Catalogue
 from rules.config import MatchConfig
-from rules.counter import claim_adds, counter_scores, debunk_scores
+from rules.counter import CORRECTION_MARGIN, claim_adds, correction_scores, counter_scores, debunk_scores
 from rules.duplicates import DUPLICATE_STEP  # noqa: F401  (re-exported)
 from rules.features import CALIBRATION_FEATURES, FEATURES, MediaMatches, Scorer  # noqa: F401
 from rules.feedback import Feedback, effective_version
@@ -284,6 +284,16 @@ class Matcher:
         claim_score[sel] = cal
         claim_logit = np.zeros(len(pp))
         claim_logit[sel] = self.label_model.logit(lab)
+        # a post as close to the true event as to the claim, and closer still to how a debunk puts
+        # it, corrects the claim without a verdict word (rules.counter.correction_scores)
+        correction: dict[int, str] = {}
+        if len(ix.debunk_variants) and len(idx):
+            unsure = np.array([prep.stance[p] in ("spreads", "unclear") for p in pp[idx].tolist()], dtype=bool)
+            cand = idx[unsure & (counter[idx] >= claim_logit[idx])]
+            if len(cand):
+                k_score, k_text = correction_scores(self.scorer, self.label_model, prep.norm, pp[cand], cc[cand])
+                correction = {int(i): t for i, s, t in zip(cand.tolist(), k_score.tolist(), k_text)
+                              if t is not None and s >= claim_logit[i] + CORRECTION_MARGIN}
         flagged: set[int] = set()
         links_fact_check: dict[int, bool] = {}  # post -> it links to a fact-check article
         rows: dict[str, list[Any]] = {k: [] for k in MATCHES_SCHEMA}
@@ -296,6 +306,9 @@ class Matcher:
                 links_fact_check[p] = any(is_fact_check_url(k) for k in prep.keys[p])
             if fc_link[i] or links_fact_check[p]:
                 stance = "debunks"
+            corrects = correction.get(i) if stance in ("spreads", "unclear") else None
+            if corrects:
+                stance = "debunks"
             s = float(score[i])
             # the entity guard keeps word matches about other people from flagging; a post showing
             # the claim's own clip (media evidence) needs no names: a neutral title names nobody
@@ -307,6 +320,7 @@ class Matcher:
             truth = closest.get(i) if (closer and label == "no_flag" and stance in ("spreads", "unclear")
                                        and not (media[i] or fc_link[i])) else None
             by_debunk = dtext.get(i) if label == "debunk" and dscore[i] > claim_score[i] else None
+            by_debunk = corrects if label == "debunk" and corrects else by_debunk
             if label in FLAG_LABELS:
                 # one claim per post carries a flag: the best-ranked; the others are left for review
                 if p in flagged:

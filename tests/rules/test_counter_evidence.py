@@ -116,3 +116,35 @@ def test_a_post_in_the_true_events_words_that_adds_what_the_claim_adds_is_still_
     best = {r["post_id"]: r for r in out.filter(pl.col("rank") == 1).iter_rows(named=True)}
     assert best["huge"]["label"] == "likely_misinformation", best["huge"]
     assert best["small"]["label"] == "no_flag" and best["small"]["evidence"].startswith("closer to true statement:")
+
+
+LONDON = Claim(
+    claim_id="london", verdict="misleading", title="Huge crowd protests against army chief Munir in London",
+    text="An aerial video shows a huge crowd of Pakistanis protesting against Asim Munir in London.",
+    variants=("London mein Munir ke khilaf bohat bara hujoom",),
+    required_entities=(("munir", "asim munir"), ("london",)),
+    true_statements=("PTI supporters marched in Brescia, Italy, in November 2024",
+                     "A small PTI protest was held in London during Munir's visit in February 2025"),
+    debunk_variants=("The aerial video shows the PTI march in Brescia, Italy, in November 2024, not London",
+                     "Bare hujoom wali video London ki nahi, Italy ke Brescia mein PTI ke march ki hai"),
+)
+CORRECTION = "Bhai ye London nahi, Italy ka Brescia hai. PTI ka march tha, Munir ke dore wala protest chhota tha"
+LONDON_SPREAD = "Aaj London mein Munir ke khilaf bohat bara hujoom, dekho kitne log nikle!!"
+
+
+@pytest.mark.parametrize("stance", ["model", "cues"])
+def test_a_correction_without_a_verdict_word_is_a_debunk_and_says_which_variant(stance, monkeypatch):
+    import rules.match as match_module
+    from rules.config import MatchConfig
+
+    matcher = Matcher(Catalogue([LONDON]), MatchConfig(stance=stance))
+    got = {r["post_id"]: r for r in matcher.match(posts(CORRECTION, LONDON_SPREAD)).iter_rows(named=True)}
+    assert got["p0"]["label"] == "debunk" and got["p0"]["stance"] == "debunks", got["p0"]
+    assert "says what the fact check says: " in got["p0"]["evidence"]
+    assert got["p1"]["label"] == "likely_misinformation", got["p1"]  # the claim restated stays a flag
+    if stance == "model":
+        return  # the shipped model has learnt this wording; the cue lists have not
+    # without the rule the cue lists' reading of the correction is no debunk
+    monkeypatch.setattr(match_module, "CORRECTION_MARGIN", float("inf"))
+    again = Matcher(Catalogue([LONDON]), MatchConfig(stance=stance)).match(posts(CORRECTION)).row(0, named=True)
+    assert again["label"] != "debunk"
