@@ -3,7 +3,8 @@
 ============================================================================== ==========
 condition (in order)                                                        label
 ============================================================================== ==========
-score < ``review_threshold`` and no media / fact-check link                  ``no_flag``
+score < ``review_threshold``, no media / fact-check link, and the post does ``no_flag``
+not name every required entity group of the claim
 stance ``debunks`` (a correction too, :func:`rules.counter.correction_scores`) ``debunk``
 stance ``mentions``                                                         ``mentions_label``
 stance ``spreads`` and the claim is rated true or mostly true               ``no_flag``
@@ -27,12 +28,14 @@ FLAG_LABELS = ("likely_misinformation", "debunk")  # at most one row of a post c
 
 
 def label_of(cfg: MatchConfig, score: float, stance: str, direct_evidence: bool, entities_ok: bool,
-             can_flag: bool, hedged: bool, rated_true: bool = False, closer_to_truth: bool = False) -> str:
+             can_flag: bool, hedged: bool, rated_true: bool = False, closer_to_truth: bool = False,
+             names_entities: bool = False) -> str:
     """The label of one pair (see the module docstring). ``can_flag``: the claim is active and
     its verdict means false, altered, misleading or out of context; ``rated_true``: its verdict
     is true or mostly true; ``closer_to_truth``: the post matches one of the claim's true
-    statements at least as well as the claim."""
-    if score < cfg.review_threshold and not direct_evidence:
+    statements at least as well as the claim; ``names_entities``: the claim has required
+    entities and the post names every group of them."""
+    if score < cfg.review_threshold and not direct_evidence and not names_entities:
         return "no_flag"
     if stance == "debunks":
         return "debunk"

@@ -316,7 +316,7 @@ class Matcher:
             if closer and stance == "spreads" and claim_adds(ix, text, c, closest.get(i)):
                 closer = False  # the post says what the claim adds to the true event
             label = label_of(cfg, s, stance, bool(media[i] or fc_link[i]), ents or bool(media[i]), bool(ix.can_flag[c]), prep.hedge[p],
-                             bool(ix.rated_true[c]), closer)
+                             bool(ix.rated_true[c]), closer, names_entities=ents and ix.entities[c] is not None)
             truth = closest.get(i) if (closer and label == "no_flag" and stance in ("spreads", "unclear")
                                        and not (media[i] or fc_link[i])) else None
             by_debunk = dtext.get(i) if label == "debunk" and dscore[i] > claim_score[i] else None

@@ -148,3 +148,17 @@ def test_a_correction_without_a_verdict_word_is_a_debunk_and_says_which_variant(
     monkeypatch.setattr(match_module, "CORRECTION_MARGIN", float("inf"))
     again = Matcher(Catalogue([LONDON]), MatchConfig(stance=stance)).match(posts(CORRECTION)).row(0, named=True)
     assert again["label"] != "debunk"
+
+
+def test_a_weak_match_that_names_every_required_entity_is_reviewed_not_dropped():
+    from rules.config import MatchConfig
+
+    cfg = MatchConfig()
+    matcher = Matcher(load_catalogue(ROOT / "rules" / "claims"), cfg)
+    asked = "ye trump wali video sach hai kia?? imran khan ko chhudwane wali. koi batao yaar 🤔"
+    trump_only = "ye trump wali video sach hai kia?? koi batao yaar 🤔"
+    got = matcher.match(posts(asked, trump_only)).filter(pl.col("claim_id") == "trump-khan-release-clip")
+    by_post = {r["post_id"]: r for r in got.iter_rows(named=True)}
+    assert by_post["p0"]["score"] < cfg.review_threshold and by_post["p0"]["entities_ok"]
+    assert by_post["p0"]["label"] == "needs_review"
+    assert "p1" not in by_post or by_post["p1"]["label"] == "no_flag"  # Trump alone names one group of two
