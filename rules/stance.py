@@ -67,6 +67,10 @@ DEBUNK_CUES = (
     "not recent", "not new", "isn t new", "is not new", "nothing new", "is not from", "isn t from", "wasn t from",
     "was not from", "not from today", "nayi nahi", "recent nahi", "aaj ki nahi", "نئی نہیں", "حالیہ نہیں",
     "آج کی نہیں", "تازہ نہیں",
+    # a correction in English: what the footage really is, or how it was made
+    "actually from", "is actually footage", "is actually a video", "is actually an old", "actually shows the",
+    "in reality it", "new audio", "audio replaced", "audio was replaced", "voice swapped", "voice was swapped",
+    "swapped using", "pasted over", "reverse image search",
 )
 # a picture or clip dated to a past year: "the photo is from 2013", "ye tasveer 2013 ki hai", "یہ ویڈیو 2024 کی ہے"
 DATED_RE = (r"(?:^|\s)(?:is|was|are|were|it s|that s) (?:from|taken in|shot in) (?:\S+ )?(?:19|20)\d\d(?:\s|$)"
@@ -74,6 +78,7 @@ DATED_RE = (r"(?:^|\s)(?:is|was|are|were|it s|that s) (?:from|taken in|shot in) 
             r"april|may|june|july|aug\S*|sep\S*|oct\S*|nov\S*|dec\S*)(?:\s|$)"
             r"|(?:^|\s)last year ki(?:\s|$)|(?:^|\s)old (?:19|20)\d\d(?:\s|$)"
             r"|(?:^|\s)(?:video|clip|photo|picture|footage|image) (?:is|was|are) old(?:\s|$)"
+            r"|(?:^|\s)(?:video|clip|photo|picture|footage|image|it) (?:is|s|was) (?:a|one|two|three|\d+) years? old(?:\s|$)"
             r"|(?:^|\s)(?:19|20)\d\d (?:ki|ka|ke|کی|کا|کے) (?:hai|hain|tha|thi|ہے|ہیں|تھا|تھی)(?:\s|$)")
 
 HEDGE_CUES = (
