@@ -459,6 +459,31 @@ def _sentences(text: str | None) -> list[str]:
     return [t.strip() for t in re.split(r"(?<=[.!?;])\s+", text or "") if len(t.split()) >= 4]
 
 
+class OwnFields:
+    """The claims' own fields (title, text, variants) seen as a :class:`TextTable`, so a text that
+    is not a post as the batch holds it (one script's words of a code-mixed post) is scored against
+    them exactly as a post is (:func:`rules.counter.text_scores`). A view: nothing is copied."""
+
+    def __init__(self, index: "ClaimIndex") -> None:
+        self.start = index.field_start
+        self.text = index.field_text
+        self.sorted = index.field_sorted
+        self.raw = index.field_text
+        self.terms = index.field_terms
+        self.terms_total = index.field_terms_total
+        self._vocab = index.tokens.vocab
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def has(self, cc: np.ndarray) -> np.ndarray:
+        return self.start[cc + 1] > self.start[cc]
+
+    def post_ids(self, tokens: "Tokens", norm: str) -> list[int]:
+        v = self._vocab
+        return [v[t] for t in tokens.terms(norm) if t in v]
+
+
 class TextTable:
     """Per claim, texts that are not the claim but are compared with a post the same way: the
     counter-statements (``true_statements`` and reviewers' counter-examples) and the debunk texts

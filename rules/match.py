@@ -33,6 +33,7 @@ Modules, each depending only on those above it: ``normalise``, ``stance`` (cue l
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import Any, Callable
@@ -42,11 +43,11 @@ import polars as pl
 
 from rules.catalogue import Catalogue
 from rules.config import MatchConfig
-from rules.counter import CORRECTION_MARGIN, claim_adds, correction_scores, counter_scores, debunk_scores
+from rules.counter import CORRECTION_MARGIN, claim_adds, correction_scores, counter_scores, debunk_scores, text_scores
 from rules.duplicates import DUPLICATE_STEP  # noqa: F401  (re-exported)
 from rules.features import CALIBRATION_FEATURES, FEATURES, MediaMatches, Scorer  # noqa: F401
 from rules.feedback import Feedback, effective_version
-from rules.index import STOPWORDS, ClaimIndex  # noqa: F401
+from rules.index import STOPWORDS, ClaimIndex, OwnFields  # noqa: F401
 from rules.index_cache import IndexCache
 from rules.labels import FLAG_LABELS, evidence, label_of
 from rules.post_stance import pair_stances
@@ -60,6 +61,8 @@ from rules.stance_model import default_model
 __all__ = ["Matcher", "MatchConfig", "MEDIA_MATCHES_SCHEMA"]
 
 ENTITY_BONUS = 1000.0  # ordering only: direct evidence, then rows whose entity guards hold, come first
+MIXED_SCRIPT_WORDS = 6  # a code-mixed post is also scored on each script's words when both have this many
+_ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff]")
 DEBUNK_CANDIDATES = 10  # a debunking post's best claims by ranking score that are scored against debunk texts
 
 # outside media evidence for match()/rank() (e.g. perceptual-hash matches of images and video)
@@ -226,6 +229,34 @@ class Matcher:
                         fc_key[i] = k
         return fc_link, fc_key
 
+    def _mixed_script_scores(self, norm: list[str], feats: dict[str, Any], sel: np.ndarray,
+                             cal: np.ndarray) -> np.ndarray:
+        """``cal`` (the label model's scores of the pairs ``sel``) where a code-mixed post scores
+        better on one script's words alone: "عمران خان ہسپتال میں ہیں ... sar pe gehri chot hai"
+        is scored on its Urdu-script words against the claim's Urdu variant and on its Latin words
+        against the others, as well as whole, and keeps the best. Only posts with at least
+        :data:`MIXED_SCRIPT_WORDS` words in each script: a short part ("یہ ویڈیو دیکھیں") fits
+        any claim."""
+        parts = {}
+        for p in np.unique(feats["post"][sel]).tolist():
+            words = norm[p].split()
+            arabic = [w for w in words if _ARABIC_SCRIPT.search(w)]
+            latin = [w for w in words if not _ARABIC_SCRIPT.search(w)]
+            if len(arabic) >= MIXED_SCRIPT_WORDS and len(latin) >= MIXED_SCRIPT_WORDS:
+                parts[p] = (" ".join(arabic), " ".join(latin))
+        if not parts:
+            return cal
+        mixed = np.isin(feats["post"][sel], list(parts))
+        pp, cc = feats["post"][sel][mixed], feats["claim"][sel][mixed]
+        out = cal.copy()
+        for k in (0, 1):
+            one_script = list(norm)
+            for p, texts in parts.items():
+                one_script[p] = texts[k]
+            scores, _ = text_scores(self.scorer, self.label_model, one_script, pp, cc, OwnFields(self.index))
+            out[mixed] = np.maximum(out[mixed], scores)
+        return out
+
     def _match_batch(self, posts: pl.DataFrame, media_rows: dict[str, list[tuple[int, float, str]]]) -> pl.DataFrame:
         cfg, ix = self.config, self.index
         prep = prepare(posts, model=self.stance_model)
@@ -252,6 +283,7 @@ class Matcher:
         sel = np.sort(o[chosen])
         lab = self.scorer.label_features(prep.norm, feats, sel)
         cal = self.label_model(lab)
+        cal = self._mixed_script_scores(prep.norm, feats, sel, cal)
         direct = np.where(media[sel], np.maximum(cal, feats["media_score"][sel]), cal)
         checks = [ix.entities[c].scan(prep.norm[p]) if ix.entities[c] is not None else (True, [], 1.0)
                   for p, c in zip(pp[sel].tolist(), cc[sel].tolist())]

@@ -287,3 +287,25 @@ def test_scores_are_identical_whatever_the_hash_seed():
         for seed in ("1", "2")
     }
     assert len(outs) == 1, "rank() scores differ between processes"
+
+
+def test_a_code_mixed_post_is_also_scored_on_each_scripts_words(monkeypatch):
+    import rules.match as match_module
+    from rules.catalogue import load_catalogue
+
+    root = Path(__file__).resolve().parents[2]
+    cat = load_catalogue(root / "rules" / "claims")
+    posts = pl.DataFrame({"post_id": ["a", "b", "short"], "text": [
+        "عمران خان ہسپتال میں داخل ہیں، sar pe chot lagi hai. They beat him inside the jail cell. سب دعا کریں",
+        "عمران خان ہسپتال میں ہیں اور سب پریشان ہیں, sar pe gehri chot hai they pushed him down the stairs",
+        # four Urdu-script words: too few to be scored alone, so "see this Trump video" flags nothing
+        "ٹرمپ کی یہ ویڈیو دیکھیں، Khan ne private mein Israel ke saath normal relations ki haami bhari thi",
+    ]})
+
+    def flags(matcher):
+        out = matcher.match(posts).filter(pl.col("label") == "likely_misinformation")
+        return dict(zip(out["post_id"], out["claim_id"]))
+
+    assert flags(Matcher(cat)) == {"a": "imran-khan-2013-injury-footage", "b": "imran-khan-2013-injury-footage"}
+    monkeypatch.setattr(match_module, "MIXED_SCRIPT_WORDS", 10**6)  # whole posts only
+    assert flags(Matcher(cat)) == {}
