@@ -49,6 +49,12 @@ def correction_scores(scorer: Scorer, model: LabelModel, norm: list[str], pp: np
     return text_scores(scorer, model, norm, pp, cc, scorer.index.debunk_variants, logit=True)
 
 
+# a word the claim adds to the true event (claim_adds) overrules the closest true statement only
+# when the post is within this logit of the claim: a news report far closer to "Grenell called for
+# Khan's release" than to the claim keeps its true reading although it says "president-elect
+# Donald Trump" (docs/matching.md)
+ADDS_MARGIN = 1.0
+
 # how much closer (label-model logit) to a debunk variant than to the claim a post must be to
 # count as a correction; chosen on the train part with each claim held out (docs/matching.md)
 CORRECTION_MARGIN = 1.0

@@ -43,7 +43,7 @@ import polars as pl
 
 from rules.catalogue import Catalogue
 from rules.config import MatchConfig
-from rules.counter import CORRECTION_MARGIN, claim_adds, correction_scores, counter_scores, debunk_scores, text_scores
+from rules.counter import ADDS_MARGIN, CORRECTION_MARGIN, claim_adds, correction_scores, counter_scores, debunk_scores, text_scores
 from rules.duplicates import DUPLICATE_STEP  # noqa: F401  (re-exported)
 from rules.features import CALIBRATION_FEATURES, FEATURES, MediaMatches, Scorer  # noqa: F401
 from rules.feedback import Feedback, effective_version
@@ -345,7 +345,8 @@ class Matcher:
             # the entity guard keeps word matches about other people from flagging; a post showing
             # the claim's own clip (media evidence) needs no names: a neutral title names nobody
             closer = bool(counter[i] >= claim_logit[i])
-            if closer and stance == "spreads" and claim_adds(ix, text, c, closest.get(i)):
+            if (closer and stance == "spreads" and counter[i] - claim_logit[i] < ADDS_MARGIN
+                    and claim_adds(ix, text, c, closest.get(i))):
                 closer = False  # the post says what the claim adds to the true event
             label = label_of(cfg, s, stance, bool(media[i] or fc_link[i]), ents or bool(media[i]), bool(ix.can_flag[c]), prep.hedge[p],
                              bool(ix.rated_true[c]), closer, names_entities=ents and ix.entities[c] is not None)

@@ -162,3 +162,28 @@ def test_a_weak_match_that_names_every_required_entity_is_reviewed_not_dropped()
     assert by_post["p0"]["score"] < cfg.review_threshold and by_post["p0"]["entities_ok"]
     assert by_post["p0"]["label"] == "needs_review"
     assert "p1" not in by_post or by_post["p1"]["label"] == "no_flag"  # Trump alone names one group of two
+
+
+def test_a_report_far_closer_to_the_truth_keeps_it_though_it_holds_a_word_the_claim_adds(monkeypatch):
+    import rules.match as match_module
+
+    reports = [
+        "Trump ally Richard Grenell renews call to free Imran Khan. Richard Grenell, a close ally of president-elect "
+        "Donald Trump, again called for the release of Pakistan's jailed former prime minister Imran Khan in a "
+        "message on X.",
+        "رچرڈ گرینل نے ایک بار پھر عمران خان کی رہائی کا مطالبہ کیا۔ امریکی صدر منتخب ڈونلڈ ٹرمپ کے قریبی ساتھی نے "
+        "سوشل میڈیا پر پیغام میں کہا کہ حکومت عمران خان کو رہا کرے",
+    ]
+    cat = load_catalogue(ROOT / "rules" / "claims")
+
+    def labels():
+        out = Matcher(cat).match(posts(*reports)).filter(pl.col("claim_id") == "trump-khan-release-clip")
+        return {r["post_id"]: (r["label"], r["evidence"]) for r in out.iter_rows(named=True)}
+
+    got = labels()
+    assert [got[p][0] for p in ("p0", "p1")] == ["no_flag", "no_flag"], got
+    assert all(got[p][1].startswith("closer to true statement: ") for p in ("p0", "p1"))
+    # "president-elect Donald Trump", "message", "government" are words of the claim that no true
+    # statement holds: without the margin each of them alone made the report a flag
+    monkeypatch.setattr(match_module, "ADDS_MARGIN", float("inf"))
+    assert [label for label, _ in labels().values()] == ["likely_misinformation"] * 2
