@@ -74,7 +74,7 @@ def batch_of(post_id: str) -> str:
 
 
 # last post number of each writing batch of posts_train.jsonl, in order
-BATCHES = ((407, "r0001-r0407"), (597, "r0408-r0597"), (681, "r0598-r0681"), (10**9, "r0682-"))
+BATCHES = ((407, "r0001-r0407"), (597, "r0408-r0597"), (681, "r0598-r0681"), (921, "r0682-r0921"), (10**9, "r0922-"))
 
 
 def group_of(row: dict, grouping: str) -> str:

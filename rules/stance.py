@@ -93,6 +93,7 @@ HEDGE_CUES = (
     "agar waqai", "agar waqei", "اگر واقعی", "سننے میں آیا", "سننے میں آ رہا", "یقین نہیں",
     "kaha ja raha", "keha ja raha", "کہا جا رہا", "kehte hain", "کہتے ہیں", "might be fake", "might be real",
     "could be fake", "may be fake", "may not be true", "not confirmed", "no confirmation", "tasdeeq nahi",
+    "confirm nahi kar", "verify nahi kar", "tasdeeq nahi kar", "تصدیق نہیں کر", "if this many",
     "allah kare jhoot", "khuda kare jhoot", "اللہ کرے جھوٹ", "خدا کرے جھوٹ", "allah kare ye jhoot", "خدا کرے یہ جھوٹ",
 )
 
