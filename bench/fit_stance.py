@@ -74,7 +74,7 @@ def batch_of(post_id: str) -> str:
 
 
 # last post number of each writing batch of posts_train.jsonl, in order
-BATCHES = ((407, "r0001-r0407"), (597, "r0408-r0597"), (681, "r0598-r0681"), (921, "r0682-r0921"), (10**9, "r0922-"))
+BATCHES = ((407, "r0001-r0407"), (597, "r0408-r0597"), (681, "r0598-r0681"), (921, "r0682-r0921"), (1161, "r0922-r1161"), (10**9, "r1162-"))
 
 
 def group_of(row: dict, grouping: str) -> str:

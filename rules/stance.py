@@ -94,6 +94,7 @@ HEDGE_CUES = (
     "kaha ja raha", "keha ja raha", "کہا جا رہا", "kehte hain", "کہتے ہیں", "might be fake", "might be real",
     "could be fake", "may be fake", "may not be true", "not confirmed", "no confirmation", "tasdeeq nahi",
     "confirm nahi kar", "verify nahi kar", "tasdeeq nahi kar", "تصدیق نہیں کر", "if this many",
+    "verify nahi kiya", "confirm nahi kiya", "tasdeeq nahi ki", "تصدیق نہیں کی",
     "allah kare jhoot", "khuda kare jhoot", "اللہ کرے جھوٹ", "خدا کرے جھوٹ", "allah kare ye jhoot", "خدا کرے یہ جھوٹ",
 )
 
