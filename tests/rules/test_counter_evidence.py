@@ -183,7 +183,7 @@ def test_a_report_far_closer_to_the_truth_keeps_it_though_it_holds_a_word_the_cl
     got = labels()
     assert [got[p][0] for p in ("p0", "p1")] == ["no_flag", "no_flag"], got
     assert all(got[p][1].startswith("closer to true statement: ") for p in ("p0", "p1"))
-    # "president-elect Donald Trump", "message", "government" are words of the claim that no true
-    # statement holds: without the margin each of them alone made the report a flag
+    # "president-elect Donald Trump" and "message" are words of the claim that no true statement
+    # holds: without the margin they made the report (read as spreading) a flag
     monkeypatch.setattr(match_module, "ADDS_MARGIN", float("inf"))
-    assert [label for label, _ in labels().values()] == ["likely_misinformation"] * 2
+    assert labels()["p0"][0] == "likely_misinformation"
