@@ -29,6 +29,9 @@ TEXTS = [
     "Sadiq Khan hits back after Trump calls him a terrible mayor",
     "PTI march in London and Italy, khan sahab ki rihai ka waqt aa gaya",
     "Imran Khan is dead, press release from Adiala jail authorities",
+    # close to a true statement (the small London protest) and saying what the claim adds ("bara"):
+    # what the claim adds is worked out, so rules.counter's per-claim terms are cached
+    "UK visit pe Munir ka welcome, London mein itna bara protest, history ban gai",
     "weather is nice today, cricket match in Lahore",
     "",
 ]
