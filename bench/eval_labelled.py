@@ -200,29 +200,27 @@ def main() -> None:
         sys.exit("--errors, --causes and --cv-stance read posts one by one: not on the frozen test part")
     cfg = MatchConfig.from_mapping({k: json.loads(v) for k, v in (s.split("=", 1) for s in a.set)})
     cat = load_catalogue(ROOT / "rules/claims")
+    part, names = a.part, PARTS[a.part]
     if a.posts:
-        path = Path(a.posts)
         try:
-            data = path.read_bytes()
-            rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+            rows = read([str(Path(a.posts).resolve())])
         except (OSError, ValueError) as e:
             sys.exit(f"{a.posts}: cannot read labelled posts ({e}); give a JSON-lines file as tests/rules/data/README.md describes")
-        test_ids = {json.loads(line)["post_id"] for line in (DATA / PARTS["test"][0]).open(encoding="utf-8") if line.strip()}
+        test_ids = {r["post_id"] for r in read(PARTS["test"])}
         if any(r.get("post_id") in test_ids for r in rows):
             sys.exit(f"{a.posts}: holds posts of the frozen test part; score it with --part test (aggregates only)")
         if a.cv_stance:
             sys.exit("--cv-stance fits on the train part: not with --posts")
-        PARTS[path.name] = [str(path)]
-        a.part = path.name
+        part, names = Path(a.posts).name, [a.posts]
     else:
-        rows = read(PARTS[a.part])
+        rows = read(names)
     if a.half != "all":
         rows = [r for r in rows if (int("".join(ch for ch in r["post_id"] if ch.isdigit()) or 0) % 2 == 1) == (a.half == "odd")]
     matcher = Matcher(cat, cfg)
     if a.cv_stance:
         res = cv_matches(matcher, rows, a.cv_stance, a.cv_groups, a.spreads_min_probability, a.debunk_cue_decides,
                          a.c, a.cue_weight)
-        print(f"part {a.part} ({', '.join(PARTS[a.part])}), {len(rows)} posts, stance by {a.cv_stance}-fold CV "
+        print(f"part {part} ({', '.join(names)}), {len(rows)} posts, stance by {a.cv_stance}-fold CV "
               f"(grouped by {a.cv_groups})")
         print(table(figures_of(res, rows)))
         if a.errors:
@@ -236,10 +234,10 @@ def main() -> None:
             print_errors(res, rows)
         if a.causes:
             print_causes(res, rows)
-    if a.part == "labelled":
+    if part == "labelled":
         res = score_labelled(matcher, rows, cat)
         print(f"{a.half}: " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items()))
-    print(f"part {a.part} ({', '.join(PARTS[a.part])}), {len(rows)} posts")
+    print(f"part {part} ({', '.join(names)}), {len(rows)} posts")
     print(table(post_figures(matcher, rows)))
 
 

@@ -273,7 +273,7 @@ class ClaimIndex:
         # statements, and the sentences of the debunk note (where the footage is really from)
         self.debunk_texts = TextTable(self, [list(c.debunk_variants) + ts + _sentences(c.debunk_note)
                                              for ts, c in zip(counters, claims)])
-        # how a debunk of the claim puts it, alone (rules.counter.corrections)
+        # how a debunk of the claim puts it, alone (rules.counter.correction_scores)
         self.debunk_variants = TextTable(self, [list(c.debunk_variants) for c in claims])
         self.entities: list[EntityGuard | None] = []
         for c in claims:
@@ -459,31 +459,6 @@ def _sentences(text: str | None) -> list[str]:
     return [t.strip() for t in re.split(r"(?<=[.!?;])\s+", text or "") if len(t.split()) >= 4]
 
 
-class OwnFields:
-    """The claims' own fields (title, text, variants) seen as a :class:`TextTable`, so a text that
-    is not a post as the batch holds it (one script's words of a code-mixed post) is scored against
-    them exactly as a post is (:func:`rules.counter.text_scores`). A view: nothing is copied."""
-
-    def __init__(self, index: "ClaimIndex") -> None:
-        self.start = index.field_start
-        self.text = index.field_text
-        self.sorted = index.field_sorted
-        self.raw = index.field_text
-        self.terms = index.field_terms
-        self.terms_total = index.field_terms_total
-        self._vocab = index.tokens.vocab
-
-    def __len__(self) -> int:
-        return len(self.text)
-
-    def has(self, cc: np.ndarray) -> np.ndarray:
-        return self.start[cc + 1] > self.start[cc]
-
-    def post_ids(self, tokens: "Tokens", norm: str) -> list[int]:
-        v = self._vocab
-        return [v[t] for t in tokens.terms(norm) if t in v]
-
-
 class TextTable:
     """Per claim, texts that are not the claim but are compared with a post the same way: the
     counter-statements (``true_statements`` and reviewers' counter-examples) and the debunk texts
@@ -530,3 +505,22 @@ class TextTable:
     def post_ids(self, tokens: Tokens, norm: str) -> list[int]:
         v = self.vocab
         return [v[t] for t in tokens.terms(norm) if t in v]
+
+
+class OwnFields:
+    """The claims' own fields (title, text, variants) seen as a :class:`TextTable`, so a text that
+    is not a post as the batch holds it (one script's words of a code-mixed post) is scored against
+    them exactly as a post is (:func:`rules.counter.text_scores`). A view: nothing is copied."""
+
+    def __init__(self, index: "ClaimIndex") -> None:
+        self.start = index.field_start
+        self.text = index.field_text
+        self.sorted = index.field_sorted
+        self.raw = index.field_text
+        self.terms = index.field_terms
+        self.terms_total = index.field_terms_total
+        self.vocab = index.tokens.vocab
+
+    __len__ = TextTable.__len__
+    has = TextTable.has
+    post_ids = TextTable.post_ids

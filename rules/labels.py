@@ -1,19 +1,22 @@
 """Labels of reported pairs and the evidence text that explains them.
 
-============================================================================== ==========
-condition (in order)                                                        label
-============================================================================== ==========
-score < ``review_threshold``, no media / fact-check link, and the post does ``no_flag``
+============================================================================ =========================
+condition (in order)                                                         label
+============================================================================ =========================
+score < ``review_threshold``, no media / fact-check link, and the post does  ``no_flag``
 not name every required entity group of the claim
-stance ``debunks`` (a correction too, :func:`rules.counter.correction_scores`) ``debunk``
-stance ``mentions``                                                         ``mentions_label``
-stance ``spreads`` and the claim is rated true or mostly true               ``no_flag``
-stance ``spreads`` or ``unclear``, the post as close to one of the claim's    ``no_flag``
-true statements as to the claim, no media / fact-check link (:mod:`rules.counter`)
-stance ``spreads``, score >= ``flag_threshold``, entities ok (or media      ``likely_misinformation``
-evidence), claim ``active`` with a verdict that can flag (:mod:`rules.verdicts`), no hedge
-otherwise                                                                   ``needs_review``
-============================================================================== ==========
+stance ``debunks`` (a correction too,                                        ``debunk``
+:func:`rules.counter.correction_scores`)
+stance ``mentions``                                                          ``mentions_label``
+stance ``spreads`` and the claim is rated true or mostly true                ``no_flag``
+stance ``spreads`` or ``unclear``, the post as close to one of the claim's   ``no_flag``
+true statements as to the claim, no media / fact-check link
+(:mod:`rules.counter`)
+stance ``spreads``, score >= ``flag_threshold``, entities ok (or media       ``likely_misinformation``
+evidence), claim ``active`` with a verdict that can flag
+(:mod:`rules.verdicts`), no hedge
+otherwise                                                                    ``needs_review``
+============================================================================ =========================
 
 At most one row of a post carries a flag (:data:`FLAG_LABELS`): the best-ranked; a lower row that
 would get one is ``needs_review``.

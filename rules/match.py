@@ -239,9 +239,9 @@ class Matcher:
         any claim."""
         parts = {}
         for p in np.unique(feats["post"][sel]).tolist():
-            words = norm[p].split()
-            arabic = [w for w in words if _ARABIC_SCRIPT.search(w)]
-            latin = [w for w in words if not _ARABIC_SCRIPT.search(w)]
+            arabic, latin = [], []
+            for w in norm[p].split():
+                (arabic if _ARABIC_SCRIPT.search(w) else latin).append(w)
             if len(arabic) >= MIXED_SCRIPT_WORDS and len(latin) >= MIXED_SCRIPT_WORDS:
                 parts[p] = (" ".join(arabic), " ".join(latin))
         if not parts:
