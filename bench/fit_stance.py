@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rules.normalise import normalise_series  # noqa: E402
-from rules.stance_model import CUE_FEATURES, MODEL_PATH, NGRAMS, char_ngrams, cue_frame, debunk_cue_decides  # noqa: E402
+from rules.stance_model import (CUE_FEATURES, MODEL_PATH, NGRAMS, WORD_NGRAMS, char_ngrams, cue_frame,  # noqa: E402
+                                debunk_cue_decides, word_ngrams)
 
 DATA = ROOT / "tests" / "rules" / "data"
 TRAIN = ("posts_train.jsonl", "labelled_posts.jsonl")
@@ -74,7 +75,7 @@ def batch_of(post_id: str) -> str:
 
 
 # last post number of each writing batch of posts_train.jsonl, in order
-BATCHES = ((407, "r0001-r0407"), (597, "r0408-r0597"), (681, "r0598-r0681"), (921, "r0682-r0921"), (1161, "r0922-r1161"), (10**9, "r1162-"))
+BATCHES = ((407, "r0001-r0407"), (597, "r0408-r0597"), (681, "r0598-r0681"), (921, "r0682-r0921"), (1161, "r0922-r1161"), (1401, "r1162-r1401"), (1641, "r1402-r1641"), (10**9, "r1642-"))
 
 
 def group_of(row: dict, grouping: str) -> str:
@@ -109,11 +110,24 @@ def texts(rows: list[dict]) -> tuple[list[str], list[str]]:
 
 
 def vectorise(norm_train, norm_other=None):
+    """The character n-gram and word n-gram vectorisers fitted on ``norm_train``, its features
+    (the two side by side) and those of ``norm_other``."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vec = TfidfVectorizer(analyzer=char_ngrams, min_df=2, sublinear_tf=True, dtype=np.float64)
-    grams = vec.fit_transform(norm_train)
-    return vec, grams, (vec.transform(norm_other) if norm_other is not None else None)
+    vecs = [TfidfVectorizer(analyzer=a, min_df=2, sublinear_tf=True, dtype=np.float64) for a in (char_ngrams, word_ngrams)]
+    grams = sparse.hstack([v.fit_transform(norm_train) for v in vecs], format="csr")
+    other = sparse.hstack([v.transform(norm_other) for v in vecs], format="csr") if norm_other is not None else None
+    return vecs, grams, other
+
+
+def vocabularies(vecs) -> dict:
+    """The two vectorisers' vocabularies and idf weights as a model spec holds them."""
+    chars, words = vecs
+    return {"vocabulary": dict(sorted(chars.vocabulary_.items(), key=lambda kv: kv[1])),
+            "idf": [float(f"{v:.6g}") for v in chars.idf_],
+            "word_ngrams": list(WORD_NGRAMS),
+            "word_vocabulary": dict(sorted(words.vocabulary_.items(), key=lambda kv: kv[1])),
+            "word_idf": [float(f"{v:.6g}") for v in words.idf_]}
 
 
 def logistic(grams, cue, y, c: float, cue_weight: float):
@@ -130,11 +144,11 @@ def predict(model, grams, cue, cue_weight: float) -> np.ndarray:
 def fit_spec(norm: list[str], raw: list[str], y, c: float, w: float) -> dict:
     """A model spec (as :class:`rules.stance_model.StanceModel` reads it) fitted on these rows."""
     cue = cue_frame(norm, raw)
-    vec, grams, _ = vectorise(norm)
+    vecs, grams, _ = vectorise(norm)
     model = logistic(grams, cue, np.asarray(y), c, w)
     return {"ngrams": list(NGRAMS), "cue_features": list(CUE_FEATURES), "cue_weight": w,
-            "classes": [str(k) for k in model.classes_], "vocabulary": dict(vec.vocabulary_),
-            "idf": vec.idf_.tolist(), "coef": model.coef_.tolist(), "intercept": model.intercept_.tolist()}
+            "classes": [str(k) for k in model.classes_], **vocabularies(vecs),
+            "coef": model.coef_.tolist(), "intercept": model.intercept_.tolist()}
 
 
 def main() -> None:
@@ -214,14 +228,12 @@ def write(a, rows, norm, raw, y, cue, c, w, acc, per_lang, per_class, tau=0.0, b
     cue_only = float((np.array([s for s in cue[:, :4].argmax(axis=1)]) ==
                       np.array([["spreads", "debunks", "mentions", "unclear"].index(s) for s in y])).mean())
     print(f"cue lists alone on the same rows: accuracy {cue_only:.3f} (in-sample for labelled_posts.jsonl)")
-    vec, grams, _ = vectorise(norm)
+    vecs, grams, _ = vectorise(norm)
     model = logistic(grams, cue, y, c, w)
-    vocab = sorted(vec.vocabulary_.items(), key=lambda kv: kv[1])
     spec = {
         "ngrams": list(NGRAMS), "cue_features": list(CUE_FEATURES), "cue_weight": w,
         "classes": [str(k) for k in model.classes_],
-        "vocabulary": {g: i for g, i in vocab},
-        "idf": [float(f"{v:.6g}") for v in vec.idf_],
+        **vocabularies(vecs),
         "coef": [[float(f"{v:.6g}") for v in row] for row in model.coef_],
         "intercept": [float(f"{v:.6g}") for v in model.intercept_],
         "spreads_min_probability": tau,
@@ -244,7 +256,8 @@ def write(a, rows, norm, raw, y, cue, c, w, acc, per_lang, per_class, tau=0.0, b
         print("the committed model is what the train data gives" if same else f"{out} differs from a refit")
         sys.exit(0 if same else 1)
     out.write_text(text, encoding="utf-8")
-    print(f"wrote {out} ({len(text) / 1024:.0f} KB, {len(vocab)} n-grams)")
+    print(f"wrote {out} ({len(text) / 1024:.0f} KB, {len(spec['vocabulary'])} character n-grams, "
+          f"{len(spec['word_vocabulary'])} words and word pairs)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 A multinomial logistic regression over (a) sublinear TF-IDF of character n-grams of the
 normalised post (2 to 5 characters inside each word padded with spaces, as scikit-learn's
-``char_wb``), rows of unit length, and (b) the cue features below, each 0 or 1 times a weight.
+``char_wb``), rows of unit length, (b) sublinear TF-IDF of its words and word pairs
+(:func:`word_ngrams`: "koi aag nahi", "not a drone" read as pairs, which the n-grams inside each
+word cannot), rows of unit length, and (c) the cue features below, each 0 or 1 times a weight.
 It is fitted by ``bench/fit_stance.py`` (scikit-learn) on the train part of the labelled posts
 only (``tests/rules/data/posts_train.jsonl`` and ``labelled_posts.jsonl``; never the frozen
 ``posts_test.jsonl``) and shipped as ``rules/stance_model.json``; this module applies it with
@@ -31,6 +33,7 @@ from rules import stance as cues
 
 MODEL_PATH = Path(__file__).resolve().parent / "stance_model.json"
 NGRAMS = (2, 5)
+WORD_NGRAMS = (1, 2)
 LONG_WORD = 64  # longer words get their n-grams in Python (see StanceModel._word_ids)
 STANCES = ("debunks", "mentions", "spreads", "unclear")
 
@@ -80,6 +83,12 @@ def char_ngrams(text: str) -> list[str]:
     return out
 
 
+def word_ngrams(text: str) -> list[str]:
+    """The words of a normalised text and each pair of adjacent words (:data:`WORD_NGRAMS`)."""
+    w = text.split()
+    return w + [f"{a} {b}" for a, b in zip(w, w[1:])]
+
+
 @lru_cache(maxsize=200_000)
 def _word_grams(word: str, lo: int, hi: int) -> tuple[str, ...]:
     w = f" {word} "
@@ -97,6 +106,8 @@ class StanceModel:
     def __init__(self, spec: dict) -> None:
         self.vocabulary: dict[str, int] = spec["vocabulary"]
         self.idf = np.asarray(spec["idf"], dtype=np.float64)
+        self.word_vocabulary: dict[str, int] = spec.get("word_vocabulary", {})
+        self.word_idf = np.asarray(spec.get("word_idf", []), dtype=np.float64)
         self.cue_weight = float(spec["cue_weight"])
         self.classes = list(spec["classes"])
         self.coef = np.asarray(spec["coef"], dtype=np.float64)  # classes x (ngrams + cues)
@@ -110,7 +121,8 @@ class StanceModel:
         self.info = {k: spec[k] for k in ("fitted_on", "fit") if k in spec}
         self._word_cache: dict[str, np.ndarray] = {}  # word -> vocabulary ids of its n-grams
         self._vocab_frame: pl.DataFrame | None = None  # the vocabulary as a frame (n-gram, id), made when needed
-        if list(spec["cue_features"]) != list(CUE_FEATURES) or tuple(spec["ngrams"]) != NGRAMS:
+        if (list(spec["cue_features"]) != list(CUE_FEATURES) or tuple(spec["ngrams"]) != NGRAMS
+                or tuple(spec.get("word_ngrams", ())) != WORD_NGRAMS):
             raise ValueError(f"{MODEL_PATH.name} was fitted with other features; refit it with bench/fit_stance.py")
 
     def clear_caches(self) -> None:
@@ -129,8 +141,21 @@ class StanceModel:
         """The model's features of many texts; ``cue_values``: their :func:`cue_frame` when already
         computed (e.g. with other columns of the same texts, :func:`cue_exprs`)."""
         grams = self.gram_features(norm)
+        words = self.word_features(norm)
         cue = sparse.csr_matrix((cue_frame(norm, raw) if cue_values is None else cue_values) * self.cue_weight)
-        return sparse.hstack([grams, cue], format="csr")
+        return sparse.hstack([grams, words, cue], format="csr")
+
+    def word_features(self, norm: Sequence[str]) -> sparse.csr_matrix:
+        """The sublinear TF-IDF of the words and word pairs (:func:`word_ngrams`) of many texts,
+        rows of unit length (texts x word vocabulary)."""
+        vocab = self.word_vocabulary
+        indptr, indices = [0], []
+        for text in norm:
+            indices.extend(j for j in map(vocab.get, word_ngrams(text)) if j is not None)
+            indptr.append(len(indices))
+        counts = sparse.csr_matrix((np.ones(len(indices)), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
+                                   shape=(len(norm), len(self.word_idf)))
+        return _unit_rows(counts, self.word_idf)
 
     def gram_features(self, norm: Sequence[str]) -> sparse.csr_matrix:
         """The sublinear TF-IDF of the character n-grams of many texts, rows of unit length
@@ -161,15 +186,7 @@ class StanceModel:
         word_grams = sparse.csr_matrix(
             (np.ones(int(w_indptr[-1])), np.concatenate(per_word), w_indptr), shape=(len(per_word), n_grams))
         text_words = sparse.csr_matrix((np.ones(len(tokens)), tokens, indptr), shape=(n_texts, len(per_word)))
-        counts = (text_words @ word_grams).tocsr()
-        counts.sum_duplicates()
-        counts.eliminate_zeros()
-        w = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
-        rows = np.repeat(np.arange(n_texts), np.diff(counts.indptr))
-        norms = np.sqrt(np.bincount(rows, weights=w * w, minlength=n_texts))
-        norms[norms == 0] = 1.0
-        counts.data = w / norms[rows]
-        return counts
+        return _unit_rows((text_words @ word_grams).tocsr(), self.idf)
 
     def _word_ids(self, words: list[str]) -> dict[str, np.ndarray]:
         """Vocabulary ids of the n-grams (:func:`char_ngrams`) of each of many distinct words,
@@ -230,6 +247,19 @@ class StanceModel:
             unsure = (best == k) & (p[:, k] < self.spreads_min_probability)
             out = ["unclear" if u else st for st, u in zip(out, unsure.tolist())]
         return debunk_cue_decides(out, cue_values) if self.debunk_cue_decides else out
+
+
+def _unit_rows(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
+    """Counts (texts x terms) as sublinear TF-IDF, rows of unit length (a row without a term
+    stays zeros), as scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` gives them."""
+    counts.sum_duplicates()
+    counts.eliminate_zeros()
+    w = (1.0 + np.log(counts.data)) * idf[counts.indices]
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(rows, weights=w * w, minlength=counts.shape[0]))
+    norms[norms == 0] = 1.0
+    counts.data = w / norms[rows]
+    return counts
 
 
 def debunk_cue_decides(stances: Sequence[str], cue_values: np.ndarray) -> list[str]:

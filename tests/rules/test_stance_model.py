@@ -108,7 +108,7 @@ def test_a_matcher_with_the_model_pickles_and_answers_the_same():
 
 def test_an_unsure_spreads_reading_is_unclear_and_the_threshold_is_fitted():
     spec = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
-    assert 0.5 <= spec["spreads_min_probability"] < 1  # chosen by bench/fit_stance.py's CV
+    assert 0.25 < spec["spreads_min_probability"] < 1  # chosen on the matcher's flags by CV (docs/matching.md)
     text = "BREAKING: Trump promises to get Imran Khan out of jail, share before it's deleted!"
     args = ([normalise(text)], [text])
     assert StanceModel({**spec, "spreads_min_probability": 0.0}).predict(*args) == ["spreads"]
