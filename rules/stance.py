@@ -94,7 +94,7 @@ HEDGE_CUES = (
     "kaha ja raha", "keha ja raha", "کہا جا رہا", "kehte hain", "کہتے ہیں", "might be fake", "might be real",
     "could be fake", "may be fake", "may not be true", "not confirmed", "no confirmation", "tasdeeq nahi",
     "confirm nahi kar", "verify nahi kar", "tasdeeq nahi kar", "تصدیق نہیں کر", "if this many",
-    "verify nahi kiya", "confirm nahi kiya", "tasdeeq nahi ki", "تصدیق نہیں کی",
+    "verify nahi kiya", "confirm nahi kiya", "tasdeeq nahi ki", "تصدیق نہیں کی", "confirm nahi hai", "confirmed nahi",
     "allah kare jhoot", "khuda kare jhoot", "اللہ کرے جھوٹ", "خدا کرے جھوٹ", "allah kare ye jhoot", "خدا کرے یہ جھوٹ",
 )
 
@@ -216,7 +216,7 @@ NEGATED_RE = (
 )
 NOT_DEBUNK_RE = _word(_alt(_norm_list(NOT_DEBUNK)))
 HEDGE_RE = _word(_alt(_norm_list(HEDGE_CUES))) + "|" + WISH_RE + (
-    r"|(?:^|\s)(?:if|agar|اگر)\s(?:\S+\s){0,10}?(?:is |hai |ہے )?(?:real|true|sach|asli|سچ|اصلی|genuine|authentic)(?:\s|$)"
+    r"|(?:^|\s)(?:if|agar|اگر)\s(?:\S+\s){0,10}?(?:is |hai |ہے )?(?:real|really|true|sach|asli|سچ|اصلی|درست|sahi|صحیح|genuine|authentic)(?:\s|$)"
 )
 QUESTION_RE = _word(_alt(_norm_list(QUESTION_CUES)))
 MENTION_RE = _word(_alt(_norm_list(MENTION_CUES)))
