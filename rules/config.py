@@ -16,6 +16,10 @@ class MatchConfig:
 
     - ``flag_threshold``: at or above, a post that spreads an active claim whose required
       entities all appear is ``likely_misinformation``.
+    - ``named_flag_threshold``: the same for a claim that has required entities, which the post
+      names all of: the entity groups (Trump, Imran Khan and Israel; Faisal Mosque and an attack)
+      are the claim's fingerprint, and a post retelling the claim in its own words shares few of
+      the claim's words. Between ``report_floor`` and ``flag_threshold``.
     - ``review_threshold``: at or above, a match is reported as ``needs_review`` (or ``debunk``
       when the post debunks the claim).
     - ``report_floor``: below this score a pair is not written at all, except a known-media
@@ -39,6 +43,7 @@ class MatchConfig:
     """
 
     flag_threshold: float = 50.0
+    named_flag_threshold: float = 20.0
     review_threshold: float = 35.0
     report_floor: float = 20.0
     max_claims_per_post: int = 3
@@ -54,7 +59,7 @@ class MatchConfig:
     media_known_share: float = 0.3
 
     def __post_init__(self) -> None:
-        for name in ("flag_threshold", "review_threshold", "report_floor"):
+        for name in ("flag_threshold", "named_flag_threshold", "review_threshold", "report_floor"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 100:
                 raise ValueError(f"[matching] {name} must be a number from 0 to 100 (got {v!r})")
@@ -62,6 +67,11 @@ class MatchConfig:
             raise ValueError(
                 "[matching] needs report_floor <= review_threshold <= flag_threshold "
                 f"(got {self.report_floor}, {self.review_threshold}, {self.flag_threshold})"
+            )
+        if not self.report_floor <= self.named_flag_threshold <= self.flag_threshold:
+            raise ValueError(
+                "[matching] needs report_floor <= named_flag_threshold <= flag_threshold "
+                f"(got {self.report_floor}, {self.named_flag_threshold}, {self.flag_threshold})"
             )
         for name, lo in (("max_claims_per_post", 1), ("candidates", 1), ("max_fuzzy_chars", 50)):
             v = getattr(self, name)

@@ -12,7 +12,8 @@ stance ``spreads`` and the claim is rated true or mostly true                ``n
 stance ``spreads`` or ``unclear``, the post as close to one of the claim's   ``no_flag``
 true statements as to the claim, no media / fact-check link
 (:mod:`rules.counter`)
-stance ``spreads``, score >= ``flag_threshold``, entities ok (or media       ``likely_misinformation``
+stance ``spreads``, score >= ``flag_threshold`` (``named_flag_threshold``    ``likely_misinformation``
+when the post names every required entity group), entities ok (or media
 evidence), claim ``active`` with a verdict that can flag
 (:mod:`rules.verdicts`), no hedge
 otherwise                                                                    ``needs_review``
@@ -48,7 +49,8 @@ def label_of(cfg: MatchConfig, score: float, stance: str, direct_evidence: bool,
         return "no_flag"
     if stance in ("spreads", "unclear") and closer_to_truth and not direct_evidence:
         return "no_flag"
-    if stance == "spreads" and score >= cfg.flag_threshold and entities_ok and can_flag and not hedged:
+    threshold = cfg.named_flag_threshold if names_entities else cfg.flag_threshold
+    if stance == "spreads" and score >= threshold and entities_ok and can_flag and not hedged:
         return "likely_misinformation"
     return "needs_review"
 

@@ -206,7 +206,8 @@ def test_long_posts_take_their_stance_from_the_words_around_the_claim(matcher):
     filler = "the markets were calm and the weather in the capital was pleasant for the season " * 20
     podcast = pl.DataFrame({
         "post_id": ["pod"], "title": ["Episode 12: election results"], "text": ["We look at the results."],
-        "transcript": [filler + " Donald Trump promises to get Imran Khan out of jail, amazing news " + filler],
+        "transcript": [filler + " BREAKING: Donald Trump promises to get Imran Khan out of jail, share before they delete it! "
+                       + filler],
     })
     assert matcher.match(podcast).row(0, named=True)["stance"] == "spreads"
     article = pl.DataFrame({
@@ -306,6 +307,8 @@ def test_a_code_mixed_post_is_also_scored_on_each_scripts_words(monkeypatch):
         out = matcher.match(posts).filter(pl.col("label") == "likely_misinformation")
         return dict(zip(out["post_id"], out["claim_id"]))
 
-    assert flags(Matcher(cat)) == {"a": "imran-khan-2013-injury-footage", "b": "imran-khan-2013-injury-footage"}
+    # the score decides these flags, not the entities named (rules.config: named_flag_threshold)
+    cfg = MatchConfig(named_flag_threshold=MatchConfig().flag_threshold)
+    assert flags(Matcher(cat, cfg)) == {"a": "imran-khan-2013-injury-footage", "b": "imran-khan-2013-injury-footage"}
     monkeypatch.setattr(match_module, "MIXED_SCRIPT_WORDS", 10**6)  # whole posts only
-    assert flags(Matcher(cat)) == {}
+    assert flags(Matcher(cat, cfg)) == {}
