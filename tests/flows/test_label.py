@@ -69,9 +69,10 @@ def test_label_writes_the_rows_a_run_would_write(tmp_path, posts, suffix):
 
 
 def test_matching_settings_come_from_a_sources_file_and_set(tmp_path, posts):
-    strict = MatchConfig(flag_threshold=99.999, review_threshold=50.0)
+    strict = MatchConfig(flag_threshold=99.999, named_flag_threshold=99.999, review_threshold=50.0)
     out = tmp_path / "a.parquet"
-    res = cw("label", "--posts", posts, "--out", out, "--set", "flag_threshold=99.999", "--set", "review_threshold=50")
+    res = cw("label", "--posts", posts, "--out", out, "--set", "flag_threshold=99.999", "--set", "named_flag_threshold=99.999",
+             "--set", "review_threshold=50")
     assert res.exit_code == 0, res.output
     assert read(out).select("post_id", "claim_id", "label").rows() == expected(strict).select("post_id", "claim_id", "label").rows()
     assert read(out)["label"].to_list() != expected()["label"].to_list()  # the settings made a difference
@@ -241,7 +242,8 @@ def test_with_a_data_dir_counter_examples_unflag_the_post_and_its_paraphrase(tmp
 def test_with_a_data_dir_confirmed_examples_score_alike_posts_like_the_claim(tmp_path):
     batch = {f"alike{i}": text for i, text in enumerate(ALIKE)}
     claims, data, path = reviewed_data_dir(tmp_path, CONFIRMED_POST, "confirmed", batch)
-    strict = ("--set", "flag_threshold=95")  # the alike posts score 83-89 against the claim alone
+    # the alike posts score 83-89 against the claim alone
+    strict = ("--set", "flag_threshold=95", "--set", "named_flag_threshold=95")
     before, after = tmp_path / "before.parquet", tmp_path / "after.parquet"
     assert cw("label", "--posts", path, "--claims", claims, "--out", before, *strict).exit_code == 0
     res = cw("label", "--posts", path, "--claims", claims, "--out", after, "--data-dir", data, *strict)
