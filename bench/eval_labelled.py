@@ -82,7 +82,8 @@ def cv_matches(matcher: Matcher, rows: list[dict], k: int, grouping: str = "clai
     from rules.stance_model import MODEL_PATH, StanceModel
 
     threadpool_limits(1)
-    fit = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["fit"]
+    committed = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    fit = committed["fit"]
     kinds = [r["kind"] for r in rows]
     out = []
     for tr, te in folds(rows, k, grouping, kinds):
@@ -93,6 +94,7 @@ def cv_matches(matcher: Matcher, rows: list[dict], k: int, grouping: str = "clai
         spec["spreads_min_probability"] = (fit.get("spreads_min_probability", 0.0) if min_probability is None
                                            else min_probability)
         spec["debunk_cue_decides"] = fit.get("debunk_cue_decides", True) if cue_decides is None else bool(cue_decides)
+        spec["question_cue_decides"] = committed.get("question_cue_decides", False)
         matcher.stance_model = StanceModel(spec)
         out.append(matcher.match(posts_frame([rows[i] for i in te])))
     return pl.concat(out)

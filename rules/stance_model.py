@@ -118,6 +118,9 @@ class StanceModel:
         # reading of ``spreads`` or ``unclear`` a ``debunks``: a verdict word said outright is stronger
         # evidence than n-grams learnt from a few hundred posts (a ``mentions`` reading stays)
         self.debunk_cue_decides = bool(spec.get("debunk_cue_decides", False))
+        # a question the cue lists find ("kya ye sach hai ke ...", "کیا یہ سچ ہے کہ") makes a
+        # ``spreads`` reading ``unclear``: a sincere question is for review, never a flag
+        self.question_cue_decides = bool(spec.get("question_cue_decides", False))
         self.info = {k: spec[k] for k in ("fitted_on", "fit") if k in spec}
         self._word_cache: dict[str, np.ndarray] = {}  # word -> vocabulary ids of its n-grams
         self._vocab_frame: pl.DataFrame | None = None  # the vocabulary as a frame (n-gram, id), made when needed
@@ -246,6 +249,8 @@ class StanceModel:
             k = self.classes.index("spreads")
             unsure = (best == k) & (p[:, k] < self.spreads_min_probability)
             out = ["unclear" if u else st for st, u in zip(out, unsure.tolist())]
+        if self.question_cue_decides:
+            out = question_cue_decides(out, cue_values)
         return debunk_cue_decides(out, cue_values) if self.debunk_cue_decides else out
 
 
@@ -260,6 +265,13 @@ def _unit_rows(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
     norms[norms == 0] = 1.0
     counts.data = w / norms[rows]
     return counts
+
+
+def question_cue_decides(stances: Sequence[str], cue_values: np.ndarray) -> list[str]:
+    """``stances`` where a question the cue lists find (``cue_unclear`` of ``cue_values``) turns a
+    ``spreads`` reading into ``unclear`` (a model's ``question_cue_decides``)."""
+    asked = (cue_values[:, CUE_FEATURES.index("cue_unclear")] > 0).tolist()
+    return ["unclear" if a and st == "spreads" else st for st, a in zip(stances, asked)]
 
 
 def debunk_cue_decides(stances: Sequence[str], cue_values: np.ndarray) -> list[str]:

@@ -77,3 +77,23 @@ def test_an_explicit_debunk_cue_decides_over_an_unsure_or_spreading_model_readin
     # a wish that the news be false stays a hedged spreading post, not a debunk
     text = "خدا کرے یہ خبر جھوٹی ہو"
     assert model.predict([normalise(text)], [text]) != ["debunks"]
+
+
+def test_a_question_the_cue_lists_find_is_never_read_as_spreading():
+    import json
+
+    from rules.normalise import normalise
+    from rules.stance_model import CUE_FEATURES, MODEL_PATH, StanceModel, cue_frame, default_model
+
+    model = default_model()
+    assert model.question_cue_decides
+    text = "کیا یہ سچ ہے کہ فیصل مسجد پر ڈرون گرا؟ ویڈیو میں تو آگ ہی آگ ہے، اللہ خیر کرے"
+    args = ([normalise(text)], [text])
+    assert cue_frame(*args)[0, CUE_FEATURES.index("cue_unclear")] == 1.0  # the cue lists read a question
+    assert model.predict(*args) == ["unclear"]
+    spec = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    # the model alone reads it as spreading
+    assert StanceModel({**spec, "question_cue_decides": False}).predict(*args) == ["spreads"]
+    # a statement with no question keeps the model's reading
+    text = "Faisal Masjid pe drone gira, aag hi aag hai, share karo"
+    assert model.predict([normalise(text)], [text]) == ["spreads"]

@@ -30,7 +30,7 @@ def test_the_shipped_model_was_fitted_on_the_committed_train_part_only():
         digest = hashlib.sha256((DATA / name).read_bytes()).hexdigest()
         assert info["sha256"] == digest, f"{name} changed since the model was fitted: run bench/fit_stance.py"
     assert spec["cue_features"] == list(CUE_FEATURES) and spec["classes"] == ["debunks", "mentions", "spreads", "unclear"]
-    assert MODEL_PATH.stat().st_size < 2_000_000
+    assert MODEL_PATH.stat().st_size < 2_500_000
 
 
 @pytest.mark.slow
