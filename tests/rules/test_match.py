@@ -187,6 +187,29 @@ def test_config_from_mapping_refuses_unknown_keys_and_bad_values():
         MatchConfig.from_mapping({"flag_treshold": 70})
     with pytest.raises(ValueError, match="review_threshold <= flag_threshold"):
         MatchConfig.from_mapping({"flag_threshold": 40, "review_threshold": 50})
+    with pytest.raises(ValueError, match="named_flag_threshold <= flag_threshold"):
+        MatchConfig.from_mapping({"named_flag_threshold": 60})
+    with pytest.raises(ValueError, match="report_floor <= named_flag_threshold"):
+        MatchConfig.from_mapping({"named_flag_threshold": 10})
+
+
+def test_a_spreading_post_naming_every_entity_group_flags_from_the_named_threshold():
+    from rules.labels import label_of
+
+    cfg = MatchConfig()
+    args = dict(stance="spreads", direct_evidence=False, entities_ok=True, can_flag=True, hedged=False)
+    assert label_of(cfg, 25.0, names_entities=True, **args) == "likely_misinformation"
+    assert label_of(cfg, 19.0, names_entities=True, **args) == "needs_review"  # under the named threshold
+    # a claim without required entities (or a post that misses a group) needs flag_threshold
+    assert label_of(cfg, 25.0, names_entities=False, **{**args, "entities_ok": True}) == "no_flag"
+    assert label_of(cfg, 45.0, names_entities=False, **args) == "needs_review"
+    assert label_of(cfg, 55.0, names_entities=False, **args) == "likely_misinformation"
+    # still never a hedged, unclear or true-rated reading
+    assert label_of(cfg, 90.0, names_entities=True, **{**args, "hedged": True}) == "needs_review"
+    assert label_of(cfg, 90.0, names_entities=True, **{**args, "stance": "unclear"}) == "needs_review"
+    assert label_of(cfg, 90.0, names_entities=True, rated_true=True, **args) == "no_flag"
+    strict = MatchConfig(named_flag_threshold=50.0)
+    assert label_of(strict, 25.0, names_entities=True, **args) == "needs_review"
 
 
 @pytest.mark.slow
