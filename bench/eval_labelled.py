@@ -93,7 +93,7 @@ def cv_matches(matcher: Matcher, rows: list[dict], k: int, grouping: str = "clai
                         fit["cue_weight"] if cue_weight is None else cue_weight)
         spec["spreads_min_probability"] = (fit.get("spreads_min_probability", 0.0) if min_probability is None
                                            else min_probability)
-        spec["debunk_cue_decides"] = fit.get("debunk_cue_decides", True) if cue_decides is None else bool(cue_decides)
+        spec["debunk_cue_decides"] = committed.get("debunk_cue_decides", True) if cue_decides is None else bool(cue_decides)
         spec["question_cue_decides"] = committed.get("question_cue_decides", False)
         matcher.stance_model = StanceModel(spec)
         out.append(matcher.match(posts_frame([rows[i] for i in te])))

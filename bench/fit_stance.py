@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from rules.normalise import normalise_series  # noqa: E402
 from rules.stance_model import (CUE_FEATURES, MODEL_PATH, NGRAMS, WORD_NGRAMS, char_ngrams, cue_frame,  # noqa: E402
-                                debunk_cue_decides, question_cue_decides, word_ngrams)
+                                cue_rules, word_ngrams)
 
 DATA = ROOT / "tests" / "rules" / "data"
 TRAIN = ("posts_train.jsonl", "labelled_posts.jsonl")
@@ -50,12 +50,7 @@ QUESTION_CUE_DECIDES = True
 def cue_decides(pred: np.ndarray, cue: np.ndarray) -> np.ndarray:
     """``pred`` with the rules of :data:`QUESTION_CUE_DECIDES` and :data:`DEBUNK_CUE_DECIDES`
     applied (as the shipped model does)."""
-    out = pred.tolist()
-    if QUESTION_CUE_DECIDES:
-        out = question_cue_decides(out, cue)
-    if DEBUNK_CUE_DECIDES:
-        out = debunk_cue_decides(out, cue)
-    return np.asarray(out, dtype=pred.dtype)
+    return np.asarray(cue_rules(pred.tolist(), cue, QUESTION_CUE_DECIDES, DEBUNK_CUE_DECIDES), dtype=pred.dtype)
 
 
 def train_rows() -> list[dict]:

@@ -352,8 +352,9 @@ class Matcher:
                              bool(ix.rated_true[c]), closer, names_entities=ents and ix.entities[c] is not None)
             truth = closest.get(i) if (closer and label == "no_flag" and stance in ("spreads", "unclear")
                                        and not (media[i] or fc_link[i])) else None
-            by_debunk = dtext.get(i) if label == "debunk" and dscore[i] > claim_score[i] else None
-            by_debunk = corrects if label == "debunk" and corrects else by_debunk
+            # what the post says of the fact check: the correction it makes, else the closest debunk text
+            by_debunk = ((corrects or (dtext.get(i) if dscore[i] > claim_score[i] else None))
+                         if label == "debunk" else None)
             if label in FLAG_LABELS:
                 # one claim per post carries a flag: the best-ranked; the others are left for review
                 if p in flagged:

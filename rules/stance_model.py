@@ -249,9 +249,7 @@ class StanceModel:
             k = self.classes.index("spreads")
             unsure = (best == k) & (p[:, k] < self.spreads_min_probability)
             out = ["unclear" if u else st for st, u in zip(out, unsure.tolist())]
-        if self.question_cue_decides:
-            out = question_cue_decides(out, cue_values)
-        return debunk_cue_decides(out, cue_values) if self.debunk_cue_decides else out
+        return cue_rules(out, cue_values, self.question_cue_decides, self.debunk_cue_decides)
 
 
 def _unit_rows(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
@@ -265,6 +263,16 @@ def _unit_rows(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
     norms[norms == 0] = 1.0
     counts.data = w / norms[rows]
     return counts
+
+
+def cue_rules(stances: Sequence[str], cue_values: np.ndarray, question: bool, debunk: bool) -> list[str]:
+    """``stances`` with the cue rules a model turns on, in the order it applies them: a question
+    the cue lists find (:func:`question_cue_decides`), then an explicit debunk cue
+    (:func:`debunk_cue_decides`). The fit applies the same to its folds."""
+    out = list(stances)
+    if question:
+        out = question_cue_decides(out, cue_values)
+    return debunk_cue_decides(out, cue_values) if debunk else out
 
 
 def question_cue_decides(stances: Sequence[str], cue_values: np.ndarray) -> list[str]:
