@@ -1,5 +1,6 @@
 """The stance model's n-gram features, counted for a whole batch at once, equal the plain
-per-text definition (char_wb n-grams, sublinear TF-IDF, rows of unit length) on varied text."""
+per-text definition (char_wb n-grams, and words and word pairs; sublinear TF-IDF, rows of unit
+length) on varied text."""
 
 import math
 import pickle
@@ -9,7 +10,7 @@ import pytest
 from scipy import sparse
 
 from rules.normalise import normalise_series
-from rules.stance_model import char_ngrams, default_model
+from rules.stance_model import char_ngrams, default_model, word_ngrams
 
 TEXTS = [
     "BREAKING: Trump promises to get Imran Khan out of jail, share before it's deleted!",
@@ -24,24 +25,27 @@ TEXTS = [
 ]
 
 
-def per_text(model, norm):
-    """The definition, one text and one n-gram at a time."""
+def per_text(model, norm, grams=char_ngrams, vocabulary=None, idf=None):
+    """The definition, one text and one n-gram at a time (``grams`` of each text looked up in
+    ``vocabulary`` and weighted by ``idf``: the character n-grams by default)."""
+    vocabulary = model.vocabulary if vocabulary is None else vocabulary
+    idf = model.idf if idf is None else idf
     rows, cols, vals = [], [], []
     for r, text in enumerate(norm):
         counts = {}
-        for g in char_ngrams(text):
-            j = model.vocabulary.get(g)
+        for g in grams(text):
+            j = vocabulary.get(g)
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1
         if not counts:
             continue
         idx = np.array(list(counts), dtype=np.int64)
-        w = (1.0 + np.log(np.array(list(counts.values()), dtype=np.float64))) * model.idf[idx]
+        w = (1.0 + np.log(np.array(list(counts.values()), dtype=np.float64))) * idf[idx]
         w /= math.sqrt(float(w @ w))
         rows += [r] * len(idx)
         cols += idx.tolist()
         vals += w.tolist()
-    return sparse.csr_matrix((vals, (rows, cols)), shape=(len(norm), len(model.idf))).toarray()
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(len(norm), len(idf))).toarray()
 
 
 @pytest.mark.parametrize("texts", [TEXTS, TEXTS[::-1], TEXTS[5:9], [""], []])
@@ -55,6 +59,20 @@ def test_batch_features_equal_the_per_text_definition(texts):
     n = np.linalg.norm(got, axis=1)
     assert np.all((np.abs(n - 1) < 1e-9) | (n == 0))
     assert n.tolist().count(0) == sum(1 for t in norm if not any(g in model.vocabulary for g in char_ngrams(t)))
+
+
+@pytest.mark.parametrize("texts", [TEXTS, TEXTS[::-1], TEXTS[5:9], [""], []])
+def test_word_and_word_pair_features_equal_the_per_text_definition(texts):
+    model = default_model()
+    norm = normalise_series(texts).to_list() if texts else []
+    got = model.word_features(norm).toarray()
+    assert got.shape == (len(norm), len(model.word_idf))
+    want = per_text(model, norm, word_ngrams, model.word_vocabulary, model.word_idf)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert word_ngrams("koi aag nahi") == ["koi", "aag", "nahi", "koi aag", "aag nahi"]
+    if texts is TEXTS:  # the varied texts do reach the word vocabulary, pairs included
+        pairs = [j for g, j in model.word_vocabulary.items() if " " in g]
+        assert got[:, pairs].any() and got.any(axis=1).sum() >= 5
 
 
 def test_the_same_text_gives_the_same_row_in_any_batch_and_the_cache_is_not_pickled():
